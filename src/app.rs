@@ -1,0 +1,62 @@
+//! The run from a `Config` to exit code: checks, plan, engine, report.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+
+use crate::config::{Config, JsonOut};
+use crate::engine;
+use crate::health;
+use crate::limits;
+use crate::plan::Plan;
+use crate::report::{Summary, json, text};
+use crate::signal;
+
+/// Exit codes: 0 the run completed, 1 not a single request succeeded, 2 usage or setup error.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_NO_SUCCESS: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// Runs the load and prints the report; `Err` is a setup problem (exit 2).
+pub fn run(config: &Config) -> Result<Summary, String> {
+    limits::ensure_open_files(config.connections)?;
+    if let Some(health) = &config.health {
+        let target = health::health_target(&config.target, health)?;
+        health::check(&target, &config.request.headers, config.timeout)?;
+    }
+    let plan = Plan::new(config)?;
+    signal::install();
+    let mut failures = 0;
+    let mut live = |row: &crate::series::SecondRow| {
+        failures += row.failures;
+        if config.live {
+            eprint!("\r\x1b[K{}", text::live_line(row.second, row.requests, failures, row.p99_us));
+        }
+    };
+    let outcome = engine::run(plan, &mut live)?;
+    if config.live {
+        eprint!("\r\x1b[K");
+    }
+    Ok(Summary::new(config, outcome))
+}
+
+/// Writes the text report (stdout, or stderr when JSON goes to stdout) and the JSON report.
+pub fn report(config: &Config, summary: &Summary) -> Result<(), String> {
+    let io_error = |e: io::Error| format!("cannot write the report: {e}");
+    match &config.json {
+        Some(JsonOut::Stdout) => {
+            text::write(&mut io::stderr().lock(), summary).map_err(io_error)?;
+            json::write(&mut io::stdout().lock(), summary).map_err(io_error)
+        }
+        Some(JsonOut::File(path)) => {
+            text::write(&mut io::stdout().lock(), summary).map_err(io_error)?;
+            let file = File::create(path).map_err(|e| format!("cannot write --json '{path}': {e}"))?;
+            let mut out = BufWriter::new(file);
+            json::write(&mut out, summary).and_then(|_| out.flush()).map_err(io_error)
+        }
+        None => text::write(&mut io::stdout().lock(), summary).map_err(io_error),
+    }
+}
+
+pub fn exit_code(summary: &Summary) -> i32 {
+    if summary.successes == 0 { EXIT_NO_SUCCESS } else { EXIT_OK }
+}

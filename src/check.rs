@@ -1,0 +1,266 @@
+//! Response expectations: which statuses count as success and what the JSON body must hold.
+//! Parsed once from the command line; checked per response without allocating.
+
+use crate::json_scan::{self, Value};
+
+/// Most `--expect-json` flags one run may carry (their results live in a stack array).
+pub const MAX_JSON_EXPECTATIONS: usize = 16;
+
+/// Why a response is not a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFailure {
+    Status,
+    Body,
+}
+
+/// A set of status codes, 100..=599, as a bitmap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusSet([u64; 10]);
+
+impl StatusSet {
+    /// Parses `200`, `2xx`, `200,204`, `200-299`, `2xx,301`.
+    pub fn parse(text: &str) -> Result<StatusSet, String> {
+        let mut set = StatusSet([0; 10]);
+        for part in text.split(',').map(str::trim) {
+            let (low, high) = parse_status_range(part)
+                .ok_or_else(|| format!("invalid status '{part}' in '{text}' (use e.g. 200, 2xx, 200-299, 200,204)"))?;
+            (low..=high).for_each(|code| set.0[code as usize / 64 - 1] |= 1 << (code % 64));
+        }
+        Ok(set)
+    }
+
+    pub fn contains(&self, code: u16) -> bool {
+        (100..640).contains(&code) && self.0[code as usize / 64 - 1] & (1 << (code % 64)) != 0
+    }
+}
+
+fn parse_status_range(part: &str) -> Option<(u16, u16)> {
+    let code = |s: &str| s.parse::<u16>().ok().filter(|c| (100..=599).contains(c));
+    if let Some(class) = part.strip_suffix("xx").or_else(|| part.strip_suffix("XX")) {
+        let class = class.parse::<u16>().ok().filter(|c| (1..=5).contains(c))?;
+        return Some((class * 100, class * 100 + 99));
+    }
+    match part.split_once('-') {
+        Some((low, high)) => Some((code(low)?, code(high)?)).filter(|(l, h)| l <= h),
+        None => code(part).map(|c| (c, c)),
+    }
+}
+
+/// A literal an `--expect-json` value is compared with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Number(f64),
+    Str(String),
+    Bool(bool),
+    Null,
+}
+
+/// `field` must be a top-level member; when `allowed` is not empty its value must equal one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsonExpectation {
+    pub field: String,
+    pub allowed: Vec<Literal>,
+}
+
+impl JsonExpectation {
+    /// Parses `field` or `field=v1|v2|…`. Each alternative is read as a JSON literal (`1`,
+    /// `1.0`, `"1"`, `true`, `null`); anything else is taken as a plain string.
+    pub fn parse(text: &str) -> Result<JsonExpectation, String> {
+        let (field, values) = match text.split_once('=') {
+            Some((field, values)) => (field, Some(values)),
+            None => (text, None),
+        };
+        let field = field.trim();
+        if field.is_empty() {
+            return Err(format!("invalid JSON expectation '{text}' (use e.g. prediction=0|1)"));
+        }
+        let allowed = values.map_or(Vec::new(), |v| v.split('|').map(parse_literal).collect());
+        Ok(JsonExpectation {
+            field: field.to_string(),
+            allowed,
+        })
+    }
+
+    fn accepts(&self, value: Value<'_>) -> bool {
+        self.allowed.is_empty() || self.allowed.iter().any(|lit| literal_matches(lit, value))
+    }
+}
+
+fn parse_literal(text: &str) -> Literal {
+    match serde_json::from_str::<serde_json::Value>(text.trim()) {
+        Ok(serde_json::Value::Number(n)) => Literal::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Ok(serde_json::Value::String(s)) => Literal::Str(s),
+        Ok(serde_json::Value::Bool(b)) => Literal::Bool(b),
+        Ok(serde_json::Value::Null) => Literal::Null,
+        _ => Literal::Str(text.to_string()),
+    }
+}
+
+/// Numbers compare by value (`1.0` equals `1`); strings after decoding escapes; types never
+/// convert (`"1"` is not `1`, `true` is not `1`).
+fn literal_matches(literal: &Literal, value: Value<'_>) -> bool {
+    match (literal, value) {
+        (Literal::Number(want), Value::Number(raw)) => parse_number(raw) == Some(*want),
+        (Literal::Str(want), Value::Str(raw)) => json_scan::string_eq(raw, want.as_bytes()),
+        (Literal::Bool(want), Value::Bool(got)) => *want == got,
+        (Literal::Null, Value::Null) => true,
+        _ => false,
+    }
+}
+
+fn parse_number(raw: &[u8]) -> Option<f64> {
+    std::str::from_utf8(raw).ok()?.parse().ok()
+}
+
+/// Everything a response must satisfy to count as a success.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    pub status: StatusSet,
+    pub json: Vec<JsonExpectation>,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            status: StatusSet::parse("2xx").expect("valid default"),
+            json: Vec::new(),
+        }
+    }
+}
+
+impl Expect {
+    /// Whether a check reads the body (otherwise the framer drops it unread).
+    pub fn needs_body(&self) -> bool {
+        !self.json.is_empty()
+    }
+
+    /// Checks one response. Runs per request: no allocation.
+    pub fn check(&self, status: u16, body: &[u8]) -> Result<(), CheckFailure> {
+        if !self.status.contains(status) {
+            return Err(CheckFailure::Status);
+        }
+        if self.json.is_empty() {
+            return Ok(());
+        }
+        let mut found: [Option<Value<'_>>; MAX_JSON_EXPECTATIONS] = [None; MAX_JSON_EXPECTATIONS];
+        let top = json_scan::scan(body, &mut |key, value| {
+            for (slot, expectation) in found.iter_mut().zip(&self.json) {
+                // The last duplicate member wins, as in JavaScript and serde_json.
+                if json_scan::string_eq(key, expectation.field.as_bytes()) {
+                    *slot = Some(value);
+                }
+            }
+        })
+        .map_err(|_| CheckFailure::Body)?;
+        let all_hold = matches!(top, Value::Object)
+            && self.json.iter().zip(found).all(|(e, v)| v.is_some_and(|v| e.accepts(v)));
+        if all_hold { Ok(()) } else { Err(CheckFailure::Body) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_sets() {
+        let cases: &[(&str, &[u16], &[u16])] = &[
+            ("200", &[200], &[201, 199, 500]),
+            ("2xx", &[200, 204, 299], &[199, 300]),
+            ("200,204", &[200, 204], &[201]),
+            ("200-202, 404", &[200, 201, 202, 404], &[203, 403]),
+            ("5XX", &[500, 599], &[499]),
+        ];
+        for (text, yes, no) in cases {
+            let set = StatusSet::parse(text).unwrap();
+            yes.iter().for_each(|c| assert!(set.contains(*c), "{text} should contain {c}"));
+            no.iter().for_each(|c| assert!(!set.contains(*c), "{text} should not contain {c}"));
+        }
+        for bad in ["", "abc", "6xx", "99", "600", "300-200", "2xxx", "200,"] {
+            assert!(StatusSet::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(!StatusSet::parse("2xx").unwrap().contains(0));
+        assert!(!StatusSet::parse("2xx").unwrap().contains(65535));
+    }
+
+    #[test]
+    fn json_expectation_parsing() {
+        let e = JsonExpectation::parse("prediction=0|1").unwrap();
+        assert_eq!(e.field, "prediction");
+        assert_eq!(e.allowed, vec![Literal::Number(0.0), Literal::Number(1.0)]);
+        let e = JsonExpectation::parse(r#"label="1"|true|null|ok"#).unwrap();
+        assert_eq!(
+            e.allowed,
+            vec![Literal::Str("1".into()), Literal::Bool(true), Literal::Null, Literal::Str("ok".into())]
+        );
+        assert!(JsonExpectation::parse("prediction").unwrap().allowed.is_empty());
+        assert!(JsonExpectation::parse("=1").is_err());
+    }
+
+    fn prediction_rule() -> Expect {
+        Expect {
+            status: StatusSet::parse("200").unwrap(),
+            json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+        }
+    }
+
+    #[test]
+    fn the_prediction_rule() {
+        let ok = Ok(());
+        let body = Err(CheckFailure::Body);
+        let cases: &[(u16, &str, Result<(), CheckFailure>)] = &[
+            (200, r#"{"prediction":1}"#, ok),
+            (200, r#"{"prediction":0}"#, ok),
+            (200, r#" { "prediction" : 1.0 } "#, ok),
+            (200, r#"{"prediction":1e0}"#, ok),
+            (200, r#"{"prediction":-0}"#, ok),
+            (200, r#"{"model":"m","prediction":1,"scores":[0.1,0.9]}"#, ok),
+            (200, r#"{"pred\u0069ction":1}"#, ok),
+            (200, r#"{"prediction":2}"#, body),
+            (200, r#"{"prediction":"1"}"#, body),
+            (200, r#"{"prediction":true}"#, body),
+            (200, r#"{"prediction":null}"#, body),
+            (200, r#"{"prediction":[1]}"#, body),
+            (200, r#"{"other":1}"#, body),
+            (200, r#"{"note":"\"prediction\":1"}"#, body),
+            (200, r#"{"inner":{"prediction":1}}"#, body),
+            (200, r#"[{"prediction":1}]"#, body),
+            (200, r#"{"prediction":1"#, body),
+            (200, r#"{"prediction":1,}"#, body),
+            (200, r#"{"prediction":01}"#, body),
+            (200, r#"{"prediction":1} trailing"#, body),
+            (200, r#"{"prediction":1,"prediction":2}"#, body),
+            (200, r#"{"prediction":2,"prediction":1}"#, ok),
+            (200, "", body),
+            (201, r#"{"prediction":1}"#, Err(CheckFailure::Status)),
+            (500, "not json", Err(CheckFailure::Status)),
+        ];
+        let rule = prediction_rule();
+        for (status, text, want) in cases {
+            assert_eq!(rule.check(*status, text.as_bytes()), *want, "{status} {text}");
+        }
+    }
+
+    #[test]
+    fn field_presence_and_strings() {
+        let rule = Expect {
+            status: StatusSet::parse("2xx").unwrap(),
+            json: vec![
+                JsonExpectation::parse("id").unwrap(),
+                JsonExpectation::parse("label=cat|\"dog\"").unwrap(),
+            ],
+        };
+        assert_eq!(rule.check(200, br#"{"id":null,"label":"cat"}"#), Ok(()));
+        assert_eq!(rule.check(200, br#"{"id":{},"label":"d\u006fg"}"#), Ok(()));
+        assert_eq!(rule.check(200, br#"{"label":"cat"}"#), Err(CheckFailure::Body));
+        assert_eq!(rule.check(200, br#"{"id":1,"label":"cow"}"#), Err(CheckFailure::Body));
+    }
+
+    #[test]
+    fn default_is_any_2xx_without_reading_the_body() {
+        let rule = Expect::default();
+        assert!(!rule.needs_body());
+        assert_eq!(rule.check(204, b"anything"), Ok(()));
+        assert_eq!(rule.check(302, b""), Err(CheckFailure::Status));
+    }
+}

@@ -1,0 +1,272 @@
+//! Flag names, defaults, help text and validation messages, turned into a `Config`.
+
+use std::io::IsTerminal;
+
+use clap::{Parser, ValueEnum};
+
+use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
+use crate::config::{Config, Driver, JsonOut};
+use crate::plan::parse_cpus;
+use crate::request::{RequestSpec, parse_header};
+use crate::target::Target;
+use crate::units::{parse_count, parse_duration};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "blast",
+    version,
+    about = "HTTP/1.1 load generator: finds a server's ceiling while checking every response",
+    after_help = "Examples:\n  blast -c 256 -d 60 http://127.0.0.1:8000/predict\n  \
+                  blast -c 64 -d 30s -X POST --body '{\"x\":[1,2]}' --expect-status 200 \\\n        \
+                  --expect-json 'prediction=0|1' --json out.json http://127.0.0.1:8000/predict"
+)]
+struct Cli {
+    /// Target URL (http://host[:port]/path)
+    #[arg(value_name = "URL")]
+    url: Option<String>,
+
+    /// Target URL, as an alternative to the positional argument
+    #[arg(long = "url", value_name = "URL")]
+    url_flag: Option<String>,
+
+    /// Total keep-alive connections, spread evenly over the threads
+    #[arg(short = 'c', long, default_value = "64", value_name = "N")]
+    connections: String,
+
+    /// Run time: 30, 30s, 500ms, 2m, 1h [default: 10s, or until -n is done when -n is given]
+    #[arg(short = 'd', long, value_name = "TIME")]
+    duration: Option<String>,
+
+    /// Stop after N requests in total (10k and 1m are accepted)
+    #[arg(short = 'n', long, value_name = "N")]
+    requests: Option<String>,
+
+    /// Threads, one monoio runtime each [default: one per CPU in --cpus]
+    #[arg(short = 't', long, value_name = "N")]
+    threads: Option<String>,
+
+    /// CPUs to pin threads to, e.g. 0,2-3 [default: the CPUs this process may run on]
+    #[arg(long, value_name = "LIST")]
+    cpus: Option<String>,
+
+    /// HTTP method [default: GET, or POST when a body is given]
+    #[arg(short = 'X', long, value_name = "METHOD")]
+    method: Option<String>,
+
+    /// Request header 'Name: value' (repeatable; replaces blast's Host/User-Agent/Content-Type)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+
+    /// Request body; a JSON body gets Content-Type: application/json unless -H sets one
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    body: Option<String>,
+
+    /// Read the request body from a file
+    #[arg(long, value_name = "PATH")]
+    body_file: Option<String>,
+
+    /// Per-request timeout, from the write to the last response byte; the connection is
+    /// closed and reopened after one
+    #[arg(long, default_value = "10s", value_name = "TIME")]
+    timeout: String,
+
+    /// Timeout for establishing a TCP connection
+    #[arg(long, default_value = "5s", value_name = "TIME")]
+    connect_timeout: String,
+
+    /// I/O driver: auto uses io_uring and falls back to epoll where io_uring is unavailable
+    #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
+    driver: DriverArg,
+
+    /// Before the run, GET this path (/health) or URL once; exit 2 unless it answers 2xx
+    #[arg(long, value_name = "PATH_OR_URL")]
+    health: Option<String>,
+
+    /// Statuses that count as success: 200, 2xx, 200,204, 200-299
+    #[arg(long, default_value = "2xx", value_name = "SET")]
+    expect_status: String,
+
+    /// The body must be a JSON object with this top-level field; with =, its value must be
+    /// one of the |-separated JSON literals, e.g. 'prediction=0|1' (repeatable)
+    #[arg(long = "expect-json", value_name = "FIELD[=V1|V2]")]
+    expect_json: Vec<String>,
+
+    /// Also write the results as JSON to PATH ('-': JSON on stdout, the text report on stderr)
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DriverArg {
+    Auto,
+    Uring,
+    Epoll,
+}
+
+/// What the command line asked for.
+pub enum Parsed {
+    Run(Box<Config>),
+    /// `--help` or `--version`: the text to print on stdout.
+    Print(String),
+}
+
+/// Parses argv. An `Err` is one line for stderr; the process exits with code 2.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            return Ok(Parsed::Print(e.render().to_string()));
+        }
+        Err(e) => return Err(first_line(&e.render().to_string())),
+    };
+    config(cli).map(|c| Parsed::Run(Box::new(c)))
+}
+
+/// clap's messages span several lines (usage, tips); the first one says what is wrong.
+fn first_line(rendered: &str) -> String {
+    let line = rendered.lines().next().unwrap_or("invalid arguments");
+    format!("{} (see blast --help)", line.trim_start_matches("error: "))
+}
+
+fn config(cli: Cli) -> Result<Config, String> {
+    let url = match (cli.url, cli.url_flag) {
+        (Some(_), Some(_)) => return Err("give the URL once: positionally or with --url".into()),
+        (Some(url), None) | (None, Some(url)) => url,
+        (None, None) => return Err("missing URL, e.g. blast http://127.0.0.1:8000/ (see blast --help)".into()),
+    };
+    let mut config = Config::new(Target::parse(&url)?);
+    config.connections = positive("--connections", &cli.connections)? as usize;
+    config.requests = cli.requests.as_deref().map(|n| positive("--requests", n)).transpose()?;
+    config.duration = match (&cli.duration, config.requests) {
+        (Some(d), _) => Some(positive_duration("--duration", d)?),
+        (None, Some(_)) => None,
+        (None, None) => config.duration,
+    };
+    config.threads = cli.threads.as_deref().map(|t| positive("--threads", t).map(|t| t as usize)).transpose()?;
+    config.cpus = cli.cpus.as_deref().map(parse_cpus).transpose()?;
+    config.request = request_spec(cli.method, &cli.headers, cli.body, cli.body_file)?;
+    config.timeout = positive_duration("--timeout", &cli.timeout)?;
+    config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
+    config.driver = match cli.driver {
+        DriverArg::Auto => Driver::Auto,
+        DriverArg::Uring => Driver::Uring,
+        DriverArg::Epoll => Driver::Epoll,
+    };
+    config.health = cli.health;
+    config.expect = expect(&cli.expect_status, &cli.expect_json)?;
+    config.json = cli.json.map(|p| if p == "-" { JsonOut::Stdout } else { JsonOut::File(p) });
+    config.live = std::io::stderr().is_terminal();
+    Ok(config)
+}
+
+fn positive(flag: &str, text: &str) -> Result<u64, String> {
+    match parse_count(text) {
+        Ok(0) => Err(format!("{flag} must be at least 1")),
+        Ok(n) if n > 10_000_000 && flag != "--requests" => Err(format!("{flag} {n} is too large")),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{flag}: {e}")),
+    }
+}
+
+fn positive_duration(flag: &str, text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text).map_err(|e| format!("{flag}: {e}"))?;
+    if d.is_zero() {
+        return Err(format!("{flag} must be greater than zero"));
+    }
+    if d.as_secs() > 3600 && flag != "--duration" {
+        return Err(format!("{flag} may be at most 1h"));
+    }
+    Ok(d)
+}
+
+fn request_spec(
+    method: Option<String>,
+    headers: &[String],
+    body: Option<String>,
+    body_file: Option<String>,
+) -> Result<RequestSpec, String> {
+    let body = match (body, body_file) {
+        (Some(text), _) => text.into_bytes(),
+        (None, Some(path)) => std::fs::read(&path).map_err(|e| format!("cannot read --body-file '{path}': {e}"))?,
+        (None, None) => Vec::new(),
+    };
+    let method = method.unwrap_or_else(|| if body.is_empty() { "GET" } else { "POST" }.into());
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if method.is_empty() || !method.bytes().all(token) {
+        return Err(format!("invalid method '{method}'"));
+    }
+    let headers = headers.iter().map(|h| parse_header(h)).collect::<Result<_, _>>()?;
+    Ok(RequestSpec { method, headers, body })
+}
+
+fn expect(status: &str, json: &[String]) -> Result<Expect, String> {
+    if json.len() > MAX_JSON_EXPECTATIONS {
+        return Err(format!("at most {MAX_JSON_EXPECTATIONS} --expect-json flags are supported"));
+    }
+    Ok(Expect {
+        status: StatusSet::parse(status).map_err(|e| format!("--expect-status: {e}"))?,
+        json: json.iter().map(|j| JsonExpectation::parse(j)).collect::<Result<_, _>>()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, String> {
+        let argv = std::iter::once("blast").chain(args.iter().copied()).map(String::from);
+        match parse(argv)? {
+            Parsed::Run(config) => Ok(*config),
+            Parsed::Print(_) => Err("printed".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let c = run(&["http://127.0.0.1:8000/predict"]).unwrap();
+        assert_eq!(c.connections, 64);
+        assert_eq!(c.duration, Some(std::time::Duration::from_secs(10)));
+        assert_eq!(c.request.method, "GET");
+        assert_eq!(c.expect, Expect::default());
+
+        let c = run(&[
+            "-c", "256", "-d", "2m", "-t", "2", "--cpus", "0-1", "--body", "{}", "-H", "X-A: 1",
+            "--expect-status", "200", "--expect-json", "prediction=0|1", "--driver", "epoll",
+            "--json", "-", "--url", "http://h:1/p",
+        ])
+        .unwrap();
+        assert_eq!((c.connections, c.threads, c.cpus.as_deref()), (256, Some(2), Some(&[0, 1][..])));
+        assert_eq!(c.duration, Some(std::time::Duration::from_secs(120)));
+        assert_eq!((c.request.method.as_str(), c.request.body.as_slice()), ("POST", &b"{}"[..]));
+        assert_eq!(c.driver, Driver::Epoll);
+        assert_eq!(c.json, Some(JsonOut::Stdout));
+        assert_eq!(c.expect.json.len(), 1);
+
+        let c = run(&["-n", "10k", "http://h/"]).unwrap();
+        assert_eq!((c.requests, c.duration), (Some(10_000), None));
+    }
+
+    #[test]
+    fn bad_input_is_one_line() {
+        let cases = [
+            (&["--bogus", "http://h/"][..], "unexpected argument"),
+            (&[][..], "missing URL"),
+            (&["ftp://h/"][..], "unsupported scheme"),
+            (&["-c", "0", "http://h/"][..], "--connections must be at least 1"),
+            (&["-d", "soon", "http://h/"][..], "invalid duration"),
+            (&["-d", "0", "http://h/"][..], "greater than zero"),
+            (&["--body-file", "/no/such/file", "http://h/"][..], "cannot read --body-file"),
+            (&["--expect-status", "abc", "http://h/"][..], "--expect-status"),
+            (&["--driver", "kqueue", "http://h/"][..], "invalid value"),
+            (&["-H", "bad", "http://h/"][..], "invalid header"),
+            (&["-X", "GE T", "http://h/"][..], "invalid method"),
+            (&["--cpus", "x", "http://h/"][..], "invalid CPU list"),
+            (&["http://a/", "--url", "http://b/"][..], "give the URL once"),
+        ];
+        for (args, want) in cases {
+            let err = run(args).unwrap_err();
+            assert!(err.contains(want), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "{args:?}: one line, got {err:?}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! A validated run configuration: plain data, built by `cli` or directly by tests.
+
+use std::time::Duration;
+
+use crate::check::Expect;
+use crate::request::RequestSpec;
+use crate::target::Target;
+
+/// Which monoio driver each core runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Driver {
+    /// io_uring where the kernel allows it (seccomp may block it, as Docker's default
+    /// profile does), epoll otherwise.
+    #[default]
+    Auto,
+    Uring,
+    Epoll,
+}
+
+/// Where the report goes besides the text on stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonOut {
+    Stdout,
+    File(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub target: Target,
+    pub request: RequestSpec,
+    pub expect: Expect,
+    /// Total connections, spread over the threads.
+    pub connections: usize,
+    /// Stop at this duration (`None`: only `requests` or Ctrl-C stops the run).
+    pub duration: Option<Duration>,
+    /// Stop after this many requests in total.
+    pub requests: Option<u64>,
+    /// Threads; `None` means one per CPU in `cpus`.
+    pub threads: Option<usize>,
+    /// CPUs to pin threads to; `None` means the CPUs this process may run on.
+    pub cpus: Option<Vec<usize>>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub driver: Driver,
+    /// Path or URL fetched once before the run; the run aborts unless it answers 2xx.
+    pub health: Option<String>,
+    pub json: Option<JsonOut>,
+    /// Largest response body kept for a body check.
+    pub max_body: usize,
+    /// Print the one-line status every second (the CLI enables it when stderr is a terminal).
+    pub live: bool,
+}
+
+impl Config {
+    /// The defaults the CLI documents, for `target`.
+    pub fn new(target: Target) -> Config {
+        Config {
+            target,
+            request: RequestSpec {
+                method: "GET".into(),
+                ..RequestSpec::default()
+            },
+            expect: Expect::default(),
+            connections: 64,
+            duration: Some(Duration::from_secs(10)),
+            requests: None,
+            threads: None,
+            cpus: None,
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            driver: Driver::Auto,
+            health: None,
+            json: None,
+            max_body: 16 << 20,
+            live: false,
+        }
+    }
+}

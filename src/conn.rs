@@ -1,0 +1,179 @@
+//! One connection's loop: connect, write the request, read and frame the response, check it,
+//! record, and reconnect when the connection ends. Every mode runs this one loop.
+//!
+//! Per request it allocates nothing: the request bytes are shared, the read buffer and the
+//! framer live as long as the task, and the timeout is a timer-wheel entry on the stack.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use monoio::time::timeout_at;
+
+use crate::check::CheckFailure;
+use crate::response::{FrameError, Framer, MAX_HEAD};
+use crate::stats::ErrorKind;
+use crate::worker::Worker;
+
+/// Initial read buffer; it grows only for kept bodies larger than this.
+const READ_BUF: usize = 16 * 1024;
+/// Each read offers at least this much room.
+const MIN_READ: usize = 4 * 1024;
+/// Reconnect backoff after failures that served nothing: 10 ms doubling to 1 s, so a dead or
+/// refusing server does not make blast spin.
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+struct Conn {
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+    framer: Framer,
+    /// Responses completed on the current connection.
+    served: u64,
+    backoff: Duration,
+}
+
+/// A response that arrived: its status and whether the connection may be reused.
+struct Arrived {
+    status: u16,
+    keep_alive: bool,
+    check: Result<(), CheckFailure>,
+}
+
+/// Runs one connection until its core stops.
+pub async fn run(worker: Rc<Worker>) {
+    let plan = &worker.plan;
+    let mut conn = Conn {
+        stream: None,
+        buf: Vec::with_capacity(READ_BUF),
+        framer: Framer::new(plan.head_request, plan.expect.needs_body(), plan.max_body),
+        served: 0,
+        backoff: BACKOFF_MIN,
+    };
+    let mut ever_connected = false;
+    while worker.begin() {
+        if conn.stream.is_none() {
+            if let Err(kind) = conn.connect(&worker, &mut ever_connected).await {
+                worker.end(Instant::now(), None, Some(kind));
+                conn.back_off().await;
+                continue;
+            }
+        }
+        let sent = Instant::now();
+        let result = conn.exchange(&worker, sent).await;
+        let now = Instant::now();
+        match result {
+            Ok(arrived) => {
+                let latency = now.duration_since(sent).as_nanos() as u64;
+                let failure = arrived.check.err().map(|f| match f {
+                    CheckFailure::Status => ErrorKind::Status,
+                    CheckFailure::Body => ErrorKind::Body,
+                });
+                worker.end(now, Some((latency, arrived.status)), failure);
+                conn.served += 1;
+                conn.backoff = BACKOFF_MIN;
+                if !arrived.keep_alive {
+                    conn.close();
+                }
+            }
+            Err(kind) => {
+                worker.end(now, None, Some(kind));
+                let served = conn.served;
+                conn.close();
+                if served == 0 {
+                    conn.back_off().await;
+                }
+            }
+        }
+    }
+}
+
+impl Conn {
+    async fn connect(&mut self, worker: &Worker, ever_connected: &mut bool) -> Result<(), ErrorKind> {
+        let deadline = Instant::now() + worker.plan.connect_timeout;
+        let connect = TcpStream::connect_addr(worker.plan.addr);
+        let stream = match timeout_at(monoio::time::Instant::from_std(deadline), connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(_)) | Err(_) => return Err(ErrorKind::Connect),
+        };
+        // Requests are small and written whole: Nagle would only add delay.
+        let _ = stream.set_nodelay(true);
+        let mut stats = worker.stats.borrow_mut();
+        stats.established += 1;
+        stats.reconnects += u64::from(*ever_connected);
+        *ever_connected = true;
+        self.stream = Some(stream);
+        self.served = 0;
+        self.buf.clear();
+        self.framer.reset();
+        Ok(())
+    }
+
+    fn close(&mut self) {
+        self.stream = None;
+    }
+
+    async fn back_off(&mut self) {
+        monoio::time::sleep(self.backoff).await;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+
+    /// Writes the request and reads until one response is framed, within `--timeout`.
+    async fn exchange(&mut self, worker: &Worker, sent: Instant) -> Result<Arrived, ErrorKind> {
+        let plan = &worker.plan;
+        let deadline = monoio::time::Instant::from_std(sent + plan.timeout);
+        let stream = self.stream.as_mut().expect("connected before exchange");
+        let (written, _) = timeout_at(deadline, stream.write_all(plan.request)).await.map_err(|_| ErrorKind::Timeout)?;
+        written.map_err(|_| ErrorKind::Write)?;
+        worker.stats.borrow_mut().bytes_written += plan.request.len() as u64;
+        self.framer.reset();
+        loop {
+            let framed = match self.framer.advance(&mut self.buf) {
+                Ok(Some(response)) => Some(response),
+                Ok(None) => None,
+                Err(e) => return Err(frame_error(e)),
+            };
+            if let Some(response) = framed {
+                let check = plan.expect.check(response.status, &self.buf[..response.body_len]);
+                self.buf.drain(..response.body_len);
+                return Ok(Arrived { status: response.status, keep_alive: response.keep_alive, check });
+            }
+            match self.read(worker, deadline).await? {
+                0 => {
+                    let response = self.framer.finish_eof().map_err(frame_error)?;
+                    let check = plan.expect.check(response.status, &self.buf[..response.body_len]);
+                    return Ok(Arrived { status: response.status, keep_alive: false, check });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// One read into the spare capacity of the buffer. A timed-out read is abandoned with its
+    /// buffer (io_uring may still complete it), so the connection must be closed after it.
+    async fn read(&mut self, worker: &Worker, deadline: monoio::time::Instant) -> Result<usize, ErrorKind> {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < MIN_READ {
+            self.buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
+        }
+        let stream = self.stream.as_mut().expect("connected before read");
+        let owned = std::mem::take(&mut self.buf);
+        let capacity = owned.capacity();
+        let (result, slice) = timeout_at(deadline, stream.read(owned.slice_mut(len..capacity)))
+            .await
+            .map_err(|_| ErrorKind::Timeout)?;
+        self.buf = slice.into_inner();
+        let n = result.map_err(|_| ErrorKind::Read)?;
+        worker.stats.borrow_mut().bytes_read += n as u64;
+        Ok(n)
+    }
+}
+
+fn frame_error(error: FrameError) -> ErrorKind {
+    match error {
+        FrameError::Eof => ErrorKind::Read,
+        FrameError::Malformed | FrameError::HeadTooLarge | FrameError::BodyTooLarge => ErrorKind::Malformed,
+    }
+}

@@ -1,0 +1,142 @@
+//! Threads, pinning and runtimes: one OS thread per share of the plan, each building its own
+//! monoio runtime (runtimes are `!Send`), running its connections, and returning its `Stats`
+//! by value. The main thread only merges the per-second series and, at the end, the stats.
+
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use monoio::time::TimeDriver;
+use monoio::{FusionDriver, FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
+
+use crate::config::Driver;
+use crate::conn;
+use crate::plan::{CoreShare, Plan};
+use crate::series::{Collector, CoreSeries, SecondRow};
+use crate::signal;
+use crate::stats::Stats;
+use crate::worker::Worker;
+
+/// io_uring rejects larger rings.
+const MAX_RING_ENTRIES: u32 = 32_768;
+/// How often the main thread collects the per-second series.
+const COLLECT_EVERY: Duration = Duration::from_millis(50);
+
+/// What a run produced, before any derived number is computed.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub stats: Stats,
+    pub seconds: Vec<SecondRow>,
+    /// The driver the runtimes used: `io_uring` or `epoll`.
+    pub driver: &'static str,
+    pub threads: usize,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
+type CoreResult = Result<(Stats, &'static str, Instant), String>;
+
+/// Runs the plan to its end. `on_second` sees each per-second row as soon as it is complete.
+pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutcome, String> {
+    let plan = Arc::new(plan);
+    let start = Instant::now();
+    let series: Vec<Arc<CoreSeries>> = plan.cores.iter().map(|_| Arc::default()).collect();
+    let handles = plan
+        .cores
+        .iter()
+        .zip(&series)
+        .enumerate()
+        .map(|(i, (share, series))| spawn_core(i, plan.clone(), share.clone(), start, series.clone()))
+        .collect::<Result<Vec<_>, String>>()?;
+
+    let mut collector = Collector::default();
+    while !handles.iter().all(JoinHandle::is_finished) {
+        std::thread::sleep(COLLECT_EVERY);
+        let fresh = collector.collect(&series);
+        let rows = collector.rows();
+        rows[rows.len() - fresh..].iter().for_each(&mut *on_second);
+    }
+
+    let mut merged = Stats::default();
+    let mut driver = "";
+    let mut end = start;
+    for handle in handles {
+        let (stats, name, core_end) = handle.join().map_err(|_| "a core thread panicked".to_string())??;
+        merged.merge(&stats);
+        driver = name;
+        end = end.max(core_end);
+    }
+    Ok(RunOutcome {
+        stats: merged,
+        seconds: collector.finish(&series),
+        driver,
+        threads: plan.cores.len(),
+        elapsed: end.duration_since(start),
+        interrupted: signal::stop_requested(),
+    })
+}
+
+fn spawn_core(
+    index: usize,
+    plan: Arc<Plan>,
+    share: CoreShare,
+    start: Instant,
+    series: Arc<CoreSeries>,
+) -> Result<JoinHandle<CoreResult>, String> {
+    std::thread::Builder::new()
+        .name(format!("blast-core-{index}"))
+        .spawn(move || {
+            if let Some(cpu) = share.cpu {
+                core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+            }
+            let entries = (share.connections as u32 * 2).clamp(256, MAX_RING_ENTRIES);
+            let driver = plan.driver;
+            let worker = Worker::new(plan, &share, start, series);
+            let (stats, name) = block_on(driver, entries, run_core(worker, share.connections))?;
+            Ok((stats, name, Instant::now()))
+        })
+        .map_err(|e| format!("cannot start a core thread: {e}"))
+}
+
+/// This core's connections, until they finish (`-n`) or the watcher stops the core.
+async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
+    let tasks: Vec<_> = (0..connections).map(|_| monoio::spawn(conn::run(worker.clone()))).collect();
+    let all_done = async {
+        for task in tasks {
+            task.await;
+        }
+    };
+    monoio::select! {
+        _ = all_done => {},
+        _ = worker.watch() => {},
+    }
+    worker.finish()
+}
+
+/// Builds the runtime the driver asks for and runs `future` on it; returns the driver used.
+fn block_on<F: Future>(driver: Driver, entries: u32, future: F) -> Result<(F::Output, &'static str), String> {
+    let uring_error = |e: std::io::Error| format!("io_uring is not available here ({e}): use --driver epoll");
+    match driver {
+        Driver::Auto => match RuntimeBuilder::<FusionDriver>::new().with_entries(entries).enable_timer().build() {
+            Ok(FusionRuntime::Uring(mut rt)) => Ok((rt.block_on(future), "io_uring")),
+            Ok(FusionRuntime::Legacy(mut rt)) => Ok((rt.block_on(future), "epoll")),
+            Err(e) => Err(format!("cannot start the runtime: {e}")),
+        },
+        Driver::Uring => {
+            let mut rt = RuntimeBuilder::<TimeDriver<IoUringDriver>>::new()
+                .with_entries(entries)
+                .build()
+                .map_err(uring_error)?;
+            Ok((rt.block_on(future), "io_uring"))
+        }
+        Driver::Epoll => {
+            let mut rt = RuntimeBuilder::<TimeDriver<LegacyDriver>>::new()
+                .with_entries(entries)
+                .build()
+                .map_err(|e| format!("cannot start the epoll runtime: {e}"))?;
+            Ok((rt.block_on(future), "epoll"))
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! An allocation-free JSON validator that reports the members of the top-level object.
+//!
+//! It accepts exactly RFC 8259 JSON (strings must be valid UTF-8, no trailing commas, no
+//! comments) and hands each top-level member to a visitor as raw slices of the body, so a
+//! `"prediction"` inside a string value or a nested object is never mistaken for the field.
+
+/// Nesting deeper than this is refused rather than risking the stack.
+const MAX_DEPTH: u32 = 128;
+
+/// A member's value as it appears in the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// The number's text, e.g. `1.0e3`.
+    Number(&'a [u8]),
+    /// The string's raw contents between the quotes, escapes not yet decoded.
+    Str(&'a [u8]),
+    Bool(bool),
+    Null,
+    Object,
+    Array,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid;
+
+/// Validates `body` as one JSON document. When it is an object, `visit(raw_key, value)` is
+/// called for each top-level member, in order (raw_key: undecoded contents between quotes).
+pub fn scan<'a>(body: &'a [u8], visit: &mut dyn FnMut(&'a [u8], Value<'a>)) -> Result<Value<'a>, Invalid> {
+    let mut parser = Parser { buf: body, pos: 0 };
+    let value = parser.value(0, Some(visit))?;
+    parser.skip_ws();
+    if parser.pos == body.len() { Ok(value) } else { Err(Invalid) }
+}
+
+struct Parser<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+type Visitor<'v, 'a> = Option<&'v mut dyn FnMut(&'a [u8], Value<'a>)>;
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Result<(), Invalid> {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
+    }
+
+    fn value(&mut self, depth: u32, visit: Visitor<'_, 'a>) -> Result<Value<'a>, Invalid> {
+        if depth > MAX_DEPTH {
+            return Err(Invalid);
+        }
+        self.skip_ws();
+        match self.peek().ok_or(Invalid)? {
+            b'{' => self.object(depth, visit),
+            b'[' => self.array(depth),
+            b'"' => self.string().map(Value::Str),
+            b't' => self.literal(b"true", Value::Bool(true)),
+            b'f' => self.literal(b"false", Value::Bool(false)),
+            b'n' => self.literal(b"null", Value::Null),
+            _ => self.number(),
+        }
+    }
+
+    fn object(&mut self, depth: u32, mut visit: Visitor<'_, 'a>) -> Result<Value<'a>, Invalid> {
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object);
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(Invalid);
+            }
+            let key = self.string()?;
+            self.eat(b':')?;
+            let value = self.value(depth + 1, None)?;
+            if let Some(visit) = visit.as_mut() {
+                visit(key, value);
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object);
+                }
+                _ => return Err(Invalid),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: u32) -> Result<Value<'a>, Invalid> {
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array);
+        }
+        loop {
+            self.value(depth + 1, None)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array);
+                }
+                _ => return Err(Invalid),
+            }
+        }
+    }
+
+    /// Returns the raw contents; checks escapes, control characters and UTF-8.
+    fn string(&mut self) -> Result<&'a [u8], Invalid> {
+        self.pos += 1;
+        let start = self.pos;
+        let mut non_ascii = false;
+        loop {
+            let byte = self.peek().ok_or(Invalid)?;
+            self.pos += 1;
+            match byte {
+                b'"' => break,
+                b'\\' => self.escape()?,
+                0..=0x1f => return Err(Invalid),
+                0x80.. => non_ascii = true,
+                _ => {}
+            }
+        }
+        let raw = &self.buf[start..self.pos - 1];
+        if non_ascii && std::str::from_utf8(raw).is_err() {
+            return Err(Invalid);
+        }
+        Ok(raw)
+    }
+
+    fn escape(&mut self) -> Result<(), Invalid> {
+        let byte = self.peek().ok_or(Invalid)?;
+        self.pos += 1;
+        match byte {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
+            b'u' => {
+                let hex = self.buf.get(self.pos..self.pos + 4).ok_or(Invalid)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(Invalid);
+                }
+                self.pos += 4;
+                Ok(())
+            }
+            _ => Err(Invalid),
+        }
+    }
+
+    fn literal(&mut self, text: &[u8], value: Value<'a>) -> Result<Value<'a>, Invalid> {
+        if self.buf[self.pos..].starts_with(text) {
+            self.pos += text.len();
+            Ok(value)
+        } else {
+            Err(Invalid)
+        }
+    }
+
+    fn number(&mut self) -> Result<Value<'a>, Invalid> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(Invalid),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.required_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            self.required_digits()?;
+        }
+        Ok(Value::Number(&self.buf[start..self.pos]))
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+    }
+
+    fn required_digits(&mut self) -> Result<(), Invalid> {
+        let start = self.pos;
+        self.digits();
+        if self.pos > start { Ok(()) } else { Err(Invalid) }
+    }
+}
+
+/// Compares a raw (still escaped) JSON string with `want`, decoding escapes on the fly.
+pub fn string_eq(raw: &[u8], want: &[u8]) -> bool {
+    if !raw.contains(&b'\\') {
+        return raw == want;
+    }
+    let mut want = want.iter().copied();
+    let mut utf8 = [0u8; 4];
+    let mut i = 0;
+    while i < raw.len() {
+        let (decoded, used) = decode_one(&raw[i..], &mut utf8);
+        if decoded.iter().any(|&b| want.next() != Some(b)) {
+            return false;
+        }
+        i += used;
+    }
+    want.next().is_none()
+}
+
+/// Decodes one byte or escape sequence at the start of `raw` (already validated).
+fn decode_one<'b>(raw: &'b [u8], utf8: &'b mut [u8; 4]) -> (&'b [u8], usize) {
+    if raw[0] != b'\\' {
+        return (&raw[..1], 1);
+    }
+    let simple = match raw[1] {
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'u' => return decode_unicode(raw, utf8),
+        other => other,
+    };
+    utf8[0] = simple;
+    (&utf8[..1], 2)
+}
+
+fn decode_unicode<'b>(raw: &[u8], utf8: &'b mut [u8; 4]) -> (&'b [u8], usize) {
+    let unit = |at: usize| {
+        raw.get(at..at + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
+    let first = unit(2).unwrap_or(0xfffd);
+    let (code, used) = match (first, raw.get(6..8)) {
+        (0xd800..=0xdbff, Some(b"\\u")) => match unit(8) {
+            Some(low @ 0xdc00..=0xdfff) => (0x10000 + ((first - 0xd800) << 10) + (low - 0xdc00), 12),
+            _ => (0xfffd, 6),
+        },
+        _ => (first, 6),
+    };
+    let ch = char::from_u32(code).unwrap_or('\u{fffd}');
+    (ch.encode_utf8(utf8).as_bytes(), used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(body: &str) -> Result<Vec<(String, Value<'_>)>, Invalid> {
+        let mut out = Vec::new();
+        scan(body.as_bytes(), &mut |k, v| out.push((String::from_utf8_lossy(k).into_owned(), v)))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn valid_documents() {
+        let valid = [
+            r#"{"prediction":1}"#,
+            r#" { "a" : [1, 2, {"b": null}], "c": "x\"y\\z\u00e9", "d": -0.5e+3 } "#,
+            "[]",
+            "0",
+            r#""just a string""#,
+            "{\"ü\": \"ok\"}",
+            "true",
+        ];
+        for body in valid {
+            assert!(members(body).is_ok(), "{body}");
+        }
+    }
+
+    #[test]
+    fn invalid_documents() {
+        let invalid = [
+            "", "{", "}", r#"{"a":1,}"#, r#"{"a" 1}"#, r#"{a:1}"#, "[1,]", "01", "1.", "-", "1e",
+            "tru", "nul", r#"{"a":1} x"#, "\"tab\there\"", r#""\x""#, r#""\u12""#, "{\"a\":1}{}",
+            "// c\n{}", "NaN", "'single'",
+        ];
+        for body in invalid {
+            assert_eq!(members(body), Err(Invalid), "{body:?}");
+        }
+        assert_eq!(scan(b"\"\xff\"", &mut |_, _| {}), Err(Invalid), "invalid UTF-8");
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert_eq!(members(&deep), Err(Invalid), "too deep");
+    }
+
+    #[test]
+    fn only_top_level_members_are_visited() {
+        let body = r#"{"note":"\"prediction\":1","inner":{"prediction":2},"list":[{"prediction":3}],"prediction":0}"#;
+        let got = members(body).unwrap();
+        let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["note", "inner", "list", "prediction"]);
+        assert_eq!(got[3].1, Value::Number(b"0"));
+        assert_eq!(got[1].1, Value::Object);
+    }
+
+    #[test]
+    fn compares_escaped_strings() {
+        let cases: &[(&[u8], &[u8], bool)] = &[
+            (b"prediction", b"prediction", true),
+            (br"pred\u0069ction", b"prediction", true),
+            (b"a\\\"b", b"a\"b", true),
+            (br"a\\b", br"a\b", true),
+            (br"\u00e9", "é".as_bytes(), true),
+            (br"\ud83d\ude00", "😀".as_bytes(), true),
+            (br"line\n", b"line\n", true),
+            (br"\/", b"/", true),
+            (br"abc", b"ab", false),
+            (br"a\u0062", b"abc", false),
+            (br"\n", b"n", false),
+        ];
+        for (raw, want, equal) in cases {
+            assert_eq!(string_eq(raw, want), *equal, "{:?} vs {:?}", String::from_utf8_lossy(raw), String::from_utf8_lossy(want));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! blast: an HTTP/1.1 load generator. See docs/design.md for the data flow.
+
+pub mod check;
+pub mod chunked;
+pub mod config;
+pub mod conn;
+pub mod engine;
+pub mod json_scan;
+pub mod limits;
+pub mod plan;
+pub mod request;
+pub mod response;
+pub mod series;
+pub mod signal;
+pub mod stats;
+pub mod target;
+pub mod units;
+pub mod worker;
+pub mod report;
+pub mod health;
+pub mod app;
+pub mod cli;

@@ -1,0 +1,56 @@
+//! The JSON report (`--json`); every field is documented in docs/output.md.
+
+use std::io::{self, Write};
+
+use serde_json::{Map, Value, json};
+
+use super::Summary;
+
+pub fn to_value(s: &Summary) -> Value {
+    let l = &s.latency;
+    let counts = |pairs: Vec<(String, u64)>| Value::Object(pairs.into_iter().map(|(k, n)| (k, json!(n))).collect::<Map<_, _>>());
+    json!({
+        "url": s.url,
+        "method": s.method,
+        "driver": s.driver,
+        "threads": s.threads,
+        "connections": {
+            "requested": s.connections_requested,
+            "established": s.connections_established,
+            "reconnects": s.reconnects,
+        },
+        "duration_s": s.duration_s,
+        "interrupted": s.interrupted,
+        "requests": s.requests,
+        "successes": s.successes,
+        "failures": s.failures,
+        "success_pct": s.success_pct,
+        "rps": s.rps,
+        "success_rps": s.success_rps,
+        "in_flight": s.in_flight,
+        "concurrency": s.concurrency,
+        "latency_us": {
+            "count": l.count, "min": l.min, "mean": l.mean, "stdev": l.stdev,
+            "p50": l.p50, "p90": l.p90, "p99": l.p99, "p999": l.p999, "max": l.max,
+            "over_range": l.over_range,
+        },
+        "errors": counts(s.errors.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
+        "status_codes": counts(s.status_codes.iter().map(|(c, n)| (c.to_string(), *n)).collect()),
+        "bytes_read": s.bytes_read,
+        "bytes_written": s.bytes_written,
+        "per_second": s.per_second.iter().map(|r| json!({
+            "second": r.second, "requests": r.requests, "failures": r.failures,
+            "p50_us": r.p50_us, "p99_us": r.p99_us,
+        })).collect::<Vec<_>>(),
+        "histogram": {
+            "unit": "ns",
+            "encoding": "hdrhistogram-v2-deflate-base64",
+            "data": s.histogram,
+        },
+    })
+}
+
+pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &to_value(s))?;
+    writeln!(out)
+}

@@ -1,0 +1,137 @@
+//! The summary of a run: every derived number is computed here, once, and every output format
+//! reads the same `Summary`, so the text and the JSON cannot disagree.
+
+pub mod json;
+pub mod text;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+
+use crate::config::Config;
+use crate::engine::RunOutcome;
+use crate::series::SecondRow;
+use crate::stats::ErrorKind;
+
+/// Latency figures in microseconds, over complete responses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Latency {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub stdev: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    /// Responses slower than the histogram's range (one hour).
+    pub over_range: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub url: String,
+    pub method: String,
+    pub driver: &'static str,
+    pub threads: usize,
+    pub connections_requested: usize,
+    pub connections_established: u64,
+    pub reconnects: u64,
+    pub duration_s: f64,
+    pub interrupted: bool,
+    pub requests: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// Percent of finished requests that succeeded (100 when none finished... see docs).
+    pub success_pct: f64,
+    pub rps: f64,
+    pub success_rps: f64,
+    pub latency: Latency,
+    /// Mean latency × RPS: the concurrency the measurements imply (Little's law). In a closed
+    /// loop it should be close to the connection count.
+    pub concurrency: f64,
+    pub errors: Vec<(&'static str, u64)>,
+    pub status_codes: Vec<(u16, u64)>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub read_per_s: f64,
+    pub written_per_s: f64,
+    pub in_flight: u64,
+    pub per_second: Vec<SecondRow>,
+    /// The merged latency histogram (nanoseconds), HdrHistogram V2 deflate, base64.
+    pub histogram: String,
+}
+
+impl Summary {
+    pub fn new(config: &Config, outcome: RunOutcome) -> Summary {
+        let stats = &outcome.stats;
+        let secs = outcome.elapsed.as_secs_f64().max(1e-9);
+        let requests = stats.requests();
+        let latency = latency(&stats.latency, stats.over_range);
+        let rps = requests as f64 / secs;
+        Summary {
+            url: format!("http://{}{}", config.target.authority, config.target.path),
+            method: config.request.method.clone(),
+            driver: outcome.driver,
+            threads: outcome.threads,
+            connections_requested: config.connections,
+            connections_established: stats.established,
+            reconnects: stats.reconnects,
+            duration_s: secs,
+            interrupted: outcome.interrupted,
+            requests,
+            successes: stats.successes,
+            failures: stats.failures(),
+            success_pct: if requests == 0 { 0.0 } else { 100.0 * stats.successes as f64 / requests as f64 },
+            rps,
+            success_rps: stats.successes as f64 / secs,
+            concurrency: latency.mean / 1e6 * (latency.count as f64 / secs),
+            latency,
+            errors: ErrorKind::ALL.iter().map(|k| (k.name(), stats.error_count(*k))).collect(),
+            status_codes: stats.status_counts().collect(),
+            bytes_read: stats.bytes_read,
+            bytes_written: stats.bytes_written,
+            read_per_s: stats.bytes_read as f64 / secs,
+            written_per_s: stats.bytes_written as f64 / secs,
+            in_flight: stats.in_flight,
+            per_second: outcome.seconds,
+            histogram: encode_histogram(&stats.latency),
+        }
+    }
+}
+
+fn latency(hist: &Histogram<u64>, over_range: u64) -> Latency {
+    if hist.is_empty() {
+        return Latency { over_range, ..Latency::default() };
+    }
+    let us = |ns: u64| ns as f64 / 1e3;
+    Latency {
+        count: hist.len(),
+        min: us(hist.min()),
+        mean: hist.mean() / 1e3,
+        stdev: hist.stdev() / 1e3,
+        p50: us(hist.value_at_quantile(0.50)),
+        p90: us(hist.value_at_quantile(0.90)),
+        p99: us(hist.value_at_quantile(0.99)),
+        p999: us(hist.value_at_quantile(0.999)),
+        max: us(hist.max()),
+        over_range,
+    }
+}
+
+fn encode_histogram(hist: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    match V2DeflateSerializer::new().serialize(hist, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Err(_) => String::new(),
+    }
+}
+
+/// Decodes a histogram written by `encode_histogram` (for merging results later).
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| e.to_string())?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("{e:?}"))
+}

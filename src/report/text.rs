@@ -1,0 +1,82 @@
+//! The human report on stdout.
+
+use std::io::{self, Write};
+
+use super::Summary;
+use crate::units::{format_bytes, format_count, format_micros};
+
+pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    let stopped = if s.interrupted { " (interrupted)" } else { "" };
+    writeln!(out, "blast {} {}", s.method, s.url)?;
+    writeln!(
+        out,
+        "  {} threads ({}), {} connections ({} established, {} reconnects), {:.2}s{stopped}",
+        s.threads, s.driver, s.connections_requested, s.connections_established, s.reconnects, s.duration_s
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  Requests    {} total, {} ok, {} failed ({:.2}% success)",
+        s.requests, s.successes, s.failures, s.success_pct
+    )?;
+    writeln!(out, "  Throughput  {:.1} req/s, {:.1} ok/s", s.rps, s.success_rps)?;
+    write_latency(out, s)?;
+    let codes: Vec<String> = s.status_codes.iter().map(|(c, n)| format!("{}: {n}", status_name(*c))).collect();
+    writeln!(out, "  Status      {}", if codes.is_empty() { "none".into() } else { codes.join(", ") })?;
+    let errors: Vec<String> = s.errors.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(out, "  Failures    {}", if errors.is_empty() { "none".into() } else { errors.join(", ") })?;
+    writeln!(
+        out,
+        "  Transfer    read {}/s, written {}/s ({} / {} in all)",
+        format_bytes(s.read_per_s),
+        format_bytes(s.written_per_s),
+        format_bytes(s.bytes_read as f64),
+        format_bytes(s.bytes_written as f64)
+    )?;
+    if s.in_flight > 0 {
+        writeln!(out, "  In flight   {} requests unfinished at the end (not counted above)", s.in_flight)?;
+    }
+    Ok(())
+}
+
+fn write_latency(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    let l = &s.latency;
+    if l.count == 0 {
+        return writeln!(out, "  Latency     no complete responses");
+    }
+    writeln!(
+        out,
+        "  Latency     min {}, mean {}, stdev {}, max {}",
+        format_micros(l.min),
+        format_micros(l.mean),
+        format_micros(l.stdev),
+        format_micros(l.max)
+    )?;
+    writeln!(
+        out,
+        "              p50 {}, p90 {}, p99 {}, p99.9 {}",
+        format_micros(l.p50),
+        format_micros(l.p90),
+        format_micros(l.p99),
+        format_micros(l.p999)
+    )?;
+    if l.over_range > 0 {
+        writeln!(out, "              {} responses slower than 1h (recorded as 1h)", l.over_range)?;
+    }
+    Ok(())
+}
+
+fn status_name(code: u16) -> String {
+    if code == 600 { "other".into() } else { code.to_string() }
+}
+
+/// The live line printed on stderr once per second while running on a terminal.
+pub fn live_line(second: u32, requests: u64, failures_so_far: u64, p99_us: f64) -> String {
+    format!(
+        "[{:>4}s] {:>8} req/s  {:>6} failed  p99 {}",
+        second + 1,
+        format_count(requests as f64),
+        failures_so_far,
+        format_micros(p99_us)
+    )
+}

@@ -1,0 +1,358 @@
+//! HTTP/1.1 response framing over the connection's buffer: no I/O, no clock, no allocation.
+//!
+//! The framer is fed the buffer after every read. Once the head is parsed it is removed from
+//! the buffer, so the body (when kept for checking) always starts at offset 0. Bodies that no
+//! check needs are dropped as they arrive, so the buffer never grows for them.
+
+use crate::chunked::Chunked;
+
+/// The largest response head accepted; httparse re-parses from the start on every read, so
+/// an unbounded head would also be quadratic.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Headers beyond this count make the response malformed.
+const MAX_HEADERS: usize = 64;
+
+/// A complete response. Its body is `buf[..body_len]` (empty when the body was not kept);
+/// the caller removes those bytes before the next response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub keep_alive: bool,
+    pub body_len: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameError {
+    /// Not HTTP: bad status line, bad header, bad chunk, conflicting lengths, too many headers.
+    Malformed,
+    /// The head did not end within `MAX_HEAD` bytes.
+    HeadTooLarge,
+    /// A kept body exceeded the limit.
+    BodyTooLarge,
+    /// The peer closed before the response was complete.
+    Eof,
+}
+
+#[derive(Debug)]
+enum Body {
+    Head,
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+}
+
+/// Per-connection framing state for one response at a time.
+#[derive(Debug)]
+pub struct Framer {
+    head_request: bool,
+    keep_body: bool,
+    max_body: usize,
+    body: Body,
+    /// Body bytes kept so far at the front of the buffer.
+    kept: usize,
+    status: u16,
+    keep_alive: bool,
+}
+
+/// What the head says about the body and the connection.
+struct Head {
+    len: usize,
+    status: u16,
+    keep_alive: bool,
+    body: Body,
+}
+
+impl Framer {
+    /// `head_request`: the request was HEAD, so no response has a body. `keep_body`: a check
+    /// reads the body, so it is kept (up to `max_body` bytes) instead of dropped.
+    pub fn new(head_request: bool, keep_body: bool, max_body: usize) -> Framer {
+        Framer {
+            head_request,
+            keep_body,
+            max_body,
+            body: Body::Head,
+            kept: 0,
+            status: 0,
+            keep_alive: false,
+        }
+    }
+
+    /// Prepares for the next response on the same connection.
+    pub fn reset(&mut self) {
+        self.body = Body::Head;
+        self.kept = 0;
+    }
+
+    /// Frames what is in `buf`. `Ok(None)` means more bytes are needed.
+    pub fn advance(&mut self, buf: &mut Vec<u8>) -> Result<Option<Response>, FrameError> {
+        while let Body::Head = self.body {
+            let Some(head) = parse_head(buf, self.head_request)? else {
+                return Ok(None);
+            };
+            buf.drain(..head.len);
+            // 1xx responses are interim: the real one follows on the same connection.
+            if (100..200).contains(&head.status) && head.status != 101 {
+                continue;
+            }
+            self.status = head.status;
+            self.keep_alive = head.keep_alive;
+            self.body = head.body;
+        }
+        let done = match &mut self.body {
+            Body::Head => unreachable!("head parsed above"),
+            Body::Length(left) => {
+                let take = (*left).min((buf.len() - self.kept) as u64) as usize;
+                *left -= take as u64;
+                let done = *left == 0;
+                self.consume(buf, take);
+                done
+            }
+            Body::Chunked(chunked) => {
+                let end = chunked
+                    .decode(buf, self.kept, self.keep_body)
+                    .map_err(|_| FrameError::Malformed)?;
+                self.kept = end;
+                chunked.is_done()
+            }
+            Body::UntilClose => {
+                let take = buf.len() - self.kept;
+                self.consume(buf, take);
+                false
+            }
+        };
+        if self.kept > self.max_body {
+            return Err(FrameError::BodyTooLarge);
+        }
+        Ok(done.then(|| self.response()))
+    }
+
+    /// The peer closed the connection: completes a close-delimited body, fails anything else.
+    pub fn finish_eof(&mut self) -> Result<Response, FrameError> {
+        match self.body {
+            Body::UntilClose => Ok(self.response()),
+            _ => Err(FrameError::Eof),
+        }
+    }
+
+    /// Keeps or drops the next `take` body bytes that follow the kept ones.
+    fn consume(&mut self, buf: &mut Vec<u8>, take: usize) {
+        if self.keep_body {
+            self.kept += take;
+        } else {
+            buf.drain(self.kept..self.kept + take);
+        }
+    }
+
+    fn response(&self) -> Response {
+        Response {
+            status: self.status,
+            keep_alive: self.keep_alive,
+            body_len: self.kept,
+        }
+    }
+}
+
+fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(FrameError::HeadTooLarge),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(FrameError::Malformed),
+    };
+    let status = parsed.code.unwrap_or(0);
+    let http11 = parsed.version == Some(1);
+    let mut length: Option<u64> = None;
+    let (mut chunked, mut encoded, mut close, mut keep) = (false, false, false, false);
+    for header in parsed.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("content-length") {
+            let value = parse_length(header.value)?;
+            if length.is_some_and(|l| l != value) {
+                return Err(FrameError::Malformed);
+            }
+            length = Some(value);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only the last coding decides whether the body is chunked.
+            encoded = true;
+            chunked = last_token_is(header.value, b"chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            close |= has_token(header.value, b"close");
+            keep |= has_token(header.value, b"keep-alive");
+        }
+    }
+    let no_body = head_request || (100..200).contains(&status) || status == 204 || status == 304;
+    let body = if no_body {
+        Body::Length(0)
+    } else if chunked {
+        Body::Chunked(Chunked::default())
+    } else if encoded {
+        // Transfer-Encoding without chunked last: the body runs until the server closes.
+        Body::UntilClose
+    } else if let Some(length) = length {
+        Body::Length(length)
+    } else {
+        Body::UntilClose
+    };
+    let keep_alive = !matches!(body, Body::UntilClose) && status != 101 && if http11 { !close } else { keep };
+    Ok(Some(Head { len, status, keep_alive, body }))
+}
+
+fn parse_length(value: &[u8]) -> Result<u64, FrameError> {
+    let value = value.trim_ascii();
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return Err(FrameError::Malformed);
+    }
+    Ok(value.iter().fold(0, |n, d| n * 10 + (d - b'0') as u64))
+}
+
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(|t| t.trim_ascii())
+}
+
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+fn last_token_is(value: &[u8], token: &[u8]) -> bool {
+    tokens(value).last().is_some_and(|t| t.eq_ignore_ascii_case(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Case {
+        wire: &'static str,
+        head_request: bool,
+        /// Expected status, keep-alive, body (when kept) and bytes left after the response.
+        want: Result<(u16, bool, &'static str, &'static str), FrameError>,
+    }
+
+    const fn case(wire: &'static str, want: Result<(u16, bool, &'static str, &'static str), FrameError>) -> Case {
+        Case { wire, head_request: false, want }
+    }
+
+    const CASES: &[Case] = &[
+        case("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", Ok((200, true, "hello", ""))),
+        case("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP", Ok((200, true, "ok", "HTTP"))),
+        case("HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", Ok((500, false, "", ""))),
+        case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n", Ok((200, true, "abc", ""))),
+        case("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n1\r\nz\r\n0\r\n\r\n", Ok((200, true, "z", ""))),
+        case("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", Ok((204, true, "", ""))),
+        case("HTTP/1.1 304 Not Modified\r\n\r\n", Ok((304, true, "", ""))),
+        case("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", Ok((200, true, "x", ""))),
+        case("HTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", Ok((201, true, "", ""))),
+        case("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", Ok((200, false, "hi", ""))),
+        case("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi", Ok((200, true, "hi", ""))),
+        case("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", Ok((200, true, "abc", ""))),
+        case("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", Err(FrameError::Malformed)),
+        case("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Err(FrameError::Malformed)),
+        case("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", Err(FrameError::Malformed)),
+        case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", Err(FrameError::Malformed)),
+        case("garbage\r\n\r\n", Err(FrameError::Malformed)),
+        case("HTTP/1.1 abc OK\r\n\r\n", Err(FrameError::Malformed)),
+        // Close-delimited bodies complete only at EOF.
+        case("HTTP/1.1 200 OK\r\n\r\nuntil close", Ok((200, false, "until close", ""))),
+        case("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", Err(FrameError::Eof)),
+        Case { wire: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", head_request: true, want: Ok((200, true, "", "")) },
+    ];
+
+    /// Frames `wire` fed in two pieces cut at `cut`, then reports EOF if still incomplete.
+    fn frame(case: &Case, cut: usize, keep: bool) -> Result<(u16, bool, Vec<u8>, Vec<u8>), FrameError> {
+        let wire = case.wire.as_bytes();
+        let mut framer = Framer::new(case.head_request, keep, 1 << 20);
+        let mut buf = wire[..cut].to_vec();
+        let mut done = framer.advance(&mut buf)?;
+        buf.extend_from_slice(&wire[cut..]);
+        if done.is_none() {
+            done = framer.advance(&mut buf)?;
+        }
+        let response = match done {
+            Some(response) => response,
+            None => framer.finish_eof()?,
+        };
+        let body = buf[..response.body_len].to_vec();
+        Ok((response.status, response.keep_alive, body, buf[response.body_len..].to_vec()))
+    }
+
+    #[test]
+    fn frames_every_case_at_every_split() {
+        for case in CASES {
+            for cut in 0..=case.wire.len() {
+                for keep in [true, false] {
+                    let got = frame(case, cut, keep);
+                    let want = case.want.map(|(status, ka, body, rest)| {
+                        let body = if keep { body.as_bytes().to_vec() } else { vec![] };
+                        (status, ka, body, rest.as_bytes().to_vec())
+                    });
+                    assert_eq!(got, want, "{:?} cut {cut} keep {keep}", case.wire);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn drip_one_byte_at_a_time() {
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwxyz\r\n0\r\n\r\n";
+        let mut framer = Framer::new(false, true, 1024);
+        let mut buf = Vec::new();
+        let mut result = None;
+        for &byte in wire {
+            assert!(result.is_none(), "completed early");
+            buf.push(byte);
+            result = framer.advance(&mut buf).unwrap();
+        }
+        let response = result.expect("complete after last byte");
+        assert_eq!(&buf[..response.body_len], b"wxyz");
+    }
+
+    #[test]
+    fn close_delimited_body_completes_at_eof() {
+        let mut framer = Framer::new(false, true, 1024);
+        let mut buf = b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec();
+        assert_eq!(framer.advance(&mut buf), Ok(None));
+        let response = framer.finish_eof().unwrap();
+        assert_eq!((response.status, response.keep_alive), (200, false));
+        assert_eq!(&buf[..response.body_len], b"until close");
+    }
+
+    #[test]
+    fn limits_head_and_body() {
+        let mut framer = Framer::new(false, true, 1024);
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        head.resize(MAX_HEAD, b'a');
+        assert_eq!(framer.advance(&mut head), Err(FrameError::HeadTooLarge));
+
+        let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
+        big.resize(big.len() + 2000, b'x');
+        assert_eq!(Framer::new(false, true, 1024).advance(&mut big), Err(FrameError::BodyTooLarge));
+        let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
+        big.resize(big.len() + 2000, b'x');
+        assert_eq!(Framer::new(false, false, 1024).advance(&mut big), Ok(None));
+        assert!(big.is_empty(), "unchecked body bytes are dropped as they arrive");
+    }
+
+    #[test]
+    fn too_many_headers_is_malformed() {
+        let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            wire.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+        assert_eq!(Framer::new(false, false, 1024).advance(&mut wire), Err(FrameError::Malformed));
+    }
+
+    #[test]
+    fn reused_for_consecutive_responses() {
+        let mut framer = Framer::new(false, true, 1024);
+        let mut buf = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 404 NF\r\nContent-Length: 1\r\n\r\nb".to_vec();
+        let first = framer.advance(&mut buf).unwrap().unwrap();
+        assert_eq!((first.status, buf[0]), (200, b'a'));
+        buf.drain(..first.body_len);
+        framer.reset();
+        let second = framer.advance(&mut buf).unwrap().unwrap();
+        assert_eq!((second.status, &buf[..second.body_len]), (404, &b"b"[..]));
+    }
+}

@@ -1,0 +1,215 @@
+//! The per-second series. Each core keeps the current second's counts and a small histogram;
+//! when a second ends it hands them over under a lock (once per second, never per request).
+//! The main thread merges them into one row per second, for the live line and the report.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::stats::{new_histogram, record_latency};
+
+/// Per-second percentiles need less precision than the run's (1%).
+const SECOND_SIGFIG: u8 = 2;
+
+/// One second of one core.
+#[derive(Debug)]
+struct Sample {
+    index: u32,
+    requests: u64,
+    failures: u64,
+    latency: Option<Histogram<u64>>,
+}
+
+/// The hand-over point between one core and the collector.
+#[derive(Debug, Default)]
+pub struct CoreSeries {
+    pending: Mutex<Vec<Sample>>,
+    /// Seconds this core has completed (all samples below this index are published).
+    through: AtomicU32,
+    finished: AtomicBool,
+}
+
+/// The core side: counts the current second, publishes at each second boundary.
+pub struct SecondRecorder {
+    shared: Arc<CoreSeries>,
+    current: Sample,
+    next_boundary: Instant,
+}
+
+impl SecondRecorder {
+    pub fn new(shared: Arc<CoreSeries>, start: Instant) -> SecondRecorder {
+        SecondRecorder {
+            shared,
+            current: Sample { index: 0, requests: 0, failures: 0, latency: None },
+            next_boundary: start + Duration::from_secs(1),
+        }
+    }
+
+    /// Counts one finished request at `now`; `latency_ns` when a response arrived.
+    pub fn record(&mut self, now: Instant, latency_ns: Option<u64>, failed: bool) {
+        self.roll(now);
+        self.current.requests += 1;
+        self.current.failures += failed as u64;
+        if let Some(ns) = latency_ns {
+            // Allocated once per active second per core, not per request.
+            let hist = self.current.latency.get_or_insert_with(|| new_histogram(SECOND_SIGFIG));
+            record_latency(hist, ns);
+        }
+    }
+
+    /// Publishes every second that ended before `now`. Called per record and by the core's
+    /// watcher, so idle seconds are published too.
+    pub fn roll(&mut self, now: Instant) {
+        while now >= self.next_boundary {
+            let next = self.current.index + 1;
+            let done = std::mem::replace(&mut self.current, Sample { index: next, requests: 0, failures: 0, latency: None });
+            self.publish(done);
+            self.shared.through.store(next, Ordering::Release);
+            self.next_boundary += Duration::from_secs(1);
+        }
+    }
+
+    /// Publishes the partial last second and marks this core finished.
+    pub fn finish(&mut self, now: Instant) {
+        self.roll(now);
+        let last = std::mem::replace(&mut self.current, Sample { index: 0, requests: 0, failures: 0, latency: None });
+        self.publish(last);
+        self.shared.finished.store(true, Ordering::Release);
+    }
+
+    fn publish(&self, sample: Sample) {
+        if sample.requests > 0 {
+            self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
+        }
+    }
+}
+
+/// One row of the merged series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondRow {
+    /// Seconds since the start: this row covers `[second, second + 1)`.
+    pub second: u32,
+    pub requests: u64,
+    pub failures: u64,
+    /// Percentiles of the responses completed in this second; 0 when there were none.
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+/// The collector side, on the main thread.
+#[derive(Default)]
+pub struct Collector {
+    open: BTreeMap<u32, Sample>,
+    rows: Vec<SecondRow>,
+}
+
+impl Collector {
+    /// Takes what the cores published and closes every second that all running cores have
+    /// completed. Returns the number of rows closed by this call.
+    pub fn collect(&mut self, cores: &[Arc<CoreSeries>]) -> usize {
+        self.drain(cores);
+        let closed_below = cores
+            .iter()
+            .filter(|c| !c.finished.load(Ordering::Acquire))
+            .map(|c| c.through.load(Ordering::Acquire))
+            .min();
+        match closed_below {
+            Some(limit) => self.close_below(limit),
+            None => 0,
+        }
+    }
+
+    /// After the run: closes everything, including the partial last second.
+    pub fn finish(mut self, cores: &[Arc<CoreSeries>]) -> Vec<SecondRow> {
+        self.drain(cores);
+        let end = self.open.keys().next_back().map_or(0, |last| last + 1);
+        self.close_below(end);
+        self.rows
+    }
+
+    pub fn rows(&self) -> &[SecondRow] {
+        &self.rows
+    }
+
+    fn drain(&mut self, cores: &[Arc<CoreSeries>]) {
+        for core in cores {
+            let samples = std::mem::take(&mut *core.pending.lock().unwrap_or_else(|e| e.into_inner()));
+            samples.into_iter().for_each(|s| self.absorb(s));
+        }
+    }
+
+    fn absorb(&mut self, sample: Sample) {
+        let Some(open) = self.open.get_mut(&sample.index) else {
+            self.open.insert(sample.index, sample);
+            return;
+        };
+        open.requests += sample.requests;
+        open.failures += sample.failures;
+        match (&mut open.latency, sample.latency) {
+            (Some(into), Some(from)) => into.add(&from).expect("identical histogram bounds"),
+            (slot @ None, from) => *slot = from,
+            (Some(_), None) => {}
+        }
+    }
+
+    /// Emits rows for all seconds below `limit`, filling idle seconds with zero rows.
+    fn close_below(&mut self, limit: u32) -> usize {
+        let before = self.rows.len();
+        let mut next = self.rows.last().map_or(0, |r| r.second + 1);
+        while next < limit {
+            let sample = self.open.remove(&next);
+            self.rows.push(row(next, sample));
+            next += 1;
+        }
+        self.rows.len() - before
+    }
+}
+
+fn row(second: u32, sample: Option<Sample>) -> SecondRow {
+    let quantile = |q: f64| {
+        sample.as_ref().and_then(|s| s.latency.as_ref()).map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3)
+    };
+    SecondRow {
+        second,
+        requests: sample.as_ref().map_or(0, |s| s.requests),
+        failures: sample.as_ref().map_or(0, |s| s.failures),
+        p50_us: quantile(0.5),
+        p99_us: quantile(0.99),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_cores_per_second() {
+        let start = Instant::now();
+        let shared: Vec<Arc<CoreSeries>> = (0..2).map(|_| Arc::default()).collect();
+        let mut a = SecondRecorder::new(shared[0].clone(), start);
+        let mut b = SecondRecorder::new(shared[1].clone(), start);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        a.record(at(100), Some(1_000_000), false);
+        b.record(at(200), Some(3_000_000), true);
+        b.record(at(300), None, true);
+        let mut collector = Collector::default();
+        assert_eq!(collector.collect(&shared), 0, "no second is complete yet");
+
+        a.roll(at(1_100));
+        assert_eq!(collector.collect(&shared), 0, "core b has not finished second 0");
+        b.record(at(2_500), Some(2_000_000), false);
+        assert_eq!(collector.collect(&shared), 1);
+        a.finish(at(2_600));
+        b.finish(at(2_600));
+        let rows = collector.finish(&shared);
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].requests, rows[0].failures), (3, 2));
+        assert!((rows[0].p50_us - 1_000.0).abs() < 20.0, "{:?}", rows[0]);
+        assert!((rows[0].p99_us - 3_000.0).abs() < 40.0, "{:?}", rows[0]);
+        assert_eq!((rows[1].requests, rows[1].p99_us), (0, 0.0), "idle second");
+        assert_eq!(rows[2].requests, 1);
+    }
+}

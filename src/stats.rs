@@ -1,0 +1,194 @@
+//! Per-core run statistics: the latency histogram, outcome counters and status counts. Each
+//! core owns one `Stats`; they are merged once after the run.
+
+use hdrhistogram::Histogram;
+
+/// Latencies are recorded in nanoseconds, from 1 ns up to one hour; every core uses these
+/// bounds so that merging never fails.
+pub const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
+/// Significant figures of the run histogram (0.1% worst-case quantization error).
+pub const LATENCY_SIGFIG: u8 = 3;
+
+/// Why a request failed. Order is the report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The TCP connection could not be established (refused, unreachable, connect timeout).
+    Connect,
+    /// No complete response within `--timeout`.
+    Timeout,
+    /// The connection failed while reading: reset, or EOF before the response was complete.
+    Read,
+    /// The request could not be written.
+    Write,
+    /// The bytes received are not a valid HTTP/1.x response (or exceed the size limits).
+    Malformed,
+    /// A complete response whose status is not in `--expect-status`.
+    Status,
+    /// A complete response whose body fails `--expect-json`.
+    Body,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Read,
+        ErrorKind::Write,
+        ErrorKind::Malformed,
+        ErrorKind::Status,
+        ErrorKind::Body,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Read => "read",
+            ErrorKind::Write => "write",
+            ErrorKind::Malformed => "malformed",
+            ErrorKind::Status => "status",
+            ErrorKind::Body => "body",
+        }
+    }
+}
+
+/// Status codes 0..=599 are counted individually; anything else lands in the last slot.
+const STATUS_SLOTS: usize = 601;
+
+/// Everything one core counted.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Latency of every complete response (success or not), in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Latencies above `LATENCY_MAX_NS`: recorded at the maximum and counted here.
+    pub over_range: u64,
+    pub successes: u64,
+    pub errors: [u64; ErrorKind::ALL.len()],
+    status: Vec<u64>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Connections established, and how many of those replaced an earlier one.
+    pub established: u64,
+    pub reconnects: u64,
+    /// Requests started but not finished when the run stopped.
+    pub in_flight: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            latency: new_histogram(LATENCY_SIGFIG),
+            over_range: 0,
+            successes: 0,
+            errors: [0; ErrorKind::ALL.len()],
+            status: vec![0; STATUS_SLOTS],
+            bytes_read: 0,
+            bytes_written: 0,
+            established: 0,
+            reconnects: 0,
+            in_flight: 0,
+        }
+    }
+}
+
+/// A latency histogram with the run's bounds.
+pub fn new_histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_MAX_NS, sigfig).expect("static histogram bounds are valid")
+}
+
+/// Records into `hist`, clamping to the range; returns whether the value was over it.
+pub fn record_latency(hist: &mut Histogram<u64>, ns: u64) -> bool {
+    hist.saturating_record(ns.max(1));
+    ns > LATENCY_MAX_NS
+}
+
+impl Stats {
+    /// A complete response: its latency and status are recorded whatever the check said.
+    pub fn record_response(&mut self, latency_ns: u64, status: u16, failure: Option<ErrorKind>) {
+        self.over_range += record_latency(&mut self.latency, latency_ns) as u64;
+        self.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;
+        match failure {
+            None => self.successes += 1,
+            Some(kind) => self.errors[kind as usize] += 1,
+        }
+    }
+
+    /// A request that ended without a complete response.
+    pub fn record_error(&mut self, kind: ErrorKind) {
+        self.errors[kind as usize] += 1;
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Requests that finished, successfully or not.
+    pub fn requests(&self) -> u64 {
+        self.successes + self.failures()
+    }
+
+    pub fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind as usize]
+    }
+
+    /// `(status, count)` for every status seen, ascending; 600 stands for "out of range".
+    pub fn status_counts(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.status.iter().enumerate().filter(|(_, n)| **n > 0).map(|(code, n)| (code as u16, *n))
+    }
+
+    /// Adds another core's counts into this one.
+    pub fn merge(&mut self, other: &Stats) {
+        self.latency.add(&other.latency).expect("identical histogram bounds");
+        self.over_range += other.over_range;
+        self.successes += other.successes;
+        self.errors.iter_mut().zip(other.errors).for_each(|(a, b)| *a += b);
+        self.status.iter_mut().zip(&other.status).for_each(|(a, b)| *a += b);
+        self.bytes_read += other.bytes_read;
+        self.bytes_written += other.bytes_written;
+        self.established += other.established;
+        self.reconnects += other.reconnects;
+        self.in_flight += other.in_flight;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_merges() {
+        let mut a = Stats::default();
+        a.record_response(1_000, 200, None);
+        a.record_response(3_000, 500, Some(ErrorKind::Status));
+        a.record_error(ErrorKind::Timeout);
+        a.bytes_read = 10;
+        let mut b = Stats::default();
+        b.record_response(2_000, 200, None);
+        b.record_response(LATENCY_MAX_NS + 1, 200, Some(ErrorKind::Body));
+        b.record_error(ErrorKind::Connect);
+        b.bytes_read = 5;
+        b.in_flight = 2;
+
+        a.merge(&b);
+        assert_eq!(a.requests(), 6);
+        assert_eq!(a.successes, 2);
+        assert_eq!(a.failures(), 4);
+        assert_eq!(a.latency.len(), 4, "errors without a response have no latency");
+        assert_eq!(a.over_range, 1);
+        assert_eq!(a.latency.min(), 1_000);
+        assert!(a.latency.max() >= LATENCY_MAX_NS - LATENCY_MAX_NS / 1000);
+        assert_eq!(a.status_counts().collect::<Vec<_>>(), vec![(200, 3), (500, 1)]);
+        for (kind, n) in [(ErrorKind::Status, 1), (ErrorKind::Timeout, 1), (ErrorKind::Body, 1), (ErrorKind::Connect, 1)] {
+            assert_eq!(a.error_count(kind), n, "{}", kind.name());
+        }
+        assert_eq!((a.bytes_read, a.in_flight), (15, 2));
+    }
+
+    #[test]
+    fn odd_status_codes_share_a_slot() {
+        let mut s = Stats::default();
+        s.record_response(10, 999, Some(ErrorKind::Status));
+        s.record_response(10, 600, Some(ErrorKind::Status));
+        assert_eq!(s.status_counts().collect::<Vec<_>>(), vec![(600, 2)]);
+    }
+}

@@ -1,0 +1,147 @@
+//! Parsing and formatting of durations, counts and sizes, with one table per unit kind so
+//! that what `--help` accepts and what the report prints stay in step (as wrk's `units.c`).
+
+use std::time::Duration;
+
+/// Duration suffixes, longest first so that `ms` is tried before `m` and `s`.
+const DURATION_UNITS: &[(&str, f64)] = &[
+    ("ms", 1e-3),
+    ("us", 1e-6),
+    ("s", 1.0),
+    ("m", 60.0),
+    ("h", 3600.0),
+];
+
+/// Count suffixes: decimal multiples, as users type request counts (`10k`, `1m`).
+const COUNT_UNITS: &[(&str, f64)] = &[("k", 1e3), ("m", 1e6), ("g", 1e9)];
+
+/// Parses `30`, `30s`, `1.5s`, `500ms`, `2m`, `1h`. A bare number means seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let secs = parse_scaled(text, DURATION_UNITS, 1.0)
+        .ok_or_else(|| format!("invalid duration '{text}' (use e.g. 30, 30s, 500ms, 2m, 1h)"))?;
+    if !(secs.is_finite() && secs >= 0.0 && secs < 1e9) {
+        return Err(format!("duration '{text}' is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `1000`, `10k`, `1.5m` (million) into a whole count.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    let value = parse_scaled(&text.to_ascii_lowercase(), COUNT_UNITS, 1.0)
+        .ok_or_else(|| format!("invalid count '{text}' (use e.g. 1000, 10k, 1m)"))?;
+    if !(value.is_finite() && value >= 0.0 && value < 1.8e19) || value.fract() != 0.0 {
+        return Err(format!("count '{text}' must be a whole number"));
+    }
+    Ok(value as u64)
+}
+
+fn parse_scaled(text: &str, units: &[(&str, f64)], bare: f64) -> Option<f64> {
+    let text = text.trim();
+    let (number, scale) = units
+        .iter()
+        .find_map(|(suffix, scale)| text.strip_suffix(suffix).map(|n| (n, *scale)))
+        .unwrap_or((text, bare));
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    number.parse::<f64>().ok().map(|n| n * scale)
+}
+
+/// Formats microseconds the way the report prints latencies: `812us`, `1.25ms`, `3.40s`.
+pub fn format_micros(us: f64) -> String {
+    if us < 1_000.0 {
+        format!("{us:.0}us")
+    } else if us < 1_000_000.0 {
+        format!("{:.2}ms", us / 1e3)
+    } else {
+        format!("{:.2}s", us / 1e6)
+    }
+}
+
+/// Formats a byte count with binary prefixes: `512B`, `1.50KiB`, `3.20MiB`.
+pub fn format_bytes(bytes: f64) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0}B")
+    } else {
+        format!("{value:.2}{}", UNITS[unit])
+    }
+}
+
+/// Formats a rate or count compactly: `950`, `12.3k`, `1.20M`.
+pub fn format_count(value: f64) -> String {
+    if value < 10_000.0 {
+        format!("{value:.0}")
+    } else if value < 1e6 {
+        format!("{:.1}k", value / 1e3)
+    } else {
+        format!("{:.2}M", value / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let cases: &[(&str, Option<f64>)] = &[
+            ("30", Some(30.0)),
+            ("30s", Some(30.0)),
+            ("1.5s", Some(1.5)),
+            ("500ms", Some(0.5)),
+            ("250us", Some(0.000_25)),
+            ("2m", Some(120.0)),
+            ("1h", Some(3600.0)),
+            (" 10s ", Some(10.0)),
+            ("", None),
+            ("s", None),
+            ("-1s", None),
+            ("10x", None),
+            ("1e3", None),
+            ("ten", None),
+        ];
+        for (text, want) in cases {
+            let got = parse_duration(text).ok().map(|d| d.as_secs_f64());
+            assert_eq!(got, *want, "parse_duration({text:?})");
+        }
+    }
+
+    #[test]
+    fn counts() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("1000", Some(1000)),
+            ("10k", Some(10_000)),
+            ("10K", Some(10_000)),
+            ("1.5m", Some(1_500_000)),
+            ("2g", Some(2_000_000_000)),
+            ("0", Some(0)),
+            ("1.5", None),
+            ("k", None),
+            ("-3", None),
+            ("abc", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_count(text).ok(), *want, "parse_count({text:?})");
+        }
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_micros(812.4), "812us");
+        assert_eq!(format_micros(1250.0), "1.25ms");
+        assert_eq!(format_micros(3_400_000.0), "3.40s");
+        assert_eq!(format_bytes(512.0), "512B");
+        assert_eq!(format_bytes(1536.0), "1.50KiB");
+        assert_eq!(format_bytes(3.2 * 1024.0 * 1024.0), "3.20MiB");
+        assert_eq!(format_count(950.0), "950");
+        assert_eq!(format_count(12_345.0), "12.3k");
+        assert_eq!(format_count(1_200_000.0), "1.20M");
+    }
+}
