@@ -29,7 +29,10 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     let mut live = |row: &crate::series::SecondRow| {
         failures += row.failures;
         if config.live {
-            eprint!("\r\x1b[K{}", text::live_line(row.second, row.requests, failures, row.p99_us));
+            eprint!(
+                "\r\x1b[K{}",
+                text::live_line(row.second, row.requests, failures, row.p99_us)
+            );
         }
     };
     let outcome = engine::run(plan, &mut live)?;
@@ -49,14 +52,21 @@ pub fn report(config: &Config, summary: &Summary) -> Result<(), String> {
         }
         Some(JsonOut::File(path)) => {
             text::write(&mut io::stdout().lock(), summary).map_err(io_error)?;
-            let file = File::create(path).map_err(|e| format!("cannot write --json '{path}': {e}"))?;
+            let file =
+                File::create(path).map_err(|e| format!("cannot write --json '{path}': {e}"))?;
             let mut out = BufWriter::new(file);
-            json::write(&mut out, summary).and_then(|_| out.flush()).map_err(io_error)
+            json::write(&mut out, summary)
+                .and_then(|_| out.flush())
+                .map_err(io_error)
         }
         None => text::write(&mut io::stdout().lock(), summary).map_err(io_error),
     }
 }
 
 pub fn exit_code(summary: &Summary) -> i32 {
-    if summary.successes == 0 { EXIT_NO_SUCCESS } else { EXIT_OK }
+    if summary.successes == 0 {
+        EXIT_NO_SUCCESS
+    } else {
+        EXIT_OK
+    }
 }

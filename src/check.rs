@@ -22,8 +22,9 @@ impl StatusSet {
     pub fn parse(text: &str) -> Result<StatusSet, String> {
         let mut set = StatusSet([0; 10]);
         for part in text.split(',').map(str::trim) {
-            let (low, high) = parse_status_range(part)
-                .ok_or_else(|| format!("invalid status '{part}' in '{text}' (use e.g. 200, 2xx, 200-299, 200,204)"))?;
+            let (low, high) = parse_status_range(part).ok_or_else(|| {
+                format!("invalid status '{part}' in '{text}' (use e.g. 200, 2xx, 200-299, 200,204)")
+            })?;
             (low..=high).for_each(|code| set.0[code as usize / 64 - 1] |= 1 << (code % 64));
         }
         Ok(set)
@@ -72,7 +73,9 @@ impl JsonExpectation {
         };
         let field = field.trim();
         if field.is_empty() {
-            return Err(format!("invalid JSON expectation '{text}' (use e.g. prediction=0|1)"));
+            return Err(format!(
+                "invalid JSON expectation '{text}' (use e.g. prediction=0|1)"
+            ));
         }
         let allowed = values.map_or(Vec::new(), |v| v.split('|').map(parse_literal).collect());
         Ok(JsonExpectation {
@@ -153,8 +156,16 @@ impl Expect {
         })
         .map_err(|_| CheckFailure::Body)?;
         let all_hold = matches!(top, Value::Object)
-            && self.json.iter().zip(found).all(|(e, v)| v.is_some_and(|v| e.accepts(v)));
-        if all_hold { Ok(()) } else { Err(CheckFailure::Body) }
+            && self
+                .json
+                .iter()
+                .zip(found)
+                .all(|(e, v)| v.is_some_and(|v| e.accepts(v)));
+        if all_hold {
+            Ok(())
+        } else {
+            Err(CheckFailure::Body)
+        }
     }
 }
 
@@ -173,8 +184,10 @@ mod tests {
         ];
         for (text, yes, no) in cases {
             let set = StatusSet::parse(text).unwrap();
-            yes.iter().for_each(|c| assert!(set.contains(*c), "{text} should contain {c}"));
-            no.iter().for_each(|c| assert!(!set.contains(*c), "{text} should not contain {c}"));
+            yes.iter()
+                .for_each(|c| assert!(set.contains(*c), "{text} should contain {c}"));
+            no.iter()
+                .for_each(|c| assert!(!set.contains(*c), "{text} should not contain {c}"));
         }
         for bad in ["", "abc", "6xx", "99", "600", "300-200", "2xxx", "200,"] {
             assert!(StatusSet::parse(bad).is_err(), "{bad:?}");
@@ -191,9 +204,19 @@ mod tests {
         let e = JsonExpectation::parse(r#"label="1"|true|null|ok"#).unwrap();
         assert_eq!(
             e.allowed,
-            vec![Literal::Str("1".into()), Literal::Bool(true), Literal::Null, Literal::Str("ok".into())]
+            vec![
+                Literal::Str("1".into()),
+                Literal::Bool(true),
+                Literal::Null,
+                Literal::Str("ok".into())
+            ]
         );
-        assert!(JsonExpectation::parse("prediction").unwrap().allowed.is_empty());
+        assert!(
+            JsonExpectation::parse("prediction")
+                .unwrap()
+                .allowed
+                .is_empty()
+        );
         assert!(JsonExpectation::parse("=1").is_err());
     }
 
@@ -214,7 +237,11 @@ mod tests {
             (200, r#" { "prediction" : 1.0 } "#, ok),
             (200, r#"{"prediction":1e0}"#, ok),
             (200, r#"{"prediction":-0}"#, ok),
-            (200, r#"{"model":"m","prediction":1,"scores":[0.1,0.9]}"#, ok),
+            (
+                200,
+                r#"{"model":"m","prediction":1,"scores":[0.1,0.9]}"#,
+                ok,
+            ),
             (200, r#"{"pred\u0069ction":1}"#, ok),
             (200, r#"{"prediction":2}"#, body),
             (200, r#"{"prediction":"1"}"#, body),
@@ -237,7 +264,11 @@ mod tests {
         ];
         let rule = prediction_rule();
         for (status, text, want) in cases {
-            assert_eq!(rule.check(*status, text.as_bytes()), *want, "{status} {text}");
+            assert_eq!(
+                rule.check(*status, text.as_bytes()),
+                *want,
+                "{status} {text}"
+            );
         }
     }
 
@@ -252,8 +283,14 @@ mod tests {
         };
         assert_eq!(rule.check(200, br#"{"id":null,"label":"cat"}"#), Ok(()));
         assert_eq!(rule.check(200, br#"{"id":{},"label":"d\u006fg"}"#), Ok(()));
-        assert_eq!(rule.check(200, br#"{"label":"cat"}"#), Err(CheckFailure::Body));
-        assert_eq!(rule.check(200, br#"{"id":1,"label":"cow"}"#), Err(CheckFailure::Body));
+        assert_eq!(
+            rule.check(200, br#"{"label":"cat"}"#),
+            Err(CheckFailure::Body)
+        );
+        assert_eq!(
+            rule.check(200, br#"{"id":1,"label":"cow"}"#),
+            Err(CheckFailure::Body)
+        );
     }
 
     #[test]

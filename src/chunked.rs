@@ -32,7 +32,10 @@ pub struct Chunked {
 impl Default for Chunked {
     fn default() -> Self {
         Chunked {
-            state: State::Size { value: 0, digits: 0 },
+            state: State::Size {
+                value: 0,
+                digits: 0,
+            },
         }
     }
 }
@@ -45,7 +48,12 @@ impl Chunked {
     /// Decodes `buf[from..]`. Data bytes are moved to `from..` when `keep` is set and dropped
     /// otherwise; framing bytes are removed. Returns the new end of the decoded data. Bytes
     /// after the terminating empty line are left in place, right after the data.
-    pub fn decode(&mut self, buf: &mut Vec<u8>, from: usize, keep: bool) -> Result<usize, ChunkError> {
+    pub fn decode(
+        &mut self,
+        buf: &mut Vec<u8>,
+        from: usize,
+        keep: bool,
+    ) -> Result<usize, ChunkError> {
         let (mut read, mut write) = (from, from);
         while read < buf.len() && self.state != State::Done {
             if let State::Data(left) = self.state {
@@ -55,7 +63,11 @@ impl Chunked {
                     write += take;
                 }
                 read += take;
-                self.state = if left == take as u64 { State::DataCr } else { State::Data(left - take as u64) };
+                self.state = if left == take as u64 {
+                    State::DataCr
+                } else {
+                    State::Data(left - take as u64)
+                };
                 continue;
             }
             self.state = step(self.state, buf[read])?;
@@ -74,17 +86,30 @@ fn step(state: State, byte: u8) -> Result<State, ChunkError> {
                 return Err(ChunkError);
             }
             let digit = (byte as char).to_digit(16).unwrap_or(0) as u64;
-            State::Size { value: value * 16 + digit, digits: digits + 1 }
+            State::Size {
+                value: value * 16 + digit,
+                digits: digits + 1,
+            }
         }
         (State::Size { digits: 0, .. }, _) => return Err(ChunkError),
         (State::Size { value, .. }, b';' | b' ' | b'\t') => State::Extension { value },
         (State::Size { value, .. }, b'\r') => State::SizeLf { value },
-        (State::Size { value, .. } | State::SizeLf { value } | State::Extension { value }, b'\n') => {
-            if value == 0 { State::TrailerStart } else { State::Data(value) }
+        (
+            State::Size { value, .. } | State::SizeLf { value } | State::Extension { value },
+            b'\n',
+        ) => {
+            if value == 0 {
+                State::TrailerStart
+            } else {
+                State::Data(value)
+            }
         }
         (State::Extension { value }, _) => State::Extension { value },
         (State::DataCr, b'\r') => State::DataLf,
-        (State::DataCr | State::DataLf, b'\n') => State::Size { value: 0, digits: 0 },
+        (State::DataCr | State::DataLf, b'\n') => State::Size {
+            value: 0,
+            digits: 0,
+        },
         (State::TrailerStart, b'\r') => State::TrailerEndLf,
         (State::TrailerStart | State::TrailerEndLf, b'\n') => State::Done,
         (State::TrailerLine, b'\n') => State::TrailerStart,
@@ -99,7 +124,10 @@ mod tests {
     use super::*;
 
     /// Decodes `wire` split into two reads at every position.
-    fn decode_split(wire: &[u8], keep: bool) -> Vec<Result<(Vec<u8>, Vec<u8>), ChunkError>> {
+    /// (decoded body, bytes left after the chunked body)
+    type Decoded = Result<(Vec<u8>, Vec<u8>), ChunkError>;
+
+    fn decode_split(wire: &[u8], keep: bool) -> Vec<Decoded> {
         (0..=wire.len())
             .map(|cut| {
                 let mut chunked = Chunked::default();
@@ -125,19 +153,38 @@ mod tests {
         ];
         for (wire, body, rest) in cases {
             for result in decode_split(wire.as_bytes(), true) {
-                assert_eq!(result, Ok((body.as_bytes().to_vec(), rest.as_bytes().to_vec())), "{wire:?}");
+                assert_eq!(
+                    result,
+                    Ok((body.as_bytes().to_vec(), rest.as_bytes().to_vec())),
+                    "{wire:?}"
+                );
             }
             for result in decode_split(wire.as_bytes(), false) {
-                assert_eq!(result, Ok((vec![], rest.as_bytes().to_vec())), "{wire:?} discard");
+                assert_eq!(
+                    result,
+                    Ok((vec![], rest.as_bytes().to_vec())),
+                    "{wire:?} discard"
+                );
             }
         }
     }
 
     #[test]
     fn rejects_bad_framing() {
-        for wire in ["x\r\n", "\r\n", "3\r\nabcX", "3\r\nabc\rX", "0\r\n\rX", "1000000000000000\r\n"] {
+        for wire in [
+            "x\r\n",
+            "\r\n",
+            "3\r\nabcX",
+            "3\r\nabc\rX",
+            "0\r\n\rX",
+            "1000000000000000\r\n",
+        ] {
             let mut buf = wire.as_bytes().to_vec();
-            assert_eq!(Chunked::default().decode(&mut buf, 0, true), Err(ChunkError), "{wire:?}");
+            assert_eq!(
+                Chunked::default().decode(&mut buf, 0, true),
+                Err(ChunkError),
+                "{wire:?}"
+            );
         }
     }
 }

@@ -114,7 +114,12 @@ pub enum Parsed {
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
             return Ok(Parsed::Print(e.render().to_string()));
         }
         Err(e) => return Err(first_line(&e.render().to_string())),
@@ -132,17 +137,27 @@ fn config(cli: Cli) -> Result<Config, String> {
     let url = match (cli.url, cli.url_flag) {
         (Some(_), Some(_)) => return Err("give the URL once: positionally or with --url".into()),
         (Some(url), None) | (None, Some(url)) => url,
-        (None, None) => return Err("missing URL, e.g. blast http://127.0.0.1:8000/ (see blast --help)".into()),
+        (None, None) => {
+            return Err("missing URL, e.g. blast http://127.0.0.1:8000/ (see blast --help)".into());
+        }
     };
     let mut config = Config::new(Target::parse(&url)?);
     config.connections = positive("--connections", &cli.connections)? as usize;
-    config.requests = cli.requests.as_deref().map(|n| positive("--requests", n)).transpose()?;
+    config.requests = cli
+        .requests
+        .as_deref()
+        .map(|n| positive("--requests", n))
+        .transpose()?;
     config.duration = match (&cli.duration, config.requests) {
         (Some(d), _) => Some(positive_duration("--duration", d)?),
         (None, Some(_)) => None,
         (None, None) => config.duration,
     };
-    config.threads = cli.threads.as_deref().map(|t| positive("--threads", t).map(|t| t as usize)).transpose()?;
+    config.threads = cli
+        .threads
+        .as_deref()
+        .map(|t| positive("--threads", t).map(|t| t as usize))
+        .transpose()?;
     config.cpus = cli.cpus.as_deref().map(parse_cpus).transpose()?;
     config.request = request_spec(cli.method, &cli.headers, cli.body, cli.body_file)?;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
@@ -154,7 +169,13 @@ fn config(cli: Cli) -> Result<Config, String> {
     };
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json)?;
-    config.json = cli.json.map(|p| if p == "-" { JsonOut::Stdout } else { JsonOut::File(p) });
+    config.json = cli.json.map(|p| {
+        if p == "-" {
+            JsonOut::Stdout
+        } else {
+            JsonOut::File(p)
+        }
+    });
     config.live = std::io::stderr().is_terminal();
     Ok(config)
 }
@@ -187,7 +208,9 @@ fn request_spec(
 ) -> Result<RequestSpec, String> {
     let body = match (body, body_file) {
         (Some(text), _) => text.into_bytes(),
-        (None, Some(path)) => std::fs::read(&path).map_err(|e| format!("cannot read --body-file '{path}': {e}"))?,
+        (None, Some(path)) => {
+            std::fs::read(&path).map_err(|e| format!("cannot read --body-file '{path}': {e}"))?
+        }
         (None, None) => Vec::new(),
     };
     let method = method.unwrap_or_else(|| if body.is_empty() { "GET" } else { "POST" }.into());
@@ -195,17 +218,29 @@ fn request_spec(
     if method.is_empty() || !method.bytes().all(token) {
         return Err(format!("invalid method '{method}'"));
     }
-    let headers = headers.iter().map(|h| parse_header(h)).collect::<Result<_, _>>()?;
-    Ok(RequestSpec { method, headers, body })
+    let headers = headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<Result<_, _>>()?;
+    Ok(RequestSpec {
+        method,
+        headers,
+        body,
+    })
 }
 
 fn expect(status: &str, json: &[String]) -> Result<Expect, String> {
     if json.len() > MAX_JSON_EXPECTATIONS {
-        return Err(format!("at most {MAX_JSON_EXPECTATIONS} --expect-json flags are supported"));
+        return Err(format!(
+            "at most {MAX_JSON_EXPECTATIONS} --expect-json flags are supported"
+        ));
     }
     Ok(Expect {
         status: StatusSet::parse(status).map_err(|e| format!("--expect-status: {e}"))?,
-        json: json.iter().map(|j| JsonExpectation::parse(j)).collect::<Result<_, _>>()?,
+        json: json
+            .iter()
+            .map(|j| JsonExpectation::parse(j))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -214,7 +249,9 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Config, String> {
-        let argv = std::iter::once("blast").chain(args.iter().copied()).map(String::from);
+        let argv = std::iter::once("blast")
+            .chain(args.iter().copied())
+            .map(String::from);
         match parse(argv)? {
             Parsed::Run(config) => Ok(*config),
             Parsed::Print(_) => Err("printed".into()),
@@ -230,14 +267,39 @@ mod tests {
         assert_eq!(c.expect, Expect::default());
 
         let c = run(&[
-            "-c", "256", "-d", "2m", "-t", "2", "--cpus", "0-1", "--body", "{}", "-H", "X-A: 1",
-            "--expect-status", "200", "--expect-json", "prediction=0|1", "--driver", "epoll",
-            "--json", "-", "--url", "http://h:1/p",
+            "-c",
+            "256",
+            "-d",
+            "2m",
+            "-t",
+            "2",
+            "--cpus",
+            "0-1",
+            "--body",
+            "{}",
+            "-H",
+            "X-A: 1",
+            "--expect-status",
+            "200",
+            "--expect-json",
+            "prediction=0|1",
+            "--driver",
+            "epoll",
+            "--json",
+            "-",
+            "--url",
+            "http://h:1/p",
         ])
         .unwrap();
-        assert_eq!((c.connections, c.threads, c.cpus.as_deref()), (256, Some(2), Some(&[0, 1][..])));
+        assert_eq!(
+            (c.connections, c.threads, c.cpus.as_deref()),
+            (256, Some(2), Some(&[0, 1][..]))
+        );
         assert_eq!(c.duration, Some(std::time::Duration::from_secs(120)));
-        assert_eq!((c.request.method.as_str(), c.request.body.as_slice()), ("POST", &b"{}"[..]));
+        assert_eq!(
+            (c.request.method.as_str(), c.request.body.as_slice()),
+            ("POST", &b"{}"[..])
+        );
         assert_eq!(c.driver, Driver::Epoll);
         assert_eq!(c.json, Some(JsonOut::Stdout));
         assert_eq!(c.expect.json.len(), 1);
@@ -252,16 +314,28 @@ mod tests {
             (&["--bogus", "http://h/"][..], "unexpected argument"),
             (&[][..], "missing URL"),
             (&["ftp://h/"][..], "unsupported scheme"),
-            (&["-c", "0", "http://h/"][..], "--connections must be at least 1"),
+            (
+                &["-c", "0", "http://h/"][..],
+                "--connections must be at least 1",
+            ),
             (&["-d", "soon", "http://h/"][..], "invalid duration"),
             (&["-d", "0", "http://h/"][..], "greater than zero"),
-            (&["--body-file", "/no/such/file", "http://h/"][..], "cannot read --body-file"),
-            (&["--expect-status", "abc", "http://h/"][..], "--expect-status"),
+            (
+                &["--body-file", "/no/such/file", "http://h/"][..],
+                "cannot read --body-file",
+            ),
+            (
+                &["--expect-status", "abc", "http://h/"][..],
+                "--expect-status",
+            ),
             (&["--driver", "kqueue", "http://h/"][..], "invalid value"),
             (&["-H", "bad", "http://h/"][..], "invalid header"),
             (&["-X", "GE T", "http://h/"][..], "invalid method"),
             (&["--cpus", "x", "http://h/"][..], "invalid CPU list"),
-            (&["http://a/", "--url", "http://b/"][..], "give the URL once"),
+            (
+                &["http://a/", "--url", "http://b/"][..],
+                "give the URL once",
+            ),
         ];
         for (args, want) in cases {
             let err = run(args).unwrap_err();

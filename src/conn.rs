@@ -54,12 +54,12 @@ pub async fn run(worker: Rc<Worker>) {
     };
     let mut ever_connected = false;
     while worker.begin() {
-        if conn.stream.is_none() {
-            if let Err(kind) = conn.connect(&worker, &mut ever_connected).await {
-                worker.end(Instant::now(), None, Some(kind));
-                conn.back_off().await;
-                continue;
-            }
+        if conn.stream.is_none()
+            && let Err(kind) = conn.connect(&worker, &mut ever_connected).await
+        {
+            worker.end(Instant::now(), None, Some(kind));
+            conn.back_off().await;
+            continue;
         }
         let sent = Instant::now();
         let result = conn.exchange(&worker, sent).await;
@@ -91,7 +91,11 @@ pub async fn run(worker: Rc<Worker>) {
 }
 
 impl Conn {
-    async fn connect(&mut self, worker: &Worker, ever_connected: &mut bool) -> Result<(), ErrorKind> {
+    async fn connect(
+        &mut self,
+        worker: &Worker,
+        ever_connected: &mut bool,
+    ) -> Result<(), ErrorKind> {
         let deadline = Instant::now() + worker.plan.connect_timeout;
         let connect = TcpStream::connect_addr(worker.plan.addr);
         let stream = match timeout_at(monoio::time::Instant::from_std(deadline), connect).await {
@@ -125,7 +129,9 @@ impl Conn {
         let plan = &worker.plan;
         let deadline = monoio::time::Instant::from_std(sent + plan.timeout);
         let stream = self.stream.as_mut().expect("connected before exchange");
-        let (written, _) = timeout_at(deadline, stream.write_all(plan.request)).await.map_err(|_| ErrorKind::Timeout)?;
+        let (written, _) = timeout_at(deadline, stream.write_all(plan.request))
+            .await
+            .map_err(|_| ErrorKind::Timeout)?;
         written.map_err(|_| ErrorKind::Write)?;
         worker.stats.borrow_mut().bytes_written += plan.request.len() as u64;
         self.framer.reset();
@@ -136,15 +142,27 @@ impl Conn {
                 Err(e) => return Err(frame_error(e)),
             };
             if let Some(response) = framed {
-                let check = plan.expect.check(response.status, &self.buf[..response.body_len]);
+                let check = plan
+                    .expect
+                    .check(response.status, &self.buf[..response.body_len]);
                 self.buf.drain(..response.body_len);
-                return Ok(Arrived { status: response.status, keep_alive: response.keep_alive, check });
+                return Ok(Arrived {
+                    status: response.status,
+                    keep_alive: response.keep_alive,
+                    check,
+                });
             }
             match self.read(worker, deadline).await? {
                 0 => {
                     let response = self.framer.finish_eof().map_err(frame_error)?;
-                    let check = plan.expect.check(response.status, &self.buf[..response.body_len]);
-                    return Ok(Arrived { status: response.status, keep_alive: false, check });
+                    let check = plan
+                        .expect
+                        .check(response.status, &self.buf[..response.body_len]);
+                    return Ok(Arrived {
+                        status: response.status,
+                        keep_alive: false,
+                        check,
+                    });
                 }
                 _ => continue,
             }
@@ -153,7 +171,11 @@ impl Conn {
 
     /// One read into the spare capacity of the buffer. A timed-out read is abandoned with its
     /// buffer (io_uring may still complete it), so the connection must be closed after it.
-    async fn read(&mut self, worker: &Worker, deadline: monoio::time::Instant) -> Result<usize, ErrorKind> {
+    async fn read(
+        &mut self,
+        worker: &Worker,
+        deadline: monoio::time::Instant,
+    ) -> Result<usize, ErrorKind> {
         let len = self.buf.len();
         if self.buf.capacity() - len < MIN_READ {
             self.buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
@@ -174,6 +196,8 @@ impl Conn {
 fn frame_error(error: FrameError) -> ErrorKind {
     match error {
         FrameError::Eof => ErrorKind::Read,
-        FrameError::Malformed | FrameError::HeadTooLarge | FrameError::BodyTooLarge => ErrorKind::Malformed,
+        FrameError::Malformed | FrameError::HeadTooLarge | FrameError::BodyTooLarge => {
+            ErrorKind::Malformed
+        }
     }
 }

@@ -48,7 +48,9 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         .iter()
         .zip(&series)
         .enumerate()
-        .map(|(i, (share, series))| spawn_core(i, plan.clone(), share.clone(), start, series.clone()))
+        .map(|(i, (share, series))| {
+            spawn_core(i, plan.clone(), share.clone(), start, series.clone())
+        })
         .collect::<Result<Vec<_>, String>>()?;
 
     let mut collector = Collector::default();
@@ -63,7 +65,9 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
     let mut driver = "";
     let mut end = start;
     for handle in handles {
-        let (stats, name, core_end) = handle.join().map_err(|_| "a core thread panicked".to_string())??;
+        let (stats, name, core_end) = handle
+            .join()
+            .map_err(|_| "a core thread panicked".to_string())??;
         merged.merge(&stats);
         driver = name;
         end = end.max(core_end);
@@ -102,7 +106,9 @@ fn spawn_core(
 
 /// This core's connections, until they finish (`-n`) or the watcher stops the core.
 async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
-    let tasks: Vec<_> = (0..connections).map(|_| monoio::spawn(conn::run(worker.clone()))).collect();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| monoio::spawn(conn::run(worker.clone())))
+        .collect();
     let all_done = async {
         for task in tasks {
             task.await;
@@ -116,10 +122,19 @@ async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
 }
 
 /// Builds the runtime the driver asks for and runs `future` on it; returns the driver used.
-fn block_on<F: Future>(driver: Driver, entries: u32, future: F) -> Result<(F::Output, &'static str), String> {
-    let uring_error = |e: std::io::Error| format!("io_uring is not available here ({e}): use --driver epoll");
+fn block_on<F: Future>(
+    driver: Driver,
+    entries: u32,
+    future: F,
+) -> Result<(F::Output, &'static str), String> {
+    let uring_error =
+        |e: std::io::Error| format!("io_uring is not available here ({e}): use --driver epoll");
     match driver {
-        Driver::Auto => match RuntimeBuilder::<FusionDriver>::new().with_entries(entries).enable_timer().build() {
+        Driver::Auto => match RuntimeBuilder::<FusionDriver>::new()
+            .with_entries(entries)
+            .enable_timer()
+            .build()
+        {
             Ok(FusionRuntime::Uring(mut rt)) => Ok((rt.block_on(future), "io_uring")),
             Ok(FusionRuntime::Legacy(mut rt)) => Ok((rt.block_on(future), "epoll")),
             Err(e) => Err(format!("cannot start the runtime: {e}")),

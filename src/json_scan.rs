@@ -25,11 +25,18 @@ pub struct Invalid;
 
 /// Validates `body` as one JSON document. When it is an object, `visit(raw_key, value)` is
 /// called for each top-level member, in order (raw_key: undecoded contents between quotes).
-pub fn scan<'a>(body: &'a [u8], visit: &mut dyn FnMut(&'a [u8], Value<'a>)) -> Result<Value<'a>, Invalid> {
+pub fn scan<'a>(
+    body: &'a [u8],
+    visit: &mut dyn FnMut(&'a [u8], Value<'a>),
+) -> Result<Value<'a>, Invalid> {
     let mut parser = Parser { buf: body, pos: 0 };
     let value = parser.value(0, Some(visit))?;
     parser.skip_ws();
-    if parser.pos == body.len() { Ok(value) } else { Err(Invalid) }
+    if parser.pos == body.len() {
+        Ok(value)
+    } else {
+        Err(Invalid)
+    }
 }
 
 struct Parser<'a> {
@@ -209,7 +216,11 @@ impl<'a> Parser<'a> {
     fn required_digits(&mut self) -> Result<(), Invalid> {
         let start = self.pos;
         self.digits();
-        if self.pos > start { Ok(()) } else { Err(Invalid) }
+        if self.pos > start {
+            Ok(())
+        } else {
+            Err(Invalid)
+        }
     }
 }
 
@@ -258,7 +269,9 @@ fn decode_unicode<'b>(raw: &[u8], utf8: &'b mut [u8; 4]) -> (&'b [u8], usize) {
     let first = unit(2).unwrap_or(0xfffd);
     let (code, used) = match (first, raw.get(6..8)) {
         (0xd800..=0xdbff, Some(b"\\u")) => match unit(8) {
-            Some(low @ 0xdc00..=0xdfff) => (0x10000 + ((first - 0xd800) << 10) + (low - 0xdc00), 12),
+            Some(low @ 0xdc00..=0xdfff) => {
+                (0x10000 + ((first - 0xd800) << 10) + (low - 0xdc00), 12)
+            }
             _ => (0xfffd, 6),
         },
         _ => (first, 6),
@@ -273,7 +286,9 @@ mod tests {
 
     fn members(body: &str) -> Result<Vec<(String, Value<'_>)>, Invalid> {
         let mut out = Vec::new();
-        scan(body.as_bytes(), &mut |k, v| out.push((String::from_utf8_lossy(k).into_owned(), v)))?;
+        scan(body.as_bytes(), &mut |k, v| {
+            out.push((String::from_utf8_lossy(k).into_owned(), v))
+        })?;
         Ok(out)
     }
 
@@ -296,14 +311,36 @@ mod tests {
     #[test]
     fn invalid_documents() {
         let invalid = [
-            "", "{", "}", r#"{"a":1,}"#, r#"{"a" 1}"#, r#"{a:1}"#, "[1,]", "01", "1.", "-", "1e",
-            "tru", "nul", r#"{"a":1} x"#, "\"tab\there\"", r#""\x""#, r#""\u12""#, "{\"a\":1}{}",
-            "// c\n{}", "NaN", "'single'",
+            "",
+            "{",
+            "}",
+            r#"{"a":1,}"#,
+            r#"{"a" 1}"#,
+            r#"{a:1}"#,
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "1e",
+            "tru",
+            "nul",
+            r#"{"a":1} x"#,
+            "\"tab\there\"",
+            r#""\x""#,
+            r#""\u12""#,
+            "{\"a\":1}{}",
+            "// c\n{}",
+            "NaN",
+            "'single'",
         ];
         for body in invalid {
             assert_eq!(members(body), Err(Invalid), "{body:?}");
         }
-        assert_eq!(scan(b"\"\xff\"", &mut |_, _| {}), Err(Invalid), "invalid UTF-8");
+        assert_eq!(
+            scan(b"\"\xff\"", &mut |_, _| {}),
+            Err(Invalid),
+            "invalid UTF-8"
+        );
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert_eq!(members(&deep), Err(Invalid), "too deep");
     }
@@ -334,7 +371,13 @@ mod tests {
             (br"\n", b"n", false),
         ];
         for (raw, want, equal) in cases {
-            assert_eq!(string_eq(raw, want), *equal, "{:?} vs {:?}", String::from_utf8_lossy(raw), String::from_utf8_lossy(want));
+            assert_eq!(
+                string_eq(raw, want),
+                *equal,
+                "{:?} vs {:?}",
+                String::from_utf8_lossy(raw),
+                String::from_utf8_lossy(want)
+            );
         }
     }
 }

@@ -1,13 +1,17 @@
 //! blast: an HTTP/1.1 load generator. See docs/design.md for the data flow.
 
+pub mod app;
 pub mod check;
 pub mod chunked;
+pub mod cli;
 pub mod config;
 pub mod conn;
 pub mod engine;
+pub mod health;
 pub mod json_scan;
 pub mod limits;
 pub mod plan;
+pub mod report;
 pub mod request;
 pub mod response;
 pub mod series;
@@ -16,7 +20,3 @@ pub mod stats;
 pub mod target;
 pub mod units;
 pub mod worker;
-pub mod report;
-pub mod health;
-pub mod app;
-pub mod cli;

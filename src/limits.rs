@@ -6,7 +6,10 @@ const SPARE_FDS: u64 = 64;
 /// Raises the soft open-files limit to fit `connections`, or says what to raise.
 pub fn ensure_open_files(connections: usize) -> Result<(), String> {
     let needed = connections as u64 + SPARE_FDS;
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Ok(());
@@ -23,7 +26,9 @@ pub fn ensure_open_files(connections: usize) -> Result<(), String> {
     }
     limit.rlim_cur = needed;
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(format!("cannot raise the open-files limit to {needed}: run 'ulimit -n {needed}' first"));
+        return Err(format!(
+            "cannot raise the open-files limit to {needed}: run 'ulimit -n {needed}' first"
+        ));
     }
     Ok(())
 }

@@ -39,7 +39,11 @@ impl Plan {
         let addr = config.target.resolve()?;
         let bytes = request::build(&config.target, &config.request);
         let cpus = choose_cpus(config.cpus.as_deref())?;
-        let threads = config.threads.unwrap_or(cpus.len().max(1)).min(config.connections).max(1);
+        let threads = config
+            .threads
+            .unwrap_or(cpus.len().max(1))
+            .min(config.connections)
+            .max(1);
         let connections = split(config.connections as u64, threads);
         let requests = config.requests.map(|n| split(n, threads));
         let cores = (0..threads)
@@ -72,7 +76,9 @@ impl Plan {
 /// to the first shares, so nothing is dropped.
 pub fn split(total: u64, parts: usize) -> Vec<u64> {
     let parts_u64 = parts as u64;
-    (0..parts_u64).map(|i| total / parts_u64 + u64::from(i < total % parts_u64)).collect()
+    (0..parts_u64)
+        .map(|i| total / parts_u64 + u64::from(i < total % parts_u64))
+        .collect()
 }
 
 /// The CPUs to pin to: the requested ones, which must be allowed to this process, or all the
@@ -86,8 +92,14 @@ fn choose_cpus(requested: Option<&[usize]>) -> Result<Vec<usize>, String> {
     let Some(requested) = requested else {
         return Ok(allowed);
     };
-    match requested.iter().find(|cpu| !allowed.is_empty() && !allowed.contains(cpu)) {
-        Some(cpu) => Err(format!("CPU {cpu} is not available to this process (allowed: {})", format_cpus(&allowed))),
+    match requested
+        .iter()
+        .find(|cpu| !allowed.is_empty() && !allowed.contains(cpu))
+    {
+        Some(cpu) => Err(format!(
+            "CPU {cpu} is not available to this process (allowed: {})",
+            format_cpus(&allowed)
+        )),
         None => Ok(requested.to_vec()),
     }
 }
@@ -121,7 +133,11 @@ pub fn format_cpus(cpus: &[usize]) -> String {
         while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
             j += 1;
         }
-        out.push(if i == j { cpus[i].to_string() } else { format!("{}-{}", cpus[i], cpus[j]) });
+        out.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
         i = j + 1;
     }
     out.join(",")
@@ -162,13 +178,21 @@ mod tests {
         config.requests = Some(7);
         config.cpus = Some(vec![0]);
         let plan = Plan::new(&config).unwrap();
-        let shares: Vec<(usize, Option<u64>)> = plan.cores.iter().map(|c| (c.connections, c.requests)).collect();
+        let shares: Vec<(usize, Option<u64>)> = plan
+            .cores
+            .iter()
+            .map(|c| (c.connections, c.requests))
+            .collect();
         assert_eq!(shares, vec![(3, Some(4)), (2, Some(3))]);
         assert!(plan.cores.iter().all(|c| c.cpu == Some(0)));
         assert_eq!(plan.connections(), 5);
 
         config.threads = Some(8);
-        assert_eq!(Plan::new(&config).unwrap().cores.len(), 5, "never more threads than connections");
+        assert_eq!(
+            Plan::new(&config).unwrap().cores.len(),
+            5,
+            "never more threads than connections"
+        );
         config.cpus = Some(vec![4095]);
         assert!(Plan::new(&config).unwrap_err().contains("not available"));
     }

@@ -20,13 +20,24 @@ const BODY_METHODS: &[&str] = &["POST", "PUT", "PATCH"];
 /// Serializes the request. Validation of names and values happened in `cli`.
 pub fn build(target: &Target, spec: &RequestSpec) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + spec.body.len());
-    push_line(&mut out, &format!("{} {} HTTP/1.1", spec.method, target.path));
-    let has = |name: &str| spec.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    push_line(
+        &mut out,
+        &format!("{} {} HTTP/1.1", spec.method, target.path),
+    );
+    let has = |name: &str| {
+        spec.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
     if !has("host") {
         push_header(&mut out, "Host", &target.authority);
     }
     if !has("user-agent") {
-        push_header(&mut out, "User-Agent", concat!("blast/", env!("CARGO_PKG_VERSION")));
+        push_header(
+            &mut out,
+            "User-Agent",
+            concat!("blast/", env!("CARGO_PKG_VERSION")),
+        );
     }
     if !has("content-type") && looks_like_json(&spec.body) {
         push_header(&mut out, "Content-Type", "application/json");
@@ -88,7 +99,10 @@ mod tests {
     fn spec(method: &str, headers: &[(&str, &str)], body: &str) -> RequestSpec {
         RequestSpec {
             method: method.into(),
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -116,7 +130,11 @@ mod tests {
                 ),
             ),
             (
-                spec("PUT", &[("host", "h"), ("Content-Type", "text/plain")], "{}"),
+                spec(
+                    "PUT",
+                    &[("host", "h"), ("Content-Type", "text/plain")],
+                    "{}",
+                ),
                 format!(
                     "PUT /predict?x=1 HTTP/1.1\r\n{ua}Content-Length: 2\r\n\
                      host: h\r\nContent-Type: text/plain\r\n\r\n{{}}"
@@ -142,7 +160,10 @@ mod tests {
             parse_header("Content-Type:  application/json ").unwrap(),
             ("Content-Type".into(), "application/json".into())
         );
-        assert_eq!(parse_header("X-Empty:").unwrap(), ("X-Empty".into(), "".into()));
+        assert_eq!(
+            parse_header("X-Empty:").unwrap(),
+            ("X-Empty".into(), "".into())
+        );
         for bad in ["NoColon", ": value", "Bad Name: x", "X: a\r\nInjected: 1"] {
             assert!(parse_header(bad).is_err(), "{bad:?}");
         }

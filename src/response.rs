@@ -157,7 +157,9 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError
     let mut parsed = httparse::Response::new(&mut headers);
     let len = match parsed.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(FrameError::HeadTooLarge),
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
+            return Err(FrameError::HeadTooLarge);
+        }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(FrameError::Malformed),
     };
@@ -195,8 +197,14 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError
     } else {
         Body::UntilClose
     };
-    let keep_alive = !matches!(body, Body::UntilClose) && status != 101 && if http11 { !close } else { keep };
-    Ok(Some(Head { len, status, keep_alive, body }))
+    let keep_alive =
+        !matches!(body, Body::UntilClose) && status != 101 && if http11 { !close } else { keep };
+    Ok(Some(Head {
+        len,
+        status,
+        keep_alive,
+        body,
+    }))
 }
 
 fn parse_length(value: &[u8]) -> Result<u64, FrameError> {
@@ -216,7 +224,9 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 }
 
 fn last_token_is(value: &[u8], token: &[u8]) -> bool {
-    tokens(value).last().is_some_and(|t| t.eq_ignore_ascii_case(token))
+    tokens(value)
+        .last()
+        .is_some_and(|t| t.eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]
@@ -230,37 +240,103 @@ mod tests {
         want: Result<(u16, bool, &'static str, &'static str), FrameError>,
     }
 
-    const fn case(wire: &'static str, want: Result<(u16, bool, &'static str, &'static str), FrameError>) -> Case {
-        Case { wire, head_request: false, want }
+    const fn case(
+        wire: &'static str,
+        want: Result<(u16, bool, &'static str, &'static str), FrameError>,
+    ) -> Case {
+        Case {
+            wire,
+            head_request: false,
+            want,
+        }
     }
 
     const CASES: &[Case] = &[
-        case("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", Ok((200, true, "hello", ""))),
-        case("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP", Ok((200, true, "ok", "HTTP"))),
-        case("HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", Ok((500, false, "", ""))),
-        case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n", Ok((200, true, "abc", ""))),
-        case("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n1\r\nz\r\n0\r\n\r\n", Ok((200, true, "z", ""))),
-        case("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", Ok((204, true, "", ""))),
+        case(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            Ok((200, true, "hello", "")),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP",
+            Ok((200, true, "ok", "HTTP")),
+        ),
+        case(
+            "HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            Ok((500, false, "", "")),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+            Ok((200, true, "abc", "")),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n1\r\nz\r\n0\r\n\r\n",
+            Ok((200, true, "z", "")),
+        ),
+        case(
+            "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
+            Ok((204, true, "", "")),
+        ),
         case("HTTP/1.1 304 Not Modified\r\n\r\n", Ok((304, true, "", ""))),
-        case("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", Ok((200, true, "x", ""))),
-        case("HTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", Ok((201, true, "", ""))),
-        case("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", Ok((200, false, "hi", ""))),
-        case("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi", Ok((200, true, "hi", ""))),
-        case("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", Ok((200, true, "abc", ""))),
-        case("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", Err(FrameError::Malformed)),
-        case("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", Err(FrameError::Malformed)),
-        case("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", Err(FrameError::Malformed)),
-        case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", Err(FrameError::Malformed)),
+        case(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+            Ok((200, true, "x", "")),
+        ),
+        case(
+            "HTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+            Ok((201, true, "", "")),
+        ),
+        case(
+            "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+            Ok((200, false, "hi", "")),
+        ),
+        case(
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
+            Ok((200, true, "hi", "")),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+            Ok((200, true, "abc", "")),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            Err(FrameError::Malformed),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            Err(FrameError::Malformed),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+            Err(FrameError::Malformed),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            Err(FrameError::Malformed),
+        ),
         case("garbage\r\n\r\n", Err(FrameError::Malformed)),
         case("HTTP/1.1 abc OK\r\n\r\n", Err(FrameError::Malformed)),
         // Close-delimited bodies complete only at EOF.
-        case("HTTP/1.1 200 OK\r\n\r\nuntil close", Ok((200, false, "until close", ""))),
-        case("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", Err(FrameError::Eof)),
-        Case { wire: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", head_request: true, want: Ok((200, true, "", "")) },
+        case(
+            "HTTP/1.1 200 OK\r\n\r\nuntil close",
+            Ok((200, false, "until close", "")),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+            Err(FrameError::Eof),
+        ),
+        Case {
+            wire: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+            head_request: true,
+            want: Ok((200, true, "", "")),
+        },
     ];
 
     /// Frames `wire` fed in two pieces cut at `cut`, then reports EOF if still incomplete.
-    fn frame(case: &Case, cut: usize, keep: bool) -> Result<(u16, bool, Vec<u8>, Vec<u8>), FrameError> {
+    fn frame(
+        case: &Case,
+        cut: usize,
+        keep: bool,
+    ) -> Result<(u16, bool, Vec<u8>, Vec<u8>), FrameError> {
         let wire = case.wire.as_bytes();
         let mut framer = Framer::new(case.head_request, keep, 1 << 20);
         let mut buf = wire[..cut].to_vec();
@@ -274,7 +350,12 @@ mod tests {
             None => framer.finish_eof()?,
         };
         let body = buf[..response.body_len].to_vec();
-        Ok((response.status, response.keep_alive, body, buf[response.body_len..].to_vec()))
+        Ok((
+            response.status,
+            response.keep_alive,
+            body,
+            buf[response.body_len..].to_vec(),
+        ))
     }
 
     #[test]
@@ -284,7 +365,11 @@ mod tests {
                 for keep in [true, false] {
                     let got = frame(case, cut, keep);
                     let want = case.want.map(|(status, ka, body, rest)| {
-                        let body = if keep { body.as_bytes().to_vec() } else { vec![] };
+                        let body = if keep {
+                            body.as_bytes().to_vec()
+                        } else {
+                            vec![]
+                        };
                         (status, ka, body, rest.as_bytes().to_vec())
                     });
                     assert_eq!(got, want, "{:?} cut {cut} keep {keep}", case.wire);
@@ -327,11 +412,17 @@ mod tests {
 
         let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
         big.resize(big.len() + 2000, b'x');
-        assert_eq!(Framer::new(false, true, 1024).advance(&mut big), Err(FrameError::BodyTooLarge));
+        assert_eq!(
+            Framer::new(false, true, 1024).advance(&mut big),
+            Err(FrameError::BodyTooLarge)
+        );
         let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
         big.resize(big.len() + 2000, b'x');
         assert_eq!(Framer::new(false, false, 1024).advance(&mut big), Ok(None));
-        assert!(big.is_empty(), "unchecked body bytes are dropped as they arrive");
+        assert!(
+            big.is_empty(),
+            "unchecked body bytes are dropped as they arrive"
+        );
     }
 
     #[test]
@@ -341,7 +432,10 @@ mod tests {
             wire.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
         }
         wire.extend_from_slice(b"\r\n");
-        assert_eq!(Framer::new(false, false, 1024).advance(&mut wire), Err(FrameError::Malformed));
+        assert_eq!(
+            Framer::new(false, false, 1024).advance(&mut wire),
+            Err(FrameError::Malformed)
+        );
     }
 
     #[test]

@@ -43,7 +43,12 @@ impl SecondRecorder {
     pub fn new(shared: Arc<CoreSeries>, start: Instant) -> SecondRecorder {
         SecondRecorder {
             shared,
-            current: Sample { index: 0, requests: 0, failures: 0, latency: None },
+            current: Sample {
+                index: 0,
+                requests: 0,
+                failures: 0,
+                latency: None,
+            },
             next_boundary: start + Duration::from_secs(1),
         }
     }
@@ -55,7 +60,10 @@ impl SecondRecorder {
         self.current.failures += failed as u64;
         if let Some(ns) = latency_ns {
             // Allocated once per active second per core, not per request.
-            let hist = self.current.latency.get_or_insert_with(|| new_histogram(SECOND_SIGFIG));
+            let hist = self
+                .current
+                .latency
+                .get_or_insert_with(|| new_histogram(SECOND_SIGFIG));
             record_latency(hist, ns);
         }
     }
@@ -65,7 +73,15 @@ impl SecondRecorder {
     pub fn roll(&mut self, now: Instant) {
         while now >= self.next_boundary {
             let next = self.current.index + 1;
-            let done = std::mem::replace(&mut self.current, Sample { index: next, requests: 0, failures: 0, latency: None });
+            let done = std::mem::replace(
+                &mut self.current,
+                Sample {
+                    index: next,
+                    requests: 0,
+                    failures: 0,
+                    latency: None,
+                },
+            );
             self.publish(done);
             self.shared.through.store(next, Ordering::Release);
             self.next_boundary += Duration::from_secs(1);
@@ -75,14 +91,26 @@ impl SecondRecorder {
     /// Publishes the partial last second and marks this core finished.
     pub fn finish(&mut self, now: Instant) {
         self.roll(now);
-        let last = std::mem::replace(&mut self.current, Sample { index: 0, requests: 0, failures: 0, latency: None });
+        let last = std::mem::replace(
+            &mut self.current,
+            Sample {
+                index: 0,
+                requests: 0,
+                failures: 0,
+                latency: None,
+            },
+        );
         self.publish(last);
         self.shared.finished.store(true, Ordering::Release);
     }
 
     fn publish(&self, sample: Sample) {
         if sample.requests > 0 {
-            self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
+            self.shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(sample);
         }
     }
 }
@@ -136,7 +164,8 @@ impl Collector {
 
     fn drain(&mut self, cores: &[Arc<CoreSeries>]) {
         for core in cores {
-            let samples = std::mem::take(&mut *core.pending.lock().unwrap_or_else(|e| e.into_inner()));
+            let samples =
+                std::mem::take(&mut *core.pending.lock().unwrap_or_else(|e| e.into_inner()));
             samples.into_iter().for_each(|s| self.absorb(s));
         }
     }
@@ -170,7 +199,10 @@ impl Collector {
 
 fn row(second: u32, sample: Option<Sample>) -> SecondRow {
     let quantile = |q: f64| {
-        sample.as_ref().and_then(|s| s.latency.as_ref()).map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3)
+        sample
+            .as_ref()
+            .and_then(|s| s.latency.as_ref())
+            .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3)
     };
     SecondRow {
         second,
@@ -199,7 +231,11 @@ mod tests {
         assert_eq!(collector.collect(&shared), 0, "no second is complete yet");
 
         a.roll(at(1_100));
-        assert_eq!(collector.collect(&shared), 0, "core b has not finished second 0");
+        assert_eq!(
+            collector.collect(&shared),
+            0,
+            "core b has not finished second 0"
+        );
         b.record(at(2_500), Some(2_000_000), false);
         assert_eq!(collector.collect(&shared), 1);
         a.finish(at(2_600));

@@ -93,7 +93,8 @@ impl Default for Stats {
 
 /// A latency histogram with the run's bounds.
 pub fn new_histogram(sigfig: u8) -> Histogram<u64> {
-    Histogram::new_with_bounds(1, LATENCY_MAX_NS, sigfig).expect("static histogram bounds are valid")
+    Histogram::new_with_bounds(1, LATENCY_MAX_NS, sigfig)
+        .expect("static histogram bounds are valid")
 }
 
 /// Records into `hist`, clamping to the range; returns whether the value was over it.
@@ -133,16 +134,28 @@ impl Stats {
 
     /// `(status, count)` for every status seen, ascending; 600 stands for "out of range".
     pub fn status_counts(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
-        self.status.iter().enumerate().filter(|(_, n)| **n > 0).map(|(code, n)| (code as u16, *n))
+        self.status
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| (code as u16, *n))
     }
 
     /// Adds another core's counts into this one.
     pub fn merge(&mut self, other: &Stats) {
-        self.latency.add(&other.latency).expect("identical histogram bounds");
+        self.latency
+            .add(&other.latency)
+            .expect("identical histogram bounds");
         self.over_range += other.over_range;
         self.successes += other.successes;
-        self.errors.iter_mut().zip(other.errors).for_each(|(a, b)| *a += b);
-        self.status.iter_mut().zip(&other.status).for_each(|(a, b)| *a += b);
+        self.errors
+            .iter_mut()
+            .zip(other.errors)
+            .for_each(|(a, b)| *a += b);
+        self.status
+            .iter_mut()
+            .zip(&other.status)
+            .for_each(|(a, b)| *a += b);
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
         self.established += other.established;
@@ -173,12 +186,24 @@ mod tests {
         assert_eq!(a.requests(), 6);
         assert_eq!(a.successes, 2);
         assert_eq!(a.failures(), 4);
-        assert_eq!(a.latency.len(), 4, "errors without a response have no latency");
+        assert_eq!(
+            a.latency.len(),
+            4,
+            "errors without a response have no latency"
+        );
         assert_eq!(a.over_range, 1);
         assert_eq!(a.latency.min(), 1_000);
         assert!(a.latency.max() >= LATENCY_MAX_NS - LATENCY_MAX_NS / 1000);
-        assert_eq!(a.status_counts().collect::<Vec<_>>(), vec![(200, 3), (500, 1)]);
-        for (kind, n) in [(ErrorKind::Status, 1), (ErrorKind::Timeout, 1), (ErrorKind::Body, 1), (ErrorKind::Connect, 1)] {
+        assert_eq!(
+            a.status_counts().collect::<Vec<_>>(),
+            vec![(200, 3), (500, 1)]
+        );
+        for (kind, n) in [
+            (ErrorKind::Status, 1),
+            (ErrorKind::Timeout, 1),
+            (ErrorKind::Body, 1),
+            (ErrorKind::Connect, 1),
+        ] {
             assert_eq!(a.error_count(kind), n, "{}", kind.name());
         }
         assert_eq!((a.bytes_read, a.in_flight), (15, 2));

@@ -36,7 +36,10 @@ impl Target {
         if authority.as_str().contains('@') {
             return Err(format!("credentials in the URL are not supported: '{url}'"));
         }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.is_empty() {
             return Err(format!("URL '{url}' has no host"));
         }

@@ -19,7 +19,7 @@ const COUNT_UNITS: &[(&str, f64)] = &[("k", 1e3), ("m", 1e6), ("g", 1e9)];
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let secs = parse_scaled(text, DURATION_UNITS, 1.0)
         .ok_or_else(|| format!("invalid duration '{text}' (use e.g. 30, 30s, 500ms, 2m, 1h)"))?;
-    if !(secs.is_finite() && secs >= 0.0 && secs < 1e9) {
+    if !(0.0..1e9).contains(&secs) {
         return Err(format!("duration '{text}' is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -29,7 +29,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_count(text: &str) -> Result<u64, String> {
     let value = parse_scaled(&text.to_ascii_lowercase(), COUNT_UNITS, 1.0)
         .ok_or_else(|| format!("invalid count '{text}' (use e.g. 1000, 10k, 1m)"))?;
-    if !(value.is_finite() && value >= 0.0 && value < 1.8e19) || value.fract() != 0.0 {
+    if !(0.0..1.8e19).contains(&value) || value.fract() != 0.0 {
         return Err(format!("count '{text}' must be a whole number"));
     }
     Ok(value as u64)

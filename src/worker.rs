@@ -27,7 +27,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(plan: Arc<Plan>, share: &CoreShare, start: Instant, series: Arc<CoreSeries>) -> Rc<Worker> {
+    pub fn new(
+        plan: Arc<Plan>,
+        share: &CoreShare,
+        start: Instant,
+        series: Arc<CoreSeries>,
+    ) -> Rc<Worker> {
         let deadline = plan.duration.map(|d| start + d);
         Rc::new(Worker {
             plan,
@@ -73,7 +78,9 @@ impl Worker {
             (None, None) => unreachable!("a request without a response has failed"),
         }
         let latency = response.map(|(latency, _)| latency);
-        self.seconds.borrow_mut().record(now, latency, failure.is_some());
+        self.seconds
+            .borrow_mut()
+            .record(now, latency, failure.is_some());
     }
 
     /// Runs until the deadline or Ctrl-C; returning stops this core.
@@ -85,14 +92,18 @@ impl Worker {
                 return;
             }
             self.seconds.borrow_mut().roll(now);
-            let wake = self.deadline.map_or(now + WATCH_TICK, |d| d.min(now + WATCH_TICK));
+            let wake = self
+                .deadline
+                .map_or(now + WATCH_TICK, |d| d.min(now + WATCH_TICK));
             monoio::time::sleep_until(monoio::time::Instant::from_std(wake)).await;
         }
     }
 
     /// Closes the books: in-flight requests and the last partial second.
     pub fn finish(&self) -> Stats {
-        let end = self.deadline.map_or(Instant::now(), |d| d.min(Instant::now()));
+        let end = self
+            .deadline
+            .map_or(Instant::now(), |d| d.min(Instant::now()));
         self.seconds.borrow_mut().finish(end);
         let mut stats = self.stats.take();
         stats.in_flight = self.in_flight.get();

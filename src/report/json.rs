@@ -8,7 +8,14 @@ use super::Summary;
 
 pub fn to_value(s: &Summary) -> Value {
     let l = &s.latency;
-    let counts = |pairs: Vec<(String, u64)>| Value::Object(pairs.into_iter().map(|(k, n)| (k, json!(n))).collect::<Map<_, _>>());
+    let counts = |pairs: Vec<(String, u64)>| {
+        Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, n)| (k, json!(n)))
+                .collect::<Map<_, _>>(),
+        )
+    };
     json!({
         "url": s.url,
         "method": s.method,

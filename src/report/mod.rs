@@ -83,12 +83,19 @@ impl Summary {
             requests,
             successes: stats.successes,
             failures: stats.failures(),
-            success_pct: if requests == 0 { 0.0 } else { 100.0 * stats.successes as f64 / requests as f64 },
+            success_pct: if requests == 0 {
+                0.0
+            } else {
+                100.0 * stats.successes as f64 / requests as f64
+            },
             rps,
             success_rps: stats.successes as f64 / secs,
             concurrency: latency.mean / 1e6 * (latency.count as f64 / secs),
             latency,
-            errors: ErrorKind::ALL.iter().map(|k| (k.name(), stats.error_count(*k))).collect(),
+            errors: ErrorKind::ALL
+                .iter()
+                .map(|k| (k.name(), stats.error_count(*k)))
+                .collect(),
             status_codes: stats.status_counts().collect(),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
@@ -103,7 +110,10 @@ impl Summary {
 
 fn latency(hist: &Histogram<u64>, over_range: u64) -> Latency {
     if hist.is_empty() {
-        return Latency { over_range, ..Latency::default() };
+        return Latency {
+            over_range,
+            ..Latency::default()
+        };
     }
     let us = |ns: u64| ns as f64 / 1e3;
     Latency {
@@ -130,7 +140,9 @@ fn encode_histogram(hist: &Histogram<u64>) -> String {
 
 /// Decodes a histogram written by `encode_histogram` (for merging results later).
 pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| e.to_string())?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| e.to_string())?;
     hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("{e:?}"))

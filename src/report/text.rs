@@ -11,7 +11,12 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(
         out,
         "  {} threads ({}), {} connections ({} established, {} reconnects), {:.2}s{stopped}",
-        s.threads, s.driver, s.connections_requested, s.connections_established, s.reconnects, s.duration_s
+        s.threads,
+        s.driver,
+        s.connections_requested,
+        s.connections_established,
+        s.reconnects,
+        s.duration_s
     )?;
     writeln!(out)?;
     writeln!(
@@ -19,12 +24,41 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         "  Requests    {} total, {} ok, {} failed ({:.2}% success)",
         s.requests, s.successes, s.failures, s.success_pct
     )?;
-    writeln!(out, "  Throughput  {:.1} req/s, {:.1} ok/s", s.rps, s.success_rps)?;
+    writeln!(
+        out,
+        "  Throughput  {:.1} req/s, {:.1} ok/s",
+        s.rps, s.success_rps
+    )?;
     write_latency(out, s)?;
-    let codes: Vec<String> = s.status_codes.iter().map(|(c, n)| format!("{}: {n}", status_name(*c))).collect();
-    writeln!(out, "  Status      {}", if codes.is_empty() { "none".into() } else { codes.join(", ") })?;
-    let errors: Vec<String> = s.errors.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k} {n}")).collect();
-    writeln!(out, "  Failures    {}", if errors.is_empty() { "none".into() } else { errors.join(", ") })?;
+    let codes: Vec<String> = s
+        .status_codes
+        .iter()
+        .map(|(c, n)| format!("{}: {n}", status_name(*c)))
+        .collect();
+    writeln!(
+        out,
+        "  Status      {}",
+        if codes.is_empty() {
+            "none".into()
+        } else {
+            codes.join(", ")
+        }
+    )?;
+    let errors: Vec<String> = s
+        .errors
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    writeln!(
+        out,
+        "  Failures    {}",
+        if errors.is_empty() {
+            "none".into()
+        } else {
+            errors.join(", ")
+        }
+    )?;
     writeln!(
         out,
         "  Transfer    read {}/s, written {}/s ({} / {} in all)",
@@ -34,7 +68,11 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         format_bytes(s.bytes_written as f64)
     )?;
     if s.in_flight > 0 {
-        writeln!(out, "  In flight   {} requests unfinished at the end (not counted above)", s.in_flight)?;
+        writeln!(
+            out,
+            "  In flight   {} requests unfinished at the end (not counted above)",
+            s.in_flight
+        )?;
     }
     Ok(())
 }
@@ -61,13 +99,21 @@ fn write_latency(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         format_micros(l.p999)
     )?;
     if l.over_range > 0 {
-        writeln!(out, "              {} responses slower than 1h (recorded as 1h)", l.over_range)?;
+        writeln!(
+            out,
+            "              {} responses slower than 1h (recorded as 1h)",
+            l.over_range
+        )?;
     }
     Ok(())
 }
 
 fn status_name(code: u16) -> String {
-    if code == 600 { "other".into() } else { code.to_string() }
+    if code == 600 {
+        "other".into()
+    } else {
+        code.to_string()
+    }
 }
 
 /// The live line printed on stderr once per second while running on a terminal.

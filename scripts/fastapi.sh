@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Starts or stops the FastAPI /predict app (scripts/fastapi_app.py) on 127.0.0.1.
+#   scripts/fastapi.sh start PORT [WORKERS] [CPU] [MODE]   prints the PID
+#     MODE: gunicorn (default; Gunicorn with Uvicorn workers) or uvicorn (one Uvicorn process)
+#   scripts/fastapi.sh stop PID
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cmd=${1:?usage: fastapi.sh start PORT [WORKERS] [CPU] [MODE] | stop PID}
+case "$cmd" in
+start)
+    port=${2:?port}
+    workers=${3:-2}
+    cpu=${4:-}
+    mode=${5:-gunicorn}
+    python3 -c 'import fastapi, uvicorn, gunicorn' 2>/dev/null \
+        || { echo "FastAPI stack missing: pip install -r $here/requirements.txt" >&2; exit 2; }
+    log=$(mktemp /tmp/blast-fastapi.XXXXXX.log)
+    pin=()
+    [ -n "$cpu" ] && pin=(taskset -c "$cpu")
+    if [ "$mode" = uvicorn ]; then
+        "${pin[@]}" python3 -m uvicorn --app-dir "$here" fastapi_app:app --host 127.0.0.1 --port "$port" \
+            --no-access-log --log-level warning >"$log" 2>&1 &
+    else
+        "${pin[@]}" python3 -m gunicorn --chdir "$here" -k uvicorn.workers.UvicornWorker -w "$workers" \
+            -b "127.0.0.1:$port" --backlog 4096 --log-level warning fastapi_app:app >"$log" 2>&1 &
+    fi
+    pid=$!
+    for _ in $(seq 200); do
+        if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then echo "$pid"; exit 0; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "FastAPI app did not start on port $port: $(cat "$log")" >&2
+    kill "$pid" 2>/dev/null || true
+    exit 1
+    ;;
+stop)
+    pid=${2:?pid}
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    ;;
+*) echo "usage: fastapi.sh start PORT [WORKERS] [CPU] [MODE] | stop PID" >&2; exit 2 ;;
+esac

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Starts or stops an nginx that serves /predict -> {"prediction":1} on 127.0.0.1.
+#   scripts/nginx.sh start PORT [WORKERS] [CPU]   prints the PID (pinned to CPU when given)
+#   scripts/nginx.sh stop PID
+# Everything lives in a temporary directory; nothing system-wide is touched.
+set -euo pipefail
+
+cmd=${1:?usage: nginx.sh start PORT [WORKERS] [CPU] | stop PID}
+case "$cmd" in
+start)
+    port=${2:?port}
+    workers=${3:-1}
+    cpu=${4:-}
+    nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+    [ -x "$nginx_bin" ] || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
+    dir=$(mktemp -d /tmp/blast-nginx.XXXXXX)
+    cat >"$dir/nginx.conf" <<CONF
+worker_processes $workers;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    client_body_temp_path $dir;
+    proxy_temp_path $dir;
+    fastcgi_temp_path $dir;
+    uwsgi_temp_path $dir;
+    scgi_temp_path $dir;
+    server {
+        listen 127.0.0.1:$port reuseport backlog=4096;
+        location = /predict {
+            default_type application/json;
+            return 200 '{"prediction":1}';
+        }
+        location = /health { return 200 'ok'; }
+        location / { return 404; }
+    }
+}
+CONF
+    if [ -n "$cpu" ]; then
+        taskset -c "$cpu" "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" >/dev/null 2>"$dir/stderr.log" &
+    else
+        "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" >/dev/null 2>"$dir/stderr.log" &
+    fi
+    pid=$!
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$pid"; exit 0; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "nginx did not start on port $port: $(cat "$dir/stderr.log" "$dir/error.log" 2>/dev/null)" >&2
+    kill "$pid" 2>/dev/null || true
+    exit 1
+    ;;
+stop)
+    pid=${2:?pid}
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+    ;;
+*) echo "usage: nginx.sh start PORT [WORKERS] [CPU] | stop PID" >&2; exit 2 ;;
+esac

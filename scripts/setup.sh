@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what blast's tests, demo and benchmarks need on a fresh Debian/Ubuntu machine:
+# nginx, wrk, curl (apt) and the FastAPI stack (pip). Skips what is already there.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+need_apt=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import fastapi, uvicorn, gunicorn' 2>/dev/null; then
+    python3 -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
+fi

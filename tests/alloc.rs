@@ -1,0 +1,97 @@
+//! No allocation per request: the same run with 20x more requests must allocate (almost)
+//! nothing more. The server here allocates nothing per request either, so the global
+//! allocator's counter measures blast.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+
+use blast::config::{Config, Driver};
+use blast::target::Target;
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Answers every `\r\n\r\n`-terminated GET with the same static response, from stack buffers.
+fn allocation_free_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/predict", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut stream = stream;
+                let _ = stream.set_nodelay(true);
+                let response = b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{\"prediction\":1}";
+                let mut buf = [0u8; 4096];
+                let mut tail = 0u32; // last bytes seen, to find \r\n\r\n across reads
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    for &byte in &buf[..n] {
+                        tail = (tail << 8) | byte as u32;
+                        if tail == u32::from_be_bytes(*b"\r\n\r\n")
+                            && stream.write_all(response).is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+fn allocations_for(url: &str, requests: u64, driver: Driver) -> u64 {
+    let mut config = Config::new(Target::parse(url).unwrap());
+    config.connections = 4;
+    config.threads = Some(2);
+    config.duration = None;
+    config.requests = Some(requests);
+    config.driver = driver;
+    config.expect.json = vec![blast::check::JsonExpectation::parse("prediction=0|1").unwrap()];
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let summary = blast::app::run(&config).unwrap();
+    let used = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(summary.successes, requests);
+    used
+}
+
+#[test]
+fn steady_state_allocates_nothing_per_request() {
+    let url = allocation_free_server();
+    for driver in [Driver::Uring, Driver::Epoll] {
+        allocations_for(&url, 100, driver); // warm up lazily initialized state
+        let small = allocations_for(&url, 2_000, driver);
+        let large = allocations_for(&url, 40_000, driver);
+        let extra = large.saturating_sub(small);
+        println!("{driver:?}: {small} allocations for 2k requests, {large} for 40k");
+        // 38,000 more requests; a few allocations per elapsed second are allowed.
+        assert!(
+            extra < 200,
+            "{driver:?}: {extra} extra allocations for 38,000 extra requests"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! The binary as users run it: exit codes, one-line errors, the reports, Ctrl-C.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Behavior, Server};
+
+fn blast(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(args)
+        .output()
+        .expect("run blast")
+}
+
+#[test]
+fn bad_input_is_one_line_on_stderr_and_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["--no-such-flag", "http://127.0.0.1:1/"],
+        &[],
+        &["https://127.0.0.1/"],
+        &["127.0.0.1:8000/predict"],
+        &["-c", "0", "http://127.0.0.1:1/"],
+        &["-d", "forever", "http://127.0.0.1:1/"],
+        &[
+            "--body-file",
+            "/nonexistent/body.json",
+            "http://127.0.0.1:1/",
+        ],
+        &["http://no-such-host.invalid/"],
+        &["--expect-json", "=1", "http://127.0.0.1:1/"],
+        &["--health", "/health", "-d", "1", "http://127.0.0.1:1/"],
+        &["--cpus", "9999", "http://127.0.0.1:1/"],
+        &["-t", "x", "http://127.0.0.1:1/"],
+    ];
+    for args in cases {
+        let out = blast(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr.starts_with("blast: "), "{args:?}: {stderr:?}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let out = blast(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for flag in [
+        "--url",
+        "--connections",
+        "--duration",
+        "--requests",
+        "--threads",
+        "--cpus",
+        "--method",
+        "--header",
+        "--body",
+        "--body-file",
+        "--timeout",
+        "--connect-timeout",
+        "--driver",
+        "--health",
+        "--expect-status",
+        "--expect-json",
+        "--json",
+        "--help",
+        "--version",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+        assert!(readme.contains(flag), "README lacks {flag}");
+    }
+}
+
+#[test]
+fn text_and_json_reports_agree() {
+    let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let dir = std::env::temp_dir().join(format!("blast-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("out.json");
+    let out = blast(&[
+        "-c",
+        "4",
+        "-n",
+        "500",
+        "--expect-status",
+        "200",
+        "--expect-json",
+        "prediction=0|1",
+        "--json",
+        path.to_str().unwrap(),
+        &server.url("/predict"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Requests    500 total, 500 ok, 0 failed (100.00% success)"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for key in [
+        "requests",
+        "successes",
+        "failures",
+        "duration_s",
+        "rps",
+        "success_rps",
+        "latency_us",
+        "errors",
+        "status_codes",
+        "bytes_read",
+        "bytes_written",
+        "connections",
+        "driver",
+        "threads",
+        "per_second",
+        "histogram",
+        "in_flight",
+        "concurrency",
+    ] {
+        assert!(json.get(key).is_some(), "JSON lacks {key}");
+    }
+    assert_eq!(json["requests"], 500);
+    assert_eq!(json["status_codes"]["200"], 500);
+    assert_eq!(json["errors"]["body"], 0);
+    assert_eq!(json["connections"]["requested"], 4);
+    let latency = &json["latency_us"];
+    for q in ["min", "mean", "stdev", "p50", "p90", "p99", "p999", "max"] {
+        assert!(latency[q].as_f64().is_some(), "latency_us.{q}");
+    }
+    assert!(
+        latency["min"].as_f64() <= latency["p50"].as_f64()
+            && latency["p50"].as_f64() <= latency["max"].as_f64()
+    );
+    let hist =
+        blast::report::decode_histogram(json["histogram"]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        hist.len(),
+        500,
+        "the serialized histogram holds every response"
+    );
+    let per_second: u64 = json["per_second"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_second, 500);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn json_on_stdout_moves_the_text_to_stderr() {
+    let server = Server::start(Behavior::Body("{}"));
+    let out = blast(&["-c", "2", "-n", "50", "--json", "-", &server.url("/")]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
+    assert_eq!(json["successes"], 50);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Requests    50 total"));
+}
+
+#[test]
+fn no_success_exits_1() {
+    let server = Server::start(Behavior::Status(500, "no"));
+    let out = blast(&["-c", "2", "-n", "10", &server.url("/")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Failures    status 10"));
+}
+
+#[test]
+fn ctrl_c_prints_the_results_so_far() {
+    let server = Server::start(Behavior::Body("{}"));
+    let child = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["-c", "4", "-d", "60", &server.url("/")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(2), "stopped promptly");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(interrupted)"), "{text}");
+    let duration: f64 = text
+        .split("connections (")
+        .nth(1)
+        .unwrap()
+        .split("), ")
+        .nth(1)
+        .unwrap()
+        .split('s')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1.3..3.0).contains(&duration),
+        "duration {duration} is the time actually run"
+    );
+    assert!(!text.contains("Requests    0 total"), "{text}");
+}

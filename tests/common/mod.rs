@@ -1,0 +1,260 @@
+//! An in-process HTTP/1.1 server on 127.0.0.1:0 that can be told to misbehave, and that
+//! counts and captures what blast sends. Thread per connection, blocking I/O: simple enough
+//! to trust as a test oracle.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use blast::config::Config;
+use blast::target::Target;
+
+/// How the server answers each request.
+#[derive(Clone, Debug)]
+pub enum Behavior {
+    /// 200 with this body and Content-Length.
+    Body(&'static str),
+    /// This status and body.
+    Status(u16, &'static str),
+    /// Every Nth response on a connection carries `Connection: close`, then the server closes.
+    CloseEvery(u64),
+    /// After N responses on a connection, close without warning (the next request gets EOF).
+    DropAfter(u64),
+    /// Answer with a TCP reset.
+    Reset,
+    /// Read the request and never answer.
+    Stall,
+    /// Answer with bytes that are not HTTP.
+    Garbage,
+    /// Chunked body, split into 3-byte chunks, with a trailer.
+    Chunked(&'static str),
+    /// Send the response one byte at a time with this pause between bytes.
+    Drip(&'static str, Duration),
+    /// HTTP/1.0 response without Content-Length: the body ends when the server closes.
+    CloseDelimited(&'static str),
+    /// 200 with the body after this delay.
+    Delay(&'static str, Duration),
+    /// Accept and close immediately, before reading anything.
+    AcceptClose,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    /// Complete requests received.
+    pub requests: Arc<AtomicU64>,
+    /// Connections accepted.
+    pub connections: Arc<AtomicU64>,
+    /// The first request's bytes, exactly as received.
+    pub first_request: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    pub fn start(behavior: Behavior) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let server = Server {
+            addr: listener.local_addr().unwrap(),
+            requests: Arc::default(),
+            connections: Arc::default(),
+            first_request: Arc::default(),
+            stop: Arc::default(),
+        };
+        let (requests, connections, first, stop) = (
+            server.requests.clone(),
+            server.connections.clone(),
+            server.first_request.clone(),
+            server.stop.clone(),
+        );
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                connections.fetch_add(1, Ordering::Relaxed);
+                let (behavior, requests, first, stop) = (
+                    behavior.clone(),
+                    requests.clone(),
+                    first.clone(),
+                    stop.clone(),
+                );
+                thread::spawn(move || serve(stream, behavior, &requests, &first, &stop));
+            }
+        });
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A config for this server with test-friendly defaults: 4 connections, 2 threads, 1 s.
+    pub fn config(&self, path: &str) -> Config {
+        let mut config = Config::new(Target::parse(&self.url(path)).unwrap());
+        config.connections = 4;
+        config.threads = Some(2);
+        config.duration = Some(Duration::from_secs(1));
+        config
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    behavior: Behavior,
+    requests: &AtomicU64,
+    first: &Mutex<Vec<u8>>,
+    stop: &AtomicBool,
+) {
+    let _ = stream.set_nodelay(true);
+    if let Behavior::AcceptClose = behavior {
+        return;
+    }
+    let mut buf = Vec::new();
+    let mut served = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(request) = read_request(&mut stream, &mut buf) else {
+            return;
+        };
+        if requests.fetch_add(1, Ordering::Relaxed) == 0 {
+            *first.lock().unwrap() = request;
+        }
+        served += 1;
+        if !respond(&mut stream, &behavior, served) {
+            return;
+        }
+    }
+}
+
+/// Reads one request (head plus Content-Length body) and returns its bytes.
+fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4) {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap_or(0));
+            if buf.len() >= end + length {
+                return Some(buf.drain(..end + length).collect());
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn ok(body: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Answers one request; false closes the connection.
+fn respond(stream: &mut TcpStream, behavior: &Behavior, served: u64) -> bool {
+    let body = r#"{"prediction":1}"#;
+    let write = |stream: &mut TcpStream, bytes: &[u8]| stream.write_all(bytes).is_ok();
+    match behavior {
+        Behavior::Body(b) => write(stream, ok(b).as_bytes()),
+        Behavior::Status(code, b) => {
+            let text = format!(
+                "HTTP/1.1 {code} X\r\nContent-Length: {}\r\n\r\n{b}",
+                b.len()
+            );
+            write(stream, text.as_bytes())
+        }
+        Behavior::CloseEvery(n) if served.is_multiple_of(*n) => {
+            let text = format!(
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            write(stream, text.as_bytes());
+            false
+        }
+        Behavior::CloseEvery(_) => write(stream, ok(body).as_bytes()),
+        Behavior::DropAfter(n) if served > *n => {
+            let _ = stream.shutdown(Shutdown::Both);
+            false
+        }
+        Behavior::DropAfter(_) => write(stream, ok(body).as_bytes()),
+        Behavior::Reset => {
+            let _ = socket_linger_zero(stream);
+            false
+        }
+        Behavior::Stall => {
+            thread::sleep(Duration::from_secs(30));
+            false
+        }
+        Behavior::Garbage => {
+            write(stream, b"SPAM SPAM SPAM\r\n\r\n");
+            false
+        }
+        Behavior::Chunked(b) => {
+            let mut text = String::from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for piece in b.as_bytes().chunks(3) {
+                text += &format!(
+                    "{:x}\r\n{}\r\n",
+                    piece.len(),
+                    String::from_utf8_lossy(piece)
+                );
+            }
+            text += "0\r\nX-Trailer: done\r\n\r\n";
+            write(stream, text.as_bytes())
+        }
+        Behavior::Drip(b, pause) => ok(b).as_bytes().iter().all(|byte| {
+            thread::sleep(*pause);
+            write(stream, &[*byte])
+        }),
+        Behavior::CloseDelimited(b) => {
+            write(stream, format!("HTTP/1.0 200 OK\r\n\r\n{b}").as_bytes());
+            false
+        }
+        Behavior::Delay(b, delay) => {
+            thread::sleep(*delay);
+            write(stream, ok(b).as_bytes())
+        }
+        Behavior::AcceptClose => false,
+    }
+}
+
+/// Closing with SO_LINGER 0 sends RST instead of FIN.
+fn socket_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a valid fd with a correctly sized struct.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

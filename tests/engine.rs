@@ -1,0 +1,314 @@
+//! The engine end to end against the in-process loopback server, on both drivers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use blast::app;
+use blast::check::{Expect, JsonExpectation, StatusSet};
+use blast::config::{Config, Driver};
+use blast::report::Summary;
+use common::{Behavior, Server};
+
+const DRIVERS: [Driver; 2] = [Driver::Uring, Driver::Epoll];
+
+fn prediction_rule() -> Expect {
+    Expect {
+        status: StatusSet::parse("200").unwrap(),
+        json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+    }
+}
+
+fn run(mut config: Config, driver: Driver) -> Summary {
+    config.driver = driver;
+    let summary = app::run(&config).expect("run starts");
+    assert_eq!(
+        summary.driver,
+        if driver == Driver::Epoll {
+            "epoll"
+        } else {
+            "io_uring"
+        }
+    );
+    summary
+}
+
+fn errors(summary: &Summary, kind: &str) -> u64 {
+    summary
+        .errors
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, n)| *n)
+        .unwrap()
+}
+
+fn other_errors(summary: &Summary, kind: &str) -> u64 {
+    summary
+        .errors
+        .iter()
+        .filter(|(k, _)| *k != kind)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[test]
+fn sends_the_exact_request_bytes_and_counts_every_response() {
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::Body(r#"{"prediction":0}"#));
+        let mut config = server.config("/predict?v=2");
+        config.request.method = "POST".into();
+        config.request.body = br#"{"features":[1,2,3]}"#.to_vec();
+        config.request.headers = vec![("X-Test".into(), "yes".into())];
+        config.requests = Some(1000);
+        config.duration = None;
+        config.expect = prediction_rule();
+        let summary = run(config.clone(), driver);
+
+        let expected = blast::request::build(&config.target, &config.request);
+        assert_eq!(
+            *server.first_request.lock().unwrap(),
+            expected,
+            "request bytes on the wire"
+        );
+        assert!(String::from_utf8_lossy(&expected).starts_with("POST /predict?v=2 HTTP/1.1\r\n"));
+        assert_eq!(
+            (summary.requests, summary.successes, summary.failures),
+            (1000, 1000, 0)
+        );
+        assert_eq!(
+            server.requests(),
+            1000,
+            "the server saw exactly -n requests"
+        );
+        assert_eq!(summary.latency.count, 1000);
+        assert_eq!(summary.status_codes, vec![(200, 1000)]);
+        assert_eq!(summary.bytes_written, 1000 * expected.len() as u64);
+        assert_eq!(summary.connections_established, 4);
+        assert_eq!(summary.in_flight, 0);
+    }
+}
+
+#[test]
+fn reconnects_when_the_server_says_close() {
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::CloseEvery(10));
+        let mut config = server.config("/");
+        config.requests = Some(200);
+        config.duration = None;
+        config.expect = prediction_rule();
+        let summary = run(config, driver);
+        assert_eq!((summary.successes, summary.failures), (200, 0));
+        assert!(
+            summary.reconnects >= 16,
+            "reconnects {}",
+            summary.reconnects
+        );
+        assert_eq!(
+            summary.connections_established,
+            server
+                .connections
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+}
+
+#[test]
+fn counts_an_unannounced_close_as_a_read_error() {
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::DropAfter(5));
+        let mut config = server.config("/");
+        config.requests = Some(120);
+        config.duration = None;
+        let summary = run(config, driver);
+        assert_eq!(summary.requests, 120);
+        assert!(errors(&summary, "read") >= 10, "{:?}", summary.errors);
+        assert_eq!(other_errors(&summary, "read"), 0, "{:?}", summary.errors);
+        assert_eq!(summary.successes + errors(&summary, "read"), 120);
+    }
+}
+
+#[test]
+fn counts_resets_garbage_and_bad_statuses() {
+    let cases: [(Behavior, &str); 5] = [
+        (Behavior::Reset, "read"),
+        (Behavior::Garbage, "malformed"),
+        (Behavior::Status(503, "busy"), "status"),
+        (Behavior::Body(r#"{"prediction":2}"#), "body"),
+        (Behavior::Body("<html>not json</html>"), "body"),
+    ];
+    for driver in DRIVERS {
+        for (behavior, kind) in cases.clone() {
+            let server = Server::start(behavior.clone());
+            let mut config = server.config("/");
+            config.requests = Some(20);
+            config.duration = Some(Duration::from_secs(10));
+            config.expect = prediction_rule();
+            let summary = run(config, driver);
+            assert_eq!(summary.requests, 20, "{behavior:?}");
+            assert_eq!(
+                errors(&summary, kind),
+                20,
+                "{behavior:?} {:?}",
+                summary.errors
+            );
+            assert_eq!(summary.successes, 0, "{behavior:?}");
+        }
+    }
+}
+
+#[test]
+fn frames_chunked_dripped_and_close_delimited_bodies() {
+    let cases = [
+        Behavior::Chunked(r#"{"model": "m", "prediction": 1}"#),
+        Behavior::Drip(r#"{"prediction":0}"#, Duration::from_micros(200)),
+        Behavior::CloseDelimited(r#"{"prediction":1}"#),
+    ];
+    for driver in DRIVERS {
+        for behavior in cases.clone() {
+            let server = Server::start(behavior.clone());
+            let mut config = server.config("/");
+            config.requests = Some(30);
+            config.duration = Some(Duration::from_secs(10));
+            config.expect = prediction_rule();
+            let summary = run(config, driver);
+            assert_eq!(
+                (summary.successes, summary.failures),
+                (30, 0),
+                "{behavior:?} {:?}",
+                summary.errors
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stalled_server_times_out_and_the_run_still_ends_on_time() {
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::Stall);
+        let mut config = server.config("/");
+        config.timeout = Duration::from_millis(200);
+        config.duration = Some(Duration::from_millis(1100));
+        let started = Instant::now();
+        let summary = run(config, driver);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        let timeouts = errors(&summary, "timeout");
+        // 4 connections, one timeout per 200 ms each (plus reconnect backoff): 4..=20.
+        assert!((4..=20).contains(&timeouts), "timeouts {timeouts}");
+        assert_eq!(other_errors(&summary, "timeout"), 0, "{:?}", summary.errors);
+        assert!(
+            summary.reconnects >= 4,
+            "a timed-out connection is replaced"
+        );
+        assert_eq!(
+            summary.in_flight, 4,
+            "the stalled requests at the deadline are reported"
+        );
+    }
+}
+
+#[test]
+fn a_refused_server_is_retried_with_backoff_not_a_spin() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    for driver in DRIVERS {
+        let target = blast::target::Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let mut config = Config::new(target);
+        config.connections = 4;
+        config.threads = Some(2);
+        config.duration = Some(Duration::from_secs(1));
+        let summary = run(config, driver);
+        let connects = errors(&summary, "connect");
+        // Backoff 10, 20, 40, ... ms: about 7 attempts per connection per second.
+        assert!((4..=40).contains(&connects), "connect errors {connects}");
+        assert_eq!((summary.successes, summary.connections_established), (0, 0));
+        assert_eq!(app::exit_code(&summary), app::EXIT_NO_SUCCESS);
+    }
+}
+
+#[test]
+fn a_server_that_closes_at_once_is_counted_not_spun_on() {
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::AcceptClose);
+        let config = server.config("/");
+        let summary = run(config, driver);
+        let failed = errors(&summary, "read") + errors(&summary, "write");
+        assert!((4..=40).contains(&failed), "{:?}", summary.errors);
+        assert_eq!(summary.successes, 0);
+    }
+}
+
+#[test]
+fn closed_loop_latency_satisfies_littles_law() {
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::Delay(
+            r#"{"prediction":1}"#,
+            Duration::from_millis(2),
+        ));
+        let mut config = server.config("/");
+        config.connections = 16;
+        config.duration = Some(Duration::from_secs(2));
+        let summary = run(config, driver);
+        let ratio = summary.concurrency / 16.0;
+        assert!(
+            (0.95..=1.01).contains(&ratio),
+            "mean latency x RPS / connections = {ratio}"
+        );
+        assert!(
+            summary.latency.p50 >= 2_000.0,
+            "p50 {}us includes the server's 2 ms",
+            summary.latency.p50
+        );
+        assert!(
+            (summary.duration_s - 2.0).abs() < 0.05,
+            "duration {}",
+            summary.duration_s
+        );
+        assert_eq!(
+            summary.in_flight, 16,
+            "each connection had a request out at the deadline"
+        );
+        let per_second: u64 = summary.per_second.iter().map(|r| r.requests).sum();
+        assert_eq!(
+            per_second, summary.requests,
+            "the series covers every request"
+        );
+        assert_eq!(summary.per_second.len(), 2);
+    }
+}
+
+#[test]
+fn connections_that_do_not_divide_evenly_are_all_used() {
+    let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let mut config = server.config("/");
+    config.connections = 7;
+    config.threads = Some(2);
+    config.duration = Some(Duration::from_millis(300));
+    let summary = run(config, Driver::Auto);
+    assert_eq!(summary.connections_established, 7);
+    assert_eq!(summary.threads, 2);
+}
+
+#[test]
+fn health_check_gates_the_run() {
+    let server = Server::start(Behavior::Status(503, "down"));
+    let mut config = server.config("/");
+    config.health = Some("/health".into());
+    let err = app::run(&config).unwrap_err();
+    assert!(
+        err.contains("health check GET") && err.contains("status 503"),
+        "{err}"
+    );
+    assert_eq!(server.requests(), 1, "only the health request was sent");
+
+    let up = Server::start(Behavior::Body("ok"));
+    let mut config = up.config("/");
+    config.health = Some(up.url("/health"));
+    config.requests = Some(10);
+    assert_eq!(app::run(&config).unwrap().successes, 10);
+}

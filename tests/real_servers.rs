@@ -1,0 +1,189 @@
+//! End to end against real servers started by scripts/ and stopped by PID: nginx, and the
+//! FastAPI /predict app under Gunicorn with Uvicorn workers. `.ci/run` installs both; a
+//! missing server fails the test (with the command that installs it).
+
+use std::path::Path;
+use std::process::Command;
+
+struct Started {
+    script: &'static str,
+    pid: String,
+}
+
+impl Started {
+    fn start(script: &'static str, args: &[&str]) -> Started {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(script);
+        let out = Command::new(&path)
+            .arg("start")
+            .args(args)
+            .output()
+            .expect("run the start script");
+        assert!(
+            out.status.success(),
+            "{script} failed (install with scripts/setup.sh): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            pid.parse::<u32>().is_ok(),
+            "{script} printed no PID: {pid:?}"
+        );
+        Started { script, pid }
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(self.script);
+        let _ = Command::new(path).args(["stop", &self.pid]).status();
+    }
+}
+
+fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port().to_string()
+}
+
+fn blast_json(args: &[&str]) -> serde_json::Value {
+    blast_json_exit(args, 0)
+}
+
+/// Runs blast with `--json -`, checks the exit code and returns the report.
+fn blast_json_exit(args: &[&str], code: i32) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(args)
+        .args(["--json", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn nginx_predict_with_the_full_check() {
+    let port = free_port();
+    let _nginx = Started::start("nginx.sh", &[&port, "1"]);
+    let url = format!("http://127.0.0.1:{port}/predict");
+    for driver in ["uring", "epoll"] {
+        let report = blast_json(&[
+            "-c",
+            "64",
+            "-d",
+            "2",
+            "--driver",
+            driver,
+            "--health",
+            "/health",
+            "--expect-status",
+            "200",
+            "--expect-json",
+            "prediction=0|1",
+            &url,
+        ]);
+        assert_eq!(report["failures"], 0, "{driver}: {}", report["errors"]);
+        assert!(
+            report["successes"].as_u64().unwrap() > 2_000,
+            "{driver}: {}",
+            report["successes"]
+        );
+        assert_eq!(report["connections"]["established"], 64);
+        let ratio = report["concurrency"].as_f64().unwrap() / 64.0;
+        assert!(
+            (0.9..=1.01).contains(&ratio),
+            "{driver}: Little's law ratio {ratio}"
+        );
+    }
+    // A wrong expectation is caught on every response.
+    let report = blast_json_exit(
+        &[
+            "-c",
+            "8",
+            "-n",
+            "400",
+            "--expect-json",
+            "prediction=0",
+            &url,
+        ],
+        1,
+    );
+    assert_eq!(
+        (
+            report["successes"].as_u64(),
+            report["errors"]["body"].as_u64()
+        ),
+        (Some(0), Some(400))
+    );
+    // 404s are counted as status failures.
+    let report = blast_json_exit(
+        &[
+            "-c",
+            "4",
+            "-n",
+            "100",
+            &format!("http://127.0.0.1:{port}/missing"),
+        ],
+        1,
+    );
+    assert_eq!(
+        (
+            report["errors"]["status"].as_u64(),
+            report["status_codes"]["404"].as_u64()
+        ),
+        (Some(100), Some(100))
+    );
+}
+
+#[test]
+fn fastapi_under_gunicorn_with_uvicorn_workers() {
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "2"]);
+    let url = format!("http://127.0.0.1:{port}/predict");
+    let report = blast_json(&[
+        "-c",
+        "16",
+        "-d",
+        "2",
+        "--health",
+        "/health",
+        "--body",
+        r#"{"features":[1,2,3]}"#,
+        "--expect-status",
+        "200",
+        "--expect-json",
+        "prediction=0|1",
+        &url,
+    ]);
+    assert_eq!(report["method"], "POST");
+    assert_eq!(report["failures"], 0, "{}", report["errors"]);
+    assert!(
+        report["successes"].as_u64().unwrap() > 200,
+        "{}",
+        report["successes"]
+    );
+    // GET /predict is answered too, and a missing /health stops the run before it starts.
+    let report = blast_json(&[
+        "-c",
+        "4",
+        "-n",
+        "200",
+        "--expect-json",
+        "prediction=0|1",
+        &url,
+    ]);
+    assert_eq!(report["successes"], 200);
+    let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["--health", "/nope", "-n", "1", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("status 404"));
+}
