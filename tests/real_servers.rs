@@ -4,6 +4,10 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// The servers compete for the same two cores: one test at a time keeps the numbers honest.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Started {
     script: &'static str,
@@ -70,6 +74,7 @@ fn blast_json_exit(args: &[&str], code: i32) -> serde_json::Value {
 
 #[test]
 fn nginx_predict_with_the_full_check() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
     let _nginx = Started::start("nginx.sh", &[&port, "1"]);
     let url = format!("http://127.0.0.1:{port}/predict");
@@ -144,6 +149,7 @@ fn nginx_predict_with_the_full_check() {
 
 #[test]
 fn fastapi_under_gunicorn_with_uvicorn_workers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let port = free_port();
     let _app = Started::start("fastapi.sh", &[&port, "2"]);
     let url = format!("http://127.0.0.1:{port}/predict");

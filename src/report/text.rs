@@ -10,8 +10,9 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(out, "blast {} {}", s.method, s.url)?;
     writeln!(
         out,
-        "  {} threads ({}), {} connections ({} established, {} reconnects), {:.2}s{stopped}",
+        "  {} thread{} ({}), {} connections ({} established, {} reconnects), {:.2}s{stopped}",
         s.threads,
+        if s.threads == 1 { "" } else { "s" },
         s.driver,
         s.connections_requested,
         s.connections_established,
