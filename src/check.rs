@@ -112,6 +112,17 @@ fn literal_matches(literal: &Literal, value: Value<'_>) -> bool {
 }
 
 fn parse_number(raw: &[u8]) -> Option<f64> {
+    // Fast path for the common case, small integers such as a class label: exact in f64.
+    let (negative, digits) = match raw.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, raw),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let value = digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')) as f64;
+        return Some(if negative { -value } else { value });
+    }
     std::str::from_utf8(raw).ok()?.parse().ok()
 }
 

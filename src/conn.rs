@@ -124,14 +124,20 @@ impl Conn {
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
-    /// Writes the request and reads until one response is framed, within `--timeout`.
+    /// Writes the request and reads until one response is framed, within `--timeout`: one
+    /// timer per request, not one per read. A timed-out exchange is abandoned with its read
+    /// buffer (io_uring may still complete the read), so the connection is closed after it.
     async fn exchange(&mut self, worker: &Worker, sent: Instant) -> Result<Arrived, ErrorKind> {
-        let plan = &worker.plan;
-        let deadline = monoio::time::Instant::from_std(sent + plan.timeout);
-        let stream = self.stream.as_mut().expect("connected before exchange");
-        let (written, _) = timeout_at(deadline, stream.write_all(plan.request))
+        let deadline = monoio::time::Instant::from_std(sent + worker.plan.timeout);
+        timeout_at(deadline, self.write_and_read(worker))
             .await
-            .map_err(|_| ErrorKind::Timeout)?;
+            .unwrap_or(Err(ErrorKind::Timeout))
+    }
+
+    async fn write_and_read(&mut self, worker: &Worker) -> Result<Arrived, ErrorKind> {
+        let plan = &worker.plan;
+        let stream = self.stream.as_mut().expect("connected before exchange");
+        let (written, _) = stream.write_all(plan.request).await;
         written.map_err(|_| ErrorKind::Write)?;
         worker.stats.borrow_mut().bytes_written += plan.request.len() as u64;
         self.framer.reset();
@@ -152,7 +158,7 @@ impl Conn {
                     check,
                 });
             }
-            match self.read(worker, deadline).await? {
+            match self.read(worker).await? {
                 0 => {
                     let response = self.framer.finish_eof().map_err(frame_error)?;
                     let check = plan
@@ -169,13 +175,8 @@ impl Conn {
         }
     }
 
-    /// One read into the spare capacity of the buffer. A timed-out read is abandoned with its
-    /// buffer (io_uring may still complete it), so the connection must be closed after it.
-    async fn read(
-        &mut self,
-        worker: &Worker,
-        deadline: monoio::time::Instant,
-    ) -> Result<usize, ErrorKind> {
+    /// One read into the spare capacity of the buffer.
+    async fn read(&mut self, worker: &Worker) -> Result<usize, ErrorKind> {
         let len = self.buf.len();
         if self.buf.capacity() - len < MIN_READ {
             self.buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
@@ -183,9 +184,7 @@ impl Conn {
         let stream = self.stream.as_mut().expect("connected before read");
         let owned = std::mem::take(&mut self.buf);
         let capacity = owned.capacity();
-        let (result, slice) = timeout_at(deadline, stream.read(owned.slice_mut(len..capacity)))
-            .await
-            .map_err(|_| ErrorKind::Timeout)?;
+        let (result, slice) = stream.read(owned.slice_mut(len..capacity)).await;
         self.buf = slice.into_inner();
         let n = result.map_err(|_| ErrorKind::Read)?;
         worker.stats.borrow_mut().bytes_read += n as u64;

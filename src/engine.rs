@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use monoio::time::TimeDriver;
-use monoio::{FusionDriver, FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
+use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use crate::config::Driver;
 use crate::conn;
@@ -121,37 +121,59 @@ async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
     worker.finish()
 }
 
+/// io_uring setup for a ring used by one thread only. Completions are then processed when
+/// the runtime waits for events instead of interrupting it (task work deferred to the
+/// owner): on loopback this removes most of io_uring's cost over epoll. Kernels before 6.1
+/// reject these flags; the ring is then built without them.
+fn uring_setup(tuned: bool) -> io_uring::Builder {
+    let mut builder = io_uring::IoUring::builder();
+    if tuned && std::env::var_os("BLAST_URING_PLAIN").is_none() {
+        builder
+            .setup_coop_taskrun()
+            .setup_single_issuer()
+            .setup_defer_taskrun();
+    }
+    builder
+}
+
+/// A runtime of either driver; both carry the timer.
+type Runtime = FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>>;
+
 /// Builds the runtime the driver asks for and runs `future` on it; returns the driver used.
 fn block_on<F: Future>(
     driver: Driver,
     entries: u32,
     future: F,
 ) -> Result<(F::Output, &'static str), String> {
-    let uring_error =
-        |e: std::io::Error| format!("io_uring is not available here ({e}): use --driver epoll");
-    match driver {
-        Driver::Auto => match RuntimeBuilder::<FusionDriver>::new()
+    match build_runtime(driver, entries)? {
+        FusionRuntime::Uring(mut rt) => Ok((rt.block_on(future), "io_uring")),
+        FusionRuntime::Legacy(mut rt) => Ok((rt.block_on(future), "epoll")),
+    }
+}
+
+fn build_runtime(driver: Driver, entries: u32) -> Result<Runtime, String> {
+    let uring = || {
+        let build = |tuned| {
+            RuntimeBuilder::<TimeDriver<IoUringDriver>>::new()
+                .with_entries(entries)
+                .uring_builder(uring_setup(tuned))
+                .build()
+        };
+        build(true).or_else(|_| build(false)).map(Runtime::from)
+    };
+    let epoll = || {
+        RuntimeBuilder::<TimeDriver<LegacyDriver>>::new()
             .with_entries(entries)
-            .enable_timer()
             .build()
-        {
-            Ok(FusionRuntime::Uring(mut rt)) => Ok((rt.block_on(future), "io_uring")),
-            Ok(FusionRuntime::Legacy(mut rt)) => Ok((rt.block_on(future), "epoll")),
-            Err(e) => Err(format!("cannot start the runtime: {e}")),
-        },
+            .map(Runtime::from)
+            .map_err(|e| format!("cannot start the epoll runtime: {e}"))
+    };
+    match driver {
         Driver::Uring => {
-            let mut rt = RuntimeBuilder::<TimeDriver<IoUringDriver>>::new()
-                .with_entries(entries)
-                .build()
-                .map_err(uring_error)?;
-            Ok((rt.block_on(future), "io_uring"))
+            uring().map_err(|e| format!("io_uring is not available here ({e}): use --driver epoll"))
         }
-        Driver::Epoll => {
-            let mut rt = RuntimeBuilder::<TimeDriver<LegacyDriver>>::new()
-                .with_entries(entries)
-                .build()
-                .map_err(|e| format!("cannot start the epoll runtime: {e}"))?;
-            Ok((rt.block_on(future), "epoll"))
-        }
+        // seccomp (Docker's default profile) or an old kernel: fall back to epoll.
+        Driver::Auto if monoio::utils::detect_uring() => uring().or_else(|_| epoll()),
+        Driver::Auto | Driver::Epoll => epoll(),
     }
 }

@@ -4,6 +4,8 @@
 //! the buffer, so the body (when kept for checking) always starts at offset 0. Bodies that no
 //! check needs are dropped as they arrive, so the buffer never grows for them.
 
+use std::mem::MaybeUninit;
+
 use crate::chunked::Chunked;
 
 /// The largest response head accepted; httparse re-parses from the start on every read, so
@@ -153,9 +155,11 @@ impl Framer {
 }
 
 fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut headers);
-    let len = match parsed.parse(buf) {
+    // Uninitialized slots: zeroing 64 headers on every parse would cost more than the parse.
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let len = match config.parse_response_with_uninit_headers(&mut parsed, buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
             return Err(FrameError::HeadTooLarge);
