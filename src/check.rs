@@ -104,7 +104,7 @@ fn parse_literal(text: &str) -> Literal {
 fn literal_matches(literal: &Literal, value: Value<'_>) -> bool {
     match (literal, value) {
         (Literal::Number(want), Value::Number(raw)) => parse_number(raw) == Some(*want),
-        (Literal::Str(want), Value::Str(raw)) => json_scan::string_eq(raw, want.as_bytes()),
+        (Literal::Str(want), Value::Str(got)) => got.decodes_to(want.as_bytes()),
         (Literal::Bool(want), Value::Bool(got)) => *want == got,
         (Literal::Null, Value::Null) => true,
         _ => false,
@@ -160,7 +160,7 @@ impl Expect {
         let top = json_scan::scan(body, &mut |key, value| {
             for (slot, expectation) in found.iter_mut().zip(&self.json) {
                 // The last duplicate member wins, as in JavaScript and serde_json.
-                if json_scan::string_eq(key, expectation.field.as_bytes()) {
+                if key.decodes_to(expectation.field.as_bytes()) {
                     *slot = Some(value);
                 }
             }
@@ -170,7 +170,7 @@ impl Expect {
             && self
                 .json
                 .iter()
-                .zip(found)
+                .zip(&found)
                 .all(|(e, v)| v.is_some_and(|v| e.accepts(v)));
         if all_hold {
             Ok(())

@@ -7,27 +7,59 @@
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: u32 = 128;
 
+/// Bytes that end the fast scan inside a string: the closing quote, an escape, a control
+/// character (invalid), or a non-ASCII byte (UTF-8 is then validated).
+static STRING_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x80;
+        i += 1;
+    }
+    table
+};
+
 /// A member's value as it appears in the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Value<'a> {
     /// The number's text, e.g. `1.0e3`.
     Number(&'a [u8]),
-    /// The string's raw contents between the quotes, escapes not yet decoded.
-    Str(&'a [u8]),
+    /// A string, escapes not yet decoded.
+    Str(Str<'a>),
     Bool(bool),
     Null,
     Object,
     Array,
 }
 
+/// A JSON string as it appears in the body: the bytes between the quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Str<'a> {
+    pub raw: &'a [u8],
+    /// Whether `raw` holds a backslash escape (known from the scan, so equality of plain
+    /// strings is one `memcmp`).
+    pub escaped: bool,
+}
+
+impl Str<'_> {
+    /// Whether the decoded string equals `want`.
+    pub fn decodes_to(&self, want: &[u8]) -> bool {
+        if self.escaped {
+            string_eq(self.raw, want)
+        } else {
+            self.raw == want
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Invalid;
 
-/// Validates `body` as one JSON document. When it is an object, `visit(raw_key, value)` is
-/// called for each top-level member, in order (raw_key: undecoded contents between quotes).
+/// Validates `body` as one JSON document. When it is an object, `visit(key, value)` is
+/// called for each top-level member, in order.
 pub fn scan<'a>(
     body: &'a [u8],
-    visit: &mut dyn FnMut(&'a [u8], Value<'a>),
+    visit: &mut dyn FnMut(Str<'a>, Value<'a>),
 ) -> Result<Value<'a>, Invalid> {
     let mut parser = Parser { buf: body, pos: 0 };
     let value = parser.value(0, Some(visit))?;
@@ -44,7 +76,7 @@ struct Parser<'a> {
     pos: usize,
 }
 
-type Visitor<'v, 'a> = Option<&'v mut dyn FnMut(&'a [u8], Value<'a>)>;
+type Visitor<'v, 'a> = Option<&'v mut dyn FnMut(Str<'a>, Value<'a>)>;
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
@@ -135,26 +167,36 @@ impl<'a> Parser<'a> {
     }
 
     /// Returns the raw contents; checks escapes, control characters and UTF-8.
-    fn string(&mut self) -> Result<&'a [u8], Invalid> {
+    fn string(&mut self) -> Result<Str<'a>, Invalid> {
         self.pos += 1;
         let start = self.pos;
-        let mut non_ascii = false;
+        let (mut non_ascii, mut escaped) = (false, false);
         loop {
+            // Ordinary bytes are skipped with one table look-up each.
+            while self
+                .buf
+                .get(self.pos)
+                .is_some_and(|&b| !STRING_SPECIAL[b as usize])
+            {
+                self.pos += 1;
+            }
             let byte = self.peek().ok_or(Invalid)?;
             self.pos += 1;
             match byte {
                 b'"' => break,
-                b'\\' => self.escape()?,
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
                 0..=0x1f => return Err(Invalid),
-                0x80.. => non_ascii = true,
-                _ => {}
+                _ => non_ascii = true,
             }
         }
         let raw = &self.buf[start..self.pos - 1];
         if non_ascii && std::str::from_utf8(raw).is_err() {
             return Err(Invalid);
         }
-        Ok(raw)
+        Ok(Str { raw, escaped })
     }
 
     fn escape(&mut self) -> Result<(), Invalid> {
@@ -162,16 +204,33 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         match byte {
             b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
-            b'u' => {
-                let hex = self.buf.get(self.pos..self.pos + 4).ok_or(Invalid)?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return Err(Invalid);
+            // A \u escape must decode to a character: a high surrogate needs its low half
+            // right after it, and a lone low surrogate is refused (as serde_json does).
+            b'u' => match self.hex4()? {
+                0xd800..=0xdbff => {
+                    if self.buf.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                        return Err(Invalid);
+                    }
+                    self.pos += 2;
+                    match self.hex4()? {
+                        0xdc00..=0xdfff => Ok(()),
+                        _ => Err(Invalid),
+                    }
                 }
-                self.pos += 4;
-                Ok(())
-            }
+                0xdc00..=0xdfff => Err(Invalid),
+                _ => Ok(()),
+            },
             _ => Err(Invalid),
         }
+    }
+
+    fn hex4(&mut self) -> Result<u32, Invalid> {
+        let hex = self.buf.get(self.pos..self.pos + 4).ok_or(Invalid)?;
+        let value = hex
+            .iter()
+            .try_fold(0u32, |n, &b| Some(n * 16 + (b as char).to_digit(16)?));
+        self.pos += 4;
+        value.ok_or(Invalid)
     }
 
     fn literal(&mut self, text: &[u8], value: Value<'a>) -> Result<Value<'a>, Invalid> {
@@ -226,8 +285,9 @@ impl<'a> Parser<'a> {
 
 /// Compares a raw (still escaped) JSON string with `want`, decoding escapes on the fly.
 pub fn string_eq(raw: &[u8], want: &[u8]) -> bool {
-    if !raw.contains(&b'\\') {
-        return raw == want;
+    // Escapes only make a string shorter once decoded, so a shorter raw string never matches.
+    if raw.len() < want.len() {
+        return false;
     }
     let mut want = want.iter().copied();
     let mut utf8 = [0u8; 4];
@@ -287,7 +347,7 @@ mod tests {
     fn members(body: &str) -> Result<Vec<(String, Value<'_>)>, Invalid> {
         let mut out = Vec::new();
         scan(body.as_bytes(), &mut |k, v| {
-            out.push((String::from_utf8_lossy(k).into_owned(), v))
+            out.push((String::from_utf8_lossy(k.raw).into_owned(), v))
         })?;
         Ok(out)
     }
@@ -332,6 +392,9 @@ mod tests {
             "// c\n{}",
             "NaN",
             "'single'",
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\ud83d\u0041""#,
         ];
         for body in invalid {
             assert_eq!(members(body), Err(Invalid), "{body:?}");

@@ -172,18 +172,18 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError
     let mut length: Option<u64> = None;
     let (mut chunked, mut encoded, mut close, mut keep) = (false, false, false, false);
     for header in parsed.headers.iter() {
-        let name = header.name;
-        if name.eq_ignore_ascii_case("content-length") {
+        let name = header.name.as_bytes();
+        if lower_eq(name, b"content-length") {
             let value = parse_length(header.value)?;
             if length.is_some_and(|l| l != value) {
                 return Err(FrameError::Malformed);
             }
             length = Some(value);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if lower_eq(name, b"transfer-encoding") {
             // Only the last coding decides whether the body is chunked.
             encoded = true;
             chunked = last_token_is(header.value, b"chunked");
-        } else if name.eq_ignore_ascii_case("connection") {
+        } else if lower_eq(name, b"connection") {
             close |= has_token(header.value, b"close");
             keep |= has_token(header.value, b"keep-alive");
         }
@@ -211,6 +211,14 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError
     }))
 }
 
+/// Case-insensitive match against a lowercase word made of letters and `-`. Setting bit
+/// 0x20 lowercases ASCII letters and maps no other byte httparse lets through in a header
+/// name or value onto a letter or `-` (only CR would map to `-`), so this is exact and
+/// cheaper than a general case fold; the length check rejects most candidates at once.
+fn lower_eq(text: &[u8], lowercase: &[u8]) -> bool {
+    text.len() == lowercase.len() && text.iter().zip(lowercase).all(|(a, b)| a | 0x20 == *b)
+}
+
 fn parse_length(value: &[u8]) -> Result<u64, FrameError> {
     let value = value.trim_ascii();
     if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
@@ -224,13 +232,12 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 fn has_token(value: &[u8], token: &[u8]) -> bool {
-    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
+    // Servers almost always send the token alone (`keep-alive`, `close`): try that first.
+    lower_eq(value, token) || (value.contains(&b',') && tokens(value).any(|t| lower_eq(t, token)))
 }
 
 fn last_token_is(value: &[u8], token: &[u8]) -> bool {
-    tokens(value)
-        .last()
-        .is_some_and(|t| t.eq_ignore_ascii_case(token))
+    tokens(value).last().is_some_and(|t| lower_eq(t, token))
 }
 
 #[cfg(test)]
@@ -263,6 +270,15 @@ mod tests {
         case(
             "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokHTTP",
             Ok((200, true, "ok", "HTTP")),
+        ),
+        case(
+            "HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 1\r\nConnection: Keep-Alive, Close\r\n\r\nx",
+            Ok((200, false, "x", "")),
+        ),
+        // Not Content-Length: the body runs until the server closes.
+        case(
+            "HTTP/1.1 200 OK\r\nContent_Length: 1\r\n\r\nx",
+            Ok((200, false, "x", "")),
         ),
         case(
             "HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",

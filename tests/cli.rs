@@ -218,3 +218,29 @@ fn ctrl_c_prints_the_results_so_far() {
     );
     assert!(!text.contains("Requests    0 total"), "{text}");
 }
+
+#[test]
+fn live_line_only_on_a_terminal() {
+    let server = Server::start(Behavior::Body("{}"));
+    let url = server.url("/");
+    // Piped stderr: no live line at all.
+    let out = blast(&["-c", "2", "-d", "2", &url]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // On a pseudo-terminal (util-linux `script`): one line per second, erased before the report.
+    let command = format!("{} -c 2 -d 2.5 {url}", env!("CARGO_BIN_EXE_blast"));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(tty.matches("\x1b[K[").count(), 2, "{tty:?}");
+    assert!(
+        tty.contains("[   1s]") && tty.contains("[   2s]"),
+        "{tty:?}"
+    );
+    assert!(tty.contains("Requests    "), "{tty:?}");
+}
