@@ -4,7 +4,7 @@
 use crate::json_scan::{self, Value};
 
 /// Most `--expect-json` flags one run may carry (their results live in a stack array).
-pub const MAX_JSON_EXPECTATIONS: usize = 16;
+pub const MAX_JSON_EXPECTATIONS: usize = 8;
 
 /// Why a response is not a success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,11 @@
 //! One connection's loop: connect, write the request, read and frame the response, check it,
 //! record, and reconnect when the connection ends. Every mode runs this one loop.
 //!
-//! Per request it allocates nothing: the request bytes are shared, the read buffer and the
-//! framer live as long as the task, and the timeout is a timer-wheel entry on the stack.
+//! Per request it allocates nothing and arms no timer: the request bytes are shared, the read
+//! buffer and the framer live as long as the task, and the timeout is a deadline the core's
+//! watcher sweeps (see `timeouts`).
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,8 @@ use monoio::net::TcpStream;
 use monoio::time::timeout_at;
 
 use crate::check::CheckFailure;
-use crate::response::{FrameError, Framer, MAX_HEAD};
+use crate::plan::Plan;
+use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
 use crate::worker::Worker;
 
@@ -42,8 +45,8 @@ struct Arrived {
     check: Result<(), CheckFailure>,
 }
 
-/// Runs one connection until its core stops.
-pub async fn run(worker: Rc<Worker>) {
+/// Runs connection `index` of its core until the core stops.
+pub async fn run(worker: Rc<Worker>, index: usize) {
     let plan = &worker.plan;
     let mut conn = Conn {
         stream: None,
@@ -62,7 +65,14 @@ pub async fn run(worker: Rc<Worker>) {
             continue;
         }
         let sent = Instant::now();
-        let result = conn.exchange(&worker, sent).await;
+        let deadline = &worker.deadlines[index];
+        deadline.arm(conn.fd(), sent + plan.timeout);
+        let result = conn.write_and_read(&worker).await;
+        let result = if deadline.disarm() {
+            Err(ErrorKind::Timeout)
+        } else {
+            result
+        };
         let now = Instant::now();
         match result {
             Ok(arrived) => {
@@ -124,16 +134,12 @@ impl Conn {
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
-    /// Writes the request and reads until one response is framed, within `--timeout`: one
-    /// timer per request, not one per read. A timed-out exchange is abandoned with its read
-    /// buffer (io_uring may still complete the read), so the connection is closed after it.
-    async fn exchange(&mut self, worker: &Worker, sent: Instant) -> Result<Arrived, ErrorKind> {
-        let deadline = monoio::time::Instant::from_std(sent + worker.plan.timeout);
-        timeout_at(deadline, self.write_and_read(worker))
-            .await
-            .unwrap_or(Err(ErrorKind::Timeout))
+    fn fd(&self) -> RawFd {
+        self.stream.as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 
+    /// Writes the request and reads until one response is framed. A request past its
+    /// deadline has its socket shut down by the watcher, which ends the read here.
     async fn write_and_read(&mut self, worker: &Worker) -> Result<Arrived, ErrorKind> {
         let plan = &worker.plan;
         let stream = self.stream.as_mut().expect("connected before exchange");
@@ -142,36 +148,29 @@ impl Conn {
         worker.stats.borrow_mut().bytes_written += plan.request.len() as u64;
         self.framer.reset();
         loop {
-            let framed = match self.framer.advance(&mut self.buf) {
-                Ok(Some(response)) => Some(response),
-                Ok(None) => None,
-                Err(e) => return Err(frame_error(e)),
-            };
-            if let Some(response) = framed {
-                let check = plan
-                    .expect
-                    .check(response.status, &self.buf[..response.body_len]);
-                self.buf.drain(..response.body_len);
-                return Ok(Arrived {
-                    status: response.status,
-                    keep_alive: response.keep_alive,
-                    check,
-                });
+            // Bytes left from before the write are framed first; otherwise read at once.
+            if !self.buf.is_empty()
+                && let Some(response) = self.framer.advance(&mut self.buf).map_err(frame_error)?
+            {
+                return Ok(self.arrived(plan, response, response.keep_alive));
             }
-            match self.read(worker).await? {
-                0 => {
-                    let response = self.framer.finish_eof().map_err(frame_error)?;
-                    let check = plan
-                        .expect
-                        .check(response.status, &self.buf[..response.body_len]);
-                    return Ok(Arrived {
-                        status: response.status,
-                        keep_alive: false,
-                        check,
-                    });
-                }
-                _ => continue,
+            if self.read(worker).await? == 0 {
+                let response = self.framer.finish_eof().map_err(frame_error)?;
+                return Ok(self.arrived(plan, response, false));
             }
+        }
+    }
+
+    /// Checks a framed response and removes its body from the buffer.
+    fn arrived(&mut self, plan: &Plan, response: Response, keep_alive: bool) -> Arrived {
+        let check = plan
+            .expect
+            .check(response.status, &self.buf[..response.body_len]);
+        self.buf.drain(..response.body_len);
+        Arrived {
+            status: response.status,
+            keep_alive,
+            check,
         }
     }
 

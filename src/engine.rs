@@ -107,7 +107,7 @@ fn spawn_core(
 /// This core's connections, until they finish (`-n`) or the watcher stops the core.
 async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
     let tasks: Vec<_> = (0..connections)
-        .map(|_| monoio::spawn(conn::run(worker.clone())))
+        .map(|index| monoio::spawn(conn::run(worker.clone(), index)))
         .collect();
     let all_done = async {
         for task in tasks {

@@ -18,5 +18,6 @@ pub mod series;
 pub mod signal;
 pub mod stats;
 pub mod target;
+pub mod timeouts;
 pub mod units;
 pub mod worker;

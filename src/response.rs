@@ -184,8 +184,15 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError
             encoded = true;
             chunked = last_token_is(header.value, b"chunked");
         } else if lower_eq(name, b"connection") {
-            close |= has_token(header.value, b"close");
-            keep |= has_token(header.value, b"keep-alive");
+            // Servers almost always send one of the two tokens alone: try that first.
+            if lower_eq(header.value, b"keep-alive") {
+                keep = true;
+            } else if lower_eq(header.value, b"close") {
+                close = true;
+            } else {
+                close |= has_token(header.value, b"close");
+                keep |= has_token(header.value, b"keep-alive");
+            }
         }
     }
     let no_body = head_request || (100..200).contains(&status) || status == 204 || status == 304;
@@ -216,7 +223,21 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError
 /// name or value onto a letter or `-` (only CR would map to `-`), so this is exact and
 /// cheaper than a general case fold; the length check rejects most candidates at once.
 fn lower_eq(text: &[u8], lowercase: &[u8]) -> bool {
-    text.len() == lowercase.len() && text.iter().zip(lowercase).all(|(a, b)| a | 0x20 == *b)
+    if text.len() != lowercase.len() {
+        return false;
+    }
+    // Eight bytes at a time: header names are short, but this runs for every header.
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+    let (mut a, mut b) = (text.chunks_exact(8), lowercase.chunks_exact(8));
+    let words_equal = a
+        .by_ref()
+        .zip(b.by_ref())
+        .all(|(x, y)| word(x) | 0x2020_2020_2020_2020 == word(y));
+    words_equal
+        && a.remainder()
+            .iter()
+            .zip(b.remainder())
+            .all(|(x, y)| x | 0x20 == *y)
 }
 
 fn parse_length(value: &[u8]) -> Result<u64, FrameError> {
@@ -232,8 +253,7 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 fn has_token(value: &[u8], token: &[u8]) -> bool {
-    // Servers almost always send the token alone (`keep-alive`, `close`): try that first.
-    lower_eq(value, token) || (value.contains(&b',') && tokens(value).any(|t| lower_eq(t, token)))
+    tokens(value).any(|t| lower_eq(t, token))
 }
 
 fn last_token_is(value: &[u8], token: &[u8]) -> bool {

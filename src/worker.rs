@@ -10,6 +10,7 @@ use crate::plan::{CoreShare, Plan};
 use crate::series::{CoreSeries, SecondRecorder};
 use crate::signal;
 use crate::stats::{ErrorKind, Stats};
+use crate::timeouts::{self, Deadline};
 
 /// How often the watcher looks at Ctrl-C and publishes idle seconds.
 const WATCH_TICK: Duration = Duration::from_millis(10);
@@ -19,6 +20,8 @@ pub struct Worker {
     pub start: Instant,
     pub deadline: Option<Instant>,
     pub stats: RefCell<Stats>,
+    /// The request deadline of each connection of this core, by connection index.
+    pub deadlines: Vec<Deadline>,
     seconds: RefCell<SecondRecorder>,
     /// Requests this core may still start (`None`: unlimited).
     budget: Cell<Option<u64>>,
@@ -39,6 +42,9 @@ impl Worker {
             start,
             deadline,
             stats: RefCell::default(),
+            deadlines: (0..share.connections)
+                .map(|_| Deadline::default())
+                .collect(),
             seconds: RefCell::new(SecondRecorder::new(series, start)),
             budget: Cell::new(share.requests),
             in_flight: Cell::new(0),
@@ -83,7 +89,8 @@ impl Worker {
             .record(now, latency, failure.is_some());
     }
 
-    /// Runs until the deadline or Ctrl-C; returning stops this core.
+    /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick;
+    /// returning stops this core.
     pub async fn watch(&self) {
         loop {
             let now = Instant::now();
@@ -92,6 +99,7 @@ impl Worker {
                 return;
             }
             self.seconds.borrow_mut().roll(now);
+            timeouts::sweep(&self.deadlines, now);
             let wake = self
                 .deadline
                 .map_or(now + WATCH_TICK, |d| d.min(now + WATCH_TICK));
