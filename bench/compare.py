@@ -35,6 +35,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+SERVER_PIDS = []
+
+
+def server_cpu_seconds():
+    """CPU seconds (user + system) used so far by the server's processes."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in SERVER_PIDS:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+
 def blast_run(driver, conns, duration, cpu, url):
     cmd = ["taskset", "-c", cpu, BLAST, "--driver", driver, "-c", str(conns), "-d", str(duration),
            *CHECK, "--json", "-", url]
@@ -48,7 +65,9 @@ def wrk_run(conns, duration, cpu, url):
 
 def measure(cmd, parse):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = server_cpu_seconds()
     proc = subprocess.run(["/usr/bin/time", "-f", "RSS_KB=%M"] + cmd, capture_output=True, text=True)
+    server_used = server_cpu_seconds() - server_before
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
         sys.exit(f"{cmd} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
@@ -60,6 +79,7 @@ def measure(cmd, parse):
         "rps": rps, "p50": p50, "p99": p99,
         "user_us": user / requests * 1e6, "sys_us": system / requests * 1e6,
         "cpu_us": (user + system) / requests * 1e6, "rss_mb": rss_kb / 1024,
+        "server_us": server_used / requests * 1e6,
     }
 
 
@@ -78,8 +98,8 @@ def wrk_time(text):
 def parse_wrk(out):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    p50 = wrk_time(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = wrk_time(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = wrk_time(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = wrk_time(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     if "Non-2xx" in out or "Socket errors" in out:
         sys.exit(f"wrk saw errors:\n{out}")
     return rps, p50, p99, requests
@@ -124,6 +144,8 @@ def main():
     pid = subprocess.run([os.path.join(ROOT, "scripts", "nginx.sh"), "start", str(port), "1", args.server_cpu],
                          capture_output=True, text=True, check=True).stdout.strip()
     url = f"http://127.0.0.1:{port}/predict"
+    SERVER_PIDS.append(pid)
+    SERVER_PIDS.extend(subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split())
     clients = {
         "blast io_uring": lambda c: blast_run("uring", c, args.duration, args.client_cpu, url),
         "blast epoll": lambda c: blast_run("epoll", c, args.duration, args.client_cpu, url),
@@ -143,15 +165,16 @@ def main():
     print(f"nginx 1 worker on CPU {args.server_cpu}; clients on CPU {args.client_cpu}; "
           f"{args.duration}s x {args.repeats} runs; median (min-max)")
     print("blast checks every response: --expect-status 200 --expect-json 'prediction=0|1'; wrk checks nothing\n")
-    header = f"| client | conns | RPS | p50 us | p99 us | CPU us/req | user us/req | sys us/req | peak RSS MB |"
+    header = ("| client | conns | RPS | p50 us | p99 us | CPU us/req | user us/req | sys us/req "
+              "| peak RSS MB | server CPU us/req |")
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for (name, conns), runs in results.items():
         col = lambda key, fmt: spread([r[key] for r in runs], fmt)
         print(f"| {name} | {conns} | {col('rps', lambda v: f'{v:,.0f}')} | {col('p50', lambda v: f'{v:.0f}')} "
               f"| {col('p99', lambda v: f'{v:.0f}')} | {col('cpu_us', lambda v: f'{v:.2f}')} "
               f"| {col('user_us', lambda v: f'{v:.2f}')} | {col('sys_us', lambda v: f'{v:.2f}')} "
-              f"| {col('rss_mb', lambda v: f'{v:.1f}')} |")
+              f"| {col('rss_mb', lambda v: f'{v:.1f}')} | {col('server_us', lambda v: f'{v:.2f}')} |")
     print("\nRatios to wrk (median; CPU/request < 1 and RPS ~ 1 are the targets):\n")
     print("| client | conns | RPS ratio | CPU/request ratio | RSS ratio |")
     print("|---|---|---|---|---|")
