@@ -8,8 +8,12 @@ use crate::engine;
 use crate::health;
 use crate::limits;
 use crate::plan::Plan;
+use crate::plan::format_cpus;
 use crate::report::{Summary, json, text};
+use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::signal;
+use crate::target::Target;
+use std::net::SocketAddr;
 
 /// Exit codes: 0 the run completed, 1 not a single request succeeded, 2 usage or setup error.
 pub const EXIT_OK: i32 = 0;
@@ -69,4 +73,44 @@ pub fn exit_code(summary: &Summary) -> i32 {
     } else {
         EXIT_OK
     }
+}
+
+/// `blast serve`: runs the built-in target until its duration ends or Ctrl-C.
+pub fn serve(config: ServeConfig) -> Result<ServeStats, String> {
+    signal::install();
+    let server = Server::start(config)?;
+    eprintln!(
+        "blast serve: listening on http://{}/ (/predict, /health); Ctrl-C stops",
+        server.addr
+    );
+    let stats = server.wait()?;
+    eprintln!("{}", stats.line());
+    Ok(stats)
+}
+
+/// `blast demo`: the built-in target on the last allowed CPU, the client on the others (or
+/// both on the one CPU there is), the prediction check on. Returns the client's summary.
+pub fn demo(config: &mut Config) -> Result<Summary, String> {
+    let cpus = crate::plan::choose_cpus(None)?;
+    let (server_cpus, client_cpus) = match cpus.split_last() {
+        Some((last, rest)) if !rest.is_empty() => (vec![*last], rest.to_vec()),
+        _ => (cpus.clone(), cpus.clone()),
+    };
+    let mut serve = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    serve.threads = Some(1);
+    serve.cpus = (!server_cpus.is_empty()).then_some(server_cpus.clone());
+    let server = Server::start(serve)?;
+    config.target = Target::parse(&format!("http://{}/predict", server.addr))?;
+    config.cpus = (!client_cpus.is_empty()).then_some(client_cpus.clone());
+    eprintln!(
+        "blast demo: built-in target at {} on CPU {}, blast on CPU {}",
+        server.addr,
+        format_cpus(&server_cpus),
+        format_cpus(&client_cpus)
+    );
+    let summary = run(config);
+    let stats = server.stop()?;
+    let summary = summary?;
+    eprintln!("{}", stats.line());
+    Ok(summary)
 }

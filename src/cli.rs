@@ -2,12 +2,17 @@
 
 use std::io::IsTerminal;
 
-use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
 use crate::config::{Config, Driver, JsonOut};
 use crate::plan::parse_cpus;
 use crate::request::{RequestSpec, parse_header};
+use crate::serve::ServeConfig;
+use crate::serve::faults::{Delay, Faults};
 use crate::target::Target;
 use crate::units::{parse_count, parse_duration};
 
@@ -18,9 +23,91 @@ use crate::units::{parse_count, parse_duration};
     about = "HTTP/1.1 load generator: finds a server's ceiling while checking every response",
     after_help = "Examples:\n  blast -c 256 -d 60 http://127.0.0.1:8000/predict\n  \
                   blast -c 64 -d 30s -X POST --body '{\"x\":[1,2]}' --expect-status 200 \\\n        \
-                  --expect-json 'prediction=0|1' --json out.json http://127.0.0.1:8000/predict"
+                  --expect-json 'prediction=0|1' --json out.json http://127.0.0.1:8000/predict\n  \
+                  blast demo\n  blast serve --listen 127.0.0.1:8080 --delay 1ms-5ms --error-rate 0.01",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run blast's built-in target server: /predict, /health, with fault knobs (docs/serve.md)
+    Serve(ServeArgs),
+    /// Start the built-in target on one CPU and blast it from the others, prediction check on
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start)
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: String,
+
+    /// CPUs to pin the server threads to, e.g. 1 or 2-3 [default: all allowed]
+    #[arg(long, value_name = "LIST")]
+    cpus: Option<String>,
+
+    /// Server threads [default: one per CPU in --cpus]
+    #[arg(short = 't', long, value_name = "N")]
+    threads: Option<String>,
+
+    /// I/O driver, as for the client
+    #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
+    driver: DriverArg,
+
+    /// Extra latency per response: fixed (5ms) or uniformly random (1ms-10ms)
+    #[arg(long, value_name = "TIME[-TIME]")]
+    delay: Option<String>,
+
+    /// Share of responses that are 500s: 0.01 or 1%
+    #[arg(long, value_name = "SHARE")]
+    error_rate: Option<String>,
+
+    /// Share of /predict responses with a bad body ({"prediction":2} and invalid JSON, alternately)
+    #[arg(long, value_name = "SHARE")]
+    bad_body_rate: Option<String>,
+
+    /// Close each connection after N responses (the last says Connection: close)
+    #[arg(long, value_name = "N")]
+    close_every: Option<String>,
+
+    /// Hold back every N-th response of a thread for --stall
+    #[arg(long, value_name = "N")]
+    stall_every: Option<String>,
+
+    /// How long a stalled response is held back
+    #[arg(long, default_value = "1s", value_name = "TIME")]
+    stall: String,
+
+    /// Stop after this long [default: run until Ctrl-C]
+    #[arg(short = 'd', long, value_name = "TIME")]
+    duration: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Connections
+    #[arg(short = 'c', long, default_value = "64", value_name = "N")]
+    connections: String,
+
+    /// Run time
+    #[arg(short = 'd', long, default_value = "10s", value_name = "TIME")]
+    duration: String,
+
+    /// Also write the results as JSON to PATH ('-' for stdout)
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
     /// Target URL (http://host[:port]/path)
     #[arg(value_name = "URL")]
     url: Option<String>,
@@ -106,6 +193,9 @@ enum DriverArg {
 /// What the command line asked for.
 pub enum Parsed {
     Run(Box<Config>),
+    Serve(ServeConfig),
+    /// The demo: a client config whose target the demo fills in, and the server CPU.
+    Demo(Box<Config>),
     /// `--help` or `--version`: the text to print on stdout.
     Print(String),
 }
@@ -124,7 +214,114 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         }
         Err(e) => return Err(first_line(&e.render().to_string())),
     };
-    config(cli).map(|c| Parsed::Run(Box::new(c)))
+    match cli.command {
+        Some(Command::Serve(args)) => serve_config(args).map(Parsed::Serve),
+        Some(Command::Demo(args)) => demo_config(args).map(|c| Parsed::Demo(Box::new(c))),
+        None => config(cli.run).map(|c| Parsed::Run(Box::new(c))),
+    }
+}
+
+fn driver(arg: DriverArg) -> Driver {
+    match arg {
+        DriverArg::Auto => Driver::Auto,
+        DriverArg::Uring => Driver::Uring,
+        DriverArg::Epoll => Driver::Epoll,
+    }
+}
+
+fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        format!(
+            "invalid --listen '{}' (use e.g. 127.0.0.1:8080)",
+            args.listen
+        )
+    })?;
+    let mut config = ServeConfig::new(listen);
+    config.cpus = args.cpus.as_deref().map(parse_cpus).transpose()?;
+    config.threads = args
+        .threads
+        .as_deref()
+        .map(|t| positive("--threads", t).map(|t| t as usize))
+        .transpose()?;
+    config.driver = driver(args.driver);
+    config.duration = args
+        .duration
+        .as_deref()
+        .map(|d| positive_duration("--duration", d))
+        .transpose()?;
+    config.faults = Faults {
+        delay: args
+            .delay
+            .as_deref()
+            .map(Delay::parse)
+            .transpose()?
+            .unwrap_or_default(),
+        error_share: args
+            .error_rate
+            .as_deref()
+            .map(|r| share("--error-rate", r))
+            .transpose()?
+            .unwrap_or(0.0),
+        bad_body_share: args
+            .bad_body_rate
+            .as_deref()
+            .map(|r| share("--bad-body-rate", r))
+            .transpose()?
+            .unwrap_or(0.0),
+        close_every: args
+            .close_every
+            .as_deref()
+            .map(|n| positive("--close-every", n))
+            .transpose()?,
+        stall_every: args
+            .stall_every
+            .as_deref()
+            .map(|n| positive("--stall-every", n))
+            .transpose()?,
+        stall: positive_duration("--stall", &args.stall)?,
+    };
+    Ok(config)
+}
+
+/// A share of responses: `0.01` or `1%`, between 0 and 1.
+fn share(flag: &str, text: &str) -> Result<f64, String> {
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(n) => (n, 0.01),
+        None => (text, 1.0),
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|v| v * scale)
+        .filter(|v| (0.0..=1.0).contains(v))
+        .ok_or_else(|| {
+            format!("{flag} must be a share between 0 and 1 (e.g. 0.01 or 1%), not '{text}'")
+        })
+}
+
+/// The demo's client: the prediction check on a JSON POST; the target is filled in later.
+fn demo_config(args: DemoArgs) -> Result<Config, String> {
+    let mut config = Config::new(Target::parse("http://127.0.0.1:1/predict")?);
+    config.connections = positive("--connections", &args.connections)? as usize;
+    config.duration = Some(positive_duration("--duration", &args.duration)?);
+    config.request = request_spec(
+        None,
+        &[],
+        Some(r#"{"features":[5.1,3.5,1.4,0.2]}"#.into()),
+        None,
+    )?;
+    config.expect = expect("200", &["prediction=0|1".to_string()])?;
+    config.health = Some("/health".into());
+    config.json = args.json.map(|p| {
+        if p == "-" {
+            JsonOut::Stdout
+        } else {
+            JsonOut::File(p)
+        }
+    });
+    config.live = std::io::stderr().is_terminal();
+    Ok(config)
 }
 
 /// clap's messages span several lines (usage, tips); the first one says what is wrong.
@@ -133,12 +330,15 @@ fn first_line(rendered: &str) -> String {
     format!("{} (see blast --help)", line.trim_start_matches("error: "))
 }
 
-fn config(cli: Cli) -> Result<Config, String> {
+fn config(cli: RunArgs) -> Result<Config, String> {
     let url = match (cli.url, cli.url_flag) {
         (Some(_), Some(_)) => return Err("give the URL once: positionally or with --url".into()),
         (Some(url), None) | (None, Some(url)) => url,
         (None, None) => {
-            return Err("missing URL, e.g. blast http://127.0.0.1:8000/ (see blast --help)".into());
+            return Err(
+                "missing URL, e.g. blast http://127.0.0.1:8000/, or blast demo (see blast --help)"
+                    .into(),
+            );
         }
     };
     let mut config = Config::new(Target::parse(&url)?);
@@ -162,11 +362,7 @@ fn config(cli: Cli) -> Result<Config, String> {
     config.request = request_spec(cli.method, &cli.headers, cli.body, cli.body_file)?;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
-    config.driver = match cli.driver {
-        DriverArg::Auto => Driver::Auto,
-        DriverArg::Uring => Driver::Uring,
-        DriverArg::Epoll => Driver::Epoll,
-    };
+    config.driver = driver(cli.driver);
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json)?;
     config.json = cli.json.map(|p| {
@@ -189,7 +385,7 @@ fn positive(flag: &str, text: &str) -> Result<u64, String> {
     }
 }
 
-fn positive_duration(flag: &str, text: &str) -> Result<std::time::Duration, String> {
+fn positive_duration(flag: &str, text: &str) -> Result<Duration, String> {
     let d = parse_duration(text).map_err(|e| format!("{flag}: {e}"))?;
     if d.is_zero() {
         return Err(format!("{flag} must be greater than zero"));
@@ -254,7 +450,7 @@ mod tests {
             .map(String::from);
         match parse(argv)? {
             Parsed::Run(config) => Ok(*config),
-            Parsed::Print(_) => Err("printed".into()),
+            _ => Err("not a run".into()),
         }
     }
 
@@ -342,5 +538,84 @@ mod tests {
             assert!(err.contains(want), "{args:?}: {err}");
             assert!(!err.contains('\n'), "{args:?}: one line, got {err:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod subcommand_tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Parsed, String> {
+        parse(
+            std::iter::once("blast")
+                .chain(args.iter().copied())
+                .map(String::from),
+        )
+    }
+
+    #[test]
+    fn serve_flags() {
+        let Ok(Parsed::Serve(c)) = parsed(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--delay",
+            "1ms-2ms",
+            "--error-rate",
+            "5%",
+            "--bad-body-rate",
+            "0.01",
+            "--close-every",
+            "100",
+            "--stall-every",
+            "10",
+            "--stall",
+            "2s",
+            "-t",
+            "1",
+            "-d",
+            "3s",
+        ]) else {
+            panic!("not a serve config")
+        };
+        assert_eq!(c.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(
+            (c.faults.error_share, c.faults.bad_body_share),
+            (0.05, 0.01)
+        );
+        assert_eq!(
+            (c.faults.close_every, c.faults.stall_every),
+            (Some(100), Some(10))
+        );
+        assert_eq!(
+            (c.threads, c.duration),
+            (Some(1), Some(Duration::from_secs(3)))
+        );
+        for (args, want) in [
+            (&["serve", "--listen", "nowhere"][..], "invalid --listen"),
+            (&["serve", "--error-rate", "2"][..], "share between 0 and 1"),
+            (&["serve", "--delay", "5ms-1ms"][..], "reversed"),
+            (&["serve", "--close-every", "0"][..], "at least 1"),
+        ] {
+            let err = parsed(args).err().expect(want);
+            assert!(err.contains(want) && !err.contains('\n'), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn demo_defaults_to_the_prediction_check() {
+        let Ok(Parsed::Demo(c)) = parsed(&["demo", "-d", "2"]) else {
+            panic!("not a demo")
+        };
+        assert_eq!(
+            (c.connections, c.duration),
+            (64, Some(Duration::from_secs(2)))
+        );
+        assert_eq!(c.expect.json.len(), 1);
+        assert_eq!(c.request.method, "POST");
+        assert!(
+            matches!(parsed(&["http://127.0.0.1:1/"]), Ok(Parsed::Run(_))),
+            "the URL form still works"
+        );
     }
 }

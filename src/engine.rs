@@ -140,7 +140,7 @@ fn uring_setup(tuned: bool) -> io_uring::Builder {
 type Runtime = FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>>;
 
 /// Builds the runtime the driver asks for and runs `future` on it; returns the driver used.
-fn block_on<F: Future>(
+pub(crate) fn block_on<F: Future>(
     driver: Driver,
     entries: u32,
     future: F,

@@ -15,6 +15,7 @@ pub mod report;
 pub mod request;
 pub mod response;
 pub mod series;
+pub mod serve;
 pub mod signal;
 pub mod stats;
 pub mod target;

@@ -6,15 +6,27 @@ fn main() {
 }
 
 fn run() -> i32 {
-    let config = match cli::parse(std::env::args()) {
-        Ok(Parsed::Run(config)) => config,
+    let (mut config, demo) = match cli::parse(std::env::args()) {
+        Ok(Parsed::Run(config)) => (config, false),
+        Ok(Parsed::Demo(config)) => (config, true),
+        Ok(Parsed::Serve(config)) => {
+            return match app::serve(config) {
+                Ok(_) => app::EXIT_OK,
+                Err(message) => usage_error(&message),
+            };
+        }
         Ok(Parsed::Print(text)) => {
             print!("{text}");
             return app::EXIT_OK;
         }
         Err(message) => return usage_error(&message),
     };
-    let summary = match app::run(&config) {
+    let summary = if demo {
+        app::demo(&mut config)
+    } else {
+        app::run(&config)
+    };
+    let summary = match summary {
         Ok(summary) => summary,
         Err(message) => return usage_error(&message),
     };

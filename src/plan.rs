@@ -83,7 +83,7 @@ pub fn split(total: u64, parts: usize) -> Vec<u64> {
 
 /// The CPUs to pin to: the requested ones, which must be allowed to this process, or all the
 /// allowed ones. Empty when the platform cannot tell (threads then run unpinned).
-fn choose_cpus(requested: Option<&[usize]>) -> Result<Vec<usize>, String> {
+pub(crate) fn choose_cpus(requested: Option<&[usize]>) -> Result<Vec<usize>, String> {
     let allowed: Vec<usize> = core_affinity::get_core_ids()
         .unwrap_or_default()
         .into_iter()

@@ -1,0 +1,236 @@
+//! The server side of HTTP/1.1 for `blast serve`: request framing with httparse and the
+//! response bytes, all built once.
+
+use std::mem::MaybeUninit;
+
+use super::faults::Fault;
+
+/// Largest request head and body accepted.
+pub const MAX_REQUEST_HEAD: usize = 16 * 1024;
+pub const MAX_REQUEST_BODY: usize = 1 << 20;
+const MAX_HEADERS: usize = 64;
+
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/predict`, with the prediction derived from the request.
+    Predict(u8),
+    Health,
+    NotFound,
+}
+
+/// A complete request at the front of the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    pub route: Route,
+    pub keep_alive: bool,
+    /// Bytes of the buffer this request used.
+    pub len: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadRequest;
+
+/// Frames the first request in `buf`: `Ok(None)` when more bytes are needed.
+pub fn parse(buf: &[u8]) -> Result<Option<Request>, BadRequest> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let head = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+        &mut request,
+        buf,
+        &mut slots,
+    ) {
+        Ok(httparse::Status::Complete(head)) => head,
+        Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_HEAD => return Ok(None),
+        _ => return Err(BadRequest),
+    };
+    let mut length = 0usize;
+    let mut close = false;
+    let mut keep = false;
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(header.value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|l| *l <= MAX_REQUEST_BODY)
+                .ok_or(BadRequest)?;
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked request bodies are not needed by any load test: refuse them plainly.
+            return Err(BadRequest);
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            close |= header.value.eq_ignore_ascii_case(b"close");
+            keep |= header.value.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+    if buf.len() < head + length {
+        return Ok(None);
+    }
+    let body = &buf[head..head + length];
+    let path = request.path.unwrap_or("/");
+    let route = match path.split('?').next() {
+        Some("/predict") => Route::Predict(prediction(if body.is_empty() {
+            path.as_bytes()
+        } else {
+            body
+        })),
+        Some("/health") => Route::Health,
+        _ => Route::NotFound,
+    };
+    let keep_alive = if request.version == Some(1) {
+        !close
+    } else {
+        keep
+    };
+    Ok(Some(Request {
+        route,
+        keep_alive,
+        len: head + length,
+    }))
+}
+
+/// A deterministic 0 or 1 from the request (FNV-1a of the body, or of the path).
+fn prediction(input: &[u8]) -> u8 {
+    let hash = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash & 1) as u8
+}
+
+/// Every response the server can send, serialized once: `[keep-alive, close]` variants.
+pub struct Responses {
+    predict: [[Vec<u8>; 2]; 2],
+    health: [Vec<u8>; 2],
+    not_found: [Vec<u8>; 2],
+    error: [Vec<u8>; 2],
+    bad_prediction: [Vec<u8>; 2],
+    invalid_json: [Vec<u8>; 2],
+    bad_request: Vec<u8>,
+}
+
+fn response(status: &str, content_type: &str, body: &str) -> [Vec<u8>; 2] {
+    let make = |connection: &str| {
+        format!(
+            "HTTP/1.1 {status}\r\nServer: blast\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{connection}\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    };
+    [make(""), make("Connection: close\r\n")]
+}
+
+impl Default for Responses {
+    fn default() -> Self {
+        let json = "application/json";
+        Responses {
+            predict: [
+                response("200 OK", json, r#"{"prediction":0}"#),
+                response("200 OK", json, r#"{"prediction":1}"#),
+            ],
+            health: response("200 OK", json, r#"{"status":"ok"}"#),
+            not_found: response("404 Not Found", json, r#"{"detail":"Not Found"}"#),
+            error: response(
+                "500 Internal Server Error",
+                json,
+                r#"{"detail":"injected error"}"#,
+            ),
+            bad_prediction: response("200 OK", json, r#"{"prediction":2}"#),
+            invalid_json: response("200 OK", json, r#"{"prediction":1"#),
+            bad_request: response("400 Bad Request", json, r#"{"detail":"bad request"}"#)[1]
+                .clone(),
+        }
+    }
+}
+
+impl Responses {
+    /// The bytes for `route` with `fault` applied; `close` selects `Connection: close`.
+    pub fn pick(&self, route: Route, fault: Fault, close: bool) -> &[u8] {
+        let variant = usize::from(close);
+        let set = match (fault, route) {
+            (Fault::Error, _) => &self.error,
+            (Fault::BadPrediction, Route::Predict(_)) => &self.bad_prediction,
+            (Fault::InvalidJson, Route::Predict(_)) => &self.invalid_json,
+            (_, Route::Predict(p)) => &self.predict[p as usize],
+            (_, Route::Health) => &self.health,
+            (_, Route::NotFound) => &self.not_found,
+        };
+        &set[variant]
+    }
+
+    pub fn bad_request(&self) -> &[u8] {
+        &self.bad_request
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_requests() {
+        let get = b"GET /predict HTTP/1.1\r\nHost: x\r\n\r\n";
+        let r = parse(get).unwrap().unwrap();
+        assert!(matches!(r.route, Route::Predict(_)) && r.keep_alive && r.len == get.len());
+        let post =
+            b"POST /predict?x=1 HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabcGET";
+        let r = parse(post).unwrap().unwrap();
+        assert_eq!((r.len, r.keep_alive), (post.len() - 3, false));
+        assert_eq!(parse(&post[..post.len() - 5]), Ok(None), "body incomplete");
+        assert_eq!(
+            parse(b"GET /health HTTP/1.0\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .route,
+            Route::Health
+        );
+        assert!(
+            !parse(b"GET /health HTTP/1.0\r\n\r\n")
+                .unwrap()
+                .unwrap()
+                .keep_alive
+        );
+        assert_eq!(
+            parse(b"GET /x HTTP/1.1\r\n\r\n").unwrap().unwrap().route,
+            Route::NotFound
+        );
+        assert_eq!(parse(b"BLAH\r\n\r\n"), Err(BadRequest));
+        assert_eq!(
+            parse(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(BadRequest)
+        );
+    }
+
+    #[test]
+    fn predictions_are_deterministic_and_both_occur() {
+        let of = |body: &str| prediction(body.as_bytes());
+        assert_eq!(of("abc"), of("abc"));
+        let ones = (0..100)
+            .filter(|i| of(&format!("{{\"x\":{i}}}")) == 1)
+            .count();
+        assert!((20..80).contains(&ones), "{ones}");
+    }
+
+    #[test]
+    fn responses_are_valid_http() {
+        let responses = Responses::default();
+        for close in [false, true] {
+            let bytes = responses.pick(Route::Predict(1), Fault::None, close);
+            let mut framer = crate::response::Framer::new(false, true, 1024);
+            let mut buf = bytes.to_vec();
+            let r = framer.advance(&mut buf).unwrap().unwrap();
+            assert_eq!(
+                (r.status, r.keep_alive, &buf[..r.body_len]),
+                (200, !close, &br#"{"prediction":1}"#[..])
+            );
+        }
+        assert!(
+            responses
+                .pick(Route::Predict(0), Fault::Error, false)
+                .starts_with(b"HTTP/1.1 500")
+        );
+        assert!(
+            responses
+                .pick(Route::Health, Fault::BadPrediction, false)
+                .ends_with(br#"{"status":"ok"}"#)
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! `blast serve`: a small thread-per-core HTTP/1.1 server on monoio, for calibrating the
+//! client and for demos. `/predict` answers `{"prediction":0|1}`, `/health` answers ok, and
+//! the fault knobs in `faults` inject latency, 500s, bad bodies, closes and stalls, each
+//! counted so that tests can check that blast counts exactly what was injected.
+
+pub mod faults;
+pub mod http;
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+
+use crate::config::Driver;
+use crate::engine;
+use crate::signal;
+use faults::{Fault, Faults, Injector};
+use http::{MAX_REQUEST_BODY, MAX_REQUEST_HEAD, Route};
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    /// CPUs to pin threads to; `None`: all this process may use.
+    pub cpus: Option<Vec<usize>>,
+    pub threads: Option<usize>,
+    pub driver: Driver,
+    pub faults: Faults,
+    /// Stop by itself after this long (`None`: at Ctrl-C or `Server::stop`).
+    pub duration: Option<Duration>,
+}
+
+impl ServeConfig {
+    pub fn new(listen: SocketAddr) -> ServeConfig {
+        ServeConfig {
+            listen,
+            cpus: None,
+            threads: None,
+            driver: Driver::Auto,
+            faults: Faults::default(),
+            duration: None,
+        }
+    }
+}
+
+/// What the server did, summed over its threads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServeStats {
+    pub connections: u64,
+    pub requests: u64,
+    /// Injected `500` responses.
+    pub errors: u64,
+    /// Injected bad `/predict` bodies.
+    pub bad_bodies: u64,
+    /// Connections closed by `--close-every`.
+    pub closes: u64,
+    /// Responses held back by `--stall-every`.
+    pub stalls: u64,
+    /// Requests that could not be parsed (answered 400, connection closed).
+    pub bad_requests: u64,
+}
+
+impl ServeStats {
+    fn merge(&mut self, other: &ServeStats) {
+        self.connections += other.connections;
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.bad_bodies += other.bad_bodies;
+        self.closes += other.closes;
+        self.stalls += other.stalls;
+        self.bad_requests += other.bad_requests;
+    }
+
+    /// One line for the end of `blast serve`.
+    pub fn line(&self) -> String {
+        format!(
+            "blast serve: {} requests on {} connections; injected: {} errors, {} bad bodies, \
+             {} closes, {} stalls; {} bad requests",
+            self.requests,
+            self.connections,
+            self.errors,
+            self.bad_bodies,
+            self.closes,
+            self.stalls,
+            self.bad_requests
+        )
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Result<ServeStats, String>>>,
+}
+
+impl Server {
+    /// Binds (port 0 picks a free port; see `addr`) and starts the threads.
+    pub fn start(config: ServeConfig) -> Result<Server, String> {
+        let listener = std::net::TcpListener::bind(config.listen)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let cpus = crate::plan::choose_cpus(config.cpus.as_deref())?;
+        let threads = config.threads.unwrap_or(cpus.len()).max(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let deadline = config.duration.map(|d| Instant::now() + d);
+        let config = Arc::new(config);
+        let handles = (0..threads)
+            .map(|i| {
+                // Every thread accepts on the same socket (a duplicated descriptor).
+                let listener = listener.try_clone().map_err(|e| e.to_string())?;
+                let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
+                let (config, stop) = (config.clone(), stop.clone());
+                std::thread::Builder::new()
+                    .name(format!("blast-serve-{i}"))
+                    .spawn(move || serve_thread(listener, cpu, i as u64, config, stop, deadline))
+                    .map_err(|e| format!("cannot start a server thread: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Server {
+            addr,
+            stop,
+            threads: handles,
+        })
+    }
+
+    /// Stops the threads and returns what they did.
+    pub fn stop(self) -> Result<ServeStats, String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wait()
+    }
+
+    /// Waits for the threads to stop (duration, Ctrl-C or `stop`).
+    pub fn wait(self) -> Result<ServeStats, String> {
+        let mut total = ServeStats::default();
+        for thread in self.threads {
+            let stats = thread
+                .join()
+                .map_err(|_| "a server thread panicked".to_string())??;
+            total.merge(&stats);
+        }
+        Ok(total)
+    }
+}
+
+fn serve_thread(
+    listener: std::net::TcpListener,
+    cpu: Option<usize>,
+    seed: u64,
+    config: Arc<ServeConfig>,
+    stop: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+) -> Result<ServeStats, String> {
+    if let Some(cpu) = cpu {
+        core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+    }
+    let core = Rc::new(Core {
+        faults: config.faults.clone(),
+        responses: http::Responses::default(),
+        injector: RefCell::new(Injector::new(seed + 0x9e37_79b9)),
+        stats: RefCell::default(),
+    });
+    let run = async move {
+        let listener =
+            TcpListener::from_std(listener).map_err(|e| format!("cannot listen: {e}"))?;
+        monoio::select! {
+            _ = accept_loop(&listener, &core) => {},
+            _ = watch(&stop, deadline) => {},
+        }
+        Ok::<ServeStats, String>(core.stats.take())
+    };
+    engine::block_on(config.driver, 4096, run)?.0
+}
+
+/// One core's server state, shared by its connection tasks.
+struct Core {
+    faults: Faults,
+    responses: http::Responses,
+    injector: RefCell<Injector>,
+    stats: RefCell<ServeStats>,
+}
+
+async fn watch(stop: &AtomicBool, deadline: Option<Instant>) {
+    while !stop.load(Ordering::Relaxed)
+        && !signal::stop_requested()
+        && deadline.is_none_or(|d| Instant::now() < d)
+    {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn accept_loop(listener: &TcpListener, core: &Rc<Core>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                core.stats.borrow_mut().connections += 1;
+                monoio::spawn(connection(stream, core.clone()));
+            }
+            // Out of descriptors or similar: wait instead of spinning.
+            Err(_) => monoio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Serves one connection: every complete request in the buffer is answered in order
+/// (pipelining), and the answers go out in one write.
+async fn connection(mut stream: TcpStream, core: Rc<Core>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut served = 0u64;
+    loop {
+        if buf.capacity() - buf.len() < 4096 {
+            if buf.len() > MAX_REQUEST_HEAD + MAX_REQUEST_BODY {
+                return;
+            }
+            buf.reserve(8 * 1024);
+        }
+        let (len, capacity) = (buf.len(), buf.capacity());
+        let (read, slice) = stream.read(buf.slice_mut(len..capacity)).await;
+        buf = slice.into_inner();
+        if !matches!(read, Ok(n) if n > 0) {
+            return;
+        }
+        let (consumed, close) = answer(&core, &buf, &mut out, &mut served, &mut stream).await;
+        buf.drain(..consumed);
+        let (written, back) = stream.write_all(out).await;
+        out = back;
+        out.clear();
+        if written.is_err() || close {
+            return;
+        }
+    }
+}
+
+/// Appends the answers to every complete request in `buf`; returns the bytes used and
+/// whether the connection closes after them.
+async fn answer(
+    core: &Core,
+    buf: &[u8],
+    out: &mut Vec<u8>,
+    served: &mut u64,
+    stream: &mut TcpStream,
+) -> (usize, bool) {
+    let mut consumed = 0;
+    loop {
+        let request = match http::parse(&buf[consumed..]) {
+            Ok(Some(request)) => request,
+            Ok(None) => return (consumed, false),
+            Err(_) => {
+                core.stats.borrow_mut().bad_requests += 1;
+                out.extend_from_slice(core.responses.bad_request());
+                return (consumed, true);
+            }
+        };
+        consumed += request.len;
+        *served += 1;
+        let predict = matches!(request.route, Route::Predict(_));
+        let (fault, wait) = core.injector.borrow_mut().next(&core.faults, predict);
+        let closing = core
+            .faults
+            .close_every
+            .is_some_and(|n| served.is_multiple_of(n));
+        {
+            let mut stats = core.stats.borrow_mut();
+            stats.requests += 1;
+            stats.stalls += u64::from(core.injector.borrow().stalled(&core.faults));
+            stats.errors += u64::from(fault == Fault::Error);
+            stats.bad_bodies +=
+                u64::from(predict && matches!(fault, Fault::BadPrediction | Fault::InvalidJson));
+            stats.closes += u64::from(closing);
+        }
+        if !wait.is_zero() {
+            // Answers already made go out before the wait, as a slow server's would.
+            if !out.is_empty() {
+                let (_, back) = stream.write_all(std::mem::take(out)).await;
+                *out = back;
+                out.clear();
+            }
+            monoio::time::sleep(wait).await;
+        }
+        let close = closing || !request.keep_alive;
+        out.extend_from_slice(core.responses.pick(request.route, fault, close));
+        if close {
+            return (consumed, true);
+        }
+    }
+}
