@@ -79,6 +79,26 @@ fn help_documents_every_flag() {
         assert!(help.contains(flag), "--help lacks {flag}");
         assert!(readme.contains(flag), "README lacks {flag}");
     }
+    let serve_help = String::from_utf8_lossy(&blast(&["serve", "--help"]).stdout).to_string();
+    for flag in [
+        "--listen",
+        "--cpus",
+        "--threads",
+        "--driver",
+        "--delay",
+        "--error-rate",
+        "--bad-body-rate",
+        "--close-every",
+        "--stall-every",
+        "--stall",
+        "--duration",
+    ] {
+        assert!(serve_help.contains(flag), "serve --help lacks {flag}");
+        assert!(readme.contains(flag), "README lacks {flag}");
+    }
+    for flag in ["--connections", "--duration", "--json"] {
+        assert!(String::from_utf8_lossy(&blast(&["demo", "--help"]).stdout).contains(flag));
+    }
 }
 
 #[test]
@@ -243,4 +263,60 @@ fn live_line_only_on_a_terminal() {
         "{tty:?}"
     );
     assert!(tty.contains("Requests    "), "{tty:?}");
+}
+
+#[test]
+fn serve_runs_until_ctrl_c_and_reports_what_it_did() {
+    use std::io::{BufRead, BufReader};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "-t",
+            "1",
+            "--error-rate",
+            "10%",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("address printed")
+        .to_string();
+    let out = blast(&["-c", "2", "-n", "100", &format!("{url}predict")]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Failures    status 10"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // SAFETY: SIGINT to our own child.
+    unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
+    let status = server.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        rest.contains("100 requests on 2 connections; injected: 10 errors"),
+        "{rest}"
+    );
+}
+
+#[test]
+fn demo_runs_the_whole_job_with_nothing_installed() {
+    let out = blast(&["demo", "-d", "1", "-c", "8"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(text.contains("0 failed (100.00% success)"), "{text}");
+    assert!(
+        log.contains("blast demo: built-in target at 127.0.0.1:"),
+        "{log}"
+    );
+    assert!(log.contains("injected: 0 errors"), "{log}");
 }
