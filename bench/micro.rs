@@ -1,0 +1,70 @@
+//! Micro-benchmarks of the per-request hot path, so that regressions show up:
+//! response framing, the JSON expectation, and stats recording.
+//!
+//!     cargo bench --bench micro
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blast::check::{Expect, JsonExpectation, StatusSet};
+use blast::response::Framer;
+use blast::series::{CoreSeries, SecondRecorder};
+use blast::stats::Stats;
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const NGINX: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 22 Nov 2026 14:00:00 GMT\r\n\
+Content-Type: application/json\r\nContent-Length: 16\r\nConnection: keep-alive\r\n\r\n{\"prediction\":1}";
+const CHUNKED: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n\
+8\r\n{\"predic\r\n8\r\ntion\": 0\r\n1\r\n}\r\n0\r\n\r\n";
+const FASTAPI_BODY: &[u8] = br#"{"model":"iris-v3","version":"2026.11","prediction":1,"scores":[0.02,0.97,0.01],"latency_ms":0.41}"#;
+
+fn framing(c: &mut Criterion) {
+    for (name, wire) in [
+        ("frame/nginx content-length", NGINX),
+        ("frame/chunked", CHUNKED),
+    ] {
+        let mut framer = Framer::new(false, true, 1 << 20);
+        let mut buf = Vec::with_capacity(4096);
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                buf.clear();
+                buf.extend_from_slice(wire);
+                framer.reset();
+                black_box(framer.advance(&mut buf).unwrap().unwrap())
+            })
+        });
+    }
+}
+
+fn expectation(c: &mut Criterion) {
+    let rule = Expect {
+        status: StatusSet::parse("200").unwrap(),
+        json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+    };
+    c.bench_function("check/prediction small body", |b| {
+        b.iter(|| rule.check(200, black_box(br#"{"prediction":1}"#)))
+    });
+    c.bench_function("check/prediction 100-byte body", |b| {
+        b.iter(|| rule.check(200, black_box(FASTAPI_BODY)))
+    });
+}
+
+fn recording(c: &mut Criterion) {
+    let mut stats = Stats::default();
+    let start = Instant::now();
+    let mut seconds = SecondRecorder::new(Arc::new(CoreSeries::default()), start);
+    let now = start + Duration::from_millis(10);
+    let mut latency = 400_000u64;
+    c.bench_function("stats/record response + second", |b| {
+        b.iter(|| {
+            latency = latency.wrapping_mul(6364136223846793005).wrapping_add(1) % 5_000_000 + 1;
+            stats.record_response(black_box(latency), 200, None);
+            seconds.record(now, Some(latency), false);
+        })
+    });
+}
+
+criterion_group!(benches, framing, expectation, recording);
+criterion_main!(benches);
