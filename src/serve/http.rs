@@ -24,6 +24,8 @@ pub enum Route {
 pub struct Request {
     pub route: Route,
     pub keep_alive: bool,
+    /// An HTTP/1.0 client that asked for keep-alive must be told it got it (ab relies on it).
+    pub confirm_keep_alive: bool,
     /// Bytes of the buffer this request used.
     pub len: usize,
 }
@@ -76,14 +78,12 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, BadRequest> {
         Some("/health") => Route::Health,
         _ => Route::NotFound,
     };
-    let keep_alive = if request.version == Some(1) {
-        !close
-    } else {
-        keep
-    };
+    let http11 = request.version == Some(1);
+    let keep_alive = if http11 { !close } else { keep };
     Ok(Some(Request {
         route,
         keep_alive,
+        confirm_keep_alive: !http11 && keep,
         len: head + length,
     }))
 }
@@ -96,18 +96,28 @@ fn prediction(input: &[u8]) -> u8 {
     (hash & 1) as u8
 }
 
-/// Every response the server can send, serialized once: `[keep-alive, close]` variants.
+/// How the response speaks of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// HTTP/1.1 keep-alive: nothing to say.
+    Implicit = 0,
+    Close = 1,
+    /// `Connection: keep-alive`, for HTTP/1.0 clients.
+    KeepAlive = 2,
+}
+
+/// Every response the server can send, serialized once, in each `Connection` variant.
 pub struct Responses {
-    predict: [[Vec<u8>; 2]; 2],
-    health: [Vec<u8>; 2],
-    not_found: [Vec<u8>; 2],
-    error: [Vec<u8>; 2],
-    bad_prediction: [Vec<u8>; 2],
-    invalid_json: [Vec<u8>; 2],
+    predict: [[Vec<u8>; 3]; 2],
+    health: [Vec<u8>; 3],
+    not_found: [Vec<u8>; 3],
+    error: [Vec<u8>; 3],
+    bad_prediction: [Vec<u8>; 3],
+    invalid_json: [Vec<u8>; 3],
     bad_request: Vec<u8>,
 }
 
-fn response(status: &str, content_type: &str, body: &str) -> [Vec<u8>; 2] {
+fn response(status: &str, content_type: &str, body: &str) -> [Vec<u8>; 3] {
     let make = |connection: &str| {
         format!(
             "HTTP/1.1 {status}\r\nServer: blast\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{connection}\r\n{body}",
@@ -115,7 +125,11 @@ fn response(status: &str, content_type: &str, body: &str) -> [Vec<u8>; 2] {
         )
         .into_bytes()
     };
-    [make(""), make("Connection: close\r\n")]
+    [
+        make(""),
+        make("Connection: close\r\n"),
+        make("Connection: keep-alive\r\n"),
+    ]
 }
 
 impl Default for Responses {
@@ -143,8 +157,8 @@ impl Default for Responses {
 
 impl Responses {
     /// The bytes for `route` with `fault` applied; `close` selects `Connection: close`.
-    pub fn pick(&self, route: Route, fault: Fault, close: bool) -> &[u8] {
-        let variant = usize::from(close);
+    pub fn pick(&self, route: Route, fault: Fault, connection: Connection) -> &[u8] {
+        let variant = connection as usize;
         let set = match (fault, route) {
             (Fault::Error, _) => &self.error,
             (Fault::BadPrediction, Route::Predict(_)) => &self.bad_prediction,
@@ -212,25 +226,31 @@ mod tests {
     #[test]
     fn responses_are_valid_http() {
         let responses = Responses::default();
-        for close in [false, true] {
-            let bytes = responses.pick(Route::Predict(1), Fault::None, close);
+        let variants = [
+            (Connection::Implicit, true),
+            (Connection::Close, false),
+            (Connection::KeepAlive, true),
+        ];
+        for (connection, keep_alive) in variants {
+            let bytes = responses.pick(Route::Predict(1), Fault::None, connection);
             let mut framer = crate::response::Framer::new(false, true, 1024);
             let mut buf = bytes.to_vec();
             let r = framer.advance(&mut buf).unwrap().unwrap();
             assert_eq!(
                 (r.status, r.keep_alive, &buf[..r.body_len]),
-                (200, !close, &br#"{"prediction":1}"#[..])
+                (200, keep_alive, &br#"{"prediction":1}"#[..])
             );
         }
+        let error = responses.pick(Route::Predict(0), Fault::Error, Connection::Implicit);
+        assert!(error.starts_with(b"HTTP/1.1 500"));
+        let health = responses.pick(Route::Health, Fault::BadPrediction, Connection::Implicit);
         assert!(
-            responses
-                .pick(Route::Predict(0), Fault::Error, false)
-                .starts_with(b"HTTP/1.1 500")
+            health.ends_with(br#"{"status":"ok"}"#),
+            "bad bodies only touch /predict"
         );
-        assert!(
-            responses
-                .pick(Route::Health, Fault::BadPrediction, false)
-                .ends_with(br#"{"status":"ok"}"#)
-        );
+        let http10 = parse(b"GET /health HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(http10.keep_alive && http10.confirm_keep_alive);
     }
 }

@@ -22,7 +22,7 @@ use crate::config::Driver;
 use crate::engine;
 use crate::signal;
 use faults::{Fault, Faults, Injector};
-use http::{MAX_REQUEST_BODY, MAX_REQUEST_HEAD, Route};
+use http::{Connection, MAX_REQUEST_BODY, MAX_REQUEST_HEAD, Route};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -286,7 +286,12 @@ async fn answer(
             monoio::time::sleep(wait).await;
         }
         let close = closing || !request.keep_alive;
-        out.extend_from_slice(core.responses.pick(request.route, fault, close));
+        let connection = match (close, request.confirm_keep_alive) {
+            (true, _) => Connection::Close,
+            (false, true) => Connection::KeepAlive,
+            (false, false) => Connection::Implicit,
+        };
+        out.extend_from_slice(core.responses.pick(request.route, fault, connection));
         if close {
             return (consumed, true);
         }
