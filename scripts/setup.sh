@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what blast's tests, demo and benchmarks need on a fresh Debian/Ubuntu machine:
+# Installs what blast's tests and the nginx demo need on a fresh Debian/Ubuntu machine:
 # nginx, wrk, curl (apt) and the FastAPI stack (pip). Skips what is already there.
+#   scripts/setup.sh --bench   also installs the benchmark peers: hey, ab (apt) and oha (cargo)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -9,6 +10,10 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-l
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
+if [ "${1:-}" = "--bench" ]; then
+    command -v hey >/dev/null 2>&1 || need_apt+=(hey)
+    command -v ab >/dev/null 2>&1 || need_apt+=(apache2-utils)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -18,4 +23,8 @@ fi
 
 if ! python3 -c 'import fastapi, uvicorn, gunicorn' 2>/dev/null; then
     python3 -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
+fi
+
+if [ "${1:-}" = "--bench" ] && ! command -v oha >/dev/null 2>&1; then
+    cargo install --locked oha
 fi
