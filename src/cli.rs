@@ -14,7 +14,7 @@ use crate::request::{RequestSpec, parse_header};
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::target::Target;
-use crate::units::{parse_count, parse_duration};
+use crate::units::{parse_count, parse_duration, parse_rate};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -123,6 +123,15 @@ struct RunArgs {
     /// Run time: 30, 30s, 500ms, 2m, 1h [default: 10s, or until -n is done when -n is given]
     #[arg(short = 'd', long, value_name = "TIME")]
     duration: Option<String>,
+
+    /// Open loop: send R requests per second in total (5k accepted), latency measured from
+    /// each request's intended send time
+    #[arg(long, value_name = "R")]
+    rate: Option<String>,
+
+    /// Rate mode: open more connections, up to this many, when the server falls behind
+    #[arg(long, default_value = "1024", value_name = "N")]
+    max_connections: String,
 
     /// Stop after N requests in total (10k and 1m are accepted)
     #[arg(short = 'n', long, value_name = "N")]
@@ -343,6 +352,13 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     };
     let mut config = Config::new(Target::parse(&url)?);
     config.connections = positive("--connections", &cli.connections)? as usize;
+    config.rate = cli
+        .rate
+        .as_deref()
+        .map(parse_rate)
+        .transpose()
+        .map_err(|e| format!("--rate: {e}"))?;
+    config.max_connections = positive("--max-connections", &cli.max_connections)? as usize;
     config.requests = cli
         .requests
         .as_deref()

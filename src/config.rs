@@ -29,8 +29,12 @@ pub struct Config {
     pub target: Target,
     pub request: RequestSpec,
     pub expect: Expect,
-    /// Total connections, spread over the threads.
+    /// Total connections, spread over the threads (in rate mode: the ones opened at start).
     pub connections: usize,
+    /// Open loop: total requests per second, spread over the threads (`None`: closed loop).
+    pub rate: Option<f64>,
+    /// Rate mode: connections may grow to this many when the server falls behind.
+    pub max_connections: usize,
     /// Stop at this duration (`None`: only `requests` or Ctrl-C stops the run).
     pub duration: Option<Duration>,
     /// Stop after this many requests in total.
@@ -62,6 +66,8 @@ impl Config {
             },
             expect: Expect::default(),
             connections: 64,
+            rate: None,
+            max_connections: 1024,
             duration: Some(Duration::from_secs(10)),
             requests: None,
             threads: None,

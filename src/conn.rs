@@ -15,6 +15,7 @@ use monoio::net::TcpStream;
 use monoio::time::timeout_at;
 
 use crate::check::CheckFailure;
+use crate::pacer::Slot;
 use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
@@ -56,15 +57,26 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         backoff: BACKOFF_MIN,
     };
     let mut ever_connected = false;
-    while worker.begin() {
+    while let Some(slot) = worker.begin() {
+        // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
+        // for: waking early keeps its rounding out of the measured latency (see `intended`).
+        if let Slot::At(at) = slot
+            && at > Instant::now() + TIMER_SLACK
+        {
+            monoio::time::sleep_until(monoio::time::Instant::from_std(at - TIMER_SLACK)).await;
+        }
         if conn.stream.is_none()
             && let Err(kind) = conn.connect(&worker, &mut ever_connected).await
         {
-            worker.end(Instant::now(), None, Some(kind));
+            let now = Instant::now();
+            worker.sending(slot, now);
+            worker.end(now, intended(slot, now), now, None, Some(kind));
             conn.back_off().await;
             continue;
         }
         let sent = Instant::now();
+        let intended = intended(slot, sent);
+        worker.sending(slot, sent);
         let deadline = &worker.deadlines[index];
         deadline.arm(conn.fd(), sent + plan.timeout);
         let result = conn.write_and_read(&worker).await;
@@ -76,12 +88,11 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         let now = Instant::now();
         match result {
             Ok(arrived) => {
-                let latency = now.duration_since(sent).as_nanos() as u64;
                 let failure = arrived.check.err().map(|f| match f {
                     CheckFailure::Status => ErrorKind::Status,
                     CheckFailure::Body => ErrorKind::Body,
                 });
-                worker.end(now, Some((latency, arrived.status)), failure);
+                worker.end(now, intended, sent, Some(arrived.status), failure);
                 conn.served += 1;
                 conn.backoff = BACKOFF_MIN;
                 if !arrived.keep_alive {
@@ -89,7 +100,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
                 }
             }
             Err(kind) => {
-                worker.end(now, None, Some(kind));
+                worker.end(now, intended, sent, None, Some(kind));
                 let served = conn.served;
                 conn.close();
                 if served == 0 {
@@ -99,6 +110,20 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         }
     }
 }
+
+/// Where latency starts. In a closed loop: at the send. In rate mode: at the slot, or at the
+/// send when that came first (a request sent up to two timer ticks early is measured from
+/// when it really left, so the timer's resolution never counts as server latency; one sent
+/// late is measured from its slot, so queueing behind a slow server always does).
+fn intended(slot: Slot, sent: Instant) -> Instant {
+    match slot {
+        Slot::At(at) => at.min(sent),
+        Slot::Now => sent,
+    }
+}
+
+/// How early a paced connection asks to be woken: two ticks of monoio's 1 ms timer wheel.
+const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 impl Conn {
     async fn connect(

@@ -95,7 +95,7 @@ fn spawn_core(
             if let Some(cpu) = share.cpu {
                 core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
             }
-            let entries = (share.connections as u32 * 2).clamp(256, MAX_RING_ENTRIES);
+            let entries = (share.max_connections as u32 * 2).clamp(256, MAX_RING_ENTRIES);
             let driver = plan.driver;
             let worker = Worker::new(plan, &share, start, series);
             let (stats, name) = block_on(driver, entries, run_core(worker, share.connections))?;
@@ -109,14 +109,22 @@ async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
     let tasks: Vec<_> = (0..connections)
         .map(|index| monoio::spawn(conn::run(worker.clone(), index)))
         .collect();
+    // In rate mode the watcher may add connections, so it decides when the core is done.
+    let open_loop = worker.plan.rate.is_some();
     let all_done = async {
         for task in tasks {
             task.await;
         }
+        if open_loop {
+            std::future::pending::<()>().await;
+        }
+    };
+    let open = |index: usize| {
+        monoio::spawn(conn::run(worker.clone(), index));
     };
     monoio::select! {
         _ = all_done => {},
-        _ = worker.watch() => {},
+        _ = worker.watch(&open) => {},
     }
     worker.finish()
 }

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod health;
 pub mod json_scan;
 pub mod limits;
+pub mod pacer;
 pub mod plan;
 pub mod report;
 pub mod request;

@@ -9,13 +9,17 @@ use crate::config::{Config, Driver};
 use crate::request;
 
 /// One thread's share of the work.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CoreShare {
     /// CPU to pin to (`None` when affinity is unavailable).
     pub cpu: Option<usize>,
     pub connections: usize,
     /// This thread's part of `-n`.
     pub requests: Option<u64>,
+    /// This thread's part of `--rate`.
+    pub rate: Option<f64>,
+    /// Connections this thread may grow to (rate mode; otherwise `connections`).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +35,8 @@ pub struct Plan {
     pub max_body: usize,
     pub driver: Driver,
     pub duration: Option<Duration>,
+    /// Total `--rate`, for the report.
+    pub rate: Option<f64>,
     pub cores: Vec<CoreShare>,
 }
 
@@ -46,11 +52,21 @@ impl Plan {
             .max(1);
         let connections = split(config.connections as u64, threads);
         let requests = config.requests.map(|n| split(n, threads));
+        let max_connections = split(
+            config.max_connections.max(config.connections) as u64,
+            threads,
+        );
         let cores = (0..threads)
             .map(|i| CoreShare {
                 cpu: (!cpus.is_empty()).then(|| cpus[i % cpus.len()]),
                 connections: connections[i] as usize,
                 requests: requests.as_ref().map(|r| r[i]),
+                rate: config.rate.map(|r| r / threads as f64),
+                max_connections: if config.rate.is_some() {
+                    (max_connections[i] as usize).max(connections[i] as usize)
+                } else {
+                    connections[i] as usize
+                },
             })
             .collect();
         Ok(Plan {
@@ -63,6 +79,7 @@ impl Plan {
             max_body: config.max_body,
             driver: config.driver,
             duration: config.duration,
+            rate: config.rate,
             cores,
         })
     }

@@ -72,7 +72,21 @@ pub struct Stats {
     pub reconnects: u64,
     /// Requests started but not finished when the run stopped.
     pub in_flight: u64,
+    /// Requests written (or attempted: a failed connect counts).
+    pub sent: u64,
+    /// Rate mode: latency from the actual send (the corrected one, from the intended send
+    /// time, is `latency`).
+    pub uncorrected: Option<Histogram<u64>>,
+    /// Rate mode: how long after its intended time each request was sent.
+    pub send_lag: Option<Histogram<u64>>,
+    /// Rate mode: requests sent more than `LATE_AFTER` after their intended time.
+    pub late: u64,
+    /// Most connections open at once.
+    pub peak_connections: u64,
 }
+
+/// A request sent later than this after its slot counts as late (missed its slot).
+pub const LATE_AFTER_NS: u64 = 1_000_000;
 
 impl Default for Stats {
     fn default() -> Self {
@@ -87,6 +101,11 @@ impl Default for Stats {
             established: 0,
             reconnects: 0,
             in_flight: 0,
+            sent: 0,
+            uncorrected: None,
+            send_lag: None,
+            late: 0,
+            peak_connections: 0,
         }
     }
 }
@@ -141,8 +160,33 @@ impl Stats {
             .map(|(code, n)| (code as u16, *n))
     }
 
+    /// Stats for an open-loop run, with the extra histograms.
+    pub fn open_loop() -> Stats {
+        Stats {
+            uncorrected: Some(new_histogram(LATENCY_SIGFIG)),
+            send_lag: Some(new_histogram(2)),
+            ..Stats::default()
+        }
+    }
+
+    /// Rate mode: the uncorrected latency and the send lag of one request.
+    pub fn record_open_loop(&mut self, uncorrected_ns: Option<u64>, lag_ns: u64) {
+        if let (Some(hist), Some(ns)) = (&mut self.uncorrected, uncorrected_ns) {
+            record_latency(hist, ns);
+        }
+        if let Some(hist) = &mut self.send_lag {
+            record_latency(hist, lag_ns);
+        }
+        self.late += u64::from(lag_ns > LATE_AFTER_NS);
+    }
+
     /// Adds another core's counts into this one.
     pub fn merge(&mut self, other: &Stats) {
+        merge_optional(&mut self.uncorrected, &other.uncorrected);
+        merge_optional(&mut self.send_lag, &other.send_lag);
+        self.sent += other.sent;
+        self.late += other.late;
+        self.peak_connections += other.peak_connections;
         self.latency
             .add(&other.latency)
             .expect("identical histogram bounds");
@@ -161,6 +205,14 @@ impl Stats {
         self.established += other.established;
         self.reconnects += other.reconnects;
         self.in_flight += other.in_flight;
+    }
+}
+
+fn merge_optional(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+    match (into.as_mut(), from) {
+        (Some(into), Some(from)) => into.add(from).expect("identical histogram bounds"),
+        (None, Some(from)) => *into = Some(from.clone()),
+        _ => {}
     }
 }
 

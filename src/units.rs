@@ -47,6 +47,13 @@ fn parse_scaled(text: &str, units: &[(&str, f64)], bare: f64) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * scale)
 }
 
+/// Parses a rate in requests per second: `500`, `2.5k`, `1m`.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    parse_scaled(&text.to_ascii_lowercase(), COUNT_UNITS, 1.0)
+        .filter(|r| *r > 0.0 && *r < 1e9)
+        .ok_or_else(|| format!("invalid rate '{text}' (use e.g. 500, 2.5k)"))
+}
+
 /// Formats microseconds the way the report prints latencies: `812us`, `1.25ms`, `3.40s`.
 pub fn format_micros(us: f64) -> String {
     if us < 1_000.0 {
@@ -129,6 +136,16 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(parse_count(text).ok(), *want, "parse_count({text:?})");
+        }
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("5k"), Ok(5000.0));
+        assert_eq!(parse_rate("2.5K"), Ok(2500.0));
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        for bad in ["0", "", "fast", "-1"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
 use crate::series::{CoreSeries, SecondRecorder};
 use crate::signal;
@@ -20,8 +21,14 @@ pub struct Worker {
     pub start: Instant,
     pub deadline: Option<Instant>,
     pub stats: RefCell<Stats>,
-    /// The request deadline of each connection of this core, by connection index.
+    /// The request deadline of each connection of this core, by connection index (room for
+    /// `max_connections`).
     pub deadlines: Vec<Deadline>,
+    /// Rate mode: this core's schedule.
+    pacer: Option<Pacer>,
+    /// Connection tasks running, and how many this core may run.
+    connections: Cell<usize>,
+    max_connections: usize,
     seconds: RefCell<SecondRecorder>,
     /// Requests this core may still start (`None`: unlimited).
     budget: Cell<Option<u64>>,
@@ -41,10 +48,17 @@ impl Worker {
             plan,
             start,
             deadline,
-            stats: RefCell::default(),
-            deadlines: (0..share.connections)
+            stats: RefCell::new(if share.rate.is_some() {
+                Stats::open_loop()
+            } else {
+                Stats::default()
+            }),
+            deadlines: (0..share.max_connections)
                 .map(|_| Deadline::default())
                 .collect(),
+            pacer: share.rate.map(|rate| Pacer::new(start, rate)),
+            connections: Cell::new(share.connections),
+            max_connections: share.max_connections,
             seconds: RefCell::new(SecondRecorder::new(series, start)),
             budget: Cell::new(share.requests),
             in_flight: Cell::new(0),
@@ -52,54 +66,96 @@ impl Worker {
         })
     }
 
-    /// Claims the right to start one more request; false once the run is over for this core.
-    pub fn begin(&self) -> bool {
+    /// Claims the right to start one more request, and says when to send it; `None` once
+    /// the run is over for this core. In rate mode the slot is the next one of the schedule.
+    pub fn begin(&self) -> Option<Slot> {
         if self.stopped.get() || signal::stop_requested() {
             self.stopped.set(true);
-            return false;
+            return None;
         }
+        if self.budget.get() == Some(0) {
+            return None;
+        }
+        let slot = match &self.pacer {
+            // A slot at or after the deadline would never be measured: the run is over.
+            Some(pacer) if self.deadline.is_some_and(|d| pacer.peek() >= d) => return None,
+            Some(pacer) => Slot::At(pacer.claim()),
+            None => Slot::Now,
+        };
         if let Some(left) = self.budget.get() {
-            if left == 0 {
-                return false;
-            }
             self.budget.set(Some(left - 1));
         }
         self.in_flight.set(self.in_flight.get() + 1);
-        true
+        Some(slot)
     }
 
-    /// A request ended at `now`, with a response (`latency_ns`, `status`) or without one.
-    /// One that ends after the deadline stays counted as in flight: the measured window is
-    /// exactly the run's duration.
-    pub fn end(&self, now: Instant, response: Option<(u64, u16)>, failure: Option<ErrorKind>) {
+    /// A request is being written at `sent`, for its `slot`: counts it, and in rate mode
+    /// records how late it left.
+    pub fn sending(&self, slot: Slot, sent: Instant) {
+        let mut stats = self.stats.borrow_mut();
+        stats.sent += 1;
+        if let Slot::At(at) = slot {
+            stats.record_open_loop(None, sent.saturating_duration_since(at).as_nanos() as u64);
+        }
+    }
+
+    /// A request ended at `now`, with a response status or without one. Its latency runs
+    /// from `intended` (the slot in rate mode, the send otherwise); in rate mode the latency
+    /// from the actual send is kept too. One that ends after the deadline stays counted as in
+    /// flight: the measured window is exactly the run's duration.
+    pub fn end(
+        &self,
+        now: Instant,
+        intended: Instant,
+        sent: Instant,
+        status: Option<u16>,
+        failure: Option<ErrorKind>,
+    ) {
         if self.deadline.is_some_and(|d| now > d) {
             self.stopped.set(true);
             return;
         }
         self.in_flight.set(self.in_flight.get() - 1);
+        let since = |t: Instant| now.saturating_duration_since(t).as_nanos() as u64;
+        let latency = status.map(|_| since(intended));
         let mut stats = self.stats.borrow_mut();
-        match (response, failure) {
-            (Some((latency, status)), failure) => stats.record_response(latency, status, failure),
+        match (status, failure) {
+            (Some(status), failure) => stats.record_response(since(intended), status, failure),
             (None, Some(kind)) => stats.record_error(kind),
             (None, None) => unreachable!("a request without a response has failed"),
         }
-        let latency = response.map(|(latency, _)| latency);
+        if let (Some(hist), Some(_)) = (&mut stats.uncorrected, status) {
+            crate::stats::record_latency(hist, since(sent));
+        }
+        drop(stats);
         self.seconds
             .borrow_mut()
             .record(now, latency, failure.is_some());
     }
 
-    /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick;
-    /// returning stops this core.
-    pub async fn watch(&self) {
+    /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick, and in
+    /// rate mode opening another connection (`open(index)`) while the schedule runs more
+    /// than a tick behind; returning stops this core.
+    pub async fn watch(&self, open: &dyn Fn(usize)) {
         loop {
             let now = Instant::now();
             if signal::stop_requested() || self.deadline.is_some_and(|d| now >= d) {
                 self.stopped.set(true);
                 return;
             }
+            if self.budget.get() == Some(0) && self.in_flight.get() == 0 {
+                return;
+            }
             self.seconds.borrow_mut().roll(now);
             timeouts::sweep(&self.deadlines, now);
+            let behind = self
+                .pacer
+                .as_ref()
+                .is_some_and(|p| p.peek() + WATCH_TICK < now);
+            if behind && self.connections.get() < self.max_connections {
+                open(self.connections.get());
+                self.connections.set(self.connections.get() + 1);
+            }
             let wake = self
                 .deadline
                 .map_or(now + WATCH_TICK, |d| d.min(now + WATCH_TICK));
@@ -115,6 +171,7 @@ impl Worker {
         self.seconds.borrow_mut().finish(end);
         let mut stats = self.stats.take();
         stats.in_flight = self.in_flight.get();
+        stats.peak_connections = self.connections.get() as u64;
         stats
     }
 }

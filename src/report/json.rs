@@ -6,8 +6,27 @@ use serde_json::{Map, Value, json};
 
 use super::Summary;
 
+fn latency_value(l: &super::Latency) -> Value {
+    json!({
+        "count": l.count, "min": l.min, "mean": l.mean, "stdev": l.stdev,
+        "p50": l.p50, "p90": l.p90, "p99": l.p99, "p999": l.p999, "max": l.max,
+        "over_range": l.over_range,
+    })
+}
+
+fn rate_value(r: &super::RateSummary) -> Value {
+    json!({
+        "target": r.target,
+        "sent": r.sent,
+        "send_rate": r.send_rate,
+        "shortfall_pct": r.shortfall_pct,
+        "send_lag_us": { "p99": r.lag_p99_us, "max": r.lag_max_us },
+        "late": r.late,
+        "connections_used": r.connections_used,
+    })
+}
+
 pub fn to_value(s: &Summary) -> Value {
-    let l = &s.latency;
     let counts = |pairs: Vec<(String, u64)>| {
         Value::Object(
             pairs
@@ -36,11 +55,9 @@ pub fn to_value(s: &Summary) -> Value {
         "success_rps": s.success_rps,
         "in_flight": s.in_flight,
         "concurrency": s.concurrency,
-        "latency_us": {
-            "count": l.count, "min": l.min, "mean": l.mean, "stdev": l.stdev,
-            "p50": l.p50, "p90": l.p90, "p99": l.p99, "p999": l.p999, "max": l.max,
-            "over_range": l.over_range,
-        },
+        "latency_us": latency_value(&s.latency),
+        "rate": s.rate.as_ref().map(rate_value),
+        "latency_uncorrected_us": s.rate.as_ref().map(|r| latency_value(&r.uncorrected)),
         "errors": counts(s.errors.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
         "status_codes": counts(s.status_codes.iter().map(|(c, n)| (c.to_string(), *n)).collect()),
         "bytes_read": s.bytes_read,

@@ -29,6 +29,27 @@ pub struct Latency {
     pub over_range: u64,
 }
 
+/// Open-loop figures (`--rate`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSummary {
+    /// `--rate`, requests per second.
+    pub target: f64,
+    /// Requests sent, and per second.
+    pub sent: u64,
+    pub send_rate: f64,
+    /// How far the send rate fell short of the target, in percent (0 when on target).
+    pub shortfall_pct: f64,
+    /// How long after their intended time requests were sent.
+    pub lag_p99_us: f64,
+    pub lag_max_us: f64,
+    /// Requests sent more than 1 ms after their intended time.
+    pub late: u64,
+    /// Connections open at the end (the run starts with `-c` and may grow).
+    pub connections_used: u64,
+    /// Latency from the actual send, which hides queueing: compare with `latency`.
+    pub uncorrected: Latency,
+}
+
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub url: String,
@@ -61,6 +82,7 @@ pub struct Summary {
     pub per_second: Vec<SecondRow>,
     /// The merged latency histogram (nanoseconds), HdrHistogram V2 deflate, base64.
     pub histogram: String,
+    pub rate: Option<RateSummary>,
 }
 
 impl Summary {
@@ -104,7 +126,32 @@ impl Summary {
             in_flight: stats.in_flight,
             per_second: outcome.seconds,
             histogram: encode_histogram(&stats.latency),
+            rate: config.rate.map(|target| rate_summary(target, stats, secs)),
         }
+    }
+}
+
+fn rate_summary(target: f64, stats: &crate::stats::Stats, secs: f64) -> RateSummary {
+    let send_rate = stats.sent as f64 / secs;
+    let lag = |q: f64| {
+        stats
+            .send_lag
+            .as_ref()
+            .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3)
+    };
+    RateSummary {
+        target,
+        sent: stats.sent,
+        send_rate,
+        shortfall_pct: (100.0 * (1.0 - send_rate / target)).max(0.0),
+        lag_p99_us: lag(0.99),
+        lag_max_us: lag(1.0),
+        late: stats.late,
+        connections_used: stats.peak_connections,
+        uncorrected: stats
+            .uncorrected
+            .as_ref()
+            .map_or_else(Latency::default, |h| latency(h, 0)),
     }
 }
 

@@ -31,6 +31,9 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.rps, s.success_rps
     )?;
     write_latency(out, s)?;
+    if let Some(rate) = &s.rate {
+        write_rate(out, rate, s.rps)?;
+    }
     let codes: Vec<String> = s
         .status_codes
         .iter()
@@ -73,6 +76,39 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             out,
             "  In flight   {} requests unfinished at the end (not counted above)",
             s.in_flight
+        )?;
+    }
+    Ok(())
+}
+
+fn write_rate(out: &mut dyn Write, r: &super::RateSummary, completed: f64) -> io::Result<()> {
+    writeln!(
+        out,
+        "  Rate        target {:.1}/s, sent {:.1}/s, completed {:.1}/s; {} connections",
+        r.target, r.send_rate, completed, r.connections_used
+    )?;
+    writeln!(
+        out,
+        "  Send lag    p99 {}, max {}; {} requests sent over 1ms late",
+        format_micros(r.lag_p99_us),
+        format_micros(r.lag_max_us),
+        r.late
+    )?;
+    let u = &r.uncorrected;
+    writeln!(
+        out,
+        "  Uncorrected p50 {}, p90 {}, p99 {}, p99.9 {}, max {} (from the actual send; hides queueing)",
+        format_micros(u.p50),
+        format_micros(u.p90),
+        format_micros(u.p99),
+        format_micros(u.p999),
+        format_micros(u.max)
+    )?;
+    if r.shortfall_pct > 1.0 {
+        writeln!(
+            out,
+            "  WARNING     sent {:.1}/s, {:.1}% under the target {:.1}/s: the client could not keep the schedule",
+            r.send_rate, r.shortfall_pct, r.target
         )?;
     }
     Ok(())

@@ -8,7 +8,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use blast::config::Config;
 use blast::target::Target;
@@ -40,6 +40,9 @@ pub enum Behavior {
     Delay(&'static str, Duration),
     /// Accept and close immediately, before reading anything.
     AcceptClose,
+    /// 200 at once, but when the N-th request arrives the whole server stops answering for
+    /// this long (a stop-the-world pause: every connection waits).
+    PauseOnce(u64, Duration),
 }
 
 pub struct Server {
@@ -69,6 +72,7 @@ impl Server {
             server.first_request.clone(),
             server.stop.clone(),
         );
+        let paused_until: Arc<Mutex<Option<Instant>>> = Arc::default();
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop.load(Ordering::Relaxed) {
@@ -82,7 +86,16 @@ impl Server {
                     first.clone(),
                     stop.clone(),
                 );
-                thread::spawn(move || serve(stream, behavior, &requests, &first, &stop));
+                let paused_until = paused_until.clone();
+                thread::spawn(move || {
+                    let shared = Shared {
+                        requests: &requests,
+                        first: &first,
+                        stop: &stop,
+                        paused_until: &paused_until,
+                    };
+                    serve(stream, behavior, shared)
+                });
             }
         });
         server
@@ -113,13 +126,21 @@ impl Drop for Server {
     }
 }
 
-fn serve(
-    mut stream: TcpStream,
-    behavior: Behavior,
-    requests: &AtomicU64,
-    first: &Mutex<Vec<u8>>,
-    stop: &AtomicBool,
-) {
+/// What the connection threads of one server share.
+struct Shared<'a> {
+    requests: &'a AtomicU64,
+    first: &'a Mutex<Vec<u8>>,
+    stop: &'a AtomicBool,
+    paused_until: &'a Mutex<Option<Instant>>,
+}
+
+fn serve(mut stream: TcpStream, behavior: Behavior, shared: Shared<'_>) {
+    let Shared {
+        requests,
+        first,
+        stop,
+        paused_until,
+    } = shared;
     let _ = stream.set_nodelay(true);
     if let Behavior::AcceptClose = behavior {
         return;
@@ -130,8 +151,18 @@ fn serve(
         let Some(request) = read_request(&mut stream, &mut buf) else {
             return;
         };
-        if requests.fetch_add(1, Ordering::Relaxed) == 0 {
+        let number = requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if number == 1 {
             *first.lock().unwrap() = request;
+        }
+        if let Behavior::PauseOnce(at, pause) = behavior {
+            if number == at {
+                *paused_until.lock().unwrap() = Some(Instant::now() + pause);
+            }
+            let until = *paused_until.lock().unwrap();
+            if let Some(wait) = until.and_then(|u| u.checked_duration_since(Instant::now())) {
+                thread::sleep(wait);
+            }
         }
         served += 1;
         if !respond(&mut stream, &behavior, served) {
@@ -232,6 +263,7 @@ fn respond(stream: &mut TcpStream, behavior: &Behavior, served: u64) -> bool {
             write(stream, ok(b).as_bytes())
         }
         Behavior::AcceptClose => false,
+        Behavior::PauseOnce(..) => write(stream, ok(body).as_bytes()),
     }
 }
 

@@ -1,0 +1,136 @@
+//! Open-loop (`--rate`) runs: the schedule is kept exactly, latency is measured from the
+//! intended send time, and connections grow when the server falls behind.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use blast::app;
+use blast::config::Config;
+use blast::report::Summary;
+use blast::serve::faults::{Delay, Faults};
+use blast::serve::{ServeConfig, Server};
+use blast::target::Target;
+use common::{Behavior, Server as TestServer};
+
+fn builtin(faults: Faults) -> Server {
+    let mut config = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.threads = Some(1);
+    config.faults = faults;
+    Server::start(config).unwrap()
+}
+
+fn rate_config(url: &str, rate: f64, seconds: f64) -> Config {
+    let mut config = Config::new(Target::parse(url).unwrap());
+    config.connections = 16;
+    config.threads = Some(2);
+    config.rate = Some(rate);
+    config.duration = Some(Duration::from_secs_f64(seconds));
+    config
+}
+
+#[test]
+fn keeps_the_schedule_exactly() {
+    let server = builtin(Faults::default());
+    let config = rate_config(&format!("http://{}/predict", server.addr), 5_000.0, 2.0);
+    let summary = app::run(&config).unwrap();
+    server.stop().unwrap();
+    let rate = summary.rate.as_ref().expect("rate summary");
+    // Each core sends slots k / (rate / cores) for every slot before the deadline: 5,000 per
+    // second per 2 cores, give or take one slot per core.
+    assert!(rate.sent.abs_diff(10_000) <= 2, "sent {}", rate.sent);
+    assert!(rate.shortfall_pct < 1.0, "{rate:?}");
+    assert_eq!(summary.failures, 0);
+    assert_eq!(summary.requests + summary.in_flight, rate.sent);
+    assert!(rate.late < 100, "{} late sends", rate.late);
+    assert!(
+        (summary.rps - 5_000.0).abs() < 50.0,
+        "completed {}/s",
+        summary.rps
+    );
+}
+
+#[test]
+fn a_stop_the_world_pause_shows_in_corrected_latency_only() {
+    // 400 requests/s for 3 s; the whole server pauses 1 s at the 300th request.
+    let server = TestServer::start(Behavior::PauseOnce(300, Duration::from_secs(1)));
+    let mut config = rate_config(&server.url("/"), 400.0, 3.0);
+    config.connections = 8;
+    config.max_connections = 8;
+    config.timeout = Duration::from_secs(5);
+    let open = app::run(&config).unwrap();
+    let rate = open.rate.as_ref().unwrap();
+    // About 400 of 1,200 requests were due during the pause: a third waited up to 1 s.
+    assert!(
+        open.latency.p90 > 300_000.0,
+        "corrected p90 {}us",
+        open.latency.p90
+    );
+    assert!(
+        open.latency.max > 900_000.0,
+        "corrected max {}us",
+        open.latency.max
+    );
+    // Measured from the actual send, only the 8 requests caught in flight saw the pause.
+    assert!(
+        rate.uncorrected.p90 < 50_000.0,
+        "uncorrected p90 {}us",
+        rate.uncorrected.p90
+    );
+    assert!(
+        rate.uncorrected.max > 500_000.0,
+        "uncorrected max {}us",
+        rate.uncorrected.max
+    );
+    assert!(
+        rate.late > 300,
+        "requests could not be sent on time: {}",
+        rate.late
+    );
+    assert!(
+        rate.lag_max_us > 500_000.0,
+        "send lag {}us",
+        rate.lag_max_us
+    );
+
+    // A closed loop against the same pause: it shows only in the max.
+    let server = TestServer::start(Behavior::PauseOnce(3_000, Duration::from_secs(1)));
+    let mut closed = rate_config(&server.url("/"), 1.0, 3.0);
+    closed.rate = None;
+    closed.connections = 8;
+    let closed = app::run(&closed).unwrap();
+    assert!(closed.requests > 6_000, "{}", closed.requests);
+    assert!(
+        closed.latency.p99 < 50_000.0,
+        "closed-loop p99 {}us",
+        closed.latency.p99
+    );
+    assert!(
+        closed.latency.max > 900_000.0,
+        "closed-loop max {}us",
+        closed.latency.max
+    );
+}
+
+#[test]
+fn connections_grow_when_the_server_is_slow() {
+    // 10 ms per response: 4 connections carry 400/s at most; 1,000/s needs about 10.
+    let server = builtin(Faults {
+        delay: Delay::Fixed(Duration::from_millis(10)),
+        ..Faults::default()
+    });
+    let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 2.0);
+    config.connections = 4;
+    config.max_connections = 64;
+    let summary: Summary = app::run(&config).unwrap();
+    server.stop().unwrap();
+    let rate = summary.rate.as_ref().unwrap();
+    assert!(rate.connections_used > 4, "{rate:?}");
+    assert!(rate.shortfall_pct < 2.0, "{rate:?}");
+    assert!(
+        summary.latency.p50 >= 10_000.0 && summary.latency.p50 < 30_000.0,
+        "{:?}",
+        summary.latency
+    );
+}
