@@ -60,6 +60,8 @@ fn help_documents_every_flag() {
         "--connections",
         "--duration",
         "--requests",
+        "--rate",
+        "--max-connections",
         "--threads",
         "--cpus",
         "--method",
