@@ -3,15 +3,17 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use crate::config::{Config, JsonOut};
+use crate::config::{Config, JsonOut, Sweep};
 use crate::engine;
 use crate::health;
 use crate::limits;
 use crate::plan::Plan;
 use crate::plan::format_cpus;
+use crate::report::sweep::{self as sweep_report, SweepReport};
 use crate::report::{Summary, json, text};
 use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::signal;
+use crate::sweep::Search;
 use crate::target::Target;
 use std::net::SocketAddr;
 
@@ -113,4 +115,62 @@ pub fn demo(config: &mut Config) -> Result<Summary, String> {
     let summary = summary?;
     eprintln!("{}", stats.line());
     Ok(summary)
+}
+
+/// `--rates` and `--find-max`: runs one step per rate; stops early on Ctrl-C.
+pub fn sweep(config: &Config) -> Result<SweepReport, String> {
+    let mut step_config = config.clone();
+    step_config.sweep = None;
+    let mut steps = Vec::new();
+    let mut best = None;
+    match &config.sweep {
+        Some(Sweep::Rates(rates)) => {
+            for &rate in rates {
+                step_config.rate = Some(rate);
+                steps.push((run(&step_config)?, None));
+                step_config.health = None;
+                if signal::stop_requested() {
+                    break;
+                }
+            }
+        }
+        Some(Sweep::FindMax(slo)) => {
+            let mut search = Search::new(config.rate.unwrap_or(1000.0));
+            while let Some(rate) = search.next_rate() {
+                step_config.rate = Some(rate);
+                let step = run(&step_config)?;
+                step_config.health = None;
+                let verdict = slo.check(&step);
+                search.record(rate, verdict.is_ok());
+                steps.push((step, Some(verdict)));
+                if signal::stop_requested() {
+                    break;
+                }
+            }
+            best = Some((search.best(), config.slo_text.clone()));
+        }
+        None => {}
+    }
+    Ok(SweepReport { steps, best })
+}
+
+/// Writes a sweep's table (stdout, or stderr when JSON goes to stdout) and its JSON.
+pub fn report_sweep(config: &Config, report: &SweepReport) -> Result<(), String> {
+    let io_error = |e: io::Error| format!("cannot write the report: {e}");
+    let json =
+        || serde_json::to_string_pretty(&sweep_report::to_value(report)).unwrap_or_default() + "\n";
+    match &config.json {
+        Some(JsonOut::Stdout) => {
+            sweep_report::write_text(&mut io::stderr().lock(), report).map_err(io_error)?;
+            io::stdout()
+                .lock()
+                .write_all(json().as_bytes())
+                .map_err(io_error)
+        }
+        Some(JsonOut::File(path)) => {
+            sweep_report::write_text(&mut io::stdout().lock(), report).map_err(io_error)?;
+            std::fs::write(path, json()).map_err(|e| format!("cannot write --json '{path}': {e}"))
+        }
+        None => sweep_report::write_text(&mut io::stdout().lock(), report).map_err(io_error),
+    }
 }

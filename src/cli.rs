@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
-use crate::config::{Config, Driver, JsonOut};
+use crate::config::{Config, Driver, JsonOut, Sweep};
 use crate::plan::parse_cpus;
 use crate::request::{RequestSpec, parse_header};
 use crate::serve::ServeConfig;
@@ -128,6 +128,19 @@ struct RunArgs {
     /// each request's intended send time
     #[arg(long, value_name = "R")]
     rate: Option<String>,
+
+    /// Run each of these rates in turn (-d each) and print one table, e.g. 1000,2000,5k
+    #[arg(long, value_name = "LIST", conflicts_with = "rate")]
+    rates: Option<String>,
+
+    /// Search for the highest rate meeting --slo: double from --rate (default 1000) until a
+    /// step fails, then bisect
+    #[arg(long, requires = "slo", conflicts_with = "rates")]
+    find_max: bool,
+
+    /// Objective for --find-max: p50/p90/p95/p99/p999 and errors bounds, e.g. 'p99<100ms,errors<1%'
+    #[arg(long, value_name = "EXPR", requires = "find_max")]
+    slo: Option<String>,
 
     /// Rate mode: open more connections, up to this many, when the server falls behind
     #[arg(long, default_value = "1024", value_name = "N")]
@@ -322,13 +335,7 @@ fn demo_config(args: DemoArgs) -> Result<Config, String> {
     )?;
     config.expect = expect("200", &["prediction=0|1".to_string()])?;
     config.health = Some("/health".into());
-    config.json = args.json.map(|p| {
-        if p == "-" {
-            JsonOut::Stdout
-        } else {
-            JsonOut::File(p)
-        }
-    });
+    config.json = json_out(args.json);
     config.live = std::io::stderr().is_terminal();
     Ok(config)
 }
@@ -359,6 +366,19 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         .transpose()
         .map_err(|e| format!("--rate: {e}"))?;
     config.max_connections = positive("--max-connections", &cli.max_connections)? as usize;
+    config.sweep = match (&cli.rates, &cli.slo) {
+        (Some(list), _) => Some(Sweep::Rates(
+            list.split(',')
+                .map(|r| parse_rate(r.trim()).map_err(|e| format!("--rates: {e}")))
+                .collect::<Result<_, _>>()?,
+        )),
+        (None, Some(slo)) if cli.find_max => {
+            config.rate.get_or_insert(1000.0);
+            config.slo_text = slo.clone();
+            Some(Sweep::FindMax(crate::sweep::Slo::parse(slo)?))
+        }
+        _ => None,
+    };
     config.requests = cli
         .requests
         .as_deref()
@@ -381,15 +401,20 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.driver = driver(cli.driver);
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json)?;
-    config.json = cli.json.map(|p| {
+    config.json = json_out(cli.json);
+    config.live = std::io::stderr().is_terminal();
+    Ok(config)
+}
+
+/// `--json PATH`, where `-` means stdout.
+fn json_out(path: Option<String>) -> Option<JsonOut> {
+    path.map(|p| {
         if p == "-" {
             JsonOut::Stdout
         } else {
             JsonOut::File(p)
         }
-    });
-    config.live = std::io::stderr().is_terminal();
-    Ok(config)
+    })
 }
 
 fn positive(flag: &str, text: &str) -> Result<u64, String> {

@@ -17,6 +17,15 @@ pub enum Driver {
     Epoll,
 }
 
+/// A run of several rates (`--rates`, `--find-max`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sweep {
+    /// Each of these rates in turn, `duration` each.
+    Rates(Vec<f64>),
+    /// Search for the highest rate meeting the objective, starting at `rate`.
+    FindMax(crate::sweep::Slo),
+}
+
 /// Where the report goes besides the text on stdout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsonOut {
@@ -35,6 +44,10 @@ pub struct Config {
     pub rate: Option<f64>,
     /// Rate mode: connections may grow to this many when the server falls behind.
     pub max_connections: usize,
+    /// Several rates in one invocation.
+    pub sweep: Option<Sweep>,
+    /// `--slo` as typed, for the report.
+    pub slo_text: String,
     /// Stop at this duration (`None`: only `requests` or Ctrl-C stops the run).
     pub duration: Option<Duration>,
     /// Stop after this many requests in total.
@@ -68,6 +81,8 @@ impl Config {
             connections: 64,
             rate: None,
             max_connections: 1024,
+            sweep: None,
+            slo_text: String::new(),
             duration: Some(Duration::from_secs(10)),
             requests: None,
             threads: None,

@@ -19,6 +19,7 @@ pub mod series;
 pub mod serve;
 pub mod signal;
 pub mod stats;
+pub mod sweep;
 pub mod target;
 pub mod timeouts;
 pub mod units;

@@ -21,6 +21,15 @@ fn run() -> i32 {
         }
         Err(message) => return usage_error(&message),
     };
+    if config.sweep.is_some() {
+        return match app::sweep(&config)
+            .and_then(|report| app::report_sweep(&config, &report).map(|_| report))
+        {
+            Ok(report) if report.steps.iter().any(|(s, _)| s.successes > 0) => app::EXIT_OK,
+            Ok(_) => app::EXIT_NO_SUCCESS,
+            Err(message) => usage_error(&message),
+        };
+    }
     let summary = if demo {
         app::demo(&mut config)
     } else {

@@ -9,7 +9,7 @@ use super::Summary;
 fn latency_value(l: &super::Latency) -> Value {
     json!({
         "count": l.count, "min": l.min, "mean": l.mean, "stdev": l.stdev,
-        "p50": l.p50, "p90": l.p90, "p99": l.p99, "p999": l.p999, "max": l.max,
+        "p50": l.p50, "p90": l.p90, "p95": l.p95, "p99": l.p99, "p999": l.p999, "max": l.max,
         "over_range": l.over_range,
     })
 }

@@ -2,6 +2,7 @@
 //! reads the same `Summary`, so the text and the JSON cannot disagree.
 
 pub mod json;
+pub mod sweep;
 pub mod text;
 
 use base64::Engine as _;
@@ -22,6 +23,7 @@ pub struct Latency {
     pub stdev: f64,
     pub p50: f64,
     pub p90: f64,
+    pub p95: f64,
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
@@ -170,6 +172,7 @@ fn latency(hist: &Histogram<u64>, over_range: u64) -> Latency {
         stdev: hist.stdev() / 1e3,
         p50: us(hist.value_at_quantile(0.50)),
         p90: us(hist.value_at_quantile(0.90)),
+        p95: us(hist.value_at_quantile(0.95)),
         p99: us(hist.value_at_quantile(0.99)),
         p999: us(hist.value_at_quantile(0.999)),
         max: us(hist.max()),

@@ -1,0 +1,96 @@
+//! `--rates` and `--find-max` end to end against `blast serve` with a known capacity.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use blast::app;
+use blast::config::{Config, Sweep};
+use blast::serve::faults::{Delay, Faults};
+use blast::serve::{ServeConfig, Server};
+use blast::sweep::Slo;
+use blast::target::Target;
+
+fn server(faults: Faults) -> Server {
+    let mut config = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.threads = Some(1);
+    config.faults = faults;
+    Server::start(config).unwrap()
+}
+
+fn config(server: &Server) -> Config {
+    let mut config =
+        Config::new(Target::parse(&format!("http://{}/predict", server.addr)).unwrap());
+    config.threads = Some(1);
+    config.duration = Some(Duration::from_secs(1));
+    config
+}
+
+#[test]
+fn rates_runs_every_step_and_reports_each() {
+    let server = server(Faults::default());
+    let mut config = config(&server);
+    config.connections = 8;
+    config.sweep = Some(Sweep::Rates(vec![500.0, 1_000.0, 2_000.0]));
+    let report = app::sweep(&config).unwrap();
+    server.stop().unwrap();
+    let sent: Vec<u64> = report
+        .steps
+        .iter()
+        .map(|(s, _)| s.rate.as_ref().unwrap().sent)
+        .collect();
+    assert_eq!(sent.len(), 3);
+    for (got, want) in sent.iter().zip([500, 1_000, 2_000]) {
+        assert!(got.abs_diff(want) <= 1, "sent {got}, want {want}");
+    }
+    let json = blast::report::sweep::to_value(&report);
+    assert_eq!(json["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(json["steps"][2]["rate"]["target"], 2_000.0);
+    assert!(json["max_rate"].is_null());
+    let mut text = Vec::new();
+    blast::report::sweep::write_text(&mut text, &report).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("100.00%")).count(),
+        3,
+        "{text}"
+    );
+}
+
+#[test]
+fn find_max_lands_on_the_known_capacity() {
+    // 4 connections at most, 20 ms per response: 200 requests/s is the ceiling.
+    let server = server(Faults {
+        delay: Delay::Fixed(Duration::from_millis(20)),
+        ..Faults::default()
+    });
+    let mut config = config(&server);
+    config.connections = 4;
+    config.max_connections = 4;
+    config.rate = Some(50.0);
+    config.sweep = Some(Sweep::FindMax(Slo::parse("p99<100ms").unwrap()));
+    config.slo_text = "p99<100ms".into();
+    let report = app::sweep(&config).unwrap();
+    server.stop().unwrap();
+    let (best, slo) = report.best.clone().unwrap();
+    let best = best.expect("some rate met the objective");
+    assert!(
+        (150.0..=220.0).contains(&best),
+        "best {best}; steps {:?}",
+        rates(&report)
+    );
+    assert_eq!(slo, "p99<100ms");
+    let tried = rates(&report);
+    assert_eq!(&tried[..3], &[50.0, 100.0, 200.0], "doubling first");
+    assert!(
+        report.steps.iter().any(|(_, v)| matches!(v, Some(Err(_)))),
+        "a step above capacity failed"
+    );
+}
+
+fn rates(report: &blast::report::sweep::SweepReport) -> Vec<f64> {
+    report
+        .steps
+        .iter()
+        .map(|(s, _)| s.rate.as_ref().unwrap().target)
+        .collect()
+}
