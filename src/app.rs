@@ -29,8 +29,13 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         let target = health::health_target(&config.target, health)?;
         health::check(&target, &config.request.headers, config.timeout)?;
     }
-    let plan = Plan::new(config)?;
+    let mut plan = Plan::new(config)?;
     signal::install();
+    if !config.warmup.is_zero() {
+        warm_up(config)?;
+        // The ramp, if any, happened during the warm-up.
+        plan.ramp = std::time::Duration::ZERO;
+    }
     let mut failures = 0;
     let mut live = |row: &crate::series::SecondRow| {
         failures += row.failures;
@@ -46,6 +51,18 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         eprint!("\r\x1b[K");
     }
     Ok(Summary::new(config, outcome))
+}
+
+/// `--warmup`: the same load for the warm-up time, ramp included, with nothing kept. The
+/// measured run then opens its own connections.
+fn warm_up(config: &Config) -> Result<(), String> {
+    let mut warm = config.clone();
+    warm.duration = Some(config.warmup);
+    warm.requests = None;
+    if config.live {
+        eprintln!("blast: warming up for {:.1}s", config.warmup.as_secs_f64());
+    }
+    engine::run(Plan::new(&warm)?, &mut |_| {}).map(|_| ())
 }
 
 /// Writes the text report (stdout, or stderr when JSON goes to stdout) and the JSON report.

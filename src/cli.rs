@@ -142,6 +142,14 @@ struct RunArgs {
     #[arg(long, value_name = "EXPR", requires = "find_max")]
     slo: Option<String>,
 
+    /// Run the same load this long first, excluded from the results
+    #[arg(long, value_name = "TIME")]
+    warmup: Option<String>,
+
+    /// Bring connections (closed loop) or the rate (--rate) up linearly over this long
+    #[arg(long, value_name = "TIME")]
+    ramp: Option<String>,
+
     /// Rate mode: open more connections, up to this many, when the server falls behind
     #[arg(long, default_value = "1024", value_name = "N")]
     max_connections: String,
@@ -366,6 +374,18 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         .transpose()
         .map_err(|e| format!("--rate: {e}"))?;
     config.max_connections = positive("--max-connections", &cli.max_connections)? as usize;
+    config.warmup = cli
+        .warmup
+        .as_deref()
+        .map(|t| positive_duration("--warmup", t))
+        .transpose()?
+        .unwrap_or_default();
+    config.ramp = cli
+        .ramp
+        .as_deref()
+        .map(|t| positive_duration("--ramp", t))
+        .transpose()?
+        .unwrap_or_default();
     config.sweep = match (&cli.rates, &cli.slo) {
         (Some(list), _) => Some(Sweep::Rates(
             list.split(',')

@@ -44,6 +44,10 @@ pub struct Config {
     pub rate: Option<f64>,
     /// Rate mode: connections may grow to this many when the server falls behind.
     pub max_connections: usize,
+    /// Load excluded from the statistics, run before the measured run.
+    pub warmup: Duration,
+    /// Bring connections (closed loop) or the rate (open loop) up linearly over this long.
+    pub ramp: Duration,
     /// Several rates in one invocation.
     pub sweep: Option<Sweep>,
     /// `--slo` as typed, for the report.
@@ -81,6 +85,8 @@ impl Config {
             connections: 64,
             rate: None,
             max_connections: 1024,
+            warmup: Duration::ZERO,
+            ramp: Duration::ZERO,
             sweep: None,
             slo_text: String::new(),
             duration: Some(Duration::from_secs(10)),

@@ -57,6 +57,11 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         backoff: BACKOFF_MIN,
     };
     let mut ever_connected = false;
+    // Closed-loop ramp: this core's connections start one after another over `--ramp`.
+    let opens_at = worker.ramp_start(index);
+    if opens_at > Instant::now() {
+        monoio::time::sleep_until(monoio::time::Instant::from_std(opens_at)).await;
+    }
     while let Some(slot) = worker.begin() {
         // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
         // for: waking early keeps its rounding out of the measured latency (see `intended`).

@@ -15,20 +15,24 @@ pub enum Slot {
     At(Instant),
 }
 
-/// A core's schedule: slot k is due at `start + k / rate`.
+/// A core's schedule: slot k is due at `start + k / rate`; with a ramp of T seconds the rate
+/// climbs linearly from 0 to `rate` over T first (slot k at `sqrt(2·T·k / rate)` while
+/// `k < rate·T/2`, then `k / rate + T/2`).
 #[derive(Debug)]
 pub struct Pacer {
     start: Instant,
-    interval_ns: f64,
+    rate: f64,
+    ramp_s: f64,
     next: Cell<u64>,
 }
 
 impl Pacer {
-    /// `rate`: this core's requests per second (> 0).
-    pub fn new(start: Instant, rate: f64) -> Pacer {
+    /// `rate`: this core's requests per second (> 0); `ramp`: time to reach it.
+    pub fn new(start: Instant, rate: f64, ramp: Duration) -> Pacer {
         Pacer {
             start,
-            interval_ns: 1e9 / rate,
+            rate,
+            ramp_s: ramp.as_secs_f64(),
             next: Cell::new(0),
         }
     }
@@ -51,7 +55,14 @@ impl Pacer {
     }
 
     fn at(&self, k: u64) -> Instant {
-        self.start + Duration::from_nanos((k as f64 * self.interval_ns) as u64)
+        let k = k as f64;
+        let ramp_slots = self.rate * self.ramp_s / 2.0;
+        let secs = if k < ramp_slots {
+            (2.0 * self.ramp_s * k / self.rate).sqrt()
+        } else {
+            k / self.rate + self.ramp_s / 2.0
+        };
+        self.start + Duration::from_nanos((secs * 1e9) as u64)
     }
 }
 
@@ -62,7 +73,7 @@ mod tests {
     #[test]
     fn slots_are_evenly_spaced_from_the_start() {
         let start = Instant::now();
-        let pacer = Pacer::new(start, 4_000.0);
+        let pacer = Pacer::new(start, 4_000.0, Duration::ZERO);
         assert_eq!(pacer.peek(), start);
         assert_eq!(pacer.claim(), start);
         assert_eq!(pacer.claim(), start + Duration::from_micros(250));
@@ -75,6 +86,24 @@ mod tests {
             pacer.peek(),
             start + Duration::from_secs(1),
             "no drift over many slots"
+        );
+    }
+
+    #[test]
+    fn a_ramp_climbs_linearly_then_holds() {
+        let start = Instant::now();
+        // 1,000/s after a 2 s ramp: 1,000 slots in the ramp (the average rate is half).
+        let pacer = Pacer::new(start, 1_000.0, Duration::from_secs(2));
+        let secs = |k| pacer.at(k).duration_since(start).as_secs_f64();
+        assert!(
+            (secs(250) - 1.0).abs() < 1e-6,
+            "a quarter of the ramp's slots by half its time"
+        );
+        assert!((secs(1_000) - 2.0).abs() < 1e-6);
+        assert!((secs(2_000) - 3.0).abs() < 1e-6, "full rate after the ramp");
+        assert!(
+            secs(1) > secs(1_001) - secs(1_000),
+            "early slots are further apart"
         );
     }
 }

@@ -37,6 +37,8 @@ pub struct Plan {
     pub duration: Option<Duration>,
     /// Total `--rate`, for the report.
     pub rate: Option<f64>,
+    /// `--ramp`: time to reach the rate, or to open all connections.
+    pub ramp: Duration,
     pub cores: Vec<CoreShare>,
 }
 
@@ -80,6 +82,7 @@ impl Plan {
             driver: config.driver,
             duration: config.duration,
             rate: config.rate,
+            ramp: config.ramp,
             cores,
         })
     }

@@ -18,6 +18,8 @@ const SECOND_SIGFIG: u8 = 2;
 #[derive(Debug)]
 struct Sample {
     index: u32,
+    /// Requests sent in this second.
+    sent: u64,
     requests: u64,
     failures: u64,
     latency: Option<Histogram<u64>>,
@@ -39,16 +41,23 @@ pub struct SecondRecorder {
     next_boundary: Instant,
 }
 
+impl Sample {
+    fn empty(index: u32) -> Sample {
+        Sample {
+            index,
+            sent: 0,
+            requests: 0,
+            failures: 0,
+            latency: None,
+        }
+    }
+}
+
 impl SecondRecorder {
     pub fn new(shared: Arc<CoreSeries>, start: Instant) -> SecondRecorder {
         SecondRecorder {
             shared,
-            current: Sample {
-                index: 0,
-                requests: 0,
-                failures: 0,
-                latency: None,
-            },
+            current: Sample::empty(0),
             next_boundary: start + Duration::from_secs(1),
         }
     }
@@ -68,20 +77,18 @@ impl SecondRecorder {
         }
     }
 
+    /// Counts one request sent at `now`.
+    pub fn sent(&mut self, now: Instant) {
+        self.roll(now);
+        self.current.sent += 1;
+    }
+
     /// Publishes every second that ended before `now`. Called per record and by the core's
     /// watcher, so idle seconds are published too.
     pub fn roll(&mut self, now: Instant) {
         while now >= self.next_boundary {
             let next = self.current.index + 1;
-            let done = std::mem::replace(
-                &mut self.current,
-                Sample {
-                    index: next,
-                    requests: 0,
-                    failures: 0,
-                    latency: None,
-                },
-            );
+            let done = std::mem::replace(&mut self.current, Sample::empty(next));
             self.publish(done);
             self.shared.through.store(next, Ordering::Release);
             self.next_boundary += Duration::from_secs(1);
@@ -91,21 +98,13 @@ impl SecondRecorder {
     /// Publishes the partial last second and marks this core finished.
     pub fn finish(&mut self, now: Instant) {
         self.roll(now);
-        let last = std::mem::replace(
-            &mut self.current,
-            Sample {
-                index: 0,
-                requests: 0,
-                failures: 0,
-                latency: None,
-            },
-        );
+        let last = std::mem::replace(&mut self.current, Sample::empty(0));
         self.publish(last);
         self.shared.finished.store(true, Ordering::Release);
     }
 
     fn publish(&self, sample: Sample) {
-        if sample.requests > 0 {
+        if sample.requests > 0 || sample.sent > 0 {
             self.shared
                 .pending
                 .lock()
@@ -120,6 +119,9 @@ impl SecondRecorder {
 pub struct SecondRow {
     /// Seconds since the start: this row covers `[second, second + 1)`.
     pub second: u32,
+    /// Requests sent in this second.
+    pub sent: u64,
+    /// Requests finished in this second.
     pub requests: u64,
     pub failures: u64,
     /// Percentiles of the responses completed in this second; 0 when there were none.
@@ -175,6 +177,7 @@ impl Collector {
             self.open.insert(sample.index, sample);
             return;
         };
+        open.sent += sample.sent;
         open.requests += sample.requests;
         open.failures += sample.failures;
         match (&mut open.latency, sample.latency) {
@@ -206,6 +209,7 @@ fn row(second: u32, sample: Option<Sample>) -> SecondRow {
     };
     SecondRow {
         second,
+        sent: sample.as_ref().map_or(0, |s| s.sent),
         requests: sample.as_ref().map_or(0, |s| s.requests),
         failures: sample.as_ref().map_or(0, |s| s.failures),
         p50_us: quantile(0.5),

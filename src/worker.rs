@@ -44,6 +44,7 @@ impl Worker {
         series: Arc<CoreSeries>,
     ) -> Rc<Worker> {
         let deadline = plan.duration.map(|d| start + d);
+        let ramp = plan.ramp;
         Rc::new(Worker {
             plan,
             start,
@@ -56,7 +57,7 @@ impl Worker {
             deadlines: (0..share.max_connections)
                 .map(|_| Deadline::default())
                 .collect(),
-            pacer: share.rate.map(|rate| Pacer::new(start, rate)),
+            pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
             connections: Cell::new(share.connections),
             max_connections: share.max_connections,
             seconds: RefCell::new(SecondRecorder::new(series, start)),
@@ -64,6 +65,16 @@ impl Worker {
             in_flight: Cell::new(0),
             stopped: Cell::new(false),
         })
+    }
+
+    /// When connection `index` starts: spread over `--ramp` in a closed loop (in rate mode the
+    /// pacer ramps the rate instead, and connections start at once).
+    pub fn ramp_start(&self, index: usize) -> Instant {
+        let first = self.connections.get().max(1);
+        if self.pacer.is_some() || index >= first {
+            return self.start;
+        }
+        self.start + self.plan.ramp.mul_f64(index as f64 / first as f64)
     }
 
     /// Claims the right to start one more request, and says when to send it; `None` once
@@ -92,6 +103,7 @@ impl Worker {
     /// A request is being written at `sent`, for its `slot`: counts it, and in rate mode
     /// records how late it left.
     pub fn sending(&self, slot: Slot, sent: Instant) {
+        self.seconds.borrow_mut().sent(sent);
         let mut stats = self.stats.borrow_mut();
         stats.sent += 1;
         if let Slot::At(at) = slot {

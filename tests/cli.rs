@@ -65,6 +65,8 @@ fn help_documents_every_flag() {
         "--rates",
         "--find-max",
         "--slo",
+        "--warmup",
+        "--ramp",
         "--threads",
         "--cpus",
         "--method",

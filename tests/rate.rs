@@ -49,6 +49,14 @@ fn keeps_the_schedule_exactly() {
         "completed {}/s",
         summary.rps
     );
+    // The per-second series counts sends too: 5,000 in each second, give or take the few
+    // sent up to 2 ms early across the boundary (the timer's slack).
+    let sent_per_second: Vec<u64> = summary.per_second.iter().map(|r| r.sent).collect();
+    assert_eq!(sent_per_second.iter().sum::<u64>(), rate.sent);
+    assert!(
+        sent_per_second.iter().all(|s| s.abs_diff(5_000) <= 25),
+        "{sent_per_second:?}"
+    );
 }
 
 #[test]
@@ -133,4 +141,51 @@ fn connections_grow_when_the_server_is_slow() {
         "{:?}",
         summary.latency
     );
+}
+
+#[test]
+fn warmup_is_excluded_and_ramps_climb() {
+    // Warm-up: the server sees the warm-up's requests, the report does not.
+    let server = TestServer::start(Behavior::Delay("{}", Duration::from_millis(5)));
+    let mut config = rate_config(&server.url("/"), 1.0, 0.5);
+    config.rate = None;
+    config.connections = 4;
+    config.warmup = Duration::from_millis(500);
+    let summary = app::run(&config).unwrap();
+    assert!(
+        (summary.duration_s - 0.5).abs() < 0.05,
+        "{}",
+        summary.duration_s
+    );
+    assert!(
+        server.requests() > summary.requests + summary.in_flight + 200,
+        "{} vs {}",
+        server.requests(),
+        summary.requests
+    );
+
+    // Closed-loop ramp: 8 connections open one by one over the first second.
+    let server = TestServer::start(Behavior::Delay("{}", Duration::from_millis(10)));
+    let mut config = rate_config(&server.url("/"), 1.0, 2.0);
+    config.rate = None;
+    config.connections = 8;
+    config.ramp = Duration::from_secs(1);
+    let summary = app::run(&config).unwrap();
+    let (first, second) = (
+        summary.per_second[0].requests,
+        summary.per_second[1].requests,
+    );
+    assert!(
+        (first as f64) < 0.75 * second as f64,
+        "first second {first}, second {second}"
+    );
+
+    // Open-loop ramp: 1,000/s reached after 1 s, so 500 + 1,000 slots in 2 s.
+    let server = builtin(Faults::default());
+    let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 2.0);
+    config.ramp = Duration::from_secs(1);
+    let summary = app::run(&config).unwrap();
+    server.stop().unwrap();
+    let sent = summary.rate.as_ref().unwrap().sent;
+    assert!(sent.abs_diff(1_500) <= 2, "sent {sent}");
 }

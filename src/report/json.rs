@@ -63,7 +63,8 @@ pub fn to_value(s: &Summary) -> Value {
         "bytes_read": s.bytes_read,
         "bytes_written": s.bytes_written,
         "per_second": s.per_second.iter().map(|r| json!({
-            "second": r.second, "requests": r.requests, "failures": r.failures,
+            "second": r.second, "target": s.rate.as_ref().map(|rate| rate.target), "sent": r.sent,
+            "requests": r.requests, "failures": r.failures,
             "p50_us": r.p50_us, "p99_us": r.p99_us,
         })).collect::<Vec<_>>(),
         "histogram": {
