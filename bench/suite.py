@@ -15,11 +15,14 @@ the whole request cycle; below 1 means time goes unmeasured).
     bench/suite.py --shared --targets gunicorn --connections 256
     bench/suite.py --rss-run 60                        # adds a 60 s blast run sampling RSS
 
+Client "floor" is bench/floor.c, a minimal epoll client in C (built here with gcc): the
+raw-syscall floor of CPU per request, with no latency clock and no checks.
 Clients missing on the machine are skipped with a note (scripts/setup.sh installs nginx, wrk,
 hey, ab; `cargo install oha` adds oha). Each client sends GET /predict; blast also checks every
 response (--expect-status 200 --expect-json 'prediction=0|1'); the others check nothing.
 """
 import argparse
+import math
 import json
 import os
 import re
@@ -171,7 +174,23 @@ def ab_parse(out):
             int(re.search(r"Complete requests:\s+(\d+)", out).group(1)))
 
 
+FLOOR = os.path.join(ROOT, "target", "floor")
+
+
+def floor_command(conns, duration, url):
+    host_port = url.split("//")[1].split("/")[0]
+    host, port = host_port.split(":")
+    return [FLOOR, host, port, "/" + url.split("//")[1].split("/", 1)[1], str(conns), str(duration)]
+
+
+def floor_parse(out):
+    requests, seconds = re.search(r"requests (\d+) seconds ([\d.]+)", out).groups()
+    nan = float("nan")
+    return int(requests) / float(seconds), nan, nan, nan, int(requests)
+
+
 CLIENTS = {
+    "floor": ((floor_command, floor_parse), FLOOR),
     "blast-uring": (blast_client("uring"), BLAST),
     "blast-epoll": (blast_client("epoll"), BLAST),
     "wrk": ((wrk_command, wrk_parse), "wrk"),
@@ -224,7 +243,7 @@ def table(results, reference):
         if not runs:
             continue
         med = {k: statistics.median(r[k] for r in runs) for k in cols}
-        cell = lambda k: (fmt[k].format(med[k]) if len(runs) == 1 else
+        cell = lambda k: ("-" if math.isnan(med[k]) else fmt[k].format(med[k]) if len(runs) == 1 else
                           f"{fmt[k].format(med[k])} ({fmt[k].format(min(r[k] for r in runs))}-"
                           f"{fmt[k].format(max(r[k] for r in runs))})")
         ref = [r for r in results.get((target, conns, reference), []) if r]
@@ -249,6 +268,8 @@ def main():
     if args.shared:
         args.server_cpus = args.client_cpus = f"0-{os.cpu_count() - 1}"
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if "floor" in args.clients:
+        subprocess.run(["gcc", "-O2", "-o", FLOOR, os.path.join(ROOT, "bench", "floor.c")], check=True)
     clients = []
     for name in args.clients.split(","):
         if shutil.which(CLIENTS[name][1]) or os.path.exists(CLIENTS[name][1]):

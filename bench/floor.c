@@ -1,0 +1,83 @@
+/*
+ * The raw-syscall floor: the least a closed-loop HTTP/1.1 client can do per request on
+ * Linux. One thread, epoll, N keep-alive connections; each writes a fixed GET and reads until
+ * the response's Content-Length is in, then writes again. No latency clock, no checks, no
+ * statistics beyond a count. bench/suite.py builds and runs it (client "floor") so blast's CPU
+ * per request can be compared with this floor on the same machine.
+ *
+ *   floor HOST PORT PATH CONNECTIONS SECONDS   ->   "requests N seconds S"
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct conn { int fd; size_t have; char buf[8192]; };
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Returns the length of the complete response at the start of buf, or 0 if incomplete. */
+static size_t complete(const char *buf, size_t have) {
+    const char *end = memmem(buf, have, "\r\n\r\n", 4);
+    if (!end) return 0;
+    size_t head = (size_t)(end - buf) + 4, length = 0;
+    const char *cl = memmem(buf, head, "Content-Length:", 15);
+    if (!cl) cl = memmem(buf, head, "content-length:", 15);
+    if (cl) length = strtoul(cl + 15, NULL, 10);
+    return have >= head + length ? head + length : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 6) { fprintf(stderr, "usage: floor HOST PORT PATH CONNECTIONS SECONDS\n"); return 2; }
+    int n = atoi(argv[4]);
+    double seconds = atof(argv[5]);
+    char request[512];
+    int request_len = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s:%s\r\n\r\n", argv[3], argv[1], argv[2]);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
+    inet_pton(AF_INET, argv[1], &addr.sin_addr);
+    int ep = epoll_create1(0);
+    struct conn *conns = calloc(n, sizeof *conns);
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("connect"); return 1; }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        conns[i].fd = fd;
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &conns[i] };
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        if (write(fd, request, request_len) != request_len) { perror("write"); return 1; }
+    }
+    unsigned long long requests = 0;
+    double start = now(), deadline = start + seconds;
+    struct epoll_event events[256];
+    while (now() < deadline) {
+        int ready = epoll_wait(ep, events, 256, 100);
+        for (int e = 0; e < ready; e++) {
+            struct conn *c = events[e].data.ptr;
+            ssize_t got = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
+            if (got <= 0) { if (got < 0 && errno == EAGAIN) continue; fprintf(stderr, "read failed\n"); return 1; }
+            c->have += (size_t)got;
+            size_t used = complete(c->buf, c->have);
+            if (!used) continue;
+            memmove(c->buf, c->buf + used, c->have - used);
+            c->have -= used;
+            requests++;
+            if (write(c->fd, request, request_len) != request_len) { perror("write"); return 1; }
+        }
+    }
+    printf("requests %llu seconds %.3f\n", requests, now() - start);
+    return 0;
+}
