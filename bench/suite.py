@@ -5,7 +5,7 @@ Every target is pinned to its own CPU(s) and every client to others (or, with --
 share all CPUs: the "same box as Gunicorn" case). Each (target, connections, client) cell runs
 --repeats times, clients interleaved so that drift on a shared machine hits all alike; the
 tables show medians with min-max spread of: RPS, p50, p99, client CPU per request (user and
-system, from getrusage), peak client RSS, server CPU per request (from /proc), and the
+system, from wait4), peak client RSS, server CPU per request (from /proc), and the
 Little's-law ratio mean latency x RPS / connections (1.0 means the latency is measured over
 the whole request cycle; below 1 means time goes unmeasured).
 
@@ -14,6 +14,7 @@ the whole request cycle; below 1 means time goes unmeasured).
                    --clients blast-uring,blast-epoll,wrk,oha,hey,ab --connections 256,1000
     bench/suite.py --shared --targets gunicorn --connections 256
     bench/suite.py --rss-run 60                        # adds a 60 s blast run sampling RSS
+    bench/suite.py --targets serve --server-cpus 8-15 --scaling 1,2,4,8   # client-core scaling
 
 Client "floor" is bench/floor.c, a minimal epoll client in C (built here with gcc): the
 raw-syscall floor of CPU per request, with no latency clock and no checks.
@@ -32,6 +33,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -110,8 +112,8 @@ def secs(value, unit):
 
 
 def blast_client(driver):
-    def command(conns, duration, url):
-        return [BLAST, "--driver", driver, "-c", str(conns), "-d", str(duration), *CHECK, "--json", "-", url]
+    def command(conns, duration, url, threads):
+        return [BLAST, "--driver", driver, "-t", str(threads), "-c", str(conns), "-d", str(duration), *CHECK, "--json", "-", url]
 
     def parse(out):
         r = json.loads(out)
@@ -122,8 +124,8 @@ def blast_client(driver):
     return command, parse
 
 
-def wrk_command(conns, duration, url):
-    return ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", url]
+def wrk_command(conns, duration, url, threads):
+    return ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", url]
 
 
 def wrk_parse(out):
@@ -135,7 +137,7 @@ def wrk_parse(out):
             int(re.search(r"(\d+) requests in", out).group(1)))
 
 
-def oha_command(conns, duration, url):
+def oha_command(conns, duration, url, _threads):
     return ["oha", "-z", f"{duration}s", "-c", str(conns), "--no-tui", "--output-format", "json", url]
 
 
@@ -148,7 +150,7 @@ def oha_parse(out):
     return r["summary"]["requestsPerSec"], pct["p50"] * 1e6, pct["p99"] * 1e6, r["summary"]["average"] * 1e6, requests
 
 
-def hey_command(conns, duration, url):
+def hey_command(conns, duration, url, _threads):
     return ["hey", "-z", f"{duration}s", "-c", str(conns), url]
 
 
@@ -161,7 +163,7 @@ def hey_parse(out):
             t(r"99%+ in ([\d.]+) secs"), t(r"Average:\s+([\d.]+) secs"), sum(int(n) for _, n in codes))
 
 
-def ab_command(conns, duration, url):
+def ab_command(conns, duration, url, _threads):
     return ["ab", "-k", "-q", "-c", str(conns), "-t", str(duration), "-n", "100000000", url]
 
 
@@ -177,7 +179,7 @@ def ab_parse(out):
 FLOOR = os.path.join(ROOT, "target", "floor")
 
 
-def floor_command(conns, duration, url):
+def floor_command(conns, duration, url, _threads):
     host_port = url.split("//")[1].split("/")[0]
     host, port = host_port.split(":")
     return [FLOOR, host, port, "/" + url.split("//")[1].split("/", 1)[1], str(conns), str(duration)]
@@ -200,21 +202,44 @@ CLIENTS = {
 }
 
 
+def reap(pid):
+    """Waits for a client: its exit status, its own rusage (CPU time) and its peak RSS in KiB.
+
+    ru_maxrss would count the Python parent's pages, which the child holds until exec, so
+    the peak comes from the exec'd program's VmHWM, read until it exits."""
+    rss_kb = 0
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage, rss_kb
+        time.sleep(0.1)
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss_kb = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+        except (OSError, AttributeError):
+            pass
+
+
 def measure(client, conns, duration, cpus, target):
     (command, parse), _ = CLIENTS[client]
-    cmd = ["/usr/bin/time", "-f", "RSS_KB=%M", "taskset", "-c", cpus] + command(conns, duration, target.url)
-    before, server_before = resource.getrusage(resource.RUSAGE_CHILDREN), target.cpu_seconds()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    after, server_used = resource.getrusage(resource.RUSAGE_CHILDREN), target.cpu_seconds() - server_before
+    cmd = ["taskset", "-c", cpus] + command(conns, duration, target.url, len(expand(cpus)))
+    server_before = target.cpu_seconds()
+    # wait4 gives this one client's CPU time and peak RSS (taskset execs into the client).
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file)
+        status, usage, rss_kb = reap(proc.pid)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0), err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+    server_used = target.cpu_seconds() - server_before
     try:
-        rps, p50, p99, mean, requests = parse(proc.stdout)
+        rps, p50, p99, mean, requests = parse(out)
     except Exception as e:  # a client that failed is reported, not fatal
-        print(f"  {client} on {target.name} at {conns}: {e} {proc.stderr.strip()[-300:]}", file=sys.stderr)
+        print(f"  {client} on {target.name} at {conns}: {e} {err.strip()[-300:]}", file=sys.stderr)
         return None
-    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    user, system = usage.ru_utime, usage.ru_stime
     return {"rps": rps, "p50": p50, "p99": p99, "user": user / requests * 1e6, "sys": system / requests * 1e6,
-            "cpu": (user + system) / requests * 1e6,
-            "rss": int(re.search(r"RSS_KB=(\d+)", proc.stderr).group(1)) / 1024,
+            "cpu": (user + system) / requests * 1e6, "rss": rss_kb / 1024,
             "server": server_used / requests * 1e6, "little": mean * rps / 1e6 / conns}
 
 
@@ -235,10 +260,10 @@ def table(results, reference):
     fmt = {"rps": "{:,.0f}", "p50": "{:.0f}", "p99": "{:.0f}", "cpu": "{:.2f}", "user": "{:.2f}",
            "sys": "{:.2f}", "rss": "{:.1f}", "server": "{:.2f}", "little": "{:.2f}"}
     cols = ["rps", "p50", "p99", "cpu", "user", "sys", "rss", "server", "little"]
-    print("| target | conns | client | RPS | p50 µs | p99 µs | client CPU µs/req | user | sys | peak RSS MB "
+    print("| target | client cores | conns | client | RPS | p50 µs | p99 µs | client CPU µs/req | user | sys | peak RSS MB "
           "| server CPU µs/req | Little ratio | RPS vs " + reference + " | CPU/req vs " + reference + " |")
-    print("|" + "---|" * 14)
-    for (target, conns, client), runs in results.items():
+    print("|" + "---|" * 15)
+    for (target, cores, conns, client), runs in results.items():
         runs = [r for r in runs if r]
         if not runs:
             continue
@@ -246,10 +271,31 @@ def table(results, reference):
         cell = lambda k: ("-" if math.isnan(med[k]) else fmt[k].format(med[k]) if len(runs) == 1 else
                           f"{fmt[k].format(med[k])} ({fmt[k].format(min(r[k] for r in runs))}-"
                           f"{fmt[k].format(max(r[k] for r in runs))})")
-        ref = [r for r in results.get((target, conns, reference), []) if r]
+        ref = [r for r in results.get((target, cores, conns, reference), []) if r]
         ratio = lambda k: f"{med[k] / statistics.median(r[k] for r in ref):.2f}" if ref else "-"
-        print(f"| {target} | {conns} | {client} | " + " | ".join(cell(k) for k in cols) +
+        print(f"| {target} | {cores} | {conns} | {client} | " + " | ".join(cell(k) for k in cols) +
               f" | {ratio('rps')} | {ratio('cpu')} |")
+
+
+def build(clients):
+    """Builds blast (and the C floor client); where no compiler is installed (a benchmark box
+    that was handed the binaries), what is already built is used."""
+    if shutil.which("cargo"):
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if "floor" in clients and shutil.which("gcc"):
+        subprocess.run(["gcc", "-O2", "-o", FLOOR, os.path.join(ROOT, "bench", "floor.c")], check=True)
+
+
+def setups(args):
+    """(client CPUs, connections) for each row: the given ones, or with --scaling, the first n
+    CPUs the server does not use and n times each connection count."""
+    conns = [int(c) for c in args.connections.split(",")]
+    if not args.scaling:
+        return [(args.client_cpus, c) for c in conns]
+    server = set(expand(args.server_cpus))
+    free = [cpu for cpu in sorted(os.sched_getaffinity(0)) if cpu not in server]
+    return [(",".join(map(str, free[:n])), c * n) for n in map(int, args.scaling.split(","))
+            if n <= len(free) for c in conns]
 
 
 def main():
@@ -264,12 +310,12 @@ def main():
     ap.add_argument("--shared", action="store_true", help="server and client both on all CPUs")
     ap.add_argument("--reference", default="wrk", help="client the ratios compare with")
     ap.add_argument("--rss-run", type=int, default=0)
+    ap.add_argument("--scaling", help="client core counts, e.g. 1,2,4,8: each runs on that many of the CPUs "
+                    "not in --server-cpus, with --connections per client core")
     args = ap.parse_args()
     if args.shared:
         args.server_cpus = args.client_cpus = f"0-{os.cpu_count() - 1}"
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    if "floor" in args.clients:
-        subprocess.run(["gcc", "-O2", "-o", FLOOR, os.path.join(ROOT, "bench", "floor.c")], check=True)
+    build(args.clients)
     clients = []
     for name in args.clients.split(","):
         if shutil.which(CLIENTS[name][1]) or os.path.exists(CLIENTS[name][1]):
@@ -281,16 +327,17 @@ def main():
     for target_name in args.targets.split(","):
         target = Target(target_name, args.server_cpus)
         try:
-            for conns in [int(c) for c in args.connections.split(",")]:
+            for cpus, conns in setups(args):
                 for _ in range(args.repeats):
                     for client in clients:
-                        results.setdefault((target_name, conns, client), []).append(
-                            measure(client, conns, args.duration, args.client_cpus, target))
+                        results.setdefault((target_name, len(expand(cpus)), conns, client), []).append(
+                            measure(client, conns, args.duration, cpus, target))
             if args.rss_run and rss is None:
                 rss = rss_run(args.rss_run, args.client_cpus, target.url)
         finally:
             target.stop()
-    where = "sharing all CPUs" if args.shared else f"server on CPU {args.server_cpus}, clients on CPU {args.client_cpus}"
+    where = ("sharing all CPUs" if args.shared else f"server on CPU {args.server_cpus}, clients on CPU "
+             f"{'the others' if args.scaling else args.client_cpus}")
     print(f"{where}; {args.duration}s x {args.repeats} runs per cell; median (min-max)\n")
     table(results, args.reference)
     if rss:
