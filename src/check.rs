@@ -3,7 +3,7 @@
 
 use crate::json_scan::{self, Value};
 
-/// Most `--expect-json` flags one run may carry (their results live in a stack array).
+/// Most `--expect-json` flags one run may carry (their results are bits of a `u8`).
 pub const MAX_JSON_EXPECTATIONS: usize = 8;
 
 /// Why a response is not a success.
@@ -85,7 +85,16 @@ impl JsonExpectation {
     }
 
     fn accepts(&self, value: Value<'_>) -> bool {
-        self.allowed.is_empty() || self.allowed.iter().any(|lit| literal_matches(lit, value))
+        // A number is parsed once, however many alternatives it is compared with.
+        let number = match value {
+            Value::Number(raw) => parse_number(raw),
+            _ => None,
+        };
+        self.allowed.is_empty()
+            || self
+                .allowed
+                .iter()
+                .any(|lit| literal_matches(lit, value, number))
     }
 }
 
@@ -99,11 +108,11 @@ fn parse_literal(text: &str) -> Literal {
     }
 }
 
-/// Numbers compare by value (`1.0` equals `1`); strings after decoding escapes; types never
-/// convert (`"1"` is not `1`, `true` is not `1`).
-fn literal_matches(literal: &Literal, value: Value<'_>) -> bool {
+/// Numbers compare by value (`1.0` equals `1`; `number` is the value's, parsed); strings
+/// after decoding escapes; types never convert (`"1"` is not `1`, `true` is not `1`).
+fn literal_matches(literal: &Literal, value: Value<'_>, number: Option<f64>) -> bool {
     match (literal, value) {
-        (Literal::Number(want), Value::Number(raw)) => parse_number(raw) == Some(*want),
+        (Literal::Number(want), Value::Number(_)) => number == Some(*want),
         (Literal::Str(want), Value::Str(got)) => got.decodes_to(want.as_bytes()),
         (Literal::Bool(want), Value::Bool(got)) => *want == got,
         (Literal::Null, Value::Null) => true,
@@ -156,22 +165,21 @@ impl Expect {
         if self.json.is_empty() {
             return Ok(());
         }
-        let mut found: [Option<Value<'_>>; MAX_JSON_EXPECTATIONS] = [None; MAX_JSON_EXPECTATIONS];
+        // One bit per expectation: its field was seen, and its (last) value was accepted.
+        let (mut seen, mut holds) = (0u8, 0u8);
         let top = json_scan::scan(body, &mut |key, value| {
-            for (slot, expectation) in found.iter_mut().zip(&self.json) {
+            for (bit, expectation) in self.json.iter().enumerate() {
                 // The last duplicate member wins, as in JavaScript and serde_json.
                 if key.decodes_to(expectation.field.as_bytes()) {
-                    *slot = Some(value);
+                    seen |= 1 << bit;
+                    holds &= !(1 << bit);
+                    holds |= u8::from(expectation.accepts(value)) << bit;
                 }
             }
         })
         .map_err(|_| CheckFailure::Body)?;
-        let all_hold = matches!(top, Value::Object)
-            && self
-                .json
-                .iter()
-                .zip(&found)
-                .all(|(e, v)| v.is_some_and(|v| e.accepts(v)));
+        let all = u8::MAX >> (8 - self.json.len());
+        let all_hold = matches!(top, Value::Object) && seen == all && holds == all;
         if all_hold {
             Ok(())
         } else {

@@ -24,7 +24,7 @@ const MAX_SIZE_DIGITS: u8 = 15;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkError;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Chunked {
     state: State,
 }

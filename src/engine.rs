@@ -17,12 +17,13 @@ use crate::plan::{CoreShare, Plan};
 use crate::series::{Collector, CoreSeries, SecondRow};
 use crate::signal;
 use crate::stats::Stats;
+use crate::ticker::{self, Ticker, Ticks};
 use crate::worker::Worker;
 
 /// io_uring rejects larger rings.
 const MAX_RING_ENTRIES: u32 = 32_768;
-/// How often the main thread collects the per-second series.
-const COLLECT_EVERY: Duration = Duration::from_millis(50);
+/// How often the main thread collects the per-second series, in ticks.
+const COLLECT_EVERY: u32 = 5;
 
 /// What a run produced, before any derived number is computed.
 #[derive(Debug)]
@@ -43,22 +44,32 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
     let plan = Arc::new(plan);
     let start = Instant::now();
     let series: Vec<Arc<CoreSeries>> = plan.cores.iter().map(|_| Arc::default()).collect();
+    let (ticker, ticks) =
+        Ticker::new(plan.cores.len()).map_err(|e| format!("cannot create a socket pair: {e}"))?;
     let handles = plan
         .cores
         .iter()
         .zip(&series)
+        .zip(ticks)
         .enumerate()
-        .map(|(i, (share, series))| {
-            spawn_core(i, plan.clone(), share.clone(), start, series.clone())
+        .map(|(i, ((share, series), ticks))| {
+            let core = (share.clone(), series.clone(), ticks);
+            spawn_core(i, plan.clone(), core, start)
         })
         .collect::<Result<Vec<_>, String>>()?;
 
     let mut collector = Collector::default();
-    while !handles.iter().all(JoinHandle::is_finished) {
-        std::thread::sleep(COLLECT_EVERY);
-        let fresh = collector.collect(&series);
-        let rows = collector.rows();
-        rows[rows.len() - fresh..].iter().for_each(&mut *on_second);
+    for beat in 1.. {
+        if handles.iter().all(JoinHandle::is_finished) {
+            break;
+        }
+        std::thread::sleep(ticker::TICK);
+        ticker.tick();
+        if beat % COLLECT_EVERY == 0 {
+            let fresh = collector.collect(&series);
+            let rows = collector.rows();
+            rows[rows.len() - fresh..].iter().for_each(&mut *on_second);
+        }
     }
 
     let mut merged = Stats::default();
@@ -85,9 +96,8 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
 fn spawn_core(
     index: usize,
     plan: Arc<Plan>,
-    share: CoreShare,
+    (share, series, ticks): (CoreShare, Arc<CoreSeries>, ticker::Receiver),
     start: Instant,
-    series: Arc<CoreSeries>,
 ) -> Result<JoinHandle<CoreResult>, String> {
     std::thread::Builder::new()
         .name(format!("blast-core-{index}"))
@@ -98,14 +108,16 @@ fn spawn_core(
             let entries = (share.max_connections as u32 * 2).clamp(256, MAX_RING_ENTRIES);
             let driver = plan.driver;
             let worker = Worker::new(plan, &share, start, series);
-            let (stats, name) = block_on(driver, entries, run_core(worker, share.connections))?;
+            let core = run_core(worker, share.connections, ticks);
+            let (stats, name) = block_on(driver, entries, core)?;
             Ok((stats, name, Instant::now()))
         })
         .map_err(|e| format!("cannot start a core thread: {e}"))
 }
 
 /// This core's connections, until they finish (`-n`) or the watcher stops the core.
-async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
+async fn run_core(worker: Rc<Worker>, connections: usize, ticks: ticker::Receiver) -> Stats {
+    let mut ticks = Ticks::new(ticks);
     let tasks: Vec<_> = (0..connections)
         .map(|index| monoio::spawn(conn::run(worker.clone(), index)))
         .collect();
@@ -124,7 +136,7 @@ async fn run_core(worker: Rc<Worker>, connections: usize) -> Stats {
     };
     monoio::select! {
         _ = all_done => {},
-        _ = worker.watch(&open) => {},
+        _ = worker.watch(&open, &mut ticks) => {},
     }
     worker.finish()
 }

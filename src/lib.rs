@@ -21,6 +21,7 @@ pub mod signal;
 pub mod stats;
 pub mod sweep;
 pub mod target;
+pub mod ticker;
 pub mod timeouts;
 pub mod units;
 pub mod worker;

@@ -1,8 +1,16 @@
 //! HTTP/1.1 response framing over the connection's buffer: no I/O, no clock, no allocation.
 //!
-//! The framer is fed the buffer after every read. Once the head is parsed it is removed from
-//! the buffer, so the body (when kept for checking) always starts at offset 0. Bodies that no
-//! check needs are dropped as they arrive, so the buffer never grows for them.
+//! The framer is fed the buffer after every read. A response's head stays at the front of
+//! the buffer until the response is complete and its body (when kept for checking) follows
+//! it, so the common case — one read holds one whole response — moves no bytes at all: the
+//! caller checks the body in place and clears the buffer. Bodies that no check needs are
+//! dropped as they arrive, so the buffer never grows for them.
+//!
+//! Every head is parsed by httparse, except one byte-identical to the last final head this
+//! framer parsed: parsing is a pure function of those bytes, so that verdict is reused after
+//! one `memcmp`. Servers repeat their heads exactly (nginx's changes with its `Date` once a
+//! second), and parsing a typical head is most of the client's own work per request; the
+//! body is still checked every time.
 
 use std::mem::MaybeUninit;
 
@@ -13,14 +21,35 @@ use crate::chunked::Chunked;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Headers beyond this count make the response malformed.
 const MAX_HEADERS: usize = 64;
+/// Heads up to this size are remembered for reuse (the buffer is allocated once, with the
+/// framer).
+const REMEMBER_HEAD: usize = 512;
 
-/// A complete response. Its body is `buf[..body_len]` (empty when the body was not kept);
-/// the caller removes those bytes before the next response.
+/// A complete response. Its body is `buf[body_start..body_end]` (empty when the body was not
+/// kept); the caller removes the response with `remove_from` before the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub keep_alive: bool,
-    pub body_len: usize,
+    pub body_start: usize,
+    pub body_end: usize,
+}
+
+impl Response {
+    /// Where the kept body lies in the buffer.
+    pub fn body(&self) -> std::ops::Range<usize> {
+        self.body_start..self.body_end
+    }
+
+    /// Removes this response's bytes, keeping any that follow it (a pipelined or early next
+    /// response). Usually nothing follows and the buffer is simply emptied.
+    pub fn remove_from(&self, buf: &mut Vec<u8>) {
+        if self.body_end == buf.len() {
+            buf.clear();
+        } else {
+            buf.drain(..self.body_end);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +64,7 @@ pub enum FrameError {
     Eof,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Body {
     Head,
     Length(u64),
@@ -50,13 +79,19 @@ pub struct Framer {
     keep_body: bool,
     max_body: usize,
     body: Body,
-    /// Body bytes kept so far at the front of the buffer.
+    /// Where the body starts in the buffer: the length of the head before it.
+    start: usize,
+    /// Body bytes kept so far after the head.
     kept: usize,
     status: u16,
     keep_alive: bool,
+    /// The bytes of the last final head parsed, and what they said (empty: none yet).
+    known_head: Vec<u8>,
+    known: Option<Head>,
 }
 
 /// What the head says about the body and the connection.
+#[derive(Debug, Clone)]
 struct Head {
     len: usize,
     status: u16,
@@ -73,29 +108,34 @@ impl Framer {
             keep_body,
             max_body,
             body: Body::Head,
+            start: 0,
             kept: 0,
             status: 0,
             keep_alive: false,
+            known_head: Vec::with_capacity(REMEMBER_HEAD),
+            known: None,
         }
     }
 
     /// Prepares for the next response on the same connection.
     pub fn reset(&mut self) {
         self.body = Body::Head;
+        self.start = 0;
         self.kept = 0;
     }
 
     /// Frames what is in `buf`. `Ok(None)` means more bytes are needed.
     pub fn advance(&mut self, buf: &mut Vec<u8>) -> Result<Option<Response>, FrameError> {
         while let Body::Head = self.body {
-            let Some(head) = parse_head(buf, self.head_request)? else {
+            let Some(head) = self.head(buf)? else {
                 return Ok(None);
             };
-            buf.drain(..head.len);
             // 1xx responses are interim: the real one follows on the same connection.
-            if (100..200).contains(&head.status) && head.status != 101 {
+            if is_interim(head.status) {
+                buf.drain(..head.len);
                 continue;
             }
+            self.start = head.len;
             self.status = head.status;
             self.keep_alive = head.keep_alive;
             self.body = head.body;
@@ -103,7 +143,7 @@ impl Framer {
         let done = match &mut self.body {
             Body::Head => unreachable!("head parsed above"),
             Body::Length(left) => {
-                let take = (*left).min((buf.len() - self.kept) as u64) as usize;
+                let take = (*left).min((buf.len() - self.start - self.kept) as u64) as usize;
                 *left -= take as u64;
                 let done = *left == 0;
                 self.consume(buf, take);
@@ -111,13 +151,13 @@ impl Framer {
             }
             Body::Chunked(chunked) => {
                 let end = chunked
-                    .decode(buf, self.kept, self.keep_body)
+                    .decode(buf, self.start + self.kept, self.keep_body)
                     .map_err(|_| FrameError::Malformed)?;
-                self.kept = end;
+                self.kept = end - self.start;
                 chunked.is_done()
             }
             Body::UntilClose => {
-                let take = buf.len() - self.kept;
+                let take = buf.len() - self.start - self.kept;
                 self.consume(buf, take);
                 false
             }
@@ -126,6 +166,26 @@ impl Framer {
             return Err(FrameError::BodyTooLarge);
         }
         Ok(done.then(|| self.response()))
+    }
+
+    /// The head at the front of `buf`: the remembered one when the bytes are the same,
+    /// else parsed (and remembered when final and small).
+    fn head(&mut self, buf: &[u8]) -> Result<Option<Head>, FrameError> {
+        if let Some(known) = &self.known
+            && buf.starts_with(&self.known_head)
+        {
+            return Ok(Some(known.clone()));
+        }
+        let head = parse_head(buf, self.head_request)?;
+        if let Some(head) = &head
+            && !is_interim(head.status)
+            && head.len <= REMEMBER_HEAD
+        {
+            self.known_head.clear();
+            self.known_head.extend_from_slice(&buf[..head.len]);
+            self.known = Some(head.clone());
+        }
+        Ok(head)
     }
 
     /// The peer closed the connection: completes a close-delimited body, fails anything else.
@@ -141,7 +201,8 @@ impl Framer {
         if self.keep_body {
             self.kept += take;
         } else {
-            buf.drain(self.kept..self.kept + take);
+            let from = self.start + self.kept;
+            buf.drain(from..from + take);
         }
     }
 
@@ -149,9 +210,14 @@ impl Framer {
         Response {
             status: self.status,
             keep_alive: self.keep_alive,
-            body_len: self.kept,
+            body_start: self.start,
+            body_end: self.start + self.kept,
         }
     }
+}
+
+fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
 }
 
 fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<Head>, FrameError> {
@@ -371,14 +437,16 @@ mod tests {
         },
     ];
 
+    type Framed = Result<(u16, bool, Vec<u8>, Vec<u8>), FrameError>;
+
     /// Frames `wire` fed in two pieces cut at `cut`, then reports EOF if still incomplete.
-    fn frame(
-        case: &Case,
-        cut: usize,
-        keep: bool,
-    ) -> Result<(u16, bool, Vec<u8>, Vec<u8>), FrameError> {
-        let wire = case.wire.as_bytes();
+    fn frame(case: &Case, cut: usize, keep: bool) -> Framed {
         let mut framer = Framer::new(case.head_request, keep, 1 << 20);
+        frame_with(&mut framer, case.wire.as_bytes(), cut)
+    }
+
+    fn frame_with(framer: &mut Framer, wire: &[u8], cut: usize) -> Framed {
+        framer.reset();
         let mut buf = wire[..cut].to_vec();
         let mut done = framer.advance(&mut buf)?;
         buf.extend_from_slice(&wire[cut..]);
@@ -389,13 +457,9 @@ mod tests {
             Some(response) => response,
             None => framer.finish_eof()?,
         };
-        let body = buf[..response.body_len].to_vec();
-        Ok((
-            response.status,
-            response.keep_alive,
-            body,
-            buf[response.body_len..].to_vec(),
-        ))
+        let body = buf[response.body()].to_vec();
+        response.remove_from(&mut buf);
+        Ok((response.status, response.keep_alive, body, buf))
     }
 
     #[test]
@@ -413,9 +477,62 @@ mod tests {
                         (status, ka, body, rest.as_bytes().to_vec())
                     });
                     assert_eq!(got, want, "{:?} cut {cut} keep {keep}", case.wire);
+                    // Again with this very head remembered from a first, whole response.
+                    let mut warm = Framer::new(case.head_request, keep, 1 << 20);
+                    let _ = frame_with(&mut warm, case.wire.as_bytes(), case.wire.len());
+                    let again = frame_with(&mut warm, case.wire.as_bytes(), cut);
+                    assert_eq!(again, want, "{:?} cut {cut} keep {keep} warm", case.wire);
                 }
             }
         }
+    }
+
+    #[test]
+    fn remembered_head_is_reused_only_for_identical_bytes() {
+        let mut framer = Framer::new(false, true, 1024);
+        let base = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        let variants: &[(&str, (u16, bool, &str))] = &[
+            (base, (200, true, "abc")),
+            (base, (200, true, "abc")),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd",
+                (200, true, "abcd"),
+            ),
+            (base, (200, true, "abc")),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+                (200, false, "abc"),
+            ),
+            (
+                "HTTP/1.1 201 OK\r\nContent-Length: 3\r\n\r\nxyz",
+                (201, true, "xyz"),
+            ),
+            (
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 OK\r\nContent-Length: 3\r\n\r\nxyz",
+                (201, true, "xyz"),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
+                (200, true, "a"),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+                (200, true, "ab"),
+            ),
+        ];
+        for (wire, (status, keep_alive, body)) in variants {
+            let want = Ok((*status, *keep_alive, body.as_bytes().to_vec(), vec![]));
+            assert_eq!(
+                frame_with(&mut framer, wire.as_bytes(), wire.len()),
+                want,
+                "{wire:?}"
+            );
+        }
+        let bad = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nBad Header\r\n\r\nabc";
+        assert_eq!(
+            frame_with(&mut framer, bad.as_bytes(), bad.len()),
+            Err(FrameError::Malformed)
+        );
     }
 
     #[test]
@@ -430,7 +547,7 @@ mod tests {
             result = framer.advance(&mut buf).unwrap();
         }
         let response = result.expect("complete after last byte");
-        assert_eq!(&buf[..response.body_len], b"wxyz");
+        assert_eq!(&buf[response.body()], b"wxyz");
     }
 
     #[test]
@@ -440,7 +557,7 @@ mod tests {
         assert_eq!(framer.advance(&mut buf), Ok(None));
         let response = framer.finish_eof().unwrap();
         assert_eq!((response.status, response.keep_alive), (200, false));
-        assert_eq!(&buf[..response.body_len], b"until close");
+        assert_eq!(&buf[response.body()], b"until close");
     }
 
     #[test]
@@ -456,13 +573,11 @@ mod tests {
             Framer::new(false, true, 1024).advance(&mut big),
             Err(FrameError::BodyTooLarge)
         );
-        let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n";
+        let mut big = head.to_vec();
         big.resize(big.len() + 2000, b'x');
         assert_eq!(Framer::new(false, false, 1024).advance(&mut big), Ok(None));
-        assert!(
-            big.is_empty(),
-            "unchecked body bytes are dropped as they arrive"
-        );
+        assert_eq!(big, head, "unchecked body bytes are dropped as they arrive");
     }
 
     #[test]
@@ -483,10 +598,12 @@ mod tests {
         let mut framer = Framer::new(false, true, 1024);
         let mut buf = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 404 NF\r\nContent-Length: 1\r\n\r\nb".to_vec();
         let first = framer.advance(&mut buf).unwrap().unwrap();
-        assert_eq!((first.status, buf[0]), (200, b'a'));
-        buf.drain(..first.body_len);
+        assert_eq!((first.status, &buf[first.body()]), (200, &b"a"[..]));
+        first.remove_from(&mut buf);
         framer.reset();
         let second = framer.advance(&mut buf).unwrap().unwrap();
-        assert_eq!((second.status, &buf[..second.body_len]), (404, &b"b"[..]));
+        assert_eq!((second.status, &buf[second.body()]), (404, &b"b"[..]));
+        second.remove_from(&mut buf);
+        assert!(buf.is_empty());
     }
 }

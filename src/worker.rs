@@ -4,17 +4,15 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
 use crate::series::{CoreSeries, SecondRecorder};
 use crate::signal;
 use crate::stats::{ErrorKind, Stats};
+use crate::ticker::{TICK, Ticks};
 use crate::timeouts::{self, Deadline};
-
-/// How often the watcher looks at Ctrl-C and publishes idle seconds.
-const WATCH_TICK: Duration = Duration::from_millis(10);
 
 pub struct Worker {
     pub plan: Arc<Plan>,
@@ -131,8 +129,8 @@ impl Worker {
         let since = |t: Instant| now.saturating_duration_since(t).as_nanos() as u64;
         let latency = status.map(|_| since(intended));
         let mut stats = self.stats.borrow_mut();
-        match (status, failure) {
-            (Some(status), failure) => stats.record_response(since(intended), status, failure),
+        match (status.zip(latency), failure) {
+            (Some((status, ns)), failure) => stats.record_response(ns, status, failure),
             (None, Some(kind)) => stats.record_error(kind),
             (None, None) => unreachable!("a request without a response has failed"),
         }
@@ -148,7 +146,7 @@ impl Worker {
     /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick, and in
     /// rate mode opening another connection (`open(index)`) while the schedule runs more
     /// than a tick behind; returning stops this core.
-    pub async fn watch(&self, open: &dyn Fn(usize)) {
+    pub async fn watch(&self, open: &dyn Fn(usize), ticks: &mut Ticks) {
         loop {
             let now = Instant::now();
             if signal::stop_requested() || self.deadline.is_some_and(|d| now >= d) {
@@ -160,18 +158,12 @@ impl Worker {
             }
             self.seconds.borrow_mut().roll(now);
             timeouts::sweep(&self.deadlines, now);
-            let behind = self
-                .pacer
-                .as_ref()
-                .is_some_and(|p| p.peek() + WATCH_TICK < now);
+            let behind = self.pacer.as_ref().is_some_and(|p| p.peek() + TICK < now);
             if behind && self.connections.get() < self.max_connections {
                 open(self.connections.get());
                 self.connections.set(self.connections.get() + 1);
             }
-            let wake = self
-                .deadline
-                .map_or(now + WATCH_TICK, |d| d.min(now + WATCH_TICK));
-            monoio::time::sleep_until(monoio::time::Instant::from_std(wake)).await;
+            ticks.next().await;
         }
     }
 

@@ -76,13 +76,13 @@ fn frame_all(framer_input: &[u8], cuts: &[usize]) -> Result<Option<(u16, bool, V
         buf.extend_from_slice(&framer_input[fed..cut]);
         fed = cut;
         match framer.advance(&mut buf) {
-            Ok(Some(r)) => return Ok(Some((r.status, r.keep_alive, buf[..r.body_len].to_vec()))),
+            Ok(Some(r)) => return Ok(Some((r.status, r.keep_alive, buf[r.body()].to_vec()))),
             Ok(None) => {}
             Err(e) => return Err(format!("{e:?}")),
         }
     }
     match framer.finish_eof() {
-        Ok(r) => Ok(Some((r.status, r.keep_alive, buf[..r.body_len].to_vec()))),
+        Ok(r) => Ok(Some((r.status, r.keep_alive, buf[r.body()].to_vec()))),
         Err(_) => Ok(None),
     }
 }

@@ -237,7 +237,7 @@ mod tests {
             let mut buf = bytes.to_vec();
             let r = framer.advance(&mut buf).unwrap().unwrap();
             assert_eq!(
-                (r.status, r.keep_alive, &buf[..r.body_len]),
+                (r.status, r.keep_alive, &buf[r.body()]),
                 (200, keep_alive, &br#"{"prediction":1}"#[..])
             );
         }
