@@ -57,7 +57,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         backoff: BACKOFF_MIN,
     };
     let mut ever_connected = false;
-    // When the last response on a kept connection ended; see `send_time`.
+    // When the last response on a kept connection ended; see `intended`.
     let mut ended: Option<Instant> = None;
     // Closed-loop ramp: this core's connections start one after another over `--ramp`.
     let opens_at = worker.ramp_start(index);
@@ -124,10 +124,11 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
 /// Where latency starts. In a closed loop: at the send — and on a kept-alive connection the
 /// clock read that ended the previous response serves as the send time of the next, which
 /// follows it within a microsecond of bookkeeping (one clock read per request instead of
-/// two; the latency can only come out longer by that microsecond, never shorter). In rate mode: at the slot, or at the
-/// send when that came first (a request sent up to two timer ticks early is measured from
-/// when it really left, so the timer's resolution never counts as server latency; one sent
-/// late is measured from its slot, so queueing behind a slow server always does).
+/// two; the latency can only come out longer by that microsecond, never shorter). In rate
+/// mode: at the slot, or at the send when that came first (a request sent up to two timer
+/// ticks early is measured from when it really left, so the timer's resolution never counts
+/// as server latency; one sent late is measured from its slot, so queueing behind a slow
+/// server always does).
 fn intended(slot: Slot, sent: Instant) -> Instant {
     match slot {
         Slot::At(at) => at.min(sent),

@@ -53,8 +53,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         .zip(ticks)
         .enumerate()
         .map(|(i, ((share, series), ticks))| {
-            let core = (share.clone(), series.clone(), ticks);
-            spawn_core(i, plan.clone(), core, start)
+            spawn_core(i, plan.clone(), share.clone(), start, series.clone(), ticks)
         })
         .collect::<Result<Vec<_>, String>>()?;
 
@@ -96,8 +95,10 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
 fn spawn_core(
     index: usize,
     plan: Arc<Plan>,
-    (share, series, ticks): (CoreShare, Arc<CoreSeries>, ticker::Receiver),
+    share: CoreShare,
     start: Instant,
+    series: Arc<CoreSeries>,
+    ticks: ticker::Receiver,
 ) -> Result<JoinHandle<CoreResult>, String> {
     std::thread::Builder::new()
         .name(format!("blast-core-{index}"))

@@ -7,7 +7,7 @@
 //! per core, and the watcher waits on a read of its end like any other I/O. Ten bytes per
 //! core per 100 ms cross threads, nothing per request.
 
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::net::UnixStream as StdStream;
 use std::time::Duration;
 
@@ -48,19 +48,12 @@ impl Ticker {
         Ok((Ticker { senders }, receivers))
     }
 
-    /// Wakes every core's watcher. A core that has finished, or has not read its earlier
-    /// ticks yet, is skipped: the write never blocks.
+    /// Wakes every core's watcher. A core that has finished (EPIPE: Rust programs ignore
+    /// SIGPIPE), or has not read its earlier ticks yet (the socket is non-blocking), is
+    /// skipped: the write never blocks.
     pub fn tick(&self) {
-        for sender in &self.senders {
-            // SAFETY: one valid byte; MSG_NOSIGNAL turns a closed core end into EPIPE.
-            unsafe {
-                libc::send(
-                    std::os::fd::AsRawFd::as_raw_fd(sender),
-                    b"t".as_ptr().cast(),
-                    1,
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                );
-            }
+        for mut sender in &self.senders {
+            let _ = sender.write(b"t");
         }
     }
 }
