@@ -167,7 +167,7 @@ impl Expect {
         }
         // One bit per expectation: its field was seen, and its (last) value was accepted.
         let (mut seen, mut holds) = (0u8, 0u8);
-        let top = json_scan::scan(body, &mut |key, value| {
+        let top = json_scan::scan(body, |key, value| {
             for (bit, expectation) in self.json.iter().enumerate() {
                 // The last duplicate member wins, as in JavaScript and serde_json.
                 if key.decodes_to(expectation.field.as_bytes()) {

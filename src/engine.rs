@@ -110,14 +110,18 @@ fn spawn_core(
             let driver = plan.driver;
             let worker = Worker::new(plan, &share, start, series);
             let core = run_core(worker, share.connections, ticks);
-            let (stats, name) = block_on(driver, entries, core)?;
-            Ok((stats, name, Instant::now()))
+            let ((stats, end), name) = block_on(driver, entries, core)?;
+            Ok((stats, name, end))
         })
         .map_err(|e| format!("cannot start a core thread: {e}"))
 }
 
 /// This core's connections, until they finish (`-n`) or the watcher stops the core.
-async fn run_core(worker: Rc<Worker>, connections: usize, ticks: ticker::Receiver) -> Stats {
+async fn run_core(
+    worker: Rc<Worker>,
+    connections: usize,
+    ticks: ticker::Receiver,
+) -> (Stats, Instant) {
     let mut ticks = Ticks::new(ticks);
     let tasks: Vec<_> = (0..connections)
         .map(|index| monoio::spawn(conn::run(worker.clone(), index)))

@@ -19,6 +19,20 @@ static STRING_SPECIAL: [bool; 256] = {
     table
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Marks (high bit) the bytes of `word` that `STRING_SPECIAL` lists: a quote, a backslash, a
+/// control character or a non-ASCII byte. A borrow can mark a plain byte too, but only above
+/// a special one, so the lowest mark is always exact, and that is the one used.
+fn special_bytes(word: u64) -> u64 {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    let quote = zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word;
+    (quote | backslash | control | word) & HIGHS
+}
+
 /// A member's value as it appears in the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Value<'a> {
@@ -57,12 +71,18 @@ pub struct Invalid;
 
 /// Validates `body` as one JSON document. When it is an object, `visit(key, value)` is
 /// called for each top-level member, in order.
-pub fn scan<'a>(
+pub fn scan<'a, F: FnMut(Str<'a>, Value<'a>)>(
     body: &'a [u8],
-    visit: &mut dyn FnMut(Str<'a>, Value<'a>),
+    mut visit: F,
 ) -> Result<Value<'a>, Invalid> {
     let mut parser = Parser { buf: body, pos: 0 };
-    let value = parser.value(0, Some(visit))?;
+    parser.skip_ws();
+    // Only the top-level object reports its members; nested ones are validated alone.
+    let value = if parser.peek() == Some(b'{') {
+        parser.object(0, &mut visit)?
+    } else {
+        parser.value(0)?
+    };
     parser.skip_ws();
     if parser.pos == body.len() {
         Ok(value)
@@ -76,7 +96,8 @@ struct Parser<'a> {
     pos: usize,
 }
 
-type Visitor<'v, 'a> = Option<&'v mut dyn FnMut(Str<'a>, Value<'a>)>;
+/// The visitor of nested objects: their members are not the document's fields.
+fn ignore<'a>(_: Str<'a>, _: Value<'a>) {}
 
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
@@ -99,13 +120,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self, depth: u32, visit: Visitor<'_, 'a>) -> Result<Value<'a>, Invalid> {
+    fn value(&mut self, depth: u32) -> Result<Value<'a>, Invalid> {
         if depth > MAX_DEPTH {
             return Err(Invalid);
         }
         self.skip_ws();
         match self.peek().ok_or(Invalid)? {
-            b'{' => self.object(depth, visit),
+            b'{' => self.object(depth, &mut ignore),
             b'[' => self.array(depth),
             b'"' => self.string().map(Value::Str),
             b't' => self.literal(b"true", Value::Bool(true)),
@@ -115,7 +136,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn object(&mut self, depth: u32, mut visit: Visitor<'_, 'a>) -> Result<Value<'a>, Invalid> {
+    fn object<F: FnMut(Str<'a>, Value<'a>)>(
+        &mut self,
+        depth: u32,
+        visit: &mut F,
+    ) -> Result<Value<'a>, Invalid> {
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -129,10 +154,8 @@ impl<'a> Parser<'a> {
             }
             let key = self.string()?;
             self.eat(b':')?;
-            let value = self.value(depth + 1, None)?;
-            if let Some(visit) = visit.as_mut() {
-                visit(key, value);
-            }
+            let value = self.value(depth + 1)?;
+            visit(key, value);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -153,7 +176,7 @@ impl<'a> Parser<'a> {
             return Ok(Value::Array);
         }
         loop {
-            self.value(depth + 1, None)?;
+            self.value(depth + 1)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -172,14 +195,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let (mut non_ascii, mut escaped) = (false, false);
         loop {
-            // Ordinary bytes are skipped with one table look-up each.
-            while self
-                .buf
-                .get(self.pos)
-                .is_some_and(|&b| !STRING_SPECIAL[b as usize])
-            {
-                self.pos += 1;
-            }
+            self.skip_plain();
             let byte = self.peek().ok_or(Invalid)?;
             self.pos += 1;
             match byte {
@@ -197,6 +213,27 @@ impl<'a> Parser<'a> {
             return Err(Invalid);
         }
         Ok(Str { raw, escaped })
+    }
+
+    /// Skips the bytes of a string that need no attention: eight at a time while eight
+    /// are left, then one table look-up each.
+    fn skip_plain(&mut self) {
+        while let Some(chunk) = self.buf.get(self.pos..self.pos + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let special = special_bytes(word);
+            if special != 0 {
+                self.pos += special.trailing_zeros() as usize / 8;
+                return;
+            }
+            self.pos += 8;
+        }
+        while self
+            .buf
+            .get(self.pos)
+            .is_some_and(|&b| !STRING_SPECIAL[b as usize])
+        {
+            self.pos += 1;
+        }
     }
 
     fn escape(&mut self) -> Result<(), Invalid> {
@@ -346,7 +383,7 @@ mod tests {
 
     fn members(body: &str) -> Result<Vec<(String, Value<'_>)>, Invalid> {
         let mut out = Vec::new();
-        scan(body.as_bytes(), &mut |k, v| {
+        scan(body.as_bytes(), |k: Str<'_>, v| {
             out.push((String::from_utf8_lossy(k.raw).into_owned(), v))
         })?;
         Ok(out)
@@ -406,6 +443,40 @@ mod tests {
         );
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert_eq!(members(&deep), Err(Invalid), "too deep");
+    }
+
+    #[test]
+    fn word_scan_finds_the_first_special_byte() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                // What follows a special byte must not move the mark (borrows run upwards).
+                for after in [b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff, byte] {
+                    let mut bytes = [b'a'; 8];
+                    bytes[at] = byte;
+                    bytes[at + 1..].fill(after);
+                    let marks = special_bytes(u64::from_le_bytes(bytes));
+                    let first = bytes.iter().position(|&b| STRING_SPECIAL[b as usize]);
+                    let found = (marks != 0).then(|| marks.trailing_zeros() as usize / 8);
+                    assert_eq!(found, first, "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strings_end_where_they_end_at_every_length() {
+        for len in 0..40 {
+            for special in [r#"\""#, r"\n", r"\u00e9", "é", r"\\"] {
+                let text = "x".repeat(len) + special + &"y".repeat(len % 9);
+                let body = format!(r#"{{"k":"{text}"}}"#);
+                let got = members(&body).unwrap();
+                let raw = text.as_bytes();
+                let escaped = special.starts_with('\\');
+                assert_eq!(got[0].1, Value::Str(Str { raw, escaped }), "{body}");
+            }
+            let bad = format!("{{\"k\":\"{}\u{1}\"}}", "x".repeat(len));
+            assert_eq!(members(&bad), Err(Invalid), "control character after {len}");
+        }
     }
 
     #[test]

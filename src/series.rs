@@ -1,6 +1,8 @@
-//! The per-second series. Each core keeps the current second's counts and a small histogram;
-//! when a second ends it hands them over under a lock (once per second, never per request).
-//! The main thread merges them into one row per second, for the live line and the report.
+//! The per-second series. Each core keeps the current second's counts and histogram; when a
+//! second ends it adds that histogram into the core's run histogram and hands the second over
+//! under a lock (once per second, never per request). So each response is recorded once, not
+//! once per second and once per run. The main thread merges the seconds into one row per
+//! second, for the live line and the report.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -9,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::stats::{new_histogram, record_latency};
-
-/// Per-second percentiles need less precision than the run's (1%).
-const SECOND_SIGFIG: u8 = 2;
+use crate::stats::{LATENCY_SIGFIG, new_histogram, record_latency};
 
 /// One second of one core.
 #[derive(Debug)]
@@ -39,6 +38,8 @@ pub struct SecondRecorder {
     shared: Arc<CoreSeries>,
     current: Sample,
     next_boundary: Instant,
+    /// Every second's latencies so far: the core's run histogram.
+    run: Histogram<u64>,
 }
 
 impl Sample {
@@ -59,22 +60,26 @@ impl SecondRecorder {
             shared,
             current: Sample::empty(0),
             next_boundary: start + Duration::from_secs(1),
+            run: new_histogram(LATENCY_SIGFIG),
         }
     }
 
-    /// Counts one finished request at `now`; `latency_ns` when a response arrived.
-    pub fn record(&mut self, now: Instant, latency_ns: Option<u64>, failed: bool) {
+    /// Counts one finished request at `now`; `latency_ns` when a response arrived. Returns
+    /// whether that latency was over the histogram's range (recorded at its maximum).
+    pub fn record(&mut self, now: Instant, latency_ns: Option<u64>, failed: bool) -> bool {
         self.roll(now);
         self.current.requests += 1;
         self.current.failures += failed as u64;
-        if let Some(ns) = latency_ns {
-            // Allocated once per active second per core, not per request.
-            let hist = self
-                .current
-                .latency
-                .get_or_insert_with(|| new_histogram(SECOND_SIGFIG));
-            record_latency(hist, ns);
-        }
+        let Some(ns) = latency_ns else {
+            return false;
+        };
+        // Allocated once per active second per core, not per request; at the run's
+        // precision, because it is added into the run histogram.
+        let hist = self
+            .current
+            .latency
+            .get_or_insert_with(|| new_histogram(LATENCY_SIGFIG));
+        record_latency(hist, ns)
     }
 
     /// Counts one request sent at `now`.
@@ -95,15 +100,20 @@ impl SecondRecorder {
         }
     }
 
-    /// Publishes the partial last second and marks this core finished.
-    pub fn finish(&mut self, now: Instant) {
+    /// Publishes the partial last second, marks this core finished and returns the run
+    /// histogram.
+    pub fn finish(&mut self, now: Instant) -> Histogram<u64> {
         self.roll(now);
         let last = std::mem::replace(&mut self.current, Sample::empty(0));
         self.publish(last);
         self.shared.finished.store(true, Ordering::Release);
+        std::mem::replace(&mut self.run, new_histogram(LATENCY_SIGFIG))
     }
 
-    fn publish(&self, sample: Sample) {
+    fn publish(&mut self, sample: Sample) {
+        if let Some(hist) = &sample.latency {
+            self.run.add(hist).expect("identical histogram bounds");
+        }
         if sample.requests > 0 || sample.sent > 0 {
             self.shared
                 .pending
@@ -233,6 +243,10 @@ mod tests {
         b.record(at(300), None, true);
         let mut collector = Collector::default();
         assert_eq!(collector.collect(&shared), 0, "no second is complete yet");
+        let mut c = SecondRecorder::new(Arc::default(), start);
+        assert!(c.record(at(1), Some(crate::stats::LATENCY_MAX_NS + 1), false));
+        assert!(!c.record(at(1), Some(1), false), "in range");
+        assert_eq!(c.finish(at(2)).len(), 2);
 
         a.roll(at(1_100));
         assert_eq!(
@@ -242,8 +256,14 @@ mod tests {
         );
         b.record(at(2_500), Some(2_000_000), false);
         assert_eq!(collector.collect(&shared), 1);
-        a.finish(at(2_600));
-        b.finish(at(2_600));
+        assert_eq!(
+            a.finish(at(2_600)).len(),
+            1,
+            "a's run histogram: its one second"
+        );
+        let b_run = b.finish(at(2_600));
+        assert_eq!(b_run.len(), 2, "b's run histogram: both of its seconds");
+        assert!(b_run.max() >= 3_000_000 && b_run.min() < 2_100_000);
         let rows = collector.finish(&shared);
         assert_eq!(rows.len(), 3);
         assert_eq!((rows[0].requests, rows[0].failures), (3, 2));

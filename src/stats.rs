@@ -58,7 +58,8 @@ const STATUS_SLOTS: usize = 601;
 /// Everything one core counted.
 #[derive(Debug, Clone)]
 pub struct Stats {
-    /// Latency of every complete response (success or not), in nanoseconds.
+    /// Latency of every complete response (success or not), in nanoseconds. Filled when the
+    /// core finishes, from its per-second histograms (see `series`).
     pub latency: Histogram<u64>,
     /// Latencies above `LATENCY_MAX_NS`: recorded at the maximum and counted here.
     pub over_range: u64,
@@ -123,9 +124,9 @@ pub fn record_latency(hist: &mut Histogram<u64>, ns: u64) -> bool {
 }
 
 impl Stats {
-    /// A complete response: its latency and status are recorded whatever the check said.
-    pub fn record_response(&mut self, latency_ns: u64, status: u16, failure: Option<ErrorKind>) {
-        self.over_range += record_latency(&mut self.latency, latency_ns) as u64;
+    /// A complete response: its status is counted whatever the check said (its latency goes
+    /// to the per-second histogram).
+    pub fn record_response(&mut self, status: u16, failure: Option<ErrorKind>) {
         self.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;
         match failure {
             None => self.successes += 1,
@@ -220,16 +221,22 @@ fn merge_optional(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64
 mod tests {
     use super::*;
 
+    /// What a core does for one response: its latency, then its status and outcome.
+    fn respond(s: &mut Stats, ns: u64, status: u16, failure: Option<ErrorKind>) {
+        s.over_range += record_latency(&mut s.latency, ns) as u64;
+        s.record_response(status, failure);
+    }
+
     #[test]
     fn records_and_merges() {
         let mut a = Stats::default();
-        a.record_response(1_000, 200, None);
-        a.record_response(3_000, 500, Some(ErrorKind::Status));
+        respond(&mut a, 1_000, 200, None);
+        respond(&mut a, 3_000, 500, Some(ErrorKind::Status));
         a.record_error(ErrorKind::Timeout);
         a.bytes_read = 10;
         let mut b = Stats::default();
-        b.record_response(2_000, 200, None);
-        b.record_response(LATENCY_MAX_NS + 1, 200, Some(ErrorKind::Body));
+        respond(&mut b, 2_000, 200, None);
+        respond(&mut b, LATENCY_MAX_NS + 1, 200, Some(ErrorKind::Body));
         b.record_error(ErrorKind::Connect);
         b.bytes_read = 5;
         b.in_flight = 2;
@@ -264,8 +271,8 @@ mod tests {
     #[test]
     fn odd_status_codes_share_a_slot() {
         let mut s = Stats::default();
-        s.record_response(10, 999, Some(ErrorKind::Status));
-        s.record_response(10, 600, Some(ErrorKind::Status));
+        respond(&mut s, 10, 999, Some(ErrorKind::Status));
+        respond(&mut s, 10, 600, Some(ErrorKind::Status));
         assert_eq!(s.status_counts().collect::<Vec<_>>(), vec![(600, 2)]);
     }
 }

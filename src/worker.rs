@@ -128,19 +128,20 @@ impl Worker {
         self.in_flight.set(self.in_flight.get() - 1);
         let since = |t: Instant| now.saturating_duration_since(t).as_nanos() as u64;
         let latency = status.map(|_| since(intended));
+        let over_range = self
+            .seconds
+            .borrow_mut()
+            .record(now, latency, failure.is_some());
         let mut stats = self.stats.borrow_mut();
-        match (status.zip(latency), failure) {
-            (Some((status, ns)), failure) => stats.record_response(ns, status, failure),
+        stats.over_range += u64::from(over_range);
+        match (status, failure) {
+            (Some(status), failure) => stats.record_response(status, failure),
             (None, Some(kind)) => stats.record_error(kind),
             (None, None) => unreachable!("a request without a response has failed"),
         }
         if let (Some(hist), Some(_)) = (&mut stats.uncorrected, status) {
             crate::stats::record_latency(hist, since(sent));
         }
-        drop(stats);
-        self.seconds
-            .borrow_mut()
-            .record(now, latency, failure.is_some());
     }
 
     /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick, and in
@@ -167,15 +168,18 @@ impl Worker {
         }
     }
 
-    /// Closes the books: in-flight requests and the last partial second.
-    pub fn finish(&self) -> Stats {
+    /// Closes the books: in-flight requests and the last partial second. Returns the stats
+    /// and the end of the measured window: the deadline when there is one (the watcher may
+    /// notice it a tick later, but nothing after it is counted), otherwise now.
+    pub fn finish(&self) -> (Stats, Instant) {
         let end = self
             .deadline
             .map_or(Instant::now(), |d| d.min(Instant::now()));
-        self.seconds.borrow_mut().finish(end);
+        let latency = self.seconds.borrow_mut().finish(end);
         let mut stats = self.stats.take();
+        stats.latency = latency;
         stats.in_flight = self.in_flight.get();
         stats.peak_connections = self.connections.get() as u64;
-        stats
+        (stats, end)
     }
 }

@@ -1,10 +1,11 @@
-//! No allocation per request: the same run with 20x more requests must allocate (almost)
-//! nothing more. The server here allocates nothing per request either, so the global
+//! No allocation per request: the same run with many more requests (closed loop) or for
+//! more seconds (rate mode) must allocate (almost) nothing more. The server here allocates nothing per request either, so the global
 //! allocator's counter measures blast.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
@@ -32,6 +33,9 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// The counter is global: tests that read it must not run at the same time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Answers every `\r\n\r\n`-terminated GET with the same static response, from stack buffers.
 fn allocation_free_server() -> String {
@@ -81,6 +85,7 @@ fn allocations_for(url: &str, requests: u64, driver: Driver) -> u64 {
 
 #[test]
 fn steady_state_allocates_nothing_per_request() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let url = allocation_free_server();
     for driver in [Driver::Uring, Driver::Epoll] {
         allocations_for(&url, 100, driver); // warm up lazily initialized state
@@ -94,4 +99,41 @@ fn steady_state_allocates_nothing_per_request() {
             "{driver:?}: {extra} extra allocations for 38,000 extra requests"
         );
     }
+}
+
+/// Allocations of a rate-mode run of `seconds` at 4,000 requests/s.
+fn allocations_at_rate(url: &str, seconds: u64) -> (u64, u64) {
+    let mut config = Config::new(Target::parse(url).unwrap());
+    config.connections = 8;
+    config.threads = Some(2);
+    config.rate = Some(4_000.0);
+    config.duration = Some(std::time::Duration::from_secs(seconds));
+    config.expect.json = vec![blast::check::JsonExpectation::parse("prediction=0|1").unwrap()];
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let summary = blast::app::run(&config).unwrap();
+    let used = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert!(
+        summary.successes >= 3_900 * seconds,
+        "{}",
+        summary.successes
+    );
+    (used, summary.successes)
+}
+
+#[test]
+fn rate_mode_allocates_nothing_per_request() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let url = allocation_free_server();
+    allocations_at_rate(&url, 1); // warm up lazily initialized state
+    let (short, short_requests) = allocations_at_rate(&url, 1);
+    let (long, long_requests) = allocations_at_rate(&url, 4);
+    let extra = long.saturating_sub(short);
+    println!("{short} allocations for {short_requests} requests, {long} for {long_requests}");
+    // 12,000 more requests over 3 more seconds; a few allocations per second and core (the
+    // per-second sample and its histogram) are allowed.
+    assert!(
+        extra < 100,
+        "{extra} extra allocations for {} extra requests",
+        long_requests - short_requests
+    );
 }

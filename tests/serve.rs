@@ -1,6 +1,8 @@
 //! `blast serve` driven by blast: every injected fault is counted by the client exactly as
 //! the server reports injecting it.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -47,6 +49,7 @@ fn errors(summary: &Summary, kind: &str) -> u64 {
 
 #[test]
 fn clean_run_on_both_drivers() {
+    let _turn = common::one_at_a_time();
     for driver in [Driver::Uring, Driver::Epoll] {
         let server = start(Faults::default());
         let mut config = client(&server, 2_000);
@@ -60,6 +63,7 @@ fn clean_run_on_both_drivers() {
 
 #[test]
 fn injected_errors_and_bad_bodies_are_counted_exactly() {
+    let _turn = common::one_at_a_time();
     let server = start(Faults {
         error_share: 0.1,
         bad_body_share: 0.05,
@@ -84,6 +88,7 @@ fn injected_errors_and_bad_bodies_are_counted_exactly() {
 
 #[test]
 fn closes_are_reconnected_without_errors() {
+    let _turn = common::one_at_a_time();
     let server = start(Faults {
         close_every: Some(25),
         ..Faults::default()
@@ -101,6 +106,7 @@ fn closes_are_reconnected_without_errors() {
 
 #[test]
 fn stalls_become_timeouts() {
+    let _turn = common::one_at_a_time();
     let server = start(Faults {
         stall_every: Some(50),
         stall: Duration::from_millis(400),
@@ -116,6 +122,7 @@ fn stalls_become_timeouts() {
 
 #[test]
 fn fixed_delay_shows_in_latency_and_littles_law() {
+    let _turn = common::one_at_a_time();
     let server = start(Faults {
         delay: Delay::Fixed(Duration::from_millis(5)),
         ..Faults::default()
@@ -149,6 +156,7 @@ fn fixed_delay_shows_in_latency_and_littles_law() {
 
 #[test]
 fn random_delay_stays_in_its_range() {
+    let _turn = common::one_at_a_time();
     let server = start(Faults {
         delay: Delay::parse("1ms-3ms").unwrap(),
         ..Faults::default()
@@ -156,8 +164,10 @@ fn random_delay_stays_in_its_range() {
     let config = client(&server, 400);
     let (summary, _) = run(server, &config);
     assert_eq!(summary.successes, 400);
+    // Never early; late only by the server's 1 ms timer ticks, plus, for the odd response,
+    // whatever else the shared machine is running (hence p99, not max, for the upper bound).
     assert!(
-        summary.latency.min >= 1_000.0 && summary.latency.max < 6_000.0,
+        summary.latency.min >= 1_000.0 && summary.latency.p99 < 6_000.0,
         "{:?}",
         summary.latency
     );
@@ -170,6 +180,7 @@ fn random_delay_stays_in_its_range() {
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
+    let _turn = common::one_at_a_time();
     let server = start(Faults::default());
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream
@@ -189,6 +200,7 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn garbage_gets_400_and_a_close() {
+    let _turn = common::one_at_a_time();
     let server = start(Faults::default());
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();

@@ -1,5 +1,7 @@
 //! `--rates` and `--find-max` end to end against `blast serve` with a known capacity.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ fn config(server: &Server) -> Config {
 
 #[test]
 fn rates_runs_every_step_and_reports_each() {
+    let _turn = common::one_at_a_time();
     let server = server(Faults::default());
     let mut config = config(&server);
     config.connections = 8;
@@ -58,6 +61,7 @@ fn rates_runs_every_step_and_reports_each() {
 
 #[test]
 fn find_max_lands_on_the_known_capacity() {
+    let _turn = common::one_at_a_time();
     // 4 connections at most, 20 ms per response: 200 requests/s is the ceiling.
     let server = server(Faults {
         delay: Delay::Fixed(Duration::from_millis(20)),

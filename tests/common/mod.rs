@@ -6,12 +6,19 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use blast::config::Config;
 use blast::target::Target;
+
+/// Timing-sensitive tests of one file take turns: on a 2-core machine two rate runs at once
+/// would make each other's sends late. Hold the guard for the whole test.
+pub fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// How the server answers each request.
 #[derive(Clone, Debug)]
