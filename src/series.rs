@@ -1,8 +1,9 @@
 //! The per-second series. Each core keeps the current second's counts and histogram; when a
-//! second ends it adds that histogram into the core's run histogram and hands the second over
-//! under a lock (once per second, never per request). So each response is recorded once, not
-//! once per second and once per run. The main thread merges the seconds into one row per
-//! second, for the live line and the report.
+//! second ends it adds that histogram into the core's run histogram, hands the second over
+//! (its histogram at the coarser precision percentiles per second need) under a lock, once
+//! per second and never per request, and clears it for the next. So each response is
+//! recorded once, not once per second and once per run. The main thread merges the seconds
+//! into one row per second, for the live line and the report.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -12,6 +13,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::stats::{LATENCY_SIGFIG, new_histogram, record_latency};
+
+/// Per-second percentiles need less precision than the run's (1%): a handed-over second is
+/// an eighth of the size of the core's histograms.
+const SECOND_SIGFIG: u8 = 2;
 
 /// One second of one core.
 #[derive(Debug)]
@@ -38,6 +43,8 @@ pub struct SecondRecorder {
     shared: Arc<CoreSeries>,
     current: Sample,
     next_boundary: Instant,
+    /// The current second's latencies, at the run's precision; cleared when it is handed on.
+    second: Histogram<u64>,
     /// Every second's latencies so far: the core's run histogram.
     run: Histogram<u64>,
 }
@@ -60,6 +67,7 @@ impl SecondRecorder {
             shared,
             current: Sample::empty(0),
             next_boundary: start + Duration::from_secs(1),
+            second: new_histogram(LATENCY_SIGFIG),
             run: new_histogram(LATENCY_SIGFIG),
         }
     }
@@ -70,16 +78,7 @@ impl SecondRecorder {
         self.roll(now);
         self.current.requests += 1;
         self.current.failures += failed as u64;
-        let Some(ns) = latency_ns else {
-            return false;
-        };
-        // Allocated once per active second per core, not per request; at the run's
-        // precision, because it is added into the run histogram.
-        let hist = self
-            .current
-            .latency
-            .get_or_insert_with(|| new_histogram(LATENCY_SIGFIG));
-        record_latency(hist, ns)
+        latency_ns.is_some_and(|ns| record_latency(&mut self.second, ns))
     }
 
     /// Counts one request sent at `now`.
@@ -110,9 +109,16 @@ impl SecondRecorder {
         std::mem::replace(&mut self.run, new_histogram(LATENCY_SIGFIG))
     }
 
-    fn publish(&mut self, sample: Sample) {
-        if let Some(hist) = &sample.latency {
-            self.run.add(hist).expect("identical histogram bounds");
+    fn publish(&mut self, mut sample: Sample) {
+        if !self.second.is_empty() {
+            self.run
+                .add(&self.second)
+                .expect("identical histogram bounds");
+            // Allocated once per active second per core, not per request.
+            let mut coarse = new_histogram(SECOND_SIGFIG);
+            coarse.add(&self.second).expect("same bounds");
+            sample.latency = Some(coarse);
+            self.second.reset();
         }
         if sample.requests > 0 || sample.sent > 0 {
             self.shared
