@@ -1,11 +1,12 @@
 //! No allocation per request: the same run with many more requests (closed loop) or for
-//! more seconds (rate mode) must allocate (almost) nothing more. The server here allocates nothing per request either, so the global
-//! allocator's counter measures blast.
+//! more seconds (rate mode) must allocate (almost) nothing more. The server here allocates
+//! nothing per request either, so the global allocator's counter measures blast.
+
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
@@ -33,9 +34,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// The counter is global: tests that read it must not run at the same time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Answers every `\r\n\r\n`-terminated GET with the same static response, from stack buffers.
 fn allocation_free_server() -> String {
@@ -68,24 +66,39 @@ fn allocation_free_server() -> String {
     url
 }
 
-fn allocations_for(url: &str, requests: u64, driver: Driver) -> u64 {
+/// A run against `url` on 2 cores with the `prediction` check on.
+fn checked_config(url: &str) -> Config {
     let mut config = Config::new(Target::parse(url).unwrap());
-    config.connections = 4;
     config.threads = Some(2);
+    config.expect.json = vec![blast::check::JsonExpectation::parse("prediction=0|1").unwrap()];
+    config
+}
+
+/// Runs `config`; returns the allocations it made (the counter is global: callers hold
+/// `common::one_at_a_time`) and its successes.
+fn allocations_of(config: &Config) -> (u64, u64) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let summary = blast::app::run(config).unwrap();
+    (
+        ALLOCATIONS.load(Ordering::Relaxed) - before,
+        summary.successes,
+    )
+}
+
+fn allocations_for(url: &str, requests: u64, driver: Driver) -> u64 {
+    let mut config = checked_config(url);
+    config.connections = 4;
     config.duration = None;
     config.requests = Some(requests);
     config.driver = driver;
-    config.expect.json = vec![blast::check::JsonExpectation::parse("prediction=0|1").unwrap()];
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let summary = blast::app::run(&config).unwrap();
-    let used = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    assert_eq!(summary.successes, requests);
+    let (used, successes) = allocations_of(&config);
+    assert_eq!(successes, requests);
     used
 }
 
 #[test]
 fn steady_state_allocates_nothing_per_request() {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = common::one_at_a_time();
     let url = allocation_free_server();
     for driver in [Driver::Uring, Driver::Epoll] {
         allocations_for(&url, 100, driver); // warm up lazily initialized state
@@ -103,26 +116,18 @@ fn steady_state_allocates_nothing_per_request() {
 
 /// Allocations of a rate-mode run of `seconds` at 4,000 requests/s.
 fn allocations_at_rate(url: &str, seconds: u64) -> (u64, u64) {
-    let mut config = Config::new(Target::parse(url).unwrap());
+    let mut config = checked_config(url);
     config.connections = 8;
-    config.threads = Some(2);
     config.rate = Some(4_000.0);
     config.duration = Some(std::time::Duration::from_secs(seconds));
-    config.expect.json = vec![blast::check::JsonExpectation::parse("prediction=0|1").unwrap()];
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let summary = blast::app::run(&config).unwrap();
-    let used = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    assert!(
-        summary.successes >= 3_900 * seconds,
-        "{}",
-        summary.successes
-    );
-    (used, summary.successes)
+    let (used, successes) = allocations_of(&config);
+    assert!(successes >= 3_900 * seconds, "{successes}");
+    (used, successes)
 }
 
 #[test]
 fn rate_mode_allocates_nothing_per_request() {
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _alone = common::one_at_a_time();
     let url = allocation_free_server();
     allocations_at_rate(&url, 1); // warm up lazily initialized state
     let (short, short_requests) = allocations_at_rate(&url, 1);

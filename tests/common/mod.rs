@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use blast::config::Config;
 use blast::target::Target;
 
-/// Timing-sensitive tests of one file take turns: on a 2-core machine two rate runs at once
-/// would make each other's sends late. Hold the guard for the whole test.
+/// Tests of one file that must not overlap take turns: timing-sensitive ones (on a 2-core
+/// machine two rate runs at once would make each other's sends late) and those that read a
+/// process-wide counter. Hold the guard for the whole test.
 pub fn one_at_a_time() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
     TURN.lock().unwrap_or_else(|e| e.into_inner())
