@@ -6,13 +6,14 @@
 //! watcher sweeps (see `timeouts`).
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use monoio::time::timeout_at;
+use monoio::time::{Sleep, timeout_at};
 
 use crate::check::CheckFailure;
 use crate::pacer::Slot;
@@ -37,6 +38,7 @@ struct Conn {
     /// Responses completed on the current connection.
     served: u64,
     backoff: Duration,
+    timer: Timer,
 }
 
 /// A response that arrived: its status and whether the connection may be reused.
@@ -52,9 +54,15 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
     let mut conn = Conn {
         stream: None,
         buf: Vec::with_capacity(READ_BUF),
-        framer: Framer::new(plan.head_request, plan.expect.needs_body(), plan.max_body),
+        framer: Framer::sharing(
+            plan.head_request,
+            plan.expect.needs_body(),
+            plan.max_body,
+            worker.heads.clone(),
+        ),
         served: 0,
         backoff: BACKOFF_MIN,
+        timer: Timer::default(),
     };
     let mut ever_connected = false;
     // When the last response on a kept connection ended; see `intended`.
@@ -62,7 +70,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
     // Closed-loop ramp: this core's connections start one after another over `--ramp`.
     let opens_at = worker.ramp_start(index);
     if opens_at > Instant::now() {
-        monoio::time::sleep_until(monoio::time::Instant::from_std(opens_at)).await;
+        conn.timer.until(opens_at).await;
     }
     while let Some(slot) = worker.begin() {
         // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
@@ -70,11 +78,13 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         if let Slot::At(at) = slot
             && at > Instant::now() + TIMER_SLACK
         {
-            monoio::time::sleep_until(monoio::time::Instant::from_std(at - TIMER_SLACK)).await;
+            conn.timer.until(at - TIMER_SLACK).await;
         }
         let reuse = ended.take().filter(|_| slot == Slot::Now);
+        // Boxed: connecting is rare, and its future (a timeout around a connect) would
+        // otherwise make up most of the task's state.
         if conn.stream.is_none()
-            && let Err(kind) = conn.connect(&worker, &mut ever_connected).await
+            && let Err(kind) = Box::pin(conn.connect(&worker, &mut ever_connected)).await
         {
             let now = Instant::now();
             worker.sending(slot, now);
@@ -136,6 +146,27 @@ fn intended(slot: Slot, sent: Instant) -> Instant {
     }
 }
 
+/// A connection's timer: allocated on its first wait and re-armed for every later one. A
+/// timer awaited in place would add monoio's cache-padded timer entry (640 bytes) to the
+/// task's state, and every poll of the task would drag more of that state through the cache
+/// (at hundreds of connections per core, the task's state is the client's main cache miss).
+#[derive(Default)]
+struct Timer(Option<Pin<Box<Sleep>>>);
+
+impl Timer {
+    async fn until(&mut self, at: Instant) {
+        let at = monoio::time::Instant::from_std(at);
+        let sleep = match &mut self.0 {
+            Some(sleep) => {
+                sleep.as_mut().reset(at);
+                sleep
+            }
+            None => self.0.insert(Box::pin(monoio::time::sleep_until(at))),
+        };
+        sleep.await;
+    }
+}
+
 /// How early a paced connection asks to be woken: two ticks of monoio's 1 ms timer wheel.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 
@@ -169,7 +200,7 @@ impl Conn {
     }
 
     async fn back_off(&mut self) {
-        monoio::time::sleep(self.backoff).await;
+        self.timer.until(Instant::now() + self.backoff).await;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod engine;
 pub mod health;
 pub mod json_scan;
+pub mod known_heads;
 pub mod limits;
 pub mod pacer;
 pub mod plan;

@@ -6,24 +6,22 @@
 //! caller checks the body in place and clears the buffer. Bodies that no check needs are
 //! dropped as they arrive, so the buffer never grows for them.
 //!
-//! Every head is parsed by httparse, except one byte-identical to the last final head this
-//! framer parsed: parsing is a pure function of those bytes, so that verdict is reused after
-//! one `memcmp`. Servers repeat their heads exactly (nginx's changes with its `Date` once a
-//! second), and parsing a typical head is most of the client's own work per request; the
-//! body is still checked every time.
+//! Every head is parsed by httparse, except one byte-identical to a final head parsed before
+//! on this core (`known_heads`): parsing is a pure function of those bytes, so that verdict
+//! is reused after one `memcmp`. Servers repeat their heads exactly (nginx's changes with its
+//! `Date` once a second), and parsing a typical head is most of the client's own work per
+//! request; the body is still checked every time.
 
 use std::mem::MaybeUninit;
 
 use crate::chunked::Chunked;
+use crate::known_heads::{KnownHeads, SharedHeads};
 
 /// The largest response head accepted; httparse re-parses from the start on every read, so
 /// an unbounded head would also be quadratic.
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Headers beyond this count make the response malformed.
 const MAX_HEADERS: usize = 64;
-/// Heads up to this size are remembered for reuse (the buffer is allocated once, with the
-/// framer).
-const REMEMBER_HEAD: usize = 512;
 
 /// A complete response. Its body is `buf[body_start..body_end]` (empty when the body was not
 /// kept); the caller removes the response with `remove_from` before the next one.
@@ -85,14 +83,13 @@ pub struct Framer {
     kept: usize,
     status: u16,
     keep_alive: bool,
-    /// The bytes of the last final head parsed, and what they said (empty: none yet).
-    known_head: Vec<u8>,
-    known: Option<Head>,
+    /// Heads parsed before, with their verdicts (shared by the core's framers).
+    known: SharedHeads,
 }
 
 /// What the head says about the body and the connection.
 #[derive(Debug, Clone)]
-struct Head {
+pub(crate) struct Head {
     len: usize,
     status: u16,
     keep_alive: bool,
@@ -103,6 +100,17 @@ impl Framer {
     /// `head_request`: the request was HEAD, so no response has a body. `keep_body`: a check
     /// reads the body, so it is kept (up to `max_body` bytes) instead of dropped.
     pub fn new(head_request: bool, keep_body: bool, max_body: usize) -> Framer {
+        Framer::sharing(head_request, keep_body, max_body, KnownHeads::shared())
+    }
+
+    /// A framer that reuses (and adds to) `known`, the heads other framers of the same core
+    /// and the same `head_request` have parsed.
+    pub fn sharing(
+        head_request: bool,
+        keep_body: bool,
+        max_body: usize,
+        known: SharedHeads,
+    ) -> Framer {
         Framer {
             head_request,
             keep_body,
@@ -112,8 +120,7 @@ impl Framer {
             kept: 0,
             status: 0,
             keep_alive: false,
-            known_head: Vec::with_capacity(REMEMBER_HEAD),
-            known: None,
+            known,
         }
     }
 
@@ -168,22 +175,17 @@ impl Framer {
         Ok(done.then(|| self.response()))
     }
 
-    /// The head at the front of `buf`: the remembered one when the bytes are the same,
-    /// else parsed (and remembered when final and small).
+    /// The head at the front of `buf`: a remembered one when the bytes are the same, else
+    /// parsed (and remembered when final).
     fn head(&mut self, buf: &[u8]) -> Result<Option<Head>, FrameError> {
-        if let Some(known) = &self.known
-            && buf.starts_with(&self.known_head)
-        {
-            return Ok(Some(known.clone()));
+        if let Some(known) = self.known.borrow().find(buf) {
+            return Ok(Some(known));
         }
         let head = parse_head(buf, self.head_request)?;
         if let Some(head) = &head
             && !is_interim(head.status)
-            && head.len <= REMEMBER_HEAD
         {
-            self.known_head.clear();
-            self.known_head.extend_from_slice(&buf[..head.len]);
-            self.known = Some(head.clone());
+            self.known.borrow_mut().remember(&buf[..head.len], head);
         }
         Ok(head)
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::known_heads::{KnownHeads, SharedHeads};
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
 use crate::series::{CoreSeries, SecondRecorder};
@@ -22,6 +23,8 @@ pub struct Worker {
     /// The request deadline of each connection of this core, by connection index (room for
     /// `max_connections`).
     pub deadlines: Vec<Deadline>,
+    /// Response heads parsed on this core, reused by all its connections.
+    pub heads: SharedHeads,
     /// Rate mode: this core's schedule.
     pacer: Option<Pacer>,
     /// Connection tasks running, and how many this core may run.
@@ -55,6 +58,7 @@ impl Worker {
             deadlines: (0..share.max_connections)
                 .map(|_| Deadline::default())
                 .collect(),
+            heads: KnownHeads::shared(),
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
             connections: Cell::new(share.connections),
             max_connections: share.max_connections,
