@@ -95,10 +95,9 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         let sent = reuse.unwrap_or_else(Instant::now);
         let intended = intended(slot, sent);
         worker.sending(slot, sent);
-        let deadline = &worker.deadlines[index];
-        deadline.arm(conn.fd(), sent + plan.timeout);
+        worker.deadlines.arm(index, conn.fd(), sent + plan.timeout);
         let result = conn.write_and_read(&worker).await;
-        let result = if deadline.disarm() {
+        let result = if worker.deadlines.disarm(index) {
             Err(ErrorKind::Timeout)
         } else {
             result

@@ -13,7 +13,7 @@ use crate::series::{CoreSeries, SecondRecorder};
 use crate::signal;
 use crate::stats::{ErrorKind, Stats};
 use crate::ticker::{TICK, Ticks};
-use crate::timeouts::{self, Deadline};
+use crate::timeouts::Deadlines;
 
 pub struct Worker {
     pub plan: Arc<Plan>,
@@ -22,7 +22,7 @@ pub struct Worker {
     pub stats: RefCell<Stats>,
     /// The request deadline of each connection of this core, by connection index (room for
     /// `max_connections`).
-    pub deadlines: Vec<Deadline>,
+    pub deadlines: Deadlines,
     /// Response heads parsed on this core, reused by all its connections.
     pub heads: SharedHeads,
     /// Rate mode: this core's schedule.
@@ -55,9 +55,7 @@ impl Worker {
             } else {
                 Stats::default()
             }),
-            deadlines: (0..share.max_connections)
-                .map(|_| Deadline::default())
-                .collect(),
+            deadlines: Deadlines::new(start, share.max_connections),
             heads: KnownHeads::shared(),
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
             connections: Cell::new(share.connections),
@@ -162,7 +160,7 @@ impl Worker {
                 return;
             }
             self.seconds.borrow_mut().roll(now);
-            timeouts::sweep(&self.deadlines, now);
+            self.deadlines.sweep(now);
             let behind = self.pacer.as_ref().is_some_and(|p| p.peek() + TICK < now);
             if behind && self.connections.get() < self.max_connections {
                 open(self.connections.get());
