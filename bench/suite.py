@@ -7,7 +7,10 @@ share all CPUs: the "same box as Gunicorn" case). Each (target, connections, cli
 tables show medians with min-max spread of: RPS, p50, p99, client CPU per request (user and
 system, from wait4), peak client RSS, server CPU per request (from /proc), and the
 Little's-law ratio mean latency x RPS / connections (1.0 means the latency is measured over
-the whole request cycle; below 1 means time goes unmeasured).
+the whole request cycle; below 1 means time goes unmeasured), and for multi-process targets
+(Gunicorn) the worker balance: how evenly the client's connections landed on the server's
+worker processes (1.0 even; Gunicorn's workers share one listening socket, and a burst of
+connections can land mostly on one of them, which halves the server's capacity).
 
     bench/suite.py                                     # blast vs wrk on nginx, 64 and 256 conns
     bench/suite.py --targets nginx,serve,uvicorn,gunicorn \\
@@ -34,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,6 +90,20 @@ class Target:
             except OSError:
                 pass
         return total
+
+    def worker_balance(self):
+        """How evenly the established client connections are spread over the target's worker
+        processes: the least-loaded worker's count times the number of workers over the total
+        (1.0 even, 0.0 a worker has none). NaN for one-process targets. Gunicorn's workers
+        accept from one shared socket, so a burst of connections can land mostly on one of
+        them, which halves the server's capacity whatever the client."""
+        if len(self.pids) < 3:  # the master and fewer than two workers
+            return math.nan
+        ss = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{self.port} )"],
+                            capture_output=True, text=True).stdout
+        owners = re.findall(r"pid=(\d+)", ss)
+        counts = [owners.count(pid) for pid in self.pids[1:]]
+        return min(counts) * len(counts) / sum(counts) if sum(counts) else math.nan
 
     def stop(self):
         if self.proc:
@@ -227,7 +245,12 @@ def measure(client, conns, duration, cpus, target):
     # wait4 gives this one client's CPU time and peak RSS (taskset execs into the client).
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
         proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file)
+        # Once the connections are open: how they are spread over the server's workers.
+        balance = [math.nan]
+        probe = threading.Timer(min(1.0, duration / 2), lambda: balance.__setitem__(0, target.worker_balance()))
+        probe.start()
         status, usage, rss_kb = reap(proc.pid)
+        probe.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out_file.seek(0), err_file.seek(0)
         out, err = out_file.read(), err_file.read()
@@ -240,7 +263,7 @@ def measure(client, conns, duration, cpus, target):
     user, system = usage.ru_utime, usage.ru_stime
     return {"rps": rps, "p50": p50, "p99": p99, "user": user / requests * 1e6, "sys": system / requests * 1e6,
             "cpu": (user + system) / requests * 1e6, "rss": rss_kb / 1024,
-            "server": server_used / requests * 1e6, "little": mean * rps / 1e6 / conns}
+            "server": server_used / requests * 1e6, "little": mean * rps / 1e6 / conns, "balance": balance[0]}
 
 
 def rss_run(seconds, cpus, url):
@@ -258,11 +281,11 @@ def rss_run(seconds, cpus, url):
 
 def table(results, reference):
     fmt = {"rps": "{:,.0f}", "p50": "{:.0f}", "p99": "{:.0f}", "cpu": "{:.2f}", "user": "{:.2f}",
-           "sys": "{:.2f}", "rss": "{:.1f}", "server": "{:.2f}", "little": "{:.2f}"}
-    cols = ["rps", "p50", "p99", "cpu", "user", "sys", "rss", "server", "little"]
+           "sys": "{:.2f}", "rss": "{:.1f}", "server": "{:.2f}", "little": "{:.2f}", "balance": "{:.2f}"}
+    cols = ["rps", "p50", "p99", "cpu", "user", "sys", "rss", "server", "little", "balance"]
     print("| target | client cores | conns | client | RPS | p50 µs | p99 µs | client CPU µs/req | user | sys | peak RSS MB "
-          "| server CPU µs/req | Little ratio | RPS vs " + reference + " | CPU/req vs " + reference + " |")
-    print("|" + "---|" * 15)
+          "| server CPU µs/req | Little ratio | worker balance | RPS vs " + reference + " | CPU/req vs " + reference + " |")
+    print("|" + "---|" * 16)
     for (target, cores, conns, client), runs in results.items():
         runs = [r for r in runs if r]
         if not runs:
