@@ -40,13 +40,9 @@ impl Response {
     }
 
     /// Removes this response's bytes, keeping any that follow it (a pipelined or early next
-    /// response). Usually nothing follows and the buffer is simply emptied.
+    /// response). Usually nothing follows, and draining then moves no bytes.
     pub fn remove_from(&self, buf: &mut Vec<u8>) {
-        if self.body_end == buf.len() {
-            buf.clear();
-        } else {
-            buf.drain(..self.body_end);
-        }
+        buf.drain(..self.body_end);
     }
 }
 

@@ -174,9 +174,8 @@ impl Worker {
     /// and the end of the measured window: the deadline when there is one (the watcher may
     /// notice it a tick later, but nothing after it is counted), otherwise now.
     pub fn finish(&self) -> (Stats, Instant) {
-        let end = self
-            .deadline
-            .map_or(Instant::now(), |d| d.min(Instant::now()));
+        let now = Instant::now();
+        let end = self.deadline.map_or(now, |d| d.min(now));
         let latency = self.seconds.borrow_mut().finish(end);
         let mut stats = self.stats.take();
         stats.latency = latency;
