@@ -29,12 +29,10 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         let target = health::health_target(&config.target, health)?;
         health::check(&target, &config.request.headers, config.timeout)?;
     }
-    let mut plan = Plan::new(config)?;
+    let plan = Plan::new(config)?;
     signal::install();
-    if !config.warmup.is_zero() {
-        warm_up(config)?;
-        // The ramp, if any, happened during the warm-up.
-        plan.ramp = std::time::Duration::ZERO;
+    if config.live && !config.warmup.is_zero() {
+        eprintln!("blast: warming up for {:.1}s", config.warmup.as_secs_f64());
     }
     let mut failures = 0;
     let mut live = |row: &crate::series::SecondRow| {
@@ -51,18 +49,6 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         eprint!("\r\x1b[K");
     }
     Ok(Summary::new(config, outcome))
-}
-
-/// `--warmup`: the same load for the warm-up time, ramp included, with nothing kept. The
-/// measured run then opens its own connections.
-fn warm_up(config: &Config) -> Result<(), String> {
-    let mut warm = config.clone();
-    warm.duration = Some(config.warmup);
-    warm.requests = None;
-    if config.live {
-        eprintln!("blast: warming up for {:.1}s", config.warmup.as_secs_f64());
-    }
-    engine::run(Plan::new(&warm)?, &mut |_| {}).map(|_| ())
 }
 
 /// Writes the text report (stdout, or stderr when JSON goes to stdout) and the JSON report.

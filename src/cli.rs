@@ -142,7 +142,7 @@ struct RunArgs {
     #[arg(long, value_name = "EXPR", requires = "find_max")]
     slo: Option<String>,
 
-    /// Run the same load this long first, excluded from the results
+    /// Load this long first, on the same connections, excluded from the results and from -n
     #[arg(long, value_name = "TIME")]
     warmup: Option<String>,
 

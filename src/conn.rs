@@ -67,7 +67,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         timer: Timer::default(),
     };
     let mut ever_connected = false;
-    // When the last response on a kept connection ended; see `intended`.
+    // When the last response on a kept connection ended; see `reuse` below.
     let mut ended: Option<Instant> = None;
     // Closed-loop ramp: this core's connections start one after another over `--ramp`.
     let opens_at = worker.ramp_start(index);
@@ -76,12 +76,16 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
     }
     while let Some(slot) = worker.begin() {
         // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
-        // for: waking early keeps its rounding out of the measured latency (see `intended`).
+        // for: waking early keeps its rounding out of the measured latency (see `Slot::intended`).
         if let Slot::At(at) = slot
             && at > Instant::now() + TIMER_SLACK
         {
             conn.timer.until(at - TIMER_SLACK).await;
         }
+        // On a kept-alive connection in a closed loop, the clock read that ended the last
+        // response is the send time of this one, which follows it within a microsecond of
+        // bookkeeping: one clock read per request instead of two, and latency can only come
+        // out longer by that microsecond, never shorter.
         let reuse = ended.take().filter(|_| slot == Slot::Now);
         // Boxed: connecting is rare, and its future (a timeout around a connect) would
         // otherwise make up most of the task's state.
@@ -90,15 +94,14 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         {
             let now = Instant::now();
             worker.sending(slot, now);
-            worker.end(now, intended(slot, now), now, None, Some(kind));
+            worker.end(now, slot, now, None, Some(kind));
             conn.back_off().await;
             continue;
         }
         let sent = reuse.unwrap_or_else(Instant::now);
-        let intended = intended(slot, sent);
         worker.sending(slot, sent);
         worker.deadlines.arm(index, conn.fd(), sent + plan.timeout);
-        let result = conn.write_and_read(&worker).await;
+        let result = conn.write_and_read(&worker, worker.measured(slot)).await;
         let result = if worker.deadlines.disarm(index) {
             Err(ErrorKind::Timeout)
         } else {
@@ -111,7 +114,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
                     CheckFailure::Status => ErrorKind::Status,
                     CheckFailure::Body => ErrorKind::Body,
                 });
-                worker.end(now, intended, sent, Some(arrived.status), failure);
+                worker.end(now, slot, sent, Some(arrived.status), failure);
                 conn.served += 1;
                 conn.backoff = BACKOFF_MIN;
                 if arrived.keep_alive {
@@ -121,7 +124,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
                 }
             }
             Err(kind) => {
-                worker.end(now, intended, sent, None, Some(kind));
+                worker.end(now, slot, sent, None, Some(kind));
                 let served = conn.served;
                 conn.close();
                 if served == 0 {
@@ -129,21 +132,6 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
                 }
             }
         }
-    }
-}
-
-/// Where latency starts. In a closed loop: at the send — and on a kept-alive connection the
-/// clock read that ended the previous response serves as the send time of the next, which
-/// follows it within a microsecond of bookkeeping (one clock read per request instead of
-/// two; the latency can only come out longer by that microsecond, never shorter). In rate
-/// mode: at the slot, or at the send when that came first (a request sent up to two timer
-/// ticks early is measured from when it really left, so the timer's resolution never counts
-/// as server latency; one sent late is measured from its slot, so queueing behind a slow
-/// server always does).
-fn intended(slot: Slot, sent: Instant) -> Instant {
-    match slot {
-        Slot::At(at) => at.min(sent),
-        Slot::Now => sent,
     }
 }
 
@@ -209,9 +197,14 @@ impl Conn {
         self.stream.as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 
-    /// Writes the request and reads until one response is framed. A request past its
-    /// deadline has its socket shut down by the watcher, which ends the read here.
-    async fn write_and_read(&mut self, worker: &Worker) -> Result<Arrived, ErrorKind> {
+    /// Writes the request and reads until one response is framed; its bytes are counted
+    /// when it is `measured` (not a warm-up request). A request past its deadline has its
+    /// socket shut down by the watcher, which ends the read here.
+    async fn write_and_read(
+        &mut self,
+        worker: &Worker,
+        measured: bool,
+    ) -> Result<Arrived, ErrorKind> {
         let plan = &worker.plan;
         let stream = self.stream.as_mut().expect("connected before exchange");
         let sent = send_now(stream.as_raw_fd(), plan.request);
@@ -219,7 +212,9 @@ impl Conn {
             let (written, _) = stream.write_all(&plan.request[sent..]).await;
             written.map_err(|_| ErrorKind::Write)?;
         }
-        worker.stats.borrow_mut().bytes_written += plan.request.len() as u64;
+        if measured {
+            worker.stats.borrow_mut().bytes_written += plan.request.len() as u64;
+        }
         self.framer.reset();
         loop {
             // Bytes left from before the write are framed first; otherwise read at once.
@@ -228,7 +223,7 @@ impl Conn {
             {
                 return Ok(self.arrived(plan, response, response.keep_alive));
             }
-            if self.read(worker).await? == 0 {
+            if self.read(worker, measured).await? == 0 {
                 let response = self.framer.finish_eof().map_err(frame_error)?;
                 return Ok(self.arrived(plan, response, false));
             }
@@ -249,7 +244,7 @@ impl Conn {
     }
 
     /// One read into the spare capacity of the buffer.
-    async fn read(&mut self, worker: &Worker) -> Result<usize, ErrorKind> {
+    async fn read(&mut self, worker: &Worker, measured: bool) -> Result<usize, ErrorKind> {
         let len = self.buf.len();
         if self.buf.capacity() - len < MIN_READ {
             self.buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
@@ -260,7 +255,9 @@ impl Conn {
         let (result, slice) = stream.read(owned.slice_mut(len..capacity)).await;
         self.buf = slice.into_inner();
         let n = result.map_err(|_| ErrorKind::Read)?;
-        worker.stats.borrow_mut().bytes_read += n as u64;
+        if measured {
+            worker.stats.borrow_mut().bytes_read += n as u64;
+        }
         Ok(n)
     }
 }

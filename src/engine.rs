@@ -87,7 +87,8 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         seconds: collector.finish(&series),
         driver,
         threads: plan.cores.len(),
-        elapsed: end.duration_since(start),
+        // The measured window starts after the warm-up (zero if Ctrl-C came before).
+        elapsed: end.saturating_duration_since(start + plan.warmup),
         interrupted: signal::stop_requested(),
     })
 }

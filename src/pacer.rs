@@ -11,8 +11,24 @@ use std::time::{Duration, Instant};
 pub enum Slot {
     /// Closed loop: as soon as the connection is free.
     Now,
-    /// Open loop: at this intended time.
+    /// Closed loop during `--warmup`: as soon as the connection is free, and not measured.
+    Warm,
+    /// Open loop: at this intended time (measured unless it falls in the warm-up).
     At(Instant),
+}
+
+impl Slot {
+    /// Where latency starts, for a request of this slot sent at `sent`. In a closed loop: at
+    /// the send. In rate mode: at the slot, or at the send when that came first (a request
+    /// sent up to two timer ticks early is measured from when it really left, so the timer's
+    /// resolution never counts as server latency; one sent late is measured from its slot,
+    /// so queueing behind a slow server always does).
+    pub fn intended(self, sent: Instant) -> Instant {
+        match self {
+            Slot::At(at) => at.min(sent),
+            Slot::Now | Slot::Warm => sent,
+        }
+    }
 }
 
 /// A core's schedule: slot k is due at `start + k / rate`; with a ramp of T seconds the rate

@@ -35,6 +35,8 @@ pub struct Plan {
     pub max_body: usize,
     pub driver: Driver,
     pub duration: Option<Duration>,
+    /// `--warmup`: load before the measured window, on the same connections and schedule.
+    pub warmup: Duration,
     /// Total `--rate`, for the report.
     pub rate: Option<f64>,
     /// `--ramp`: time to reach the rate, or to open all connections.
@@ -81,6 +83,7 @@ impl Plan {
             max_body: config.max_body,
             driver: config.driver,
             duration: config.duration,
+            warmup: config.warmup,
             rate: config.rate,
             ramp: config.ramp,
             cores,

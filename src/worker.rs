@@ -17,7 +17,12 @@ use crate::timeouts::Deadlines;
 
 pub struct Worker {
     pub plan: Arc<Plan>,
+    /// When load starts: connections open, the ramp and the schedule begin.
     pub start: Instant,
+    /// When the measured window starts: `start` plus `--warmup`. Requests intended before
+    /// it are sent like any other on the same connections but counted nowhere.
+    from: Instant,
+    /// The end of the measured window.
     pub deadline: Option<Instant>,
     pub stats: RefCell<Stats>,
     /// The request deadline of each connection of this core, by connection index (room for
@@ -31,9 +36,12 @@ pub struct Worker {
     connections: Cell<usize>,
     max_connections: usize,
     seconds: RefCell<SecondRecorder>,
-    /// Requests this core may still start (`None`: unlimited).
+    /// Measured requests this core may still start (`None`: unlimited).
     budget: Cell<Option<u64>>,
+    /// Measured requests started and not ended.
     in_flight: Cell<u64>,
+    /// A closed loop still in its warm-up (until a `begin` sees the clock past `from`).
+    warming: Cell<bool>,
     stopped: Cell<bool>,
 }
 
@@ -44,11 +52,14 @@ impl Worker {
         start: Instant,
         series: Arc<CoreSeries>,
     ) -> Rc<Worker> {
-        let deadline = plan.duration.map(|d| start + d);
+        let from = start + plan.warmup;
+        let deadline = plan.duration.map(|d| from + d);
         let ramp = plan.ramp;
+        let warming = !plan.warmup.is_zero();
         Rc::new(Worker {
             plan,
             start,
+            from,
             deadline,
             stats: RefCell::new(if share.rate.is_some() {
                 Stats::open_loop()
@@ -60,9 +71,10 @@ impl Worker {
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
             connections: Cell::new(share.connections),
             max_connections: share.max_connections,
-            seconds: RefCell::new(SecondRecorder::new(series, start)),
+            seconds: RefCell::new(SecondRecorder::new(series, from)),
             budget: Cell::new(share.requests),
             in_flight: Cell::new(0),
+            warming: Cell::new(warming),
             stopped: Cell::new(false),
         })
     }
@@ -79,30 +91,56 @@ impl Worker {
 
     /// Claims the right to start one more request, and says when to send it; `None` once
     /// the run is over for this core. In rate mode the slot is the next one of the schedule.
+    /// Warm-up requests take nothing from `-n`.
     pub fn begin(&self) -> Option<Slot> {
         if self.stopped.get() || signal::stop_requested() {
             self.stopped.set(true);
             return None;
         }
-        if self.budget.get() == Some(0) {
-            return None;
-        }
         let slot = match &self.pacer {
             // A slot at or after the deadline would never be measured: the run is over.
             Some(pacer) if self.deadline.is_some_and(|d| pacer.peek() >= d) => return None,
-            Some(pacer) => Slot::At(pacer.claim()),
+            Some(pacer) => Slot::At(pacer.peek()),
+            None if self.warming() => Slot::Warm,
             None => Slot::Now,
         };
-        if let Some(left) = self.budget.get() {
-            self.budget.set(Some(left - 1));
+        if self.measured(slot) {
+            match self.budget.get() {
+                Some(0) => return None,
+                Some(left) => self.budget.set(Some(left - 1)),
+                None => {}
+            }
+            self.in_flight.set(self.in_flight.get() + 1);
         }
-        self.in_flight.set(self.in_flight.get() + 1);
+        if let Some(pacer) = &self.pacer {
+            pacer.claim();
+        }
         Some(slot)
+    }
+
+    /// Whether a closed loop is still warming up. The clock is read only during the warm-up.
+    fn warming(&self) -> bool {
+        if self.warming.get() && Instant::now() >= self.from {
+            self.warming.set(false);
+        }
+        self.warming.get()
+    }
+
+    /// Whether a request of this slot counts in the results (it is not a warm-up request).
+    pub fn measured(&self, slot: Slot) -> bool {
+        match slot {
+            Slot::Now => true,
+            Slot::Warm => false,
+            Slot::At(at) => at >= self.from,
+        }
     }
 
     /// A request is being written at `sent`, for its `slot`: counts it, and in rate mode
     /// records how late it left.
     pub fn sending(&self, slot: Slot, sent: Instant) {
+        if !self.measured(slot) {
+            return;
+        }
         self.seconds.borrow_mut().sent(sent);
         let mut stats = self.stats.borrow_mut();
         stats.sent += 1;
@@ -111,14 +149,14 @@ impl Worker {
         }
     }
 
-    /// A request ended at `now`, with a response status or without one. Its latency runs
-    /// from `intended` (the slot in rate mode, the send otherwise); in rate mode the latency
+    /// A request of `slot`, sent at `sent`, ended at `now`, with a response status or
+    /// without one. Its latency runs from `slot.intended(sent)`; in rate mode the latency
     /// from the actual send is kept too. One that ends after the deadline stays counted as in
     /// flight: the measured window is exactly the run's duration.
     pub fn end(
         &self,
         now: Instant,
-        intended: Instant,
+        slot: Slot,
         sent: Instant,
         status: Option<u16>,
         failure: Option<ErrorKind>,
@@ -127,9 +165,12 @@ impl Worker {
             self.stopped.set(true);
             return;
         }
+        if !self.measured(slot) {
+            return;
+        }
         self.in_flight.set(self.in_flight.get() - 1);
         let since = |t: Instant| now.saturating_duration_since(t).as_nanos() as u64;
-        let latency = status.map(|_| since(intended));
+        let latency = status.map(|_| since(slot.intended(sent)));
         let over_range = self
             .seconds
             .borrow_mut()

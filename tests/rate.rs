@@ -4,6 +4,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use blast::app;
@@ -155,7 +156,8 @@ fn connections_grow_when_the_server_is_slow() {
 #[test]
 fn warmup_is_excluded_and_ramps_climb() {
     let _turn = common::one_at_a_time();
-    // Warm-up: the server sees the warm-up's requests, the report does not.
+    // Warm-up: the server sees the warm-up's requests, the report does not, and the
+    // connections carry on into the measured window (the server accepts 4, not 8).
     let server = TestServer::start(Behavior::Delay("{}", Duration::from_millis(5)));
     let mut config = rate_config(&server.url("/"), 1.0, 0.5);
     config.rate = None;
@@ -173,6 +175,28 @@ fn warmup_is_excluded_and_ramps_climb() {
         server.requests(),
         summary.requests
     );
+    assert_eq!(server.connections.load(Ordering::Relaxed), 4);
+    assert_eq!(summary.connections_established, 4);
+    assert!(
+        summary.per_second[0].requests > 100,
+        "{:?}",
+        summary.per_second
+    );
+
+    // With -n, the warm-up takes nothing from the count: exactly 100 measured requests,
+    // and only their bytes.
+    let server = TestServer::start(Behavior::Delay("{}", Duration::from_millis(5)));
+    let mut config = rate_config(&server.url("/"), 1.0, 1.0);
+    config.rate = None;
+    config.duration = None;
+    config.requests = Some(100);
+    config.connections = 4;
+    config.warmup = Duration::from_millis(300);
+    let summary = app::run(&config).unwrap();
+    assert_eq!(summary.requests, 100);
+    assert!(server.requests() >= 250, "{}", server.requests());
+    let request_len = server.first_request.lock().unwrap().len() as u64;
+    assert_eq!(summary.bytes_written, 100 * request_len);
 
     // Closed-loop ramp: 8 connections open one by one over the first second.
     let server = TestServer::start(Behavior::Delay("{}", Duration::from_millis(10)));
@@ -198,4 +222,17 @@ fn warmup_is_excluded_and_ramps_climb() {
     server.stop().unwrap();
     let sent = summary.rate.as_ref().unwrap().sent;
     assert!(sent.abs_diff(1_500) <= 2, "sent {sent}");
+
+    // A ramp inside the warm-up: the measured second runs at the full rate, and the server
+    // also saw the ramp's 250 slots and the warm-up's full-rate half second.
+    let server = builtin(Faults::default());
+    let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 1.0);
+    config.ramp = Duration::from_millis(500);
+    config.warmup = Duration::from_secs(1);
+    let summary = app::run(&config).unwrap();
+    let served = server.stop().unwrap().requests;
+    let sent = summary.rate.as_ref().unwrap().sent;
+    assert!(sent.abs_diff(1_000) <= 2, "sent {sent}");
+    assert!(served.abs_diff(1_750) <= 6, "served {served}");
+    assert_eq!(summary.requests + summary.in_flight, sent);
 }
