@@ -51,6 +51,16 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     Ok(Summary::new(config, outcome))
 }
 
+/// Fails before the run, not after it, when the `--json` file cannot be written.
+pub fn check_json_out(config: &Config) -> Result<(), String> {
+    match &config.json {
+        Some(JsonOut::File(path)) => File::create(path)
+            .map(drop)
+            .map_err(|e| format!("cannot write --json '{path}': {e}")),
+        _ => Ok(()),
+    }
+}
+
 /// Writes the text report (stdout, or stderr when JSON goes to stdout) and the JSON report.
 pub fn report(config: &Config, summary: &Summary) -> Result<(), String> {
     let io_error = |e: io::Error| format!("cannot write the report: {e}");

@@ -65,7 +65,9 @@ pub struct JsonExpectation {
 
 impl JsonExpectation {
     /// Parses `field` or `field=v1|v2|…`. Each alternative is read as a JSON literal (`1`,
-    /// `1.0`, `"1"`, `true`, `null`); anything else is taken as a plain string.
+    /// `1.0`, `"1"`, `true`, `null`); a bare word is taken as a plain string. An empty
+    /// alternative, or one that starts like a JSON string, array or object but is not a
+    /// literal, is a mistake on the command line (`x=1|`, `x="a`), not a value to compare.
     pub fn parse(text: &str) -> Result<JsonExpectation, String> {
         let (field, values) = match text.split_once('=') {
             Some((field, values)) => (field, Some(values)),
@@ -77,7 +79,13 @@ impl JsonExpectation {
                 "invalid JSON expectation '{text}' (use e.g. prediction=0|1)"
             ));
         }
-        let allowed = values.map_or(Vec::new(), |v| v.split('|').map(parse_literal).collect());
+        let allowed = match values {
+            Some(v) => v
+                .split('|')
+                .map(|alt| parse_literal(alt).ok_or_else(|| bad_alternative(text, alt)))
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
         Ok(JsonExpectation {
             field: field.to_string(),
             allowed,
@@ -98,14 +106,26 @@ impl JsonExpectation {
     }
 }
 
-fn parse_literal(text: &str) -> Literal {
-    match serde_json::from_str::<serde_json::Value>(text.trim()) {
-        Ok(serde_json::Value::Number(n)) => Literal::Number(n.as_f64().unwrap_or(f64::NAN)),
-        Ok(serde_json::Value::String(s)) => Literal::Str(s),
-        Ok(serde_json::Value::Bool(b)) => Literal::Bool(b),
-        Ok(serde_json::Value::Null) => Literal::Null,
-        _ => Literal::Str(text.to_string()),
+fn parse_literal(text: &str) -> Option<Literal> {
+    let text = text.trim();
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Number(n)) => Some(Literal::Number(n.as_f64()?)),
+        Ok(serde_json::Value::String(s)) => Some(Literal::Str(s)),
+        Ok(serde_json::Value::Bool(b)) => Some(Literal::Bool(b)),
+        Ok(serde_json::Value::Null) => Some(Literal::Null),
+        Ok(_) => None,
+        Err(_) if text.is_empty() || text.starts_with(['"', '[', '{']) => None,
+        Err(_) => Some(Literal::Str(text.to_string())),
     }
+}
+
+fn bad_alternative(text: &str, alternative: &str) -> String {
+    let what = if alternative.trim().is_empty() {
+        "an empty alternative (write \"\" for the empty string)".to_string()
+    } else {
+        format!("'{}' is not a JSON literal", alternative.trim())
+    };
+    format!("invalid JSON expectation '{text}': {what} (use e.g. prediction=0|1)")
 }
 
 /// Numbers compare by value (`1.0` equals `1`; `number` is the value's, parsed); strings
@@ -237,6 +257,23 @@ mod tests {
                 .is_empty()
         );
         assert!(JsonExpectation::parse("=1").is_err());
+        // Typos are usage errors, not values that no response could ever match.
+        for bad in [
+            "x=",
+            "x=1|",
+            "x=|1",
+            "x=1||2",
+            r#"x="a"#,
+            "x=[1]",
+            r#"x={"a":1}"#,
+        ] {
+            let error = JsonExpectation::parse(bad).unwrap_err();
+            assert!(
+                error.starts_with("invalid JSON expectation"),
+                "{bad}: {error}"
+            );
+        }
+        assert!(JsonExpectation::parse("x=\"\"").unwrap().allowed == [Literal::Str("".into())]);
     }
 
     fn prediction_rule() -> Expect {

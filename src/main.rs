@@ -21,6 +21,9 @@ fn run() -> i32 {
         }
         Err(message) => return usage_error(&message),
     };
+    if let Err(message) = app::check_json_out(&config) {
+        return usage_error(&message);
+    }
     if config.sweep.is_some() {
         return match app::sweep(&config)
             .and_then(|report| app::report_sweep(&config, &report).map(|_| report))

@@ -33,6 +33,22 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--health", "/health", "-d", "1", "http://127.0.0.1:1/"],
         &["--cpus", "9999", "http://127.0.0.1:1/"],
         &["-t", "x", "http://127.0.0.1:1/"],
+        &["--expect-json", "prediction=0|", "http://127.0.0.1:1/"],
+        // Found before the run, not after it: no report on stdout.
+        &[
+            "--json",
+            "/nonexistent/dir/out.json",
+            "-d",
+            "5",
+            "http://127.0.0.1:1/",
+        ],
+        &[
+            "--rates",
+            "10,20",
+            "--json",
+            "/nonexistent/out.json",
+            "http://127.0.0.1:1/",
+        ],
     ];
     for args in cases {
         let out = blast(args);
