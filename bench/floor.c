@@ -5,7 +5,12 @@
  * statistics beyond a count. bench/suite.py builds and runs it (client "floor") so blast's CPU
  * per request can be compared with this floor on the same machine.
  *
- *   floor HOST PORT PATH CONNECTIONS SECONDS   ->   "requests N seconds S"
+ * With RATE, the least an open-loop client can do instead: a 1 ms timerfd tick (the
+ * resolution of blast's timer), and on each tick as many requests as the schedule has due,
+ * each on an idle connection; a connection goes back to the idle list when its response is
+ * in. bench/rate.sh runs it (client "floor") next to blast --rate.
+ *
+ *   floor HOST PORT PATH CONNECTIONS SECONDS [RATE]   ->   "requests N seconds S"
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,15 +47,17 @@ static size_t complete(const char *buf, size_t have) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) { fprintf(stderr, "usage: floor HOST PORT PATH CONNECTIONS SECONDS\n"); return 2; }
+    if (argc != 6 && argc != 7) { fprintf(stderr, "usage: floor HOST PORT PATH CONNECTIONS SECONDS [RATE]\n"); return 2; }
     int n = atoi(argv[4]);
-    double seconds = atof(argv[5]);
+    double seconds = atof(argv[5]), rate = argc == 7 ? atof(argv[6]) : 0;
     char request[512];
     int request_len = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s:%s\r\n\r\n", argv[3], argv[1], argv[2]);
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
     inet_pton(AF_INET, argv[1], &addr.sin_addr);
     int ep = epoll_create1(0);
     struct conn *conns = calloc(n, sizeof *conns);
+    struct conn **idle = calloc(n, sizeof *idle);
+    int idle_count = 0;
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
         if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { perror("connect"); return 1; }
@@ -58,15 +66,33 @@ int main(int argc, char **argv) {
         conns[i].fd = fd;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &conns[i] };
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-        if (write(fd, request, request_len) != request_len) { perror("write"); return 1; }
+        if (rate > 0) idle[idle_count++] = &conns[i];
+        else if (write(fd, request, request_len) != request_len) { perror("write"); return 1; }
     }
-    unsigned long long requests = 0;
+    int tick = -1;
+    if (rate > 0) {
+        tick = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+        struct itimerspec every_ms = { { 0, 1000000 }, { 0, 1000000 } };
+        timerfd_settime(tick, 0, &every_ms, NULL);
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+        epoll_ctl(ep, EPOLL_CTL_ADD, tick, &ev);
+    }
+    unsigned long long requests = 0, sent = 0;
     double start = now(), deadline = start + seconds;
     struct epoll_event events[256];
     while (now() < deadline) {
         int ready = epoll_wait(ep, events, 256, 100);
         for (int e = 0; e < ready; e++) {
             struct conn *c = events[e].data.ptr;
+            if (!c) { /* the tick: send what the schedule has due, on idle connections */
+                unsigned long long expirations, due = (unsigned long long)((now() - start) * rate);
+                if (read(tick, &expirations, sizeof expirations) < 0 && errno != EAGAIN) return 1;
+                for (; sent < due && idle_count > 0; sent++) {
+                    struct conn *free_conn = idle[--idle_count];
+                    if (write(free_conn->fd, request, request_len) != request_len) { perror("write"); return 1; }
+                }
+                continue;
+            }
             ssize_t got = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
             if (got <= 0) { if (got < 0 && errno == EAGAIN) continue; fprintf(stderr, "read failed\n"); return 1; }
             c->have += (size_t)got;
@@ -75,7 +101,8 @@ int main(int argc, char **argv) {
             memmove(c->buf, c->buf + used, c->have - used);
             c->have -= used;
             requests++;
-            if (write(c->fd, request, request_len) != request_len) { perror("write"); return 1; }
+            if (rate > 0) idle[idle_count++] = c;
+            else if (write(c->fd, request, request_len) != request_len) { perror("write"); return 1; }
         }
     }
     printf("requests %llu seconds %.3f\n", requests, now() - start);

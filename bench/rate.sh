@@ -5,18 +5,21 @@
 # the share of one core the client needs for it (user + system CPU over the run's wall time);
 # the achieved rate is printed too, to show each client really sent it.
 #   [RATE=10000] [D=10] [C=32] bench/rate.sh REPS [CLIENT...]
-# A CLIENT is a path to a blast binary (run with the prediction check), `oha` or `hey`
-# (default: target/release/blast oha hey; missing peers are skipped with a note).
+# A CLIENT is a path to a blast binary (run with the prediction check), `oha`, `hey`, or
+# `floor`: bench/floor.c in its open-loop mode (built here with gcc), the least a client can
+# do at this rate (default: floor target/release/blast oha hey; missing ones are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-10000}; D=${D:-10}; C=${C:-32}
 REPS=${1:?usage: bench/rate.sh REPS [CLIENT...]}
 shift
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(target/release/blast oha hey)
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(floor target/release/blast oha hey)
 FOUND=()
 for c in "${CLIENTS[@]}"; do
-  if command -v "$c" >/dev/null; then FOUND+=("$c"); else echo "skipping $c: not installed" >&2; fi
+  if [ "$c" = floor ] && command -v gcc >/dev/null; then
+    mkdir -p target && gcc -O2 -o target/floor bench/floor.c && FOUND+=(floor)
+  elif command -v "$c" >/dev/null; then FOUND+=("$c"); else echo "skipping $c: not installed" >&2; fi
 done
 PID=$(scripts/nginx.sh start 18084 1 1)
 trap 'scripts/nginx.sh stop $PID' EXIT
@@ -27,6 +30,8 @@ run() {
   case "$1" in
     oha) out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 oha -q "$RATE" -c "$C" -z "${D}s" --no-tui "$URL" 2>&1)
          echo "$out" | awk '/^TIME/ {u=$2; s=$3; e=$4} /Requests\/sec:/ {r=$2} END {print u, s, e, r*e}' ;;
+    floor) out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 target/floor 127.0.0.1 18084 /predict "$C" "$D" "$RATE" 2>&1)
+         echo "$out" | awk '/^TIME/ {u=$2; s=$3; e=$4} /^requests/ {r=$2} END {print u, s, e, r}' ;;
     hey) # hey's -q is per worker.
          out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 hey -z "${D}s" -c "$C" -q $((RATE / C)) "$URL" 2>&1)
          echo "$out" | awk '/^TIME/ {u=$2; s=$3; e=$4} /responses/ {r+=$2} END {print u, s, e, r}' ;;
