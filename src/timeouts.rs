@@ -50,9 +50,11 @@ impl Deadlines {
     /// Connection `index`'s request on socket `fd` must finish by `at`.
     pub fn arm(&self, index: usize, fd: RawFd, at: Instant) {
         let slot = &self.slots[index];
-        let nanos = at.saturating_duration_since(self.base).as_nanos();
-        let millis = nanos.div_ceil(1_000_000).clamp(1, u128::from(EXPIRED - 1));
-        slot.at.set(millis as u32);
+        // In u64: a u128 division would be a call to a software routine on every request.
+        let since = at.saturating_duration_since(self.base);
+        let millis = since.as_secs().saturating_mul(1000)
+            + u64::from(since.subsec_nanos().div_ceil(1_000_000));
+        slot.at.set(millis.clamp(1, u64::from(EXPIRED - 1)) as u32);
         slot.fd.set(fd);
     }
 

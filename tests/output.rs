@@ -1,0 +1,361 @@
+//! The report formats users parse and diff: golden files for the text and JSON reports
+//! (closed loop, rate mode, a sweep), and the JSON Schema in docs/output.schema.json, which
+//! the JSON of real runs must meet and docs/output.md must document key by key.
+//!
+//! After an intended change of format, rewrite the golden files and review their diff:
+//! `BLAST_BLESS=1 cargo test --test output`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use blast::config::Config;
+use blast::engine::RunOutcome;
+use blast::report::sweep::{self as sweep_report, SweepReport};
+use blast::report::{Summary, json, text};
+use blast::series::SecondRow;
+use blast::stats::{ErrorKind, Stats, record_latency};
+use blast::sweep::Slo;
+use blast::target::Target;
+use regex::Regex;
+use serde_json::Value;
+
+fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Compares `actual` with the golden file, or rewrites it under `BLAST_BLESS=1`.
+fn golden(name: &str, actual: &str) {
+    let path = repo_file(&format!("tests/golden/{name}"));
+    if std::env::var_os("BLAST_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (BLAST_BLESS=1 writes it)", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from its golden file; if the change is intended, run \
+         BLAST_BLESS=1 cargo test --test output and review the diff.\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+/// A fixed outcome: 1,000 responses over two seconds with latencies 100 µs .. 2 ms, a few of
+/// each failure kind, and in rate mode the send-side numbers.
+fn summary(rate: Option<f64>) -> Summary {
+    let mut config = Config::new(Target::parse("http://127.0.0.1:8000/predict").unwrap());
+    config.connections = 64;
+    config.rate = rate;
+    let mut stats = if rate.is_some() {
+        Stats::open_loop()
+    } else {
+        Stats::default()
+    };
+    for i in 0..1_000u64 {
+        let ns = 100_000 + i * 1_900;
+        record_latency(&mut stats.latency, ns);
+        let failure = match i % 200 {
+            0 => Some(ErrorKind::Status),
+            1 => Some(ErrorKind::Body),
+            _ => None,
+        };
+        stats.record_response(if i % 200 == 0 { 500 } else { 200 }, failure);
+        if rate.is_some() {
+            stats.record_open_loop(Some(ns - 20_000), (i % 50) * 40_000);
+        }
+    }
+    stats.record_error(ErrorKind::Timeout);
+    stats.record_error(ErrorKind::Connect);
+    stats.bytes_read = 1_000 * 157;
+    stats.bytes_written = 1_002 * 74;
+    stats.established = 66;
+    stats.reconnects = 2;
+    stats.in_flight = 3;
+    stats.sent = 1_005;
+    stats.peak_connections = 64;
+    stats.late = 40;
+    let row = |second, requests, p50_us, p99_us| SecondRow {
+        second,
+        sent: requests + 1,
+        requests,
+        failures: 5,
+        p50_us,
+        p99_us,
+    };
+    let outcome = RunOutcome {
+        stats,
+        seconds: vec![row(0, 500, 570.0, 1_100.0), row(1, 502, 1_500.0, 2_000.0)],
+        driver: "io_uring",
+        threads: 2,
+        elapsed: Duration::from_secs(2),
+        interrupted: false,
+    };
+    Summary::new(&config, outcome)
+}
+
+fn text_of(s: &Summary) -> String {
+    let mut out = Vec::new();
+    text::write(&mut out, s).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn json_of(s: &Summary) -> String {
+    let mut out = Vec::new();
+    json::write(&mut out, s).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Two steps judged by the real objective: 500/s is kept and fast enough; at 1,000/s the
+/// same 1,005 sends are half the schedule.
+fn sweep() -> SweepReport {
+    let slo = Slo::parse("p99<5ms").unwrap();
+    let steps = [500.0, 1_000.0].map(|rate| {
+        let step = summary(Some(rate));
+        let verdict = slo.check(&step);
+        (step, Some(verdict))
+    });
+    SweepReport {
+        steps: steps.into(),
+        best: Some((Some(500.0), "p99<5ms".into())),
+    }
+}
+
+#[test]
+fn reports_match_their_golden_files() {
+    for (name, rate) in [("closed", None), ("rate", Some(1_000.0))] {
+        let s = summary(rate);
+        golden(&format!("{name}.txt"), &text_of(&s));
+        golden(&format!("{name}.json"), &json_of(&s));
+    }
+    let report = sweep();
+    let mut table = Vec::new();
+    sweep_report::write_text(&mut table, &report).unwrap();
+    golden("sweep.txt", &String::from_utf8(table).unwrap());
+    let value = sweep_report::to_value(&report);
+    golden(
+        "sweep.json",
+        &(serde_json::to_string_pretty(&value).unwrap() + "\n"),
+    );
+}
+
+fn schema() -> Value {
+    let text = std::fs::read_to_string(repo_file("docs/output.schema.json")).unwrap();
+    serde_json::from_str(&text).expect("docs/output.schema.json is JSON")
+}
+
+/// Every violation of `schema` by `value`, for the keywords docs/output.schema.json uses.
+fn violations(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let fail = |found: &mut Vec<String>, what: String| found.push(format!("{at}: {what}"));
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.strip_prefix("#/$defs/").expect("local $ref");
+        return violations(root, &root["$defs"][name], value, at);
+    }
+    if let Some(options) = schema["anyOf"].as_array() {
+        let results: Vec<Vec<String>> = options
+            .iter()
+            .map(|option| violations(root, option, value, at))
+            .collect();
+        if results.iter().all(|r| !r.is_empty()) {
+            fail(&mut found, format!("matches no alternative: {results:?}"));
+        }
+    }
+    if !schema["type"].is_null() && !has_type(&schema["type"], value) {
+        fail(
+            &mut found,
+            format!("{value} is not of type {}", schema["type"]),
+        );
+    }
+    if !schema["const"].is_null() && schema["const"] != *value {
+        fail(&mut found, format!("{value} is not {}", schema["const"]));
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        fail(&mut found, format!("{value} is not one of {allowed:?}"));
+    }
+    if let Some(number) = value.as_f64() {
+        let bound = |key: &str| schema[key].as_f64();
+        if bound("minimum").is_some_and(|m| number < m)
+            || bound("maximum").is_some_and(|m| number > m)
+            || bound("exclusiveMinimum").is_some_and(|m| number <= m)
+        {
+            fail(&mut found, format!("{number} is out of bounds"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for key in schema["required"].as_array().into_iter().flatten() {
+            if !object.contains_key(key.as_str().unwrap()) {
+                fail(&mut found, format!("missing {key}"));
+            }
+        }
+        if let Some(pattern) = schema["propertyNames"]["pattern"].as_str() {
+            let names = Regex::new(pattern).unwrap();
+            object
+                .keys()
+                .filter(|k| !names.is_match(k))
+                .for_each(|k| fail(&mut found, format!("key {k:?} does not match {pattern}")));
+        }
+        for (key, item) in object {
+            let path = format!("{at}.{key}");
+            match (&schema["properties"][key], &schema["additionalProperties"]) {
+                (Value::Null, Value::Bool(false)) => {
+                    fail(&mut found, format!("unexpected key {key:?}"))
+                }
+                (Value::Null, Value::Null | Value::Bool(true)) => {}
+                (Value::Null, extra) => found.extend(violations(root, extra, item, &path)),
+                (property, _) => found.extend(violations(root, property, item, &path)),
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            found.extend(violations(root, items, item, &format!("{at}[{i}]")));
+        }
+    }
+    found
+}
+
+fn has_type(expected: &Value, value: &Value) -> bool {
+    let is = |name: &str| match name {
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "integer" => value.is_u64() || value.is_i64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        other => panic!("type {other} is not handled here"),
+    };
+    match expected {
+        Value::String(name) => is(name),
+        Value::Array(names) => names.iter().any(|n| is(n.as_str().unwrap())),
+        _ => panic!("bad type {expected}"),
+    }
+}
+
+fn assert_meets_schema(value: &Value, what: &str) {
+    let schema = schema();
+    let found = violations(&schema, &schema, value, "$");
+    assert!(found.is_empty(), "{what}:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_schema_catches_what_it_should() {
+    // The validator and the schema, checked against reports that are wrong on purpose: a
+    // schema that accepted anything would pass every other test here.
+    let good = serde_json::from_str::<Value>(&json_of(&summary(None))).unwrap();
+    assert_meets_schema(&good, "the closed-loop report");
+    let schema = schema();
+    type Break = fn(&mut Value);
+    let broken: [(&str, Break); 6] = [
+        ("missing key", |v| {
+            v.as_object_mut().unwrap().remove("rps");
+        }),
+        ("unknown key", |v| v["surprise"] = 1.into()),
+        ("wrong type", |v| v["requests"] = "1000".into()),
+        ("negative count", |v| v["errors"]["read"] = (-1).into()),
+        ("bad status key", |v| v["status_codes"]["ok"] = 1.into()),
+        ("unknown driver", |v| v["driver"] = "kqueue".into()),
+    ];
+    for (what, breaks) in broken {
+        let mut value = good.clone();
+        breaks(&mut value);
+        assert!(
+            !violations(&schema, &schema, &value, "$").is_empty(),
+            "the schema accepts a report with a {what}"
+        );
+    }
+}
+
+#[test]
+fn real_runs_meet_the_schema() {
+    let _turn = common::one_at_a_time();
+    let server = common::Server::start(common::Behavior::Body(r#"{"prediction":1}"#));
+    let url = server.url("/predict");
+    let dir = std::env::temp_dir().join(format!("blast-output-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let runs: [(&str, &[&str]); 3] = [
+        ("closed loop", &["-c", "4", "-d", "0.5"]),
+        ("rate", &["-c", "4", "-d", "0.5", "--rate", "200"]),
+        ("sweep", &["-c", "4", "-d", "0.3", "--rates", "100,200"]),
+    ];
+    for (what, args) in runs {
+        let path = dir.join("report.json");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+            .args(args)
+            .args(["--expect-json", "prediction=0|1", "--json"])
+            .arg(&path)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{what}: {out:?}");
+        let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_meets_schema(&value, what);
+    }
+    for name in ["closed.json", "rate.json", "sweep.json"] {
+        let text = std::fs::read_to_string(repo_file(&format!("tests/golden/{name}"))).unwrap();
+        assert_meets_schema(&serde_json::from_str(&text).unwrap(), name);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn docs_explain_every_key_of_the_schema() {
+    let doc = std::fs::read_to_string(repo_file("docs/output.md")).unwrap();
+    let schema = schema();
+    let mut missing = Vec::new();
+    // Shared definitions are documented under the key that holds them.
+    for (def, prefix) in [
+        ("report", ""),
+        ("latency", "latency_us"),
+        ("rate", "rate"),
+        ("sweep", ""),
+    ] {
+        collect_keys(&schema["$defs"][def], prefix, &mut |path, key| {
+            // The tables name a key in full (`rate.send_lag_us.p99`), after the first of a
+            // group by its last part (`.max`), and values of a map by name (`timeout`); the
+            // sweep's keys appear in its JSON example ("steps").
+            let named = [
+                format!("`{path}`"),
+                format!("`.{key}`"),
+                format!("\"{key}\""),
+                format!("`{key}`"),
+            ];
+            let top_level = !path.contains(['.', '[']);
+            if !named[..if top_level { 3 } else { 4 }]
+                .iter()
+                .any(|n| doc.contains(n.as_str()))
+            {
+                missing.push(path.to_string());
+            }
+        });
+    }
+    assert!(missing.is_empty(), "not in docs/output.md: {missing:?}");
+}
+
+/// Calls `visit(path, key)` for every leaf property under `schema`, nested objects and array
+/// items (`per_second[].sent`) included; a shared definition (`$ref`) is walked on its own.
+fn collect_keys(schema: &Value, prefix: &str, visit: &mut dyn FnMut(&str, &str)) {
+    for (key, property) in schema["properties"].as_object().into_iter().flatten() {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        // An object with listed keys is documented through them, a shared definition
+        // through its own keys.
+        if ["properties", "$ref", "anyOf"]
+            .iter()
+            .all(|k| property.get(k).is_none())
+        {
+            visit(&path, key);
+        }
+        match property.get("items") {
+            Some(items) => collect_keys(items, &format!("{path}[]"), visit),
+            None => collect_keys(property, &path, visit),
+        }
+    }
+}
