@@ -37,7 +37,7 @@ pub struct RunOutcome {
     pub interrupted: bool,
 }
 
-type CoreResult = Result<(Stats, &'static str, Instant), String>;
+type CoreResult = Result<(Stats, &'static str, Duration), String>;
 
 /// Runs the plan to its end. `on_second` sees each per-second row as soon as it is complete.
 pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutcome, String> {
@@ -73,22 +73,21 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
 
     let mut merged = Stats::default();
     let mut driver = "";
-    let mut end = start;
+    let mut elapsed = Duration::ZERO;
     for handle in handles {
-        let (stats, name, core_end) = handle
+        let (stats, name, core_elapsed) = handle
             .join()
             .map_err(|_| "a core thread panicked".to_string())??;
         merged.merge(&stats);
         driver = name;
-        end = end.max(core_end);
+        elapsed = elapsed.max(core_elapsed);
     }
     Ok(RunOutcome {
         stats: merged,
         seconds: collector.finish(&series),
         driver,
         threads: plan.cores.len(),
-        // The measured window starts after the warm-up (zero if Ctrl-C came before).
-        elapsed: end.saturating_duration_since(start + plan.warmup),
+        elapsed,
         interrupted: signal::stop_requested(),
     })
 }
@@ -111,8 +110,8 @@ fn spawn_core(
             let driver = plan.driver;
             let worker = Worker::new(plan, &share, start, series);
             let core = run_core(worker, share.connections, ticks);
-            let ((stats, end), name) = block_on(driver, entries, core)?;
-            Ok((stats, name, end))
+            let ((stats, elapsed), name) = block_on(driver, entries, core)?;
+            Ok((stats, name, elapsed))
         })
         .map_err(|e| format!("cannot start a core thread: {e}"))
 }
@@ -122,7 +121,7 @@ async fn run_core(
     worker: Rc<Worker>,
     connections: usize,
     ticks: ticker::Receiver,
-) -> (Stats, Instant) {
+) -> (Stats, Duration) {
     let mut ticks = Ticks::new(ticks);
     let tasks: Vec<_> = (0..connections)
         .map(|index| monoio::spawn(conn::run(worker.clone(), index)))

@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::known_heads::{KnownHeads, SharedHeads};
 use crate::pacer::{Pacer, Slot};
@@ -212,9 +212,10 @@ impl Worker {
     }
 
     /// Closes the books: in-flight requests and the last partial second. Returns the stats
-    /// and the end of the measured window: the deadline when there is one (the watcher may
-    /// notice it a tick later, but nothing after it is counted), otherwise now.
-    pub fn finish(&self) -> (Stats, Instant) {
+    /// and the length of the measured window, from the end of the warm-up to the deadline
+    /// when there is one (the watcher may notice it a tick later, but nothing after it is
+    /// counted), otherwise to now; zero when the run stopped during the warm-up.
+    pub fn finish(&self) -> (Stats, Duration) {
         let now = Instant::now();
         let end = self.deadline.map_or(now, |d| d.min(now));
         let latency = self.seconds.borrow_mut().finish(end);
@@ -222,6 +223,6 @@ impl Worker {
         stats.latency = latency;
         stats.in_flight = self.in_flight.get();
         stats.peak_connections = self.connections.get() as u64;
-        (stats, end)
+        (stats, end.saturating_duration_since(self.from))
     }
 }
