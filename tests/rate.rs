@@ -235,4 +235,16 @@ fn warmup_is_excluded_and_ramps_climb() {
     assert!(sent.abs_diff(1_000) <= 2, "sent {sent}");
     assert!(served.abs_diff(1_750) <= 6, "served {served}");
     assert_eq!(summary.requests + summary.in_flight, sent);
+
+    // -n in rate mode counts the slots after the warm-up only.
+    let server = builtin(Faults::default());
+    let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 1.0);
+    config.duration = None;
+    config.requests = Some(300);
+    config.warmup = Duration::from_millis(500);
+    let summary = app::run(&config).unwrap();
+    let served = server.stop().unwrap().requests;
+    assert_eq!(summary.rate.as_ref().unwrap().sent, 300);
+    assert_eq!(summary.requests, 300);
+    assert!(served.abs_diff(800) <= 4, "served {served}");
 }
