@@ -210,3 +210,22 @@ fn garbage_gets_400_and_a_close() {
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
     assert_eq!(server.stop().unwrap().bad_requests, 1);
 }
+
+#[test]
+fn a_burst_of_a_thousand_connections_is_accepted_at_once() {
+    let _turn = common::one_at_a_time();
+    // Client and server share this process: room for both ends of every connection.
+    blast::limits::ensure_open_files(2_000).unwrap();
+    let server = start(Faults::default());
+    let mut config = client(&server, 1);
+    config.connections = 1_000;
+    config.requests = None;
+    config.duration = Some(Duration::from_millis(500));
+    let (summary, stats) = run(server, &config);
+    // With a backlog of 128 (std's), most SYNs of such a burst were dropped and retried only
+    // a second later: a third of the connections were up after the first second.
+    assert_eq!(summary.connections_established, 1_000);
+    assert_eq!(stats.connections, 1_000);
+    assert_eq!(summary.failures, 0);
+    assert!(summary.successes > 1_000, "{}", summary.successes);
+}

@@ -93,6 +93,19 @@ impl ServeStats {
     }
 }
 
+/// Pending connections the kernel may queue for `accept` (it caps this at
+/// `net.core.somaxconn`, 4096 by default). std listens with a backlog of 128: a client that
+/// opens a thousand connections at once would have most of its SYNs dropped and retried a
+/// second or more later, and the calibration target would look slow to connect.
+const BACKLOG: libc::c_int = 65_535;
+
+/// Calling `listen` again on a listening socket only changes its backlog (Linux).
+fn widen_backlog(listener: &std::net::TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket descriptor that `listener` owns for the duration of the call.
+    unsafe { libc::listen(listener.as_raw_fd(), BACKLOG) };
+}
+
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
@@ -105,6 +118,7 @@ impl Server {
     pub fn start(config: ServeConfig) -> Result<Server, String> {
         let listener = std::net::TcpListener::bind(config.listen)
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        widen_backlog(&listener);
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let cpus = crate::plan::choose_cpus(config.cpus.as_deref())?;
         let threads = config.threads.unwrap_or(cpus.len()).max(1);
