@@ -51,14 +51,23 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     Ok(Summary::new(config, outcome))
 }
 
-/// Fails before the run, not after it, when the `--json` file cannot be written.
+/// Fails before the run, not after it, when the `--json` file cannot be written. Leaves no
+/// trace: an existing file is opened without truncating it, a new one is removed again.
 pub fn check_json_out(config: &Config) -> Result<(), String> {
-    match &config.json {
-        Some(JsonOut::File(path)) => File::create(path)
-            .map(drop)
-            .map_err(|e| format!("cannot write --json '{path}': {e}")),
-        _ => Ok(()),
+    let Some(JsonOut::File(path)) = &config.json else {
+        return Ok(());
+    };
+    let existed = std::path::Path::new(path).exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| format!("cannot write --json '{path}': {e}"))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
     }
+    Ok(())
 }
 
 /// Writes the text report (stdout, or stderr when JSON goes to stdout) and the JSON report.
