@@ -374,18 +374,8 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         .transpose()
         .map_err(|e| format!("--rate: {e}"))?;
     config.max_connections = positive("--max-connections", &cli.max_connections)? as usize;
-    config.warmup = cli
-        .warmup
-        .as_deref()
-        .map(|t| positive_duration("--warmup", t))
-        .transpose()?
-        .unwrap_or_default();
-    config.ramp = cli
-        .ramp
-        .as_deref()
-        .map(|t| positive_duration("--ramp", t))
-        .transpose()?
-        .unwrap_or_default();
+    config.warmup = optional_duration("--warmup", cli.warmup.as_deref())?;
+    config.ramp = optional_duration("--ramp", cli.ramp.as_deref())?;
     config.sweep = match (&cli.rates, &cli.slo) {
         (Some(list), _) => Some(Sweep::Rates(
             list.split(',')
@@ -455,6 +445,11 @@ fn positive_duration(flag: &str, text: &str) -> Result<Duration, String> {
         return Err(format!("{flag} may be at most 1h"));
     }
     Ok(d)
+}
+
+/// A flag that is off (zero) unless given, and positive when given.
+fn optional_duration(flag: &str, text: Option<&str>) -> Result<Duration, String> {
+    text.map_or(Ok(Duration::ZERO), |t| positive_duration(flag, t))
 }
 
 fn request_spec(
