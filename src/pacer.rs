@@ -60,9 +60,14 @@ impl Pacer {
 
     /// Claims the next slot.
     pub fn claim(&self) -> Instant {
-        let k = self.next.get();
-        self.next.set(k + 1);
-        self.at(k)
+        let at = self.peek();
+        self.advance();
+        at
+    }
+
+    /// Claims the next slot, whose time the caller already has from `peek`.
+    pub fn advance(&self) {
+        self.next.set(self.next.get() + 1);
     }
 
     /// Slots claimed so far.

@@ -98,9 +98,14 @@ impl Worker {
             return None;
         }
         let slot = match &self.pacer {
-            // A slot at or after the deadline would never be measured: the run is over.
-            Some(pacer) if self.deadline.is_some_and(|d| pacer.peek() >= d) => return None,
-            Some(pacer) => Slot::At(pacer.peek()),
+            Some(pacer) => {
+                let at = pacer.peek();
+                // A slot at or after the deadline would never be measured: the run is over.
+                if self.deadline.is_some_and(|d| at >= d) {
+                    return None;
+                }
+                Slot::At(at)
+            }
             None if self.warming() => Slot::Warm,
             None => Slot::Now,
         };
@@ -112,8 +117,9 @@ impl Worker {
             }
             self.in_flight.set(self.in_flight.get() + 1);
         }
+        // The slot's time is computed once per request (the ramp's curve takes a square root).
         if let Some(pacer) = &self.pacer {
-            pacer.claim();
+            pacer.advance();
         }
         Some(slot)
     }
