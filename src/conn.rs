@@ -76,7 +76,8 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
     }
     while let Some(slot) = worker.begin() {
         // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
-        // for: waking early keeps its rounding out of the measured latency (see `Slot::intended`).
+        // for: waking early keeps its rounding out of the measured latency (see
+        // `Slot::intended`).
         if let Slot::At(at) = slot
             && at > Instant::now() + TIMER_SLACK
         {

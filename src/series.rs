@@ -133,7 +133,8 @@ impl SecondRecorder {
 /// One row of the merged series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecondRow {
-    /// Seconds since the measured window began (after `--warmup`): this row covers `[second, second + 1)`.
+    /// Seconds since the measured window began (after `--warmup`): this row covers
+    /// `[second, second + 1)`.
     pub second: u32,
     /// Requests sent in this second.
     pub sent: u64,
