@@ -21,16 +21,17 @@ for c in "${CLIENTS[@]}"; do
     mkdir -p target && gcc -O2 -o target/floor bench/floor.c && FOUND+=(floor)
   elif command -v "$c" >/dev/null; then FOUND+=("$c"); else echo "skipping $c: not installed" >&2; fi
 done
-PID=$(scripts/nginx.sh start 18084 1 1)
+PORT=18084
+PID=$(scripts/nginx.sh start $PORT 1 1)
 trap 'scripts/nginx.sh stop $PID' EXIT
-URL=http://127.0.0.1:18084/predict
+URL=http://127.0.0.1:$PORT/predict
 # Prints "user sys wall requests" for one run of client $1.
 run() {
   local out
   case "$1" in
     oha) out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 oha -q "$RATE" -c "$C" -z "${D}s" --no-tui "$URL" 2>&1)
          echo "$out" | awk '/^TIME/ {u=$2; s=$3; e=$4} /Requests\/sec:/ {r=$2} END {print u, s, e, r*e}' ;;
-    floor) out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 target/floor 127.0.0.1 18084 /predict "$C" "$D" "$RATE" 2>&1)
+    floor) out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 target/floor 127.0.0.1 "$PORT" /predict "$C" "$D" "$RATE" 2>&1)
          echo "$out" | awk '/^TIME/ {u=$2; s=$3; e=$4} /^requests/ {r=$2} END {print u, s, e, r}' ;;
     hey) # hey's -q is per worker.
          out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 hey -z "${D}s" -c "$C" -q $((RATE / C)) "$URL" 2>&1)
