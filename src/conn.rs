@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use monoio::time::{Sleep, timeout_at};
+use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
+use crate::connect;
 use crate::pacer::Slot;
 use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
@@ -50,8 +51,9 @@ struct Arrived {
     check: Result<(), CheckFailure>,
 }
 
-/// Runs connection `index` of its core until the core stops.
-pub async fn run(worker: Rc<Worker>, index: usize) {
+/// Runs connection `index` of its core until the core stops, starting on `opened` when the
+/// core opened it before its clock started.
+pub async fn run(worker: Rc<Worker>, index: usize, opened: Option<TcpStream>) {
     let plan = &worker.plan;
     let mut conn = Conn {
         stream: None,
@@ -66,7 +68,11 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         backoff: BACKOFF_MIN,
         timer: Timer::default(),
     };
-    let mut ever_connected = false;
+    // A connection opened before the clock started was counted by the core.
+    let mut ever_connected = opened.is_some();
+    if let Some(stream) = opened {
+        conn.adopt(stream);
+    }
     // When the last response on a kept connection ended; see `reuse` below.
     let mut ended: Option<Instant> = None;
     // Closed-loop ramp: this core's connections start one after another over `--ramp`.
@@ -166,23 +172,23 @@ impl Conn {
         worker: &Worker,
         ever_connected: &mut bool,
     ) -> Result<(), ErrorKind> {
-        let deadline = Instant::now() + worker.plan.connect_timeout;
-        let connect = TcpStream::connect_addr(worker.plan.addr);
-        let stream = match timeout_at(monoio::time::Instant::from_std(deadline), connect).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(_)) | Err(_) => return Err(ErrorKind::Connect),
-        };
-        // Requests are small and written whole: Nagle would only add delay.
-        let _ = stream.set_nodelay(true);
+        let stream = connect::open(&worker.plan)
+            .await
+            .ok_or(ErrorKind::Connect)?;
         let mut stats = worker.stats.borrow_mut();
         stats.established += 1;
         stats.reconnects += u64::from(*ever_connected);
         *ever_connected = true;
+        self.adopt(stream);
+        Ok(())
+    }
+
+    /// Takes a new connection into use.
+    fn adopt(&mut self, stream: TcpStream) {
         self.stream = Some(stream);
         self.served = 0;
         self.buf.clear();
         self.framer.reset();
-        Ok(())
     }
 
     fn close(&mut self) {

@@ -3,7 +3,6 @@
 //! by value. The main thread only merges the per-second series and, at the end, the stats.
 
 use std::future::Future;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use crate::config::Driver;
 use crate::conn;
+use crate::connect;
 use crate::plan::{CoreShare, Plan};
 use crate::series::{Collector, CoreSeries, SecondRow};
 use crate::signal;
@@ -42,7 +42,6 @@ type CoreResult = Result<(Stats, &'static str, Duration), String>;
 /// Runs the plan to its end. `on_second` sees each per-second row as soon as it is complete.
 pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutcome, String> {
     let plan = Arc::new(plan);
-    let start = Instant::now();
     let series: Vec<Arc<CoreSeries>> = plan.cores.iter().map(|_| Arc::default()).collect();
     let (ticker, ticks) =
         Ticker::new(plan.cores.len()).map_err(|e| format!("cannot create a socket pair: {e}"))?;
@@ -53,7 +52,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         .zip(ticks)
         .enumerate()
         .map(|(i, ((share, series), ticks))| {
-            spawn_core(i, plan.clone(), share.clone(), start, series.clone(), ticks)
+            spawn_core(i, plan.clone(), share.clone(), series.clone(), ticks)
         })
         .collect::<Result<Vec<_>, String>>()?;
 
@@ -96,7 +95,6 @@ fn spawn_core(
     index: usize,
     plan: Arc<Plan>,
     share: CoreShare,
-    start: Instant,
     series: Arc<CoreSeries>,
     ticks: ticker::Receiver,
 ) -> Result<JoinHandle<CoreResult>, String> {
@@ -108,26 +106,38 @@ fn spawn_core(
             }
             let entries = (share.max_connections as u32 * 2).clamp(256, MAX_RING_ENTRIES);
             let driver = plan.driver;
-            let worker = Worker::new(plan, &share, start, series);
-            let core = run_core(worker, share.connections, ticks);
+            let core = run_core(plan, share, series, ticks);
             let ((stats, elapsed), name) = block_on(driver, entries, core)?;
             Ok((stats, name, elapsed))
         })
         .map_err(|e| format!("cannot start a core thread: {e}"))
 }
 
-/// This core's connections, until they finish (`-n`) or the watcher stops the core.
+/// This core's connections, until they finish (`-n`) or the watcher stops the core. The
+/// core's clock starts once its connections are open (see `connect`); a closed loop with
+/// `--ramp` opens them one by one over the ramp instead.
 async fn run_core(
-    worker: Rc<Worker>,
-    connections: usize,
+    plan: Arc<Plan>,
+    share: CoreShare,
+    series: Arc<CoreSeries>,
     ticks: ticker::Receiver,
 ) -> (Stats, Duration) {
     let mut ticks = Ticks::new(ticks);
-    let tasks: Vec<_> = (0..connections)
-        .map(|index| monoio::spawn(conn::run(worker.clone(), index)))
+    let open_loop = plan.rate.is_some();
+    let mut opened = if open_loop || plan.ramp.is_zero() {
+        connect::open_all(&plan, share.connections, &mut ticks).await
+    } else {
+        Vec::new()
+    };
+    opened.resize_with(share.connections, || None);
+    let worker = Worker::new(plan, &share, Instant::now(), series);
+    worker.stats.borrow_mut().established = opened.iter().flatten().count() as u64;
+    let tasks: Vec<_> = opened
+        .into_iter()
+        .enumerate()
+        .map(|(index, stream)| monoio::spawn(conn::run(worker.clone(), index, stream)))
         .collect();
     // In rate mode the watcher may add connections, so it decides when the core is done.
-    let open_loop = worker.plan.rate.is_some();
     let all_done = async {
         for task in tasks {
             task.await;
@@ -137,7 +147,7 @@ async fn run_core(
         }
     };
     let open = |index: usize| {
-        monoio::spawn(conn::run(worker.clone(), index));
+        monoio::spawn(conn::run(worker.clone(), index, None));
     };
     monoio::select! {
         _ = all_done => {},

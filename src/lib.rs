@@ -6,6 +6,7 @@ pub mod chunked;
 pub mod cli;
 pub mod config;
 pub mod conn;
+pub mod connect;
 pub mod engine;
 pub mod health;
 pub mod json_scan;

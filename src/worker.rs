@@ -17,7 +17,8 @@ use crate::timeouts::Deadlines;
 
 pub struct Worker {
     pub plan: Arc<Plan>,
-    /// When load starts: connections open, the ramp and the schedule begin.
+    /// When load starts: once this core's connections are open (a closed loop's `--ramp`
+    /// opens them after it); the ramp and the schedule begin here.
     pub start: Instant,
     /// When the measured window starts: `start` plus `--warmup`. Requests intended before
     /// it are sent like any other on the same connections but counted nowhere.

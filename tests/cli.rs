@@ -263,6 +263,33 @@ fn ctrl_c_prints_the_results_so_far() {
 }
 
 #[test]
+fn ctrl_c_while_the_connections_are_still_opening() {
+    // One connection opens at once; the other three wait on SYN retries for seconds (the
+    // server takes connections only after 3 s), so the run has not started when Ctrl-C
+    // comes: blast must stop at once and report what it has, not wait out the connects.
+    let server = Server::start_late(Behavior::Body("{}"), Duration::from_secs(3));
+    let child = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["-c", "4", "-t", "1", "-d", "5", "--connect-timeout", "10s"])
+        .arg(server.url("/"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(1), "stopped promptly");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("4 connections (1 established, 0 reconnects), 0.00s (interrupted)"),
+        "{text}"
+    );
+    assert!(text.contains("Requests    0 total"), "{text}");
+}
+
+#[test]
 fn live_line_only_on_a_terminal() {
     let server = Server::start(Behavior::Body("{}"));
     let url = server.url("/");

@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -66,7 +67,20 @@ pub struct Server {
 
 impl Server {
     pub fn start(behavior: Behavior) -> Server {
+        Server::start_late(behavior, Duration::ZERO)
+    }
+
+    /// A server slow to take connections: its accept queue holds one connection, and it
+    /// starts accepting only after `accept_after`. A second connection made before then has
+    /// its SYN dropped and is retried by the client's kernel a second later, so opening two
+    /// connections takes about a second.
+    pub fn start_late(behavior: Behavior, accept_after: Duration) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        if !accept_after.is_zero() {
+            // SAFETY: listen(2) on a socket this function owns; it only changes the backlog.
+            let re_listened = unsafe { libc::listen(listener.as_raw_fd(), 0) };
+            assert_eq!(re_listened, 0, "listen with backlog 0");
+        }
         let server = Server {
             addr: listener.local_addr().unwrap(),
             requests: Arc::default(),
@@ -82,6 +96,7 @@ impl Server {
         );
         let paused_until: Arc<Mutex<Option<Instant>>> = Arc::default();
         thread::spawn(move || {
+            thread::sleep(accept_after);
             for stream in listener.incoming() {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -130,7 +145,9 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect(self.addr);
+        // Wakes the accept loop; bounded, since a server still not accepting (`start_late`)
+        // has a full queue and the connect would wait on SYN retries.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
     }
 }
 
