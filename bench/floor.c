@@ -10,6 +10,11 @@
  * each on an idle connection; a connection goes back to the idle list when its response is
  * in. bench/rate.sh runs it (client "floor") next to blast --rate.
  *
+ * With FLOOR_BATCH=1 in the environment (rate mode only), it sleeps on the tick alone and
+ * reads whatever responses are in once per tick: one wake-up per millisecond instead of one
+ * per response. A client that measured latency this way would stamp responses up to 1 ms
+ * late; the mode exists to show how much of the floor's CPU is wake-ups (docs/benchmarks.md).
+ *
  *   floor HOST PORT PATH CONNECTIONS SECONDS [RATE]   ->   "requests N seconds S"
  */
 #define _GNU_SOURCE
@@ -46,6 +51,19 @@ static size_t complete(const char *buf, size_t have) {
     return have >= head + length ? head + length : 0;
 }
 
+/* The tick: sends what the schedule has due by now, each on an idle connection. */
+static int send_due(int tick, double rate, double start, unsigned long long *sent,
+                    struct conn **idle, int *idle_count, const char *request, int request_len) {
+    unsigned long long expirations;
+    if (read(tick, &expirations, sizeof expirations) < 0 && errno != EAGAIN) return 1;
+    unsigned long long due = (unsigned long long)((now() - start) * rate);
+    for (; *sent < due && *idle_count > 0; (*sent)++) {
+        struct conn *free_conn = idle[--*idle_count];
+        if (write(free_conn->fd, request, request_len) != request_len) { perror("write"); return 1; }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 6 && argc != 7) { fprintf(stderr, "usage: floor HOST PORT PATH CONNECTIONS SECONDS [RATE]\n"); return 2; }
     int n = atoi(argv[4]);
@@ -69,28 +87,27 @@ int main(int argc, char **argv) {
         if (rate > 0) idle[idle_count++] = &conns[i];
         else if (write(fd, request, request_len) != request_len) { perror("write"); return 1; }
     }
-    int tick = -1;
+    int tick = -1, batch = rate > 0 && getenv("FLOOR_BATCH") != NULL;
     if (rate > 0) {
-        tick = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+        /* Batch mode blocks on the tick itself; otherwise the tick is one more epoll event. */
+        tick = timerfd_create(CLOCK_MONOTONIC, batch ? 0 : TFD_NONBLOCK);
         struct itimerspec every_ms = { { 0, 1000000 }, { 0, 1000000 } };
         timerfd_settime(tick, 0, &every_ms, NULL);
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-        epoll_ctl(ep, EPOLL_CTL_ADD, tick, &ev);
+        if (!batch) epoll_ctl(ep, EPOLL_CTL_ADD, tick, &ev);
     }
     unsigned long long requests = 0, sent = 0;
     double start = now(), deadline = start + seconds;
     struct epoll_event events[256];
     while (now() < deadline) {
-        int ready = epoll_wait(ep, events, 256, 100);
+        if (batch) { /* sleep to the tick, send what is due, then take the responses in */
+            if (send_due(tick, rate, start, &sent, idle, &idle_count, request, request_len)) return 1;
+        }
+        int ready = epoll_wait(ep, events, 256, batch ? 0 : 100);
         for (int e = 0; e < ready; e++) {
             struct conn *c = events[e].data.ptr;
-            if (!c) { /* the tick: send what the schedule has due, on idle connections */
-                unsigned long long expirations, due = (unsigned long long)((now() - start) * rate);
-                if (read(tick, &expirations, sizeof expirations) < 0 && errno != EAGAIN) return 1;
-                for (; sent < due && idle_count > 0; sent++) {
-                    struct conn *free_conn = idle[--idle_count];
-                    if (write(free_conn->fd, request, request_len) != request_len) { perror("write"); return 1; }
-                }
+            if (!c) {
+                if (send_due(tick, rate, start, &sent, idle, &idle_count, request, request_len)) return 1;
                 continue;
             }
             ssize_t got = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);

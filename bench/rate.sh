@@ -7,7 +7,9 @@
 #   [RATE=10000] [D=10] [C=32] bench/rate.sh REPS [CLIENT...]
 # A CLIENT is a path to a blast binary (run with the prediction check), `oha`, `hey`, or
 # `floor`: bench/floor.c in its open-loop mode (built here with gcc), the least a client can
-# do at this rate (default: floor target/release/blast oha hey; missing ones are skipped).
+# do at this rate, or `floor-batch`: the same, woken once per millisecond instead of once per
+# response (FLOOR_BATCH=1; not an honest latency clock, see floor.c) (default: floor
+# target/release/blast oha hey; missing ones are skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-10000}; D=${D:-10}; C=${C:-32}
@@ -17,8 +19,8 @@ CLIENTS=("$@")
 [ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(floor target/release/blast oha hey)
 FOUND=()
 for c in "${CLIENTS[@]}"; do
-  if [ "$c" = floor ] && command -v gcc >/dev/null; then
-    mkdir -p target && gcc -O2 -o target/floor bench/floor.c && FOUND+=(floor)
+  if [[ "$c" = floor* ]] && command -v gcc >/dev/null; then
+    mkdir -p target && gcc -O2 -o target/floor bench/floor.c && FOUND+=("$c")
   elif command -v "$c" >/dev/null; then FOUND+=("$c"); else echo "skipping $c: not installed" >&2; fi
 done
 PORT=18084
@@ -31,7 +33,9 @@ run() {
   case "$1" in
     oha) out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 oha -q "$RATE" -c "$C" -z "${D}s" --no-tui "$URL" 2>&1)
          echo "$out" | awk '/^TIME/ {u=$2; s=$3; e=$4} /Requests\/sec:/ {r=$2} END {print u, s, e, r*e}' ;;
-    floor) out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 target/floor 127.0.0.1 "$PORT" /predict "$C" "$D" "$RATE" 2>&1)
+    floor|floor-batch)
+         out=$( ([ "$1" = floor ] || export FLOOR_BATCH=1
+                /usr/bin/time -f "TIME %U %S %e" taskset -c 0 target/floor 127.0.0.1 "$PORT" /predict "$C" "$D" "$RATE") 2>&1)
          echo "$out" | awk '/^TIME/ {u=$2; s=$3; e=$4} /^requests/ {r=$2} END {print u, s, e, r}' ;;
     hey) # hey's -q is per worker.
          out=$(/usr/bin/time -f "TIME %U %S %e" taskset -c 0 hey -z "${D}s" -c "$C" -q $((RATE / C)) "$URL" 2>&1)
