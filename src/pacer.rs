@@ -75,6 +75,25 @@ impl Pacer {
         self.next.get()
     }
 
+    /// Unclaimed slots due at or before `t`.
+    pub fn overdue(&self, t: Instant) -> u64 {
+        self.due(t).saturating_sub(self.next.get())
+    }
+
+    /// Slots due at or before `t` (the inverse of `at`).
+    fn due(&self, t: Instant) -> u64 {
+        let Some(since) = t.checked_duration_since(self.start) else {
+            return 0;
+        };
+        let secs = since.as_secs_f64();
+        let k = if secs < self.ramp_s {
+            self.rate * secs * secs / (2.0 * self.ramp_s)
+        } else {
+            (secs - self.ramp_s / 2.0) * self.rate
+        };
+        k as u64 + 1
+    }
+
     fn at(&self, k: u64) -> Instant {
         let k = k as f64;
         let ramp_slots = self.rate * self.ramp_s / 2.0;
@@ -108,6 +127,29 @@ mod tests {
             start + Duration::from_secs(1),
             "no drift over many slots"
         );
+    }
+
+    #[test]
+    fn overdue_counts_the_unclaimed_slots_due() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let pacer = Pacer::new(start, 1_000.0, Duration::ZERO);
+        assert_eq!(pacer.overdue(start), 1, "slot 0 is due at the start");
+        assert_eq!(pacer.overdue(start + ms(9)), 10);
+        for _ in 0..4 {
+            pacer.claim();
+        }
+        assert_eq!(pacer.overdue(start + ms(9)), 6);
+        assert_eq!(pacer.overdue(start + ms(2)), 0);
+        let ramped = Pacer::new(start, 1_000.0, Duration::from_secs(2));
+        for k in [1, 250, 999, 1_000, 2_000] {
+            let at = ramped.at(k);
+            assert_eq!(
+                ramped.overdue(at + Duration::from_micros(1)),
+                k + 1,
+                "slot {k}"
+            );
+        }
     }
 
     #[test]

@@ -195,8 +195,8 @@ impl Worker {
     }
 
     /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick, and in
-    /// rate mode opening another connection (`open(index)`) while the schedule runs more
-    /// than a tick behind; returning stops this core.
+    /// rate mode opening connections (`open(index)`) while slots are more than a tick
+    /// overdue; returning stops this core.
     pub async fn watch(&self, open: &dyn Fn(usize), ticks: &mut Ticks) {
         loop {
             let now = Instant::now();
@@ -209,13 +209,27 @@ impl Worker {
             }
             self.seconds.borrow_mut().roll(now);
             self.deadlines.sweep(now);
-            let behind = self.pacer.as_ref().is_some_and(|p| p.peek() + TICK < now);
-            if behind && self.connections.get() < self.max_connections {
+            for _ in 0..self.connections_wanted(now) {
                 open(self.connections.get());
                 self.connections.set(self.connections.get() + 1);
             }
             ticks.next().await;
         }
+    }
+
+    /// Rate mode: how many connections to open now. One per slot more than a tick overdue
+    /// (every connection is busy, or it would have claimed it), so the schedule is kept
+    /// however slow the server turns; but at most as many as are open (growth at most
+    /// doubles per tick, so a brief hiccup does not open hundreds) and never past
+    /// `--max-connections`.
+    fn connections_wanted(&self, now: Instant) -> usize {
+        let Some(pacer) = &self.pacer else { return 0 };
+        let open = self.connections.get();
+        let overdue = now.checked_sub(TICK).map_or(0, |t| pacer.overdue(t));
+        let overdue = usize::try_from(overdue).unwrap_or(usize::MAX);
+        overdue
+            .min(open)
+            .min(self.max_connections.saturating_sub(open))
     }
 
     /// Closes the books: in-flight requests and the last partial second. Returns the stats

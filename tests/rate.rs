@@ -189,6 +189,36 @@ fn connections_grow_when_the_server_is_slow() {
 }
 
 #[test]
+fn connections_grow_as_fast_as_the_schedule_needs() {
+    let _turn = common::one_at_a_time();
+    // 20 ms per response at 4,000/s needs about 80 connections; the run starts with 4. Grown
+    // one per tick, they would take 0.4 s to get there while the backlog of unsent slots
+    // piled up; growth matched to the slots overdue (at most doubling per tick) gets there in
+    // a few ticks, and opens no more than the backlog can use.
+    let server = builtin(Faults {
+        delay: Delay::Fixed(Duration::from_millis(20)),
+        ..Faults::default()
+    });
+    let mut config = rate_config(&format!("http://{}/predict", server.addr), 4_000.0, 1.0);
+    config.connections = 4;
+    config.max_connections = 1_024;
+    let summary: Summary = app::run(&config).unwrap();
+    server.stop().unwrap();
+    let rate = summary.rate.as_ref().unwrap();
+    assert!(rate.shortfall_pct < 1.0, "{rate:?}");
+    assert!(
+        summary.latency.p90 < 60_000.0,
+        "a backlog built up: {:?}",
+        summary.latency
+    );
+    assert!(
+        (80..400).contains(&rate.connections_used),
+        "{} connections",
+        rate.connections_used
+    );
+}
+
+#[test]
 fn warmup_is_excluded_and_ramps_climb() {
     let _turn = common::one_at_a_time();
     // Warm-up: the server sees the warm-up's requests, the report does not, and the
