@@ -51,9 +51,11 @@ struct Arrived {
     check: Result<(), CheckFailure>,
 }
 
-/// Runs connection `index` of its core until the core stops, starting on `opened` when the
-/// core opened it before its clock started.
-pub async fn run(worker: Rc<Worker>, index: usize, opened: Option<TcpStream>) {
+/// Runs connection `index` of its core until the core stops, starting on the connection the
+/// core opened for it before its clock started, if any. (That connection is taken from the
+/// worker rather than passed in: an `async fn`'s arguments stay in the task's state for its
+/// whole life, and a `TcpStream` is 80 bytes of it.)
+pub async fn run(worker: Rc<Worker>, index: usize) {
     let plan = &worker.plan;
     let mut conn = Conn {
         stream: None,
@@ -68,10 +70,11 @@ pub async fn run(worker: Rc<Worker>, index: usize, opened: Option<TcpStream>) {
         backoff: BACKOFF_MIN,
         timer: Timer::default(),
     };
-    // A connection opened before the clock started was counted by the core.
-    let mut ever_connected = opened.is_some();
-    if let Some(stream) = opened {
+    let mut ever_connected = false;
+    if let Some(stream) = worker.take_opened(index) {
+        // Counted when the core opened it.
         conn.adopt(stream);
+        ever_connected = true;
     }
     // When the last response on a kept connection ended; see `reuse` below.
     let mut ended: Option<Instant> = None;

@@ -130,12 +130,9 @@ async fn run_core(
         Vec::new()
     };
     opened.resize_with(share.connections, || None);
-    let worker = Worker::new(plan, &share, Instant::now(), series);
-    worker.stats.borrow_mut().established = opened.iter().flatten().count() as u64;
-    let tasks: Vec<_> = opened
-        .into_iter()
-        .enumerate()
-        .map(|(index, stream)| monoio::spawn(conn::run(worker.clone(), index, stream)))
+    let worker = Worker::new(plan, &share, Instant::now(), series, opened);
+    let tasks: Vec<_> = (0..share.connections)
+        .map(|index| monoio::spawn(conn::run(worker.clone(), index)))
         .collect();
     // In rate mode the watcher may add connections, so it decides when the core is done.
     let all_done = async {
@@ -147,7 +144,7 @@ async fn run_core(
         }
     };
     let open = |index: usize| {
-        monoio::spawn(conn::run(worker.clone(), index, None));
+        monoio::spawn(conn::run(worker.clone(), index));
     };
     monoio::select! {
         _ = all_done => {},

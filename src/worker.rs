@@ -6,6 +6,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use monoio::net::TcpStream;
+
 use crate::known_heads::{KnownHeads, SharedHeads};
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
@@ -41,6 +43,8 @@ pub struct Worker {
     budget: Cell<Option<u64>>,
     /// Measured requests started and not ended.
     in_flight: Cell<u64>,
+    /// Connections opened before `start`, by connection index, until their tasks take them.
+    opened: RefCell<Vec<Option<TcpStream>>>,
     /// A closed loop still in its warm-up (until a `begin` sees the clock past `from`).
     warming: Cell<bool>,
     stopped: Cell<bool>,
@@ -52,21 +56,24 @@ impl Worker {
         share: &CoreShare,
         start: Instant,
         series: Arc<CoreSeries>,
+        opened: Vec<Option<TcpStream>>,
     ) -> Rc<Worker> {
         let from = start + plan.warmup;
         let deadline = plan.duration.map(|d| from + d);
         let ramp = plan.ramp;
         let warming = !plan.warmup.is_zero();
+        let mut stats = if share.rate.is_some() {
+            Stats::open_loop()
+        } else {
+            Stats::default()
+        };
+        stats.established = opened.iter().flatten().count() as u64;
         Rc::new(Worker {
             plan,
             start,
             from,
             deadline,
-            stats: RefCell::new(if share.rate.is_some() {
-                Stats::open_loop()
-            } else {
-                Stats::default()
-            }),
+            stats: RefCell::new(stats),
             deadlines: Deadlines::new(start, share.max_connections),
             heads: KnownHeads::shared(),
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
@@ -75,9 +82,15 @@ impl Worker {
             seconds: RefCell::new(SecondRecorder::new(series, from)),
             budget: Cell::new(share.requests),
             in_flight: Cell::new(0),
+            opened: RefCell::new(opened),
             warming: Cell::new(warming),
             stopped: Cell::new(false),
         })
+    }
+
+    /// The connection opened for connection `index` before the clock started, once.
+    pub fn take_opened(&self, index: usize) -> Option<TcpStream> {
+        self.opened.borrow_mut().get_mut(index)?.take()
     }
 
     /// When connection `index` starts: spread over `--ramp` in a closed loop (in rate mode the
