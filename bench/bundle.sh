@@ -1,7 +1,7 @@
 #!/bin/bash
 # Packs the benchmark clients and nginx, with every shared library they load and this
 # machine's dynamic loader, into one folder that runs on another x86-64 Linux machine with no
-# network and no packages (how the 16-core rows in docs/benchmarks.md were taken):
+# network and no packages (how the later 16-core rows in docs/benchmarks.md were taken):
 #   bench/bundle.sh DIR        then, on the other machine, from a copy of this repository:
 #   PATH=$PWD/DIR/bin:$PATH bench/ab.sh 3 DIR/bin/blast wrk floor
 # Each program runs through the bundled loader with the bundled libraries, so the other
