@@ -124,12 +124,12 @@ async fn run_core(
 ) -> (Stats, Duration) {
     let mut ticks = Ticks::new(ticks);
     let open_loop = plan.rate.is_some();
-    let mut opened = if open_loop || plan.ramp.is_zero() {
+    // With a closed-loop ramp none is opened here: `Worker::take_opened` then finds none.
+    let opened = if open_loop || plan.ramp.is_zero() {
         connect::open_all(&plan, share.connections, &mut ticks).await
     } else {
         Vec::new()
     };
-    opened.resize_with(share.connections, || None);
     let worker = Worker::new(plan, &share, Instant::now(), series, opened);
     let tasks: Vec<_> = (0..share.connections)
         .map(|index| monoio::spawn(conn::run(worker.clone(), index)))

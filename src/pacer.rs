@@ -58,7 +58,8 @@ impl Pacer {
         self.at(self.next.get())
     }
 
-    /// Claims the next slot.
+    /// Claims the next slot (the worker peeks, checks the deadline, then advances).
+    #[cfg(test)]
     pub fn claim(&self) -> Instant {
         let at = self.peek();
         self.advance();
@@ -71,6 +72,7 @@ impl Pacer {
     }
 
     /// Slots claimed so far.
+    #[cfg(test)]
     pub fn claimed(&self) -> u64 {
         self.next.get()
     }
