@@ -225,21 +225,29 @@ fn no_success_exits_1() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Failures    status 10"));
 }
 
-#[test]
-fn ctrl_c_prints_the_results_so_far() {
-    let server = Server::start(Behavior::Body("{}"));
+/// Runs blast with `args`, sends it SIGINT after `after`, and returns its output and how long
+/// it took to exit after the signal.
+fn interrupted(args: &[&str], after: Duration) -> (Output, Duration) {
     let child = Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(["-c", "4", "-d", "60", &server.url("/")])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(after);
     let sent = Instant::now();
     // SAFETY: sending SIGINT to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
-    assert!(sent.elapsed() < Duration::from_secs(2), "stopped promptly");
+    (out, sent.elapsed())
+}
+
+#[test]
+fn ctrl_c_prints_the_results_so_far() {
+    let server = Server::start(Behavior::Body("{}"));
+    let url = server.url("/");
+    let (out, stopping) = interrupted(&["-c", "4", "-d", "60", &url], Duration::from_millis(1500));
+    assert!(stopping < Duration::from_secs(2), "stopped promptly");
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(interrupted)"), "{text}");
@@ -268,19 +276,20 @@ fn ctrl_c_while_the_connections_are_still_opening() {
     // server takes connections only after 3 s), so the run has not started when Ctrl-C
     // comes: blast must stop at once and report what it has, not wait out the connects.
     let server = Server::start_late(Behavior::Body("{}"), Duration::from_secs(3));
-    let child = Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(["-c", "4", "-t", "1", "-d", "5", "--connect-timeout", "10s"])
-        .arg(server.url("/"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let sent = Instant::now();
-    // SAFETY: sending SIGINT to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    assert!(sent.elapsed() < Duration::from_secs(1), "stopped promptly");
+    let url = server.url("/");
+    let args = [
+        "-c",
+        "4",
+        "-t",
+        "1",
+        "-d",
+        "5",
+        "--connect-timeout",
+        "10s",
+        &url,
+    ];
+    let (out, stopping) = interrupted(&args, Duration::from_millis(500));
+    assert!(stopping < Duration::from_secs(1), "stopped promptly");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("4 connections (1 established, 0 reconnects), 0.00s (interrupted)"),

@@ -31,6 +31,26 @@ fn rate_config(url: &str, rate: f64, seconds: f64) -> Config {
     config
 }
 
+/// A rate run from 4 connections, allowed to grow to `max_connections`, against the built-in
+/// target answering every request after `delay`.
+fn against_fixed_delay(
+    delay: Duration,
+    rate: f64,
+    seconds: f64,
+    max_connections: usize,
+) -> Summary {
+    let server = builtin(Faults {
+        delay: Delay::Fixed(delay),
+        ..Faults::default()
+    });
+    let mut config = rate_config(&format!("http://{}/predict", server.addr), rate, seconds);
+    config.connections = 4;
+    config.max_connections = max_connections;
+    let summary = app::run(&config).unwrap();
+    server.stop().unwrap();
+    summary
+}
+
 #[test]
 fn keeps_the_schedule_exactly() {
     let _turn = common::one_at_a_time();
@@ -169,15 +189,7 @@ fn the_schedule_starts_once_the_connections_are_open() {
 fn connections_grow_when_the_server_is_slow() {
     let _turn = common::one_at_a_time();
     // 10 ms per response: 4 connections carry 400/s at most; 1,000/s needs about 10.
-    let server = builtin(Faults {
-        delay: Delay::Fixed(Duration::from_millis(10)),
-        ..Faults::default()
-    });
-    let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 2.0);
-    config.connections = 4;
-    config.max_connections = 64;
-    let summary: Summary = app::run(&config).unwrap();
-    server.stop().unwrap();
+    let summary = against_fixed_delay(Duration::from_millis(10), 1_000.0, 2.0, 64);
     let rate = summary.rate.as_ref().unwrap();
     assert!(rate.connections_used > 4, "{rate:?}");
     assert!(rate.shortfall_pct < 2.0, "{rate:?}");
@@ -195,15 +207,7 @@ fn connections_grow_as_fast_as_the_schedule_needs() {
     // one per tick, they would take 0.4 s to get there while the backlog of unsent slots
     // piled up; growth matched to the slots overdue (at most doubling per tick) gets there in
     // a few ticks, and opens no more than the backlog can use.
-    let server = builtin(Faults {
-        delay: Delay::Fixed(Duration::from_millis(20)),
-        ..Faults::default()
-    });
-    let mut config = rate_config(&format!("http://{}/predict", server.addr), 4_000.0, 1.0);
-    config.connections = 4;
-    config.max_connections = 1_024;
-    let summary: Summary = app::run(&config).unwrap();
-    server.stop().unwrap();
+    let summary = against_fixed_delay(Duration::from_millis(20), 4_000.0, 1.0, 1_024);
     let rate = summary.rate.as_ref().unwrap();
     assert!(rate.shortfall_pct < 1.0, "{rate:?}");
     assert!(
