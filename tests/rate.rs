@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -11,16 +10,8 @@ use blast::app;
 use blast::config::Config;
 use blast::report::Summary;
 use blast::serve::faults::{Delay, Faults};
-use blast::serve::{ServeConfig, Server};
 use blast::target::Target;
 use common::{Behavior, Server as TestServer};
-
-fn builtin(faults: Faults) -> Server {
-    let mut config = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
-    config.threads = Some(1);
-    config.faults = faults;
-    Server::start(config).unwrap()
-}
 
 fn rate_config(url: &str, rate: f64, seconds: f64) -> Config {
     let mut config = Config::new(Target::parse(url).unwrap());
@@ -39,7 +30,7 @@ fn against_fixed_delay(
     seconds: f64,
     max_connections: usize,
 ) -> Summary {
-    let server = builtin(Faults {
+    let server = common::builtin(Faults {
         delay: Delay::Fixed(delay),
         ..Faults::default()
     });
@@ -54,7 +45,7 @@ fn against_fixed_delay(
 #[test]
 fn keeps_the_schedule_exactly() {
     let _turn = common::one_at_a_time();
-    let server = builtin(Faults::default());
+    let server = common::builtin(Faults::default());
     let config = rate_config(&format!("http://{}/predict", server.addr), 5_000.0, 2.0);
     let summary = app::run(&config).unwrap();
     server.stop().unwrap();
@@ -284,7 +275,7 @@ fn warmup_is_excluded_and_ramps_climb() {
     );
 
     // Open-loop ramp: 1,000/s reached after 1 s, so 500 + 1,000 slots in 2 s.
-    let server = builtin(Faults::default());
+    let server = common::builtin(Faults::default());
     let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 2.0);
     config.ramp = Duration::from_secs(1);
     let summary = app::run(&config).unwrap();
@@ -294,7 +285,7 @@ fn warmup_is_excluded_and_ramps_climb() {
 
     // A ramp inside the warm-up: the measured second runs at the full rate, and the server
     // also saw the ramp's 250 slots and the warm-up's full-rate half second.
-    let server = builtin(Faults::default());
+    let server = common::builtin(Faults::default());
     let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 1.0);
     config.ramp = Duration::from_millis(500);
     config.warmup = Duration::from_secs(1);
@@ -306,7 +297,7 @@ fn warmup_is_excluded_and_ramps_climb() {
     assert_eq!(summary.requests + summary.in_flight, sent);
 
     // -n in rate mode counts the slots after the warm-up only.
-    let server = builtin(Faults::default());
+    let server = common::builtin(Faults::default());
     let mut config = rate_config(&format!("http://{}/predict", server.addr), 1_000.0, 1.0);
     config.duration = None;
     config.requests = Some(300);

@@ -4,7 +4,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use blast::app;
@@ -12,15 +11,8 @@ use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::config::{Config, Driver};
 use blast::report::Summary;
 use blast::serve::faults::{Delay, Faults};
-use blast::serve::{ServeConfig, ServeStats, Server};
+use blast::serve::{ServeStats, Server};
 use blast::target::Target;
-
-fn start(faults: Faults) -> Server {
-    let mut config = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
-    config.threads = Some(1);
-    config.faults = faults;
-    Server::start(config).unwrap()
-}
 
 fn client(server: &Server, requests: u64) -> Config {
     let mut config =
@@ -51,7 +43,7 @@ fn errors(summary: &Summary, kind: &str) -> u64 {
 fn clean_run_on_both_drivers() {
     let _turn = common::one_at_a_time();
     for driver in [Driver::Uring, Driver::Epoll] {
-        let server = start(Faults::default());
+        let server = common::builtin(Faults::default());
         let mut config = client(&server, 2_000);
         config.driver = driver;
         let (summary, stats) = run(server, &config);
@@ -64,7 +56,7 @@ fn clean_run_on_both_drivers() {
 #[test]
 fn injected_errors_and_bad_bodies_are_counted_exactly() {
     let _turn = common::one_at_a_time();
-    let server = start(Faults {
+    let server = common::builtin(Faults {
         error_share: 0.1,
         bad_body_share: 0.05,
         ..Faults::default()
@@ -89,7 +81,7 @@ fn injected_errors_and_bad_bodies_are_counted_exactly() {
 #[test]
 fn closes_are_reconnected_without_errors() {
     let _turn = common::one_at_a_time();
-    let server = start(Faults {
+    let server = common::builtin(Faults {
         close_every: Some(25),
         ..Faults::default()
     });
@@ -107,7 +99,7 @@ fn closes_are_reconnected_without_errors() {
 #[test]
 fn stalls_become_timeouts() {
     let _turn = common::one_at_a_time();
-    let server = start(Faults {
+    let server = common::builtin(Faults {
         stall_every: Some(50),
         stall: Duration::from_millis(400),
         ..Faults::default()
@@ -123,7 +115,7 @@ fn stalls_become_timeouts() {
 #[test]
 fn fixed_delay_shows_in_latency_and_littles_law() {
     let _turn = common::one_at_a_time();
-    let server = start(Faults {
+    let server = common::builtin(Faults {
         delay: Delay::Fixed(Duration::from_millis(5)),
         ..Faults::default()
     });
@@ -157,7 +149,7 @@ fn fixed_delay_shows_in_latency_and_littles_law() {
 #[test]
 fn random_delay_stays_in_its_range() {
     let _turn = common::one_at_a_time();
-    let server = start(Faults {
+    let server = common::builtin(Faults {
         delay: Delay::parse("1ms-3ms").unwrap(),
         ..Faults::default()
     });
@@ -182,7 +174,7 @@ fn random_delay_stays_in_its_range() {
 #[test]
 fn pipelined_requests_are_answered_in_order() {
     let _turn = common::one_at_a_time();
-    let server = start(Faults::default());
+    let server = common::builtin(Faults::default());
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream
         .write_all(b"GET /health HTTP/1.1\r\n\r\nPOST /predict HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n")
@@ -202,7 +194,7 @@ fn pipelined_requests_are_answered_in_order() {
 #[test]
 fn garbage_gets_400_and_a_close() {
     let _turn = common::one_at_a_time();
-    let server = start(Faults::default());
+    let server = common::builtin(Faults::default());
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
     stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
     let mut text = String::new();
@@ -216,7 +208,7 @@ fn a_burst_of_a_thousand_connections_is_accepted_at_once() {
     let _turn = common::one_at_a_time();
     // Client and server share this process: room for both ends of every connection.
     blast::limits::ensure_open_files(2_000).unwrap();
-    let server = start(Faults::default());
+    let server = common::builtin(Faults::default());
     let mut config = client(&server, 1);
     config.connections = 1_000;
     config.requests = None;

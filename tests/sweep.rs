@@ -2,22 +2,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use blast::app;
 use blast::config::{Config, Sweep};
+use blast::serve::Server;
 use blast::serve::faults::{Delay, Faults};
-use blast::serve::{ServeConfig, Server};
 use blast::sweep::Slo;
 use blast::target::Target;
-
-fn server(faults: Faults) -> Server {
-    let mut config = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
-    config.threads = Some(1);
-    config.faults = faults;
-    Server::start(config).unwrap()
-}
 
 fn config(server: &Server) -> Config {
     let mut config =
@@ -30,7 +22,7 @@ fn config(server: &Server) -> Config {
 #[test]
 fn rates_runs_every_step_and_reports_each() {
     let _turn = common::one_at_a_time();
-    let server = server(Faults::default());
+    let server = common::builtin(Faults::default());
     let mut config = config(&server);
     config.connections = 8;
     config.sweep = Some(Sweep::Rates(vec![500.0, 1_000.0, 2_000.0]));
@@ -63,7 +55,7 @@ fn rates_runs_every_step_and_reports_each() {
 fn find_max_lands_on_the_known_capacity() {
     let _turn = common::one_at_a_time();
     // 4 connections at most, 20 ms per response: 200 requests/s is the ceiling.
-    let server = server(Faults {
+    let server = common::builtin(Faults {
         delay: Delay::Fixed(Duration::from_millis(20)),
         ..Faults::default()
     });

@@ -12,7 +12,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use blast::config::Config;
+use blast::serve::ServeConfig;
+use blast::serve::faults::Faults;
 use blast::target::Target;
+
+/// `blast serve` on one thread and a free loopback port, with these faults.
+pub fn builtin(faults: Faults) -> blast::serve::Server {
+    let mut config = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.threads = Some(1);
+    config.faults = faults;
+    blast::serve::Server::start(config).unwrap()
+}
 
 /// Tests of one file that must not overlap take turns: timing-sensitive ones (on a 2-core
 /// machine two rate runs at once would make each other's sends late) and those that read a
