@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blast::check::{Expect, JsonExpectation, StatusSet};
+use blast::recall::KnownBodies;
 use blast::response::Framer;
 use blast::series::{CoreSeries, SecondRecorder};
 use blast::stats::Stats;
@@ -48,6 +49,21 @@ fn expectation(c: &mut Criterion) {
     });
     c.bench_function("check/prediction 100-byte body", |b| {
         b.iter(|| rule.check(200, black_box(FASTAPI_BODY)))
+    });
+    // What a core pays when the server repeats its answers (see `recall`).
+    let mut known = KnownBodies::default();
+    c.bench_function("check/prediction small body, recalled", |b| {
+        b.iter(|| rule.check_recalling(200, black_box(br#"{"prediction":1}"#), &mut known))
+    });
+    // And when it never does: five bodies in turn, one more than a core remembers, so each
+    // is scanned and remembered in place of the oldest.
+    let bodies: Vec<Vec<u8>> = (0..5)
+        .map(|i| String::from_utf8_lossy(FASTAPI_BODY).replace("0.41", &format!("0.4{i}")))
+        .map(String::into_bytes)
+        .collect();
+    let mut turn = bodies.iter().cycle();
+    c.bench_function("check/prediction 100-byte body, never recalled", |b| {
+        b.iter(|| rule.check_recalling(200, black_box(turn.next().unwrap()), &mut known))
     });
 }
 

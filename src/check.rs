@@ -2,6 +2,7 @@
 //! Parsed once from the command line; checked per response without allocating.
 
 use crate::json_scan::{self, Value};
+use crate::recall::KnownBodies;
 
 /// Most `--expect-json` flags one run may carry (their results are bits of a `u8`).
 pub const MAX_JSON_EXPECTATIONS: usize = 8;
@@ -179,9 +180,36 @@ impl Expect {
 
     /// Checks one response. Runs per request: no allocation.
     pub fn check(&self, status: u16, body: &[u8]) -> Result<(), CheckFailure> {
-        if !self.status.contains(status) {
-            return Err(CheckFailure::Status);
+        self.check_status(status)?;
+        self.check_body(body)
+    }
+
+    /// As `check`, reusing the verdict on a body byte-identical to one checked before on
+    /// this core (`known`): the verdict is a pure function of the body's bytes, and servers
+    /// repeat their answers, so one `memcmp` replaces the JSON scan.
+    pub fn check_recalling(
+        &self,
+        status: u16,
+        body: &[u8],
+        known: &mut KnownBodies,
+    ) -> Result<(), CheckFailure> {
+        self.check_status(status)?;
+        if self.json.is_empty() {
+            return Ok(());
         }
+        known.recall_or(body, || self.check_body(body))
+    }
+
+    fn check_status(&self, status: u16) -> Result<(), CheckFailure> {
+        if self.status.contains(status) {
+            Ok(())
+        } else {
+            Err(CheckFailure::Status)
+        }
+    }
+
+    /// Whether `body` meets every `--expect-json`.
+    fn check_body(&self, body: &[u8]) -> Result<(), CheckFailure> {
         if self.json.is_empty() {
             return Ok(());
         }
@@ -211,6 +239,7 @@ impl Expect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recall::REMEMBER_BODY;
 
     #[test]
     fn status_sets() {
@@ -326,6 +355,46 @@ mod tests {
                 "{status} {text}"
             );
         }
+        // A remembered verdict is the same verdict: through one core's recall, forwards and
+        // backwards (a status failure first must not be taken for the body's), with bodies
+        // that differ from remembered ones by a byte or by their length.
+        let mut known = KnownBodies::default();
+        for (status, text, want) in cases.iter().chain(cases.iter().rev()).chain(cases) {
+            assert_eq!(
+                rule.check_recalling(*status, text.as_bytes(), &mut known),
+                *want,
+                "{status} {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_short_bodies_are_remembered() {
+        let rule = prediction_rule();
+        let mut known = KnownBodies::default();
+        let padded = format!(
+            r#"{{"prediction":1,"pad":"{}"}}"#,
+            "x".repeat(REMEMBER_BODY)
+        );
+        assert_eq!(
+            rule.check_recalling(200, padded.as_bytes(), &mut known),
+            Ok(())
+        );
+        assert_eq!(known.find(padded.as_bytes()), None);
+        assert_eq!(
+            rule.check_recalling(200, br#"{"prediction":2}"#, &mut known),
+            Err(CheckFailure::Body)
+        );
+        assert_eq!(
+            known.find(br#"{"prediction":2}"#),
+            Some(Err(CheckFailure::Body))
+        );
+        assert_eq!(
+            known.find(br#"{"prediction":2} "#),
+            None,
+            "exact bytes only"
+        );
+        assert_eq!(known.find(br#"{"prediction":2"#), None, "exact bytes only");
     }
 
     #[test]

@@ -20,7 +20,6 @@ use monoio::time::Sleep;
 use crate::check::CheckFailure;
 use crate::connect;
 use crate::pacer::Slot;
-use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
 use crate::worker::Worker;
@@ -231,20 +230,22 @@ impl Conn {
             if !self.buf.is_empty()
                 && let Some(response) = self.framer.advance(&mut self.buf).map_err(frame_error)?
             {
-                return Ok(self.arrived(plan, response, response.keep_alive));
+                return Ok(self.arrived(worker, response, response.keep_alive));
             }
             if self.read(worker, measured).await? == 0 {
                 let response = self.framer.finish_eof().map_err(frame_error)?;
-                return Ok(self.arrived(plan, response, false));
+                return Ok(self.arrived(worker, response, false));
             }
         }
     }
 
     /// Checks a framed response and removes it from the buffer.
-    fn arrived(&mut self, plan: &Plan, response: Response, keep_alive: bool) -> Arrived {
-        let check = plan
-            .expect
-            .check(response.status, &self.buf[response.body()]);
+    fn arrived(&mut self, worker: &Worker, response: Response, keep_alive: bool) -> Arrived {
+        let check = worker.plan.expect.check_recalling(
+            response.status,
+            &self.buf[response.body()],
+            &mut worker.bodies.borrow_mut(),
+        );
         response.remove_from(&mut self.buf);
         Arrived {
             status: response.status,

@@ -7,15 +7,15 @@
 //! dropped as they arrive, so the buffer never grows for them.
 //!
 //! Every head is parsed by httparse, except one byte-identical to a final head parsed before
-//! on this core (`known_heads`): parsing is a pure function of those bytes, so that verdict
-//! is reused after one `memcmp`. Servers repeat their heads exactly (nginx's changes with its
+//! on this core (`recall`): parsing is a pure function of those bytes, so that verdict is
+//! reused after one `memcmp`. Servers repeat their heads exactly (nginx's changes with its
 //! `Date` once a second), and parsing a typical head is most of the client's own work per
-//! request; the body is still checked every time.
+//! request.
 
 use std::mem::MaybeUninit;
 
 use crate::chunked::Chunked;
-use crate::known_heads::{KnownHeads, SharedHeads};
+use crate::recall::{KnownHeads, SharedHeads};
 
 /// The largest response head accepted; httparse re-parses from the start on every read, so
 /// an unbounded head would also be quadratic.
@@ -85,7 +85,7 @@ pub struct Framer {
 
 /// What the head says about the body and the connection.
 #[derive(Debug, Clone)]
-pub(crate) struct Head {
+pub struct Head {
     len: usize,
     status: u16,
     keep_alive: bool,
@@ -174,7 +174,7 @@ impl Framer {
     /// The head at the front of `buf`: a remembered one when the bytes are the same, else
     /// parsed (and remembered when final).
     fn head(&mut self, buf: &[u8]) -> Result<Option<Head>, FrameError> {
-        if let Some(known) = self.known.borrow().find(buf) {
+        if let Some(known) = self.known.borrow().find_prefix(buf) {
             return Ok(Some(known));
         }
         let head = parse_head(buf, self.head_request)?;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
-use crate::known_heads::{KnownHeads, SharedHeads};
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
+use crate::recall::{KnownBodies, KnownHeads, SharedHeads};
 use crate::series::{CoreSeries, SecondRecorder};
 use crate::signal;
 use crate::stats::{ErrorKind, Stats};
@@ -33,6 +33,8 @@ pub struct Worker {
     pub deadlines: Deadlines,
     /// Response heads parsed on this core, reused by all its connections.
     pub heads: SharedHeads,
+    /// Response bodies checked on this core, with their verdicts, reused likewise.
+    pub bodies: RefCell<KnownBodies>,
     /// Rate mode: this core's schedule.
     pacer: Option<Pacer>,
     /// Connection tasks running, and how many this core may run.
@@ -76,6 +78,7 @@ impl Worker {
             stats: RefCell::new(stats),
             deadlines: Deadlines::new(start, share.max_connections),
             heads: KnownHeads::shared(),
+            bodies: RefCell::default(),
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
             connections: Cell::new(share.connections),
             max_connections: share.max_connections,

@@ -1,9 +1,12 @@
 //! Randomized checks of the two parsers that see untrusted bytes, against oracles: the JSON
-//! scanner must agree with serde_json on validity, and the framer must give the same answer
-//! however the bytes are split, never panicking. Deterministic (seeded xorshift), so a
+//! scanner must agree with serde_json on validity, the framer must give the same answer
+//! however the bytes are split, never panicking, and a check's remembered verdict must be the
+//! one a fresh check gives. Deterministic (seeded xorshift), so a
 //! failure reproduces.
 
+use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::json_scan;
+use blast::recall::KnownBodies;
 use blast::response::Framer;
 
 struct Rng(u64);
@@ -121,4 +124,36 @@ fn framer_answers_the_same_however_bytes_are_split() {
             _ => {}
         }
     }
+}
+
+#[test]
+fn a_remembered_verdict_is_the_verdict() {
+    // Two answers that recur, mixed with small mutations of them over a small alphabet that
+    // differ from remembered bodies by a byte or two: the core's recall must never answer for
+    // a body it has not seen byte for byte.
+    let rule = Expect {
+        status: StatusSet::parse("200").unwrap(),
+        json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+    };
+    let seeds: &[&[u8]] = &[br#"{"prediction":1}"#, br#"{"prediction":0}"#];
+    let alphabet = b"{}\":01 .e";
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut known = KnownBodies::default();
+    let mut recalled = 0;
+    for _ in 0..40_000 {
+        let seed = seeds[rng.below(seeds.len())];
+        let body = if rng.below(2) == 0 {
+            seed.to_vec()
+        } else {
+            mutate(&mut rng, seed, alphabet)
+        };
+        recalled += usize::from(known.find(&body).is_some());
+        assert_eq!(
+            rule.check_recalling(200, &body, &mut known),
+            rule.check(200, &body),
+            "{:?}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    assert!(recalled > 10_000, "only {recalled} verdicts were recalled");
 }
