@@ -348,10 +348,17 @@ fn demo_config(args: DemoArgs) -> Result<Config, String> {
     Ok(config)
 }
 
-/// clap's messages span several lines (usage, tips); the first one says what is wrong.
+/// clap's messages span several lines (usage, tips); the first one says what is wrong, and
+/// when it ends in a colon the lines after it name what it means (the missing flags).
 fn first_line(rendered: &str) -> String {
-    let line = rendered.lines().next().unwrap_or("invalid arguments");
-    format!("{} (see blast --help)", line.trim_start_matches("error: "))
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut line = first.trim_start_matches("error: ").to_string();
+    if line.ends_with(':') {
+        let named: Vec<&str> = lines.map(str::trim).take_while(|l| !l.is_empty()).collect();
+        line = format!("{line} {}", named.join(", "));
+    }
+    format!("{line} (see blast --help)")
 }
 
 fn config(cli: RunArgs) -> Result<Config, String> {

@@ -65,6 +65,30 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
 }
 
 #[test]
+fn errors_name_what_is_wrong() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--no-such-flag", "http://127.0.0.1:1/"],
+            "'--no-such-flag'",
+        ),
+        (
+            &["--slo", "p99<1ms", "http://127.0.0.1:1/"],
+            "not provided: --find-max",
+        ),
+        (
+            &["--find-max", "http://127.0.0.1:1/"],
+            "not provided: --slo",
+        ),
+        (&["--rate", "0", "http://127.0.0.1:1/"], "invalid rate '0'"),
+        (&["-c", "0", "http://127.0.0.1:1/"], "--connections"),
+    ];
+    for (args, names) in cases {
+        let stderr = String::from_utf8_lossy(&blast(args).stderr).to_string();
+        assert!(stderr.contains(names), "{args:?}: {stderr:?}");
+    }
+}
+
+#[test]
 fn help_documents_every_flag() {
     let out = blast(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
