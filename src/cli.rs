@@ -358,7 +358,24 @@ fn first_line(rendered: &str) -> String {
         let named: Vec<&str> = lines.map(str::trim).take_while(|l| !l.is_empty()).collect();
         line = format!("{line} {}", named.join(", "));
     }
-    format!("{line} (see blast --help)")
+    format!("{line} (see {} --help)", help_command(rendered))
+}
+
+/// The (sub)command a clap message is about, from its usage line: `blast` or `blast serve`.
+fn help_command(rendered: &str) -> String {
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))
+        .unwrap_or("blast");
+    let words: Vec<&str> = usage
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<', '-']))
+        .collect();
+    if words.is_empty() {
+        "blast".to_string()
+    } else {
+        words.join(" ")
+    }
 }
 
 fn config(cli: RunArgs) -> Result<Config, String> {

@@ -73,7 +73,7 @@ fn errors_name_what_is_wrong() {
         ),
         (
             &["--slo", "p99<1ms", "http://127.0.0.1:1/"],
-            "not provided: --find-max",
+            "not provided: --find-max (see blast --help)",
         ),
         (
             &["--find-max", "http://127.0.0.1:1/"],
@@ -81,6 +81,8 @@ fn errors_name_what_is_wrong() {
         ),
         (&["--rate", "0", "http://127.0.0.1:1/"], "invalid rate '0'"),
         (&["-c", "0", "http://127.0.0.1:1/"], "--connections"),
+        (&["serve", "--bogus"], "(see blast serve --help)"),
+        (&["--bogus", "http://127.0.0.1:1/"], "(see blast --help)"),
     ];
     for (args, names) in cases {
         let stderr = String::from_utf8_lossy(&blast(args).stderr).to_string();
