@@ -180,8 +180,7 @@ impl Expect {
 
     /// Checks one response. Runs per request: no allocation.
     pub fn check(&self, status: u16, body: &[u8]) -> Result<(), CheckFailure> {
-        self.check_status(status)?;
-        self.check_body(body)
+        self.judge(status, || self.check_body(body))
     }
 
     /// As `check`, reusing the verdict on a body byte-identical to one checked before on
@@ -193,26 +192,26 @@ impl Expect {
         body: &[u8],
         known: &mut KnownBodies,
     ) -> Result<(), CheckFailure> {
-        self.check_status(status)?;
+        self.judge(status, || known.recall_or(body, || self.check_body(body)))
+    }
+
+    /// The status first; then, when an `--expect-json` reads it, the body's verdict.
+    fn judge(
+        &self,
+        status: u16,
+        body_verdict: impl FnOnce() -> Result<(), CheckFailure>,
+    ) -> Result<(), CheckFailure> {
+        if !self.status.contains(status) {
+            return Err(CheckFailure::Status);
+        }
         if self.json.is_empty() {
             return Ok(());
         }
-        known.recall_or(body, || self.check_body(body))
+        body_verdict()
     }
 
-    fn check_status(&self, status: u16) -> Result<(), CheckFailure> {
-        if self.status.contains(status) {
-            Ok(())
-        } else {
-            Err(CheckFailure::Status)
-        }
-    }
-
-    /// Whether `body` meets every `--expect-json`.
+    /// Whether `body` meets every `--expect-json` (there is at least one).
     fn check_body(&self, body: &[u8]) -> Result<(), CheckFailure> {
-        if self.json.is_empty() {
-            return Ok(());
-        }
         // One bit per expectation: its field was seen, and its (last) value was accepted.
         let (mut seen, mut holds) = (0u8, 0u8);
         let top = json_scan::scan(body, |key, value| {
