@@ -34,6 +34,9 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--cpus", "9999", "http://127.0.0.1:1/"],
         &["-t", "x", "http://127.0.0.1:1/"],
         &["--expect-json", "prediction=0|", "http://127.0.0.1:1/"],
+        // clap names the missing flag on the lines after its message.
+        &["--slo", "p99<1ms", "http://127.0.0.1:1/"],
+        &["serve", "--bogus"],
         // Found before the run, not after it: no report on stdout.
         &[
             "--json",
