@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts or stops an nginx that serves /predict -> {"prediction":1} on 127.0.0.1.
+# Starts or stops an nginx that serves /predict -> {"prediction":1} on 127.0.0.1, and
+# /large -> {"prediction":1,"pad":"..."} (100,025 bytes, a static file: for --max-body).
 #   scripts/nginx.sh start PORT [WORKERS] [CPU]   prints the PID (pinned to CPU when given)
 #   scripts/nginx.sh stop PID
 # Everything lives in a temporary directory; nothing system-wide is touched.
@@ -14,6 +15,7 @@ start)
     nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
     [ -x "$nginx_bin" ] || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
     dir=$(mktemp -d /tmp/blast-nginx.XXXXXX)
+    printf '{"prediction":1,"pad":"%s"}' "$(head -c 100000 /dev/zero | tr '\0' x)" >"$dir/large.json"
     cat >"$dir/nginx.conf" <<CONF
 worker_processes $workers;
 daemon off;
@@ -36,6 +38,10 @@ http {
             return 200 '{"prediction":1}';
         }
         location = /health { return 200 'ok'; }
+        location = /large {
+            default_type application/json;
+            alias $dir/large.json;
+        }
         location / { return 404; }
     }
 }

@@ -12,6 +12,8 @@ pub const MAX_JSON_EXPECTATIONS: usize = 8;
 pub enum CheckFailure {
     Status,
     Body,
+    /// The body an `--expect-json` would read was over `--max-body`.
+    TooLarge,
 }
 
 /// A set of status codes, 100..=599, as a bitmap.
@@ -193,6 +195,12 @@ impl Expect {
         known: &mut KnownBodies,
     ) -> Result<(), CheckFailure> {
         self.judge(status, || known.recall_or(body, || self.check_body(body)))
+    }
+
+    /// As `check`, for a response whose body was over `--max-body` and dropped unread: the
+    /// status is judged as usual, and a body that an `--expect-json` reads fails as too large.
+    pub fn check_oversized(&self, status: u16) -> Result<(), CheckFailure> {
+        self.judge(status, || Err(CheckFailure::TooLarge))
     }
 
     /// The status first; then, when an `--expect-json` reads it, the body's verdict.

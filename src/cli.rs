@@ -14,7 +14,7 @@ use crate::request::{RequestSpec, parse_header};
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::target::Target;
-use crate::units::{parse_count, parse_duration, parse_rate};
+use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -207,6 +207,12 @@ struct RunArgs {
     /// one of the |-separated JSON literals, e.g. 'prediction=0|1' (repeatable)
     #[arg(long = "expect-json", value_name = "FIELD[=V1|V2]")]
     expect_json: Vec<String>,
+
+    /// Largest response body --expect-json checks (k, m, g: KiB, MiB, GiB); a larger one is
+    /// read, dropped and counted as too_large. Each connection's buffer grows to the largest
+    /// body it checks
+    #[arg(long, default_value = "16m", value_name = "SIZE")]
+    max_body: String,
 
     /// Also write the results as JSON to PATH ('-': JSON on stdout, the text report on stderr)
     #[arg(long, value_name = "PATH")]
@@ -435,9 +441,19 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.driver = driver(cli.driver);
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json)?;
+    config.max_body = max_body(&cli.max_body)?;
     config.json = json_out(cli.json);
     config.live = std::io::stderr().is_terminal();
     Ok(config)
+}
+
+/// `--max-body`: at least one byte, at most 1 GiB (each connection may hold one such body).
+fn max_body(text: &str) -> Result<usize, String> {
+    match parse_size(text).map_err(|e| format!("--max-body: {e}"))? {
+        0 => Err("--max-body must be at least 1 byte".into()),
+        n if n > 1 << 30 => Err(format!("--max-body {text} is over the 1g limit")),
+        n => Ok(n as usize),
+    }
 }
 
 /// `--json PATH`, where `-` means stdout.

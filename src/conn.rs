@@ -122,6 +122,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
                 let failure = arrived.check.err().map(|f| match f {
                     CheckFailure::Status => ErrorKind::Status,
                     CheckFailure::Body => ErrorKind::Body,
+                    CheckFailure::TooLarge => ErrorKind::TooLarge,
                 });
                 worker.end(now, slot, sent, Some(arrived.status), failure);
                 conn.served += 1;
@@ -241,11 +242,16 @@ impl Conn {
 
     /// Checks a framed response and removes it from the buffer.
     fn arrived(&mut self, worker: &Worker, response: Response, keep_alive: bool) -> Arrived {
-        let check = worker.plan.expect.check_recalling(
-            response.status,
-            &self.buf[response.body()],
-            &mut worker.bodies.borrow_mut(),
-        );
+        let expect = &worker.plan.expect;
+        let check = if response.oversized {
+            expect.check_oversized(response.status)
+        } else {
+            expect.check_recalling(
+                response.status,
+                &self.buf[response.body()],
+                &mut worker.bodies.borrow_mut(),
+            )
+        };
         response.remove_from(&mut self.buf);
         Arrived {
             status: response.status,
@@ -297,8 +303,6 @@ fn send_now(fd: RawFd, bytes: &'static [u8]) -> usize {
 fn frame_error(error: FrameError) -> ErrorKind {
     match error {
         FrameError::Eof => ErrorKind::Read,
-        FrameError::Malformed | FrameError::HeadTooLarge | FrameError::BodyTooLarge => {
-            ErrorKind::Malformed
-        }
+        FrameError::Malformed | FrameError::HeadTooLarge => ErrorKind::Malformed,
     }
 }

@@ -29,6 +29,9 @@ const MAX_HEADERS: usize = 64;
 pub struct Response {
     pub status: u16,
     pub keep_alive: bool,
+    /// The body was to be kept but ran over `max_body`: it was dropped, and the kept range
+    /// is empty.
+    pub oversized: bool,
     pub body_start: usize,
     pub body_end: usize,
 }
@@ -52,8 +55,6 @@ pub enum FrameError {
     Malformed,
     /// The head did not end within `MAX_HEAD` bytes.
     HeadTooLarge,
-    /// A kept body exceeded the limit.
-    BodyTooLarge,
     /// The peer closed before the response was complete.
     Eof,
 }
@@ -77,6 +78,8 @@ pub struct Framer {
     start: usize,
     /// Body bytes kept so far after the head.
     kept: usize,
+    /// This response's body ran over `max_body`: the rest of it is dropped as it arrives.
+    oversized: bool,
     status: u16,
     keep_alive: bool,
     /// Heads parsed before, with their verdicts (shared by the core's framers).
@@ -114,6 +117,7 @@ impl Framer {
             body: Body::Head,
             start: 0,
             kept: 0,
+            oversized: false,
             status: 0,
             keep_alive: false,
             known,
@@ -125,6 +129,7 @@ impl Framer {
         self.body = Body::Head;
         self.start = 0;
         self.kept = 0;
+        self.oversized = false;
     }
 
     /// Frames what is in `buf`. `Ok(None)` means more bytes are needed.
@@ -153,8 +158,9 @@ impl Framer {
                 done
             }
             Body::Chunked(chunked) => {
+                let keep = self.keep_body && !self.oversized;
                 let end = chunked
-                    .decode(buf, self.start + self.kept, self.keep_body)
+                    .decode(buf, self.start + self.kept, keep)
                     .map_err(|_| FrameError::Malformed)?;
                 self.kept = end - self.start;
                 chunked.is_done()
@@ -166,7 +172,11 @@ impl Framer {
             }
         };
         if self.kept > self.max_body {
-            return Err(FrameError::BodyTooLarge);
+            // Too large to check: drop what was kept and the rest as it arrives, and frame
+            // the response to its end, so the connection stays usable.
+            buf.drain(self.start..self.start + self.kept);
+            self.kept = 0;
+            self.oversized = true;
         }
         Ok(done.then(|| self.response()))
     }
@@ -196,7 +206,7 @@ impl Framer {
 
     /// Keeps or drops the next `take` body bytes that follow the kept ones.
     fn consume(&mut self, buf: &mut Vec<u8>, take: usize) {
-        if self.keep_body {
+        if self.keep_body && !self.oversized {
             self.kept += take;
         } else {
             let from = self.start + self.kept;
@@ -208,6 +218,7 @@ impl Framer {
         Response {
             status: self.status,
             keep_alive: self.keep_alive,
+            oversized: self.oversized,
             body_start: self.start,
             body_end: self.start + self.kept,
         }
@@ -559,23 +570,91 @@ mod tests {
     }
 
     #[test]
-    fn limits_head_and_body() {
+    fn limits_the_head_and_drops_unchecked_bodies() {
         let mut framer = Framer::new(false, true, 1024);
         let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
         head.resize(MAX_HEAD, b'a');
         assert_eq!(framer.advance(&mut head), Err(FrameError::HeadTooLarge));
 
-        let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
-        big.resize(big.len() + 2000, b'x');
-        assert_eq!(
-            Framer::new(false, true, 1024).advance(&mut big),
-            Err(FrameError::BodyTooLarge)
-        );
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n";
         let mut big = head.to_vec();
         big.resize(big.len() + 2000, b'x');
         assert_eq!(Framer::new(false, false, 1024).advance(&mut big), Ok(None));
         assert_eq!(big, head, "unchecked body bytes are dropped as they arrive");
+    }
+
+    /// A kept body over the limit is dropped, and the response is still framed to its end
+    /// and marked, so the next one on the connection frames as usual. Fed a few bytes at a
+    /// time, so the limit is crossed in the middle of a read.
+    #[test]
+    fn an_oversized_body_is_dropped_and_framed_to_its_end() {
+        let body = "x".repeat(3000);
+        let chunked = format!(
+            "7d0\r\n{}\r\n3e8\r\n{}\r\n0\r\n\r\n",
+            &body[..2000],
+            &body[..1000]
+        );
+        let next = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        for (head, body, keep_alive) in [
+            (
+                "HTTP/1.1 503 Busy\r\nContent-Length: 3000\r\n\r\n",
+                &body,
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                &chunked,
+                true,
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n", &body, false),
+        ] {
+            let wire = format!("{head}{body}{}", if keep_alive { next } else { "" });
+            let mut framer = Framer::new(false, true, 1024);
+            let mut buf = Vec::new();
+            let mut responses = Vec::new();
+            for piece in wire.as_bytes().chunks(700) {
+                buf.extend_from_slice(piece);
+                while let Some(response) = framer.advance(&mut buf).unwrap() {
+                    responses.push((response, buf[response.body()].to_vec()));
+                    response.remove_from(&mut buf);
+                    framer.reset();
+                }
+                assert!(
+                    buf.len() <= head.len() + 1024 + 700,
+                    "{head}: dropped as it came"
+                );
+            }
+            if !keep_alive {
+                let response = framer.finish_eof().unwrap();
+                responses.push((response, buf[response.body()].to_vec()));
+            }
+            let (first, first_body) = &responses[0];
+            assert!(first.oversized, "{head}");
+            assert_eq!(first.status, head[9..12].parse::<u16>().unwrap());
+            assert_eq!(
+                (first.keep_alive, first_body.len()),
+                (keep_alive, 0),
+                "{head}"
+            );
+            if keep_alive {
+                let (second, second_body) = &responses[1];
+                assert!(!second.oversized);
+                assert_eq!((second.status, second_body.as_slice()), (200, &b"ok"[..]));
+            }
+            assert_eq!(responses.len(), 1 + usize::from(keep_alive), "{head}");
+        }
+        // At the limit exactly, the body is kept.
+        let mut buf = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n{}",
+            &body[..1024]
+        )
+        .into_bytes();
+        let response = Framer::new(false, true, 1024)
+            .advance(&mut buf)
+            .unwrap()
+            .unwrap();
+        assert!(!response.oversized);
+        assert_eq!(response.body().len(), 1024);
     }
 
     #[test]

@@ -26,10 +26,13 @@ pub enum ErrorKind {
     Status,
     /// A complete response whose body fails `--expect-json`.
     Body,
+    /// A complete response whose body is over `--max-body`, so `--expect-json` could not
+    /// check it (it was read and dropped; the connection stays open).
+    TooLarge,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Read,
@@ -37,6 +40,7 @@ impl ErrorKind {
         ErrorKind::Malformed,
         ErrorKind::Status,
         ErrorKind::Body,
+        ErrorKind::TooLarge,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Malformed => "malformed",
             ErrorKind::Status => "status",
             ErrorKind::Body => "body",
+            ErrorKind::TooLarge => "too_large",
         }
     }
 }

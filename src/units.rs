@@ -15,6 +15,21 @@ const DURATION_UNITS: &[(&str, f64)] = &[
 /// Count suffixes: decimal multiples, as users type request counts (`10k`, `1m`).
 const COUNT_UNITS: &[(&str, f64)] = &[("k", 1e3), ("m", 1e6), ("g", 1e9)];
 
+/// Size suffixes: binary multiples, as in nginx's `client_max_body_size 16m`; `KiB`, `kb`
+/// and `k` all mean 1024 (longest first, so `mib` is tried before `b`).
+const SIZE_UNITS: &[(&str, f64)] = &[
+    ("kib", 1024.0),
+    ("mib", 1_048_576.0),
+    ("gib", 1_073_741_824.0),
+    ("kb", 1024.0),
+    ("mb", 1_048_576.0),
+    ("gb", 1_073_741_824.0),
+    ("k", 1024.0),
+    ("m", 1_048_576.0),
+    ("g", 1_073_741_824.0),
+    ("b", 1.0),
+];
+
 /// Parses `30`, `30s`, `1.5s`, `500ms`, `2m`, `1h`. A bare number means seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let secs = parse_scaled(text, DURATION_UNITS, 1.0)
@@ -33,6 +48,16 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
         return Err(format!("count '{text}' must be a whole number"));
     }
     Ok(value as u64)
+}
+
+/// Parses a size in bytes: `4096`, `64k`, `16m`, `1.5MiB`, `1g`, rounded down to a whole byte.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let bytes = parse_scaled(&text.to_ascii_lowercase(), SIZE_UNITS, 1.0)
+        .ok_or_else(|| format!("invalid size '{text}' (use e.g. 4096, 64k, 16m, 1g)"))?;
+    if !(0.0..1.8e19).contains(&bytes) {
+        return Err(format!("size '{text}' is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 fn parse_scaled(text: &str, units: &[(&str, f64)], bare: f64) -> Option<f64> {
@@ -136,6 +161,30 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(parse_count(text).ok(), *want, "parse_count({text:?})");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("4096", Some(4096)),
+            ("100b", Some(100)),
+            ("64k", Some(65_536)),
+            ("64KiB", Some(65_536)),
+            ("64kb", Some(65_536)),
+            ("16m", Some(16 << 20)),
+            ("16MiB", Some(16 << 20)),
+            ("1.5m", Some(1_572_864)),
+            ("1g", Some(1 << 30)),
+            ("0", Some(0)),
+            ("", None),
+            ("m", None),
+            ("-1m", None),
+            ("16q", None),
+            ("1e6", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size(text).ok(), *want, "parse_size({text:?})");
         }
     }
 

@@ -36,6 +36,9 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--expect-json", "prediction=0|", "http://127.0.0.1:1/"],
         // clap names the missing flag on the lines after its message.
         &["--slo", "p99<1ms", "http://127.0.0.1:1/"],
+        &["--max-body", "0", "http://127.0.0.1:1/"],
+        &["--max-body", "2g", "http://127.0.0.1:1/"],
+        &["--max-body", "lots", "http://127.0.0.1:1/"],
         &["serve", "--bogus"],
         // Found before the run, not after it: no report on stdout.
         &[
@@ -124,6 +127,7 @@ fn help_documents_every_flag() {
         "--health",
         "--expect-status",
         "--expect-json",
+        "--max-body",
         "--json",
         "--help",
         "--version",

@@ -147,6 +147,47 @@ fn nginx_predict_with_the_full_check() {
     );
 }
 
+/// A body over `--max-body` cannot be checked: it is read to its end and dropped, counted as
+/// `too_large` with its status, and the connection carries on. Under the limit, the same
+/// 100 KB body is checked and passes.
+#[test]
+fn nginx_bodies_over_max_body_are_too_large() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _nginx = Started::start("nginx.sh", &[&port, "1"]);
+    let url = format!("http://127.0.0.1:{port}/large");
+    let run = |driver: &str, max_body: &str, code: i32| {
+        let args = [
+            "-c",
+            "8",
+            "-n",
+            "1000",
+            "--driver",
+            driver,
+            "--expect-json",
+            "prediction=0|1",
+            "--max-body",
+            max_body,
+            &url,
+        ];
+        blast_json_exit(&args, code)
+    };
+    for driver in ["uring", "epoll"] {
+        let over = run(driver, "64k", 1);
+        assert_eq!(over["requests"], 1000, "{driver}");
+        assert_eq!(
+            over["errors"]["too_large"], 1000,
+            "{driver}: {}",
+            over["errors"]
+        );
+        assert_eq!(over["status_codes"]["200"], 1000, "{driver}");
+        assert_eq!(over["connections"]["reconnects"], 0, "{driver}: kept alive");
+        assert!(over["bytes_read"].as_u64().unwrap() > 1000 * 100_000);
+        let under = run(driver, "1m", 0);
+        assert_eq!(under["successes"], 1000, "{driver}: {}", under["errors"]);
+    }
+}
+
 #[test]
 fn fastapi_under_gunicorn_with_uvicorn_workers() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
