@@ -54,8 +54,8 @@ fn keeps_the_schedule_exactly() {
     // notice the deadline (a tick-late end would read as a rate shortfall on short runs).
     assert_eq!(summary.duration_s, 2.0);
     // Each core sends slots k / (rate / cores) for every slot before the deadline: 5,000 per
-    // second per 2 cores, give or take one slot per core.
-    assert!(rate.sent.abs_diff(10_000) <= 2, "sent {}", rate.sent);
+    // second per 2 cores, never more than one slot per core over.
+    common::assert_on_schedule(rate.sent, 10_000, 2);
     assert!(rate.shortfall_pct < 1.0, "{rate:?}");
     assert_eq!(summary.failures, 0);
     assert_eq!(summary.requests + summary.in_flight, rate.sent);
@@ -288,7 +288,7 @@ fn warmup_is_excluded_and_ramps_climb() {
     let summary = app::run(&config).unwrap();
     server.stop().unwrap();
     let sent = summary.rate.as_ref().unwrap().sent;
-    assert!(sent.abs_diff(1_500) <= 2, "sent {sent}");
+    common::assert_on_schedule(sent, 1_500, 2);
 
     // A ramp inside the warm-up: the measured second runs at the full rate, and the server
     // also saw the ramp's 250 slots and the warm-up's full-rate half second.
@@ -299,8 +299,8 @@ fn warmup_is_excluded_and_ramps_climb() {
     let summary = app::run(&config).unwrap();
     let served = server.stop().unwrap().requests;
     let sent = summary.rate.as_ref().unwrap().sent;
-    assert!(sent.abs_diff(1_000) <= 2, "sent {sent}");
-    assert!(served.abs_diff(1_750) <= 6, "served {served}");
+    common::assert_on_schedule(sent, 1_000, 2);
+    common::assert_on_schedule(served, 1_750, 6);
     assert_eq!(summary.requests + summary.in_flight, sent);
 
     // -n in rate mode counts the slots after the warm-up only.

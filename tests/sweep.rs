@@ -35,7 +35,7 @@ fn rates_runs_every_step_and_reports_each() {
         .collect();
     assert_eq!(sent.len(), 3);
     for (got, want) in sent.iter().zip([500, 1_000, 2_000]) {
-        assert!(got.abs_diff(want) <= 1, "sent {got}, want {want}");
+        common::assert_on_schedule(*got, want, 1);
     }
     let json = blast::report::sweep::to_value(&report);
     assert_eq!(json["steps"].as_array().unwrap().len(), 3);
