@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
 use crate::config::{Config, Driver, JsonOut, Sweep};
 use crate::plan::parse_cpus;
-use crate::request::{RequestSpec, parse_header};
+use crate::request::{self, RequestSpec, parse_header};
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::target::Target;
@@ -175,12 +175,17 @@ struct RunArgs {
     headers: Vec<String>,
 
     /// Request body; a JSON body gets Content-Type: application/json unless -H sets one
-    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    #[arg(long, value_name = "TEXT", conflicts_with_all = ["body_file", "body_lines"])]
     body: Option<String>,
 
     /// Read the request body from a file
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "body_lines")]
     body_file: Option<String>,
+
+    /// Request bodies, one per line (e.g. JSON Lines), sent in turn: each thread sends the
+    /// next line with each request; blank lines are skipped
+    #[arg(long, value_name = "PATH")]
+    body_lines: Option<String>,
 
     /// Per-request timeout, from the write to the last response byte; the connection is
     /// closed and reopened after one
@@ -344,8 +349,7 @@ fn demo_config(args: DemoArgs) -> Result<Config, String> {
     config.request = request_spec(
         None,
         &[],
-        Some(r#"{"features":[5.1,3.5,1.4,0.2]}"#.into()),
-        None,
+        vec![br#"{"features":[5.1,3.5,1.4,0.2]}"#.to_vec()],
     )?;
     config.expect = expect("200", &["prediction=0|1".to_string()])?;
     config.health = Some("/health".into());
@@ -435,7 +439,8 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         .map(|t| positive("--threads", t).map(|t| t as usize))
         .transpose()?;
     config.cpus = cli.cpus.as_deref().map(parse_cpus).transpose()?;
-    config.request = request_spec(cli.method, &cli.headers, cli.body, cli.body_file)?;
+    let bodies = bodies(cli.body, cli.body_file, cli.body_lines)?;
+    config.request = request_spec(cli.method, &cli.headers, bodies)?;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
     config.driver = driver(cli.driver);
@@ -492,20 +497,31 @@ fn optional_duration(flag: &str, text: Option<&str>) -> Result<Duration, String>
     text.map_or(Ok(Duration::ZERO), |t| positive_duration(flag, t))
 }
 
+/// The bodies from `--body`, `--body-file` or `--body-lines` (clap lets one through at most).
+fn bodies(
+    text: Option<String>,
+    file: Option<String>,
+    lines: Option<String>,
+) -> Result<Vec<Vec<u8>>, String> {
+    Ok(match (text, file, lines) {
+        (Some(text), _, _) => vec![text.into_bytes()],
+        (None, Some(path), _) => vec![
+            std::fs::read(&path).map_err(|e| format!("cannot read --body-file '{path}': {e}"))?,
+        ],
+        (None, None, Some(path)) => request::body_lines(&path)?,
+        (None, None, None) => vec![Vec::new()],
+    })
+}
+
+/// The request: `method` (default GET, or POST when a body is given), `-H` headers, and the
+/// bodies sent in turn (one, empty when no body is given).
 fn request_spec(
     method: Option<String>,
     headers: &[String],
-    body: Option<String>,
-    body_file: Option<String>,
+    bodies: Vec<Vec<u8>>,
 ) -> Result<RequestSpec, String> {
-    let body = match (body, body_file) {
-        (Some(text), _) => text.into_bytes(),
-        (None, Some(path)) => {
-            std::fs::read(&path).map_err(|e| format!("cannot read --body-file '{path}': {e}"))?
-        }
-        (None, None) => Vec::new(),
-    };
-    let method = method.unwrap_or_else(|| if body.is_empty() { "GET" } else { "POST" }.into());
+    let no_body = bodies.iter().all(Vec::is_empty);
+    let method = method.unwrap_or_else(|| if no_body { "GET" } else { "POST" }.into());
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if method.is_empty() || !method.bytes().all(token) {
         return Err(format!("invalid method '{method}'"));
@@ -517,7 +533,7 @@ fn request_spec(
     Ok(RequestSpec {
         method,
         headers,
-        body,
+        bodies,
     })
 }
 
@@ -589,8 +605,8 @@ mod tests {
         );
         assert_eq!(c.duration, Some(std::time::Duration::from_secs(120)));
         assert_eq!(
-            (c.request.method.as_str(), c.request.body.as_slice()),
-            ("POST", &b"{}"[..])
+            (c.request.method.as_str(), c.request.bodies.as_slice()),
+            ("POST", &[b"{}".to_vec()][..])
         );
         assert_eq!(c.driver, Driver::Epoll);
         assert_eq!(c.json, Some(JsonOut::Stdout));

@@ -79,7 +79,8 @@ impl Config {
             target,
             request: RequestSpec {
                 method: "GET".into(),
-                ..RequestSpec::default()
+                headers: Vec::new(),
+                bodies: vec![Vec::new()],
             },
             expect: Expect::default(),
             connections: 64,

@@ -10,9 +10,10 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::buf::IoBufMut;
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use monoio::time::Sleep;
@@ -20,6 +21,7 @@ use monoio::time::Sleep;
 use crate::check::CheckFailure;
 use crate::connect;
 use crate::pacer::Slot;
+use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
 use crate::worker::Worker;
@@ -215,15 +217,30 @@ impl Conn {
         worker: &Worker,
         measured: bool,
     ) -> Result<Arrived, ErrorKind> {
-        let plan = &worker.plan;
         let stream = self.stream.as_mut().expect("connected before exchange");
-        let sent = send_now(stream.as_raw_fd(), plan.request);
-        if sent < plan.request.len() {
-            let (written, _) = stream.write_all(&plan.request[sent..]).await;
+        let (index, len, sent) = {
+            let index = worker.next_request();
+            let request = &worker.plan.request_bytes[index];
+            (index, request.len(), send_now(stream.as_raw_fd(), request))
+        };
+        let len = if sent < len {
+            // Only what the write's future holds lives across this wait: the task's state
+            // stays as small as it was with one request.
+            let rest = Unsent {
+                plan: worker.plan.clone(),
+                // The plan holds at most u32::MAX requests, and one write moves at most
+                // 2 GiB (Linux's MAX_RW_COUNT), so both fit.
+                index: index as u32,
+                from: sent as u32,
+            };
+            let (written, rest) = stream.write_all(rest).await;
             written.map_err(|_| ErrorKind::Write)?;
-        }
+            rest.bytes().len()
+        } else {
+            len
+        };
         if measured {
-            worker.stats.borrow_mut().bytes_written += plan.request.len() as u64;
+            worker.stats.borrow_mut().bytes_written += len as u64;
         }
         self.framer.reset();
         loop {
@@ -279,11 +296,39 @@ impl Conn {
     }
 }
 
+/// The part of a request the first write left unsent, as an owned buffer for the runtime's
+/// write (which may outlive this task's borrow): it holds the plan, and with it the bytes.
+/// (16 bytes: it lives in the task's state while it waits.)
+struct Unsent {
+    plan: Arc<Plan>,
+    index: u32,
+    from: u32,
+}
+
+impl Unsent {
+    /// The whole request.
+    fn bytes(&self) -> &[u8] {
+        &self.plan.request_bytes[self.index as usize]
+    }
+}
+
+// SAFETY: the bytes live in the plan, which this value keeps alive, and never move or change
+// (the plan is read-only during the run).
+unsafe impl IoBuf for Unsent {
+    fn read_ptr(&self) -> *const u8 {
+        self.bytes()[self.from as usize..].as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.bytes().len() - self.from as usize
+    }
+}
+
 /// Writes what the socket takes at once, without waiting: a request fits an idle socket's
 /// send buffer, so this one syscall is almost always the whole write, and the response read
 /// goes to the ring in the same pass instead of after a second trip through the runtime.
 /// Returns the bytes written (0 on any error: the runtime's write then retries and reports).
-fn send_now(fd: RawFd, bytes: &'static [u8]) -> usize {
+fn send_now(fd: RawFd, bytes: &[u8]) -> usize {
     // SAFETY: `bytes` is valid for its length; MSG_NOSIGNAL turns a closed peer into EPIPE.
     // The raw syscall skips libc's cancellation-point bookkeeping, which blast never uses.
     let n = unsafe {

@@ -41,10 +41,10 @@ pub fn check(
     let spec = RequestSpec {
         method: "GET".into(),
         headers: headers.to_vec(),
-        body: Vec::new(),
+        bodies: Vec::new(),
     };
     stream
-        .write_all(&request::build(target, &spec))
+        .write_all(&request::build(target, &spec, &[]))
         .map_err(|e| fail(e.to_string()))?;
     let status = read_status(&mut stream).map_err(fail)?;
     if (200..300).contains(&status) {

@@ -25,9 +25,9 @@ pub struct CoreShare {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub addr: SocketAddr,
-    /// The serialized request. Leaked once per run so that every connection can hand the same
-    /// `&'static` bytes to the kernel without copying or reference counting.
-    pub request: &'static [u8],
+    /// The serialized requests, sent in turn: one per body (usually one). Every connection
+    /// hands these same bytes to the kernel, without copying.
+    pub request_bytes: Vec<Box<[u8]>>,
     pub head_request: bool,
     pub expect: Expect,
     pub timeout: Duration,
@@ -47,7 +47,10 @@ pub struct Plan {
 impl Plan {
     pub fn new(config: &Config) -> Result<Plan, String> {
         let addr = config.target.resolve()?;
-        let bytes = request::build(&config.target, &config.request);
+        let request_bytes = request::build_all(&config.target, &config.request);
+        if u32::try_from(request_bytes.len()).is_err() {
+            return Err("--body-lines holds more than 4,294,967,295 bodies".into());
+        }
         let cpus = choose_cpus(config.cpus.as_deref())?;
         let threads = config
             .threads
@@ -75,7 +78,7 @@ impl Plan {
             .collect();
         Ok(Plan {
             addr,
-            request: Box::leak(bytes.into_boxed_slice()),
+            request_bytes,
             head_request: config.request.method == "HEAD",
             expect: config.expect.clone(),
             timeout: config.timeout,

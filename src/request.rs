@@ -1,5 +1,5 @@
-//! The exact bytes of the request, built once before the run and shared read-only by every
-//! connection on every core.
+//! The exact bytes of the requests, built once before the run and shared read-only by every
+//! connection on every core: one request, or one per body of `--body-lines`.
 
 use crate::target::Target;
 
@@ -10,16 +10,26 @@ pub struct RequestSpec {
     /// Headers in the order given; a user `Host`, `User-Agent`, `Content-Length` or
     /// `Content-Type` replaces blast's own.
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    /// The bodies, sent in turn, one per request: one (empty without a body), or one per
+    /// line of `--body-lines`.
+    pub bodies: Vec<Vec<u8>>,
 }
 
 /// Methods whose requests carry a `Content-Length` even with an empty body, because servers
 /// (and proxies) expect one for them.
 const BODY_METHODS: &[&str] = &["POST", "PUT", "PATCH"];
 
-/// Serializes the request. Validation of names and values happened in `cli`.
-pub fn build(target: &Target, spec: &RequestSpec) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + spec.body.len());
+/// Serializes one request per body, in the order of the bodies.
+pub fn build_all(target: &Target, spec: &RequestSpec) -> Vec<Box<[u8]>> {
+    spec.bodies
+        .iter()
+        .map(|body| build(target, spec, body).into_boxed_slice())
+        .collect()
+}
+
+/// Serializes the request with `body`. Validation of names and values happened in `cli`.
+pub fn build(target: &Target, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + body.len());
     push_line(
         &mut out,
         &format!("{} {} HTTP/1.1", spec.method, target.path),
@@ -39,19 +49,38 @@ pub fn build(target: &Target, spec: &RequestSpec) -> Vec<u8> {
             concat!("blast/", env!("CARGO_PKG_VERSION")),
         );
     }
-    if !has("content-type") && looks_like_json(&spec.body) {
+    if !has("content-type") && looks_like_json(body) {
         push_header(&mut out, "Content-Type", "application/json");
     }
-    let needs_length = !spec.body.is_empty() || BODY_METHODS.contains(&spec.method.as_str());
+    let needs_length = !body.is_empty() || BODY_METHODS.contains(&spec.method.as_str());
     if needs_length && !has("content-length") {
-        push_header(&mut out, "Content-Length", &spec.body.len().to_string());
+        push_header(&mut out, "Content-Length", &body.len().to_string());
     }
     for (name, value) in &spec.headers {
         push_header(&mut out, name, value);
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&spec.body);
+    out.extend_from_slice(body);
     out
+}
+
+/// The bodies of a `--body-lines` file: one per line (a trailing CR is dropped), blank lines
+/// skipped. Reports the file's name when it cannot be read or holds no body.
+pub fn body_lines(path: &str) -> Result<Vec<Vec<u8>>, String> {
+    let text =
+        std::fs::read(path).map_err(|e| format!("cannot read --body-lines '{path}': {e}"))?;
+    let bodies: Vec<Vec<u8>> = text
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.trim_ascii().is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    if bodies.is_empty() {
+        return Err(format!(
+            "--body-lines '{path}' holds no body (every line is blank)"
+        ));
+    }
+    Ok(bodies)
 }
 
 /// A body that parses as a JSON object or array gets `Content-Type: application/json` unless
@@ -103,7 +132,7 @@ mod tests {
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
-            body: body.as_bytes().to_vec(),
+            bodies: vec![body.as_bytes().to_vec()],
         }
     }
 
@@ -149,9 +178,44 @@ mod tests {
             ),
         ];
         for (spec, want) in cases {
-            let got = String::from_utf8(build(&target(), &spec)).unwrap();
+            let got = String::from_utf8(build(&target(), &spec, &spec.bodies[0])).unwrap();
             assert_eq!(got, want);
         }
+    }
+
+    /// Each body gets its own request, with its own length and content type.
+    #[test]
+    fn builds_one_request_per_body() {
+        let mut spec = spec("POST", &[("X-A", "1")], "");
+        spec.bodies = vec![br#"{"x":1}"#.to_vec(), b"plain".to_vec(), b"[]".to_vec()];
+        let built = build_all(&target(), &spec);
+        assert_eq!(built.len(), 3);
+        for (request, body) in built.iter().zip(&spec.bodies) {
+            let text = String::from_utf8(request.to_vec()).unwrap();
+            assert!(text.ends_with(&format!("X-A: 1\r\n\r\n{}", String::from_utf8_lossy(body))));
+            assert!(
+                text.contains(&format!("Content-Length: {}\r\n", body.len())),
+                "{text}"
+            );
+            let json = body[0] != b'p';
+            assert_eq!(text.contains("application/json"), json, "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_body_lines() {
+        let dir = std::env::temp_dir().join(format!("blast-lines-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bodies.jsonl");
+        std::fs::write(&path, "{\"x\":1}\r\n\n  \n{\"x\": 2}\nlast").unwrap();
+        let bodies = body_lines(path.to_str().unwrap()).unwrap();
+        assert_eq!(bodies, [&br#"{"x":1}"#[..], br#"{"x": 2}"#, b"last"]);
+        std::fs::write(&path, "\n \r\n").unwrap();
+        let error = body_lines(path.to_str().unwrap()).unwrap_err();
+        assert!(error.contains("holds no body"), "{error}");
+        let error = body_lines(dir.join("missing").to_str().unwrap()).unwrap_err();
+        assert!(error.starts_with("cannot read --body-lines"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

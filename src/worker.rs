@@ -37,6 +37,8 @@ pub struct Worker {
     pub bodies: RefCell<KnownBodies>,
     /// Rate mode: this core's schedule.
     pacer: Option<Pacer>,
+    /// Which of the plan's requests this core sends next (they go in turn).
+    next_request: Cell<usize>,
     /// Connection tasks running, and how many this core may run.
     connections: Cell<usize>,
     max_connections: usize,
@@ -80,6 +82,7 @@ impl Worker {
             heads: KnownHeads::shared(),
             bodies: RefCell::default(),
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
+            next_request: Cell::new(0),
             connections: Cell::new(share.connections),
             max_connections: share.max_connections,
             seconds: RefCell::new(SecondRecorder::new(series, from)),
@@ -89,6 +92,20 @@ impl Worker {
             warming: Cell::new(warming),
             stopped: Cell::new(false),
         })
+    }
+
+    /// The request to send next: the index of one of the plan's requests, in turn (a compare
+    /// rather than a division per request).
+    pub fn next_request(&self) -> usize {
+        let index = self.next_request.get();
+        let next = index + 1;
+        let wrapped = if next == self.plan.request_bytes.len() {
+            0
+        } else {
+            next
+        };
+        self.next_request.set(wrapped);
+        index
     }
 
     /// The connection opened for connection `index` before the clock started, once.

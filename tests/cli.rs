@@ -39,6 +39,15 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--max-body", "0", "http://127.0.0.1:1/"],
         &["--max-body", "2g", "http://127.0.0.1:1/"],
         &["--max-body", "lots", "http://127.0.0.1:1/"],
+        &["--body-lines", "/no/such/file", "http://127.0.0.1:1/"],
+        &["--body-lines", "/dev/null", "http://127.0.0.1:1/"],
+        &[
+            "--body",
+            "{}",
+            "--body-lines",
+            "/dev/null",
+            "http://127.0.0.1:1/",
+        ],
         &["serve", "--bogus"],
         // Found before the run, not after it: no report on stdout.
         &[
@@ -121,6 +130,7 @@ fn help_documents_every_flag() {
         "--header",
         "--body",
         "--body-file",
+        "--body-lines",
         "--timeout",
         "--connect-timeout",
         "--driver",
@@ -248,6 +258,41 @@ fn json_on_stdout_moves_the_text_to_stderr() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
     assert_eq!(json["successes"], 50);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Requests    50 total"));
+}
+
+/// `--body-lines` against blast's own target, whose prediction is a hash of the body: with one
+/// line of each answer and `--expect-json prediction=0`, exactly every other request fails,
+/// on each of two threads.
+#[test]
+fn body_lines_go_in_turn() {
+    use blast::serve::http::prediction;
+    let body = |want: u8| {
+        (0..)
+            .map(|i| format!(r#"{{"x":{i}}}"#))
+            .find(|b| prediction(b.as_bytes()) == want)
+            .unwrap()
+    };
+    let dir = std::env::temp_dir().join(format!("blast-cli-lines-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bodies.jsonl");
+    std::fs::write(&path, format!("{}\n\n{}\n", body(0), body(1))).unwrap();
+    let server = common::builtin(blast::serve::faults::Faults::default());
+    let url = format!("http://{}/predict", server.addr);
+    let path = path.to_str().unwrap();
+    let args = ["-t", "2", "-c", "4", "-n", "1000", "--body-lines", path];
+    let out = blast(
+        &[
+            &args[..],
+            &["--expect-json", "prediction=0", "--json", "-", &url],
+        ]
+        .concat(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["successes"], 500, "{json}");
+    assert_eq!(json["errors"]["body"], 500, "{json}");
+    let stats = server.stop().unwrap();
+    assert_eq!(stats.requests, 1000);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -57,14 +57,15 @@ fn sends_the_exact_request_bytes_and_counts_every_response() {
         let server = Server::start(Behavior::Body(r#"{"prediction":0}"#));
         let mut config = server.config("/predict?v=2");
         config.request.method = "POST".into();
-        config.request.body = br#"{"features":[1,2,3]}"#.to_vec();
+        config.request.bodies = vec![br#"{"features":[1,2,3]}"#.to_vec()];
         config.request.headers = vec![("X-Test".into(), "yes".into())];
         config.requests = Some(1000);
         config.duration = None;
         config.expect = prediction_rule();
         let summary = run(config.clone(), driver);
 
-        let expected = blast::request::build(&config.target, &config.request);
+        let expected =
+            blast::request::build(&config.target, &config.request, &config.request.bodies[0]);
         assert_eq!(
             *server.first_request.lock().unwrap(),
             expected,
@@ -240,6 +241,42 @@ fn a_server_that_closes_at_once_is_counted_not_spun_on() {
         let failed = errors(&summary, "read") + errors(&summary, "write");
         assert!((4..=40).contains(&failed), "{:?}", summary.errors);
         assert_eq!(summary.successes, 0);
+    }
+}
+
+/// `--body-lines`: the bodies go in turn, one per request, each request whole, including one
+/// far larger than a socket's send buffer (the first write takes part of it, the runtime
+/// writes the rest from the shared plan).
+#[test]
+fn bodies_are_sent_in_turn_and_large_requests_whole() {
+    let large = format!(r#"{{"x":"{}"}}"#, "y".repeat(8 << 20));
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+        let mut config = server.config("/predict");
+        config.request.method = "POST".into();
+        config.request.bodies = vec![
+            br#"{"x":1}"#.to_vec(),
+            large.clone().into_bytes(),
+            br#"{"x":22}"#.to_vec(),
+        ];
+        config.connections = 1;
+        config.threads = Some(1);
+        config.requests = Some(7);
+        config.duration = None;
+        config.expect = prediction_rule();
+        let summary = run(config.clone(), driver);
+        assert_eq!((summary.successes, summary.failures), (7, 0), "{driver:?}");
+        let request_len =
+            |body: &[u8]| blast::request::build(&config.target, &config.request, body).len();
+        let cycle: Vec<usize> = config
+            .request
+            .bodies
+            .iter()
+            .map(|b| request_len(b))
+            .collect();
+        let want: Vec<usize> = cycle.iter().copied().cycle().take(7).collect();
+        assert_eq!(*server.lengths.lock().unwrap(), want, "{driver:?}");
+        assert_eq!(summary.bytes_written, want.iter().sum::<usize>() as u64);
     }
 }
 

@@ -22,7 +22,7 @@ fn client(server: &Server, requests: u64) -> Config {
     config.requests = Some(requests);
     config.duration = Some(Duration::from_secs(20));
     config.request.method = "POST".into();
-    config.request.body = br#"{"features":[1,2]}"#.to_vec();
+    config.request.bodies = vec![br#"{"features":[1,2]}"#.to_vec()];
     config.expect = Expect {
         status: StatusSet::parse("200").unwrap(),
         json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],

@@ -89,7 +89,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, BadRequest> {
 }
 
 /// A deterministic 0 or 1 from the request (FNV-1a of the body, or of the path).
-fn prediction(input: &[u8]) -> u8 {
+pub fn prediction(input: &[u8]) -> u8 {
     let hash = input.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
     });

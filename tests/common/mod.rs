@@ -84,6 +84,8 @@ pub struct Server {
     pub connections: Arc<AtomicU64>,
     /// The first request's bytes, exactly as received.
     pub first_request: Arc<Mutex<Vec<u8>>>,
+    /// Every request's length in bytes, in the order received.
+    pub lengths: Arc<Mutex<Vec<usize>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -108,12 +110,14 @@ impl Server {
             requests: Arc::default(),
             connections: Arc::default(),
             first_request: Arc::default(),
+            lengths: Arc::default(),
             stop: Arc::default(),
         };
-        let (requests, connections, first, stop) = (
+        let (requests, connections, first, lengths, stop) = (
             server.requests.clone(),
             server.connections.clone(),
             server.first_request.clone(),
+            server.lengths.clone(),
             server.stop.clone(),
         );
         let paused_until: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -125,10 +129,11 @@ impl Server {
                 }
                 let Ok(stream) = stream else { continue };
                 connections.fetch_add(1, Ordering::Relaxed);
-                let (behavior, requests, first, stop) = (
+                let (behavior, requests, first, lengths, stop) = (
                     behavior.clone(),
                     requests.clone(),
                     first.clone(),
+                    lengths.clone(),
                     stop.clone(),
                 );
                 let paused_until = paused_until.clone();
@@ -136,6 +141,7 @@ impl Server {
                     let shared = Shared {
                         requests: &requests,
                         first: &first,
+                        lengths: &lengths,
                         stop: &stop,
                         paused_until: &paused_until,
                     };
@@ -177,6 +183,7 @@ impl Drop for Server {
 struct Shared<'a> {
     requests: &'a AtomicU64,
     first: &'a Mutex<Vec<u8>>,
+    lengths: &'a Mutex<Vec<usize>>,
     stop: &'a AtomicBool,
     paused_until: &'a Mutex<Option<Instant>>,
 }
@@ -185,6 +192,7 @@ fn serve(mut stream: TcpStream, behavior: Behavior, shared: Shared<'_>) {
     let Shared {
         requests,
         first,
+        lengths,
         stop,
         paused_until,
     } = shared;
@@ -199,6 +207,7 @@ fn serve(mut stream: TcpStream, behavior: Behavior, shared: Shared<'_>) {
             return;
         };
         let number = requests.fetch_add(1, Ordering::Relaxed) + 1;
+        lengths.lock().unwrap().push(request.len());
         if number == 1 {
             *first.lock().unwrap() = request;
         }
