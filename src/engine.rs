@@ -22,6 +22,14 @@ use crate::worker::Worker;
 
 /// io_uring rejects larger rings.
 const MAX_RING_ENTRIES: u32 = 32_768;
+/// The most connections a core may have for its ring to defer completion work to its waits
+/// (see `uring_setup`). Measured on Linux 6.18 against nginx: fine at 14,000 connections on
+/// one core, but from 15,000 the connects opened at once did not complete (40 of 15,000
+/// did; the rest timed out, and so did their retries), while the plain ring and epoll open
+/// and serve them all. The likely cause: a wait runs at most 20 deferred completions since
+/// Linux 6.10 (liburing issue 1474), and such a backlog falls behind. At 8,000 connections
+/// deferring still gave 36% more responses than the plain ring.
+const DEFERRED_MAX_CONNECTIONS: usize = 8_192;
 /// How often the main thread collects the per-second series, in ticks.
 const COLLECT_EVERY: u32 = 5;
 
@@ -105,9 +113,13 @@ fn spawn_core(
                 core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
             }
             let entries = (share.max_connections as u32 * 2).clamp(256, MAX_RING_ENTRIES);
+            let ring = Ring {
+                entries,
+                deferred: share.max_connections <= DEFERRED_MAX_CONNECTIONS,
+            };
             let driver = plan.driver;
             let core = run_core(plan, share, series, ticks);
-            let ((stats, elapsed), name) = block_on(driver, entries, core)?;
+            let ((stats, elapsed), name) = block_on(driver, ring, core)?;
             Ok((stats, name, elapsed))
         })
         .map_err(|e| format!("cannot start a core thread: {e}"))
@@ -153,13 +165,21 @@ async fn run_core(
     worker.finish()
 }
 
-/// io_uring setup for a ring used by one thread only. Completions are then processed when
-/// the runtime waits for events instead of interrupting it (task work deferred to the
-/// owner): on loopback this removes most of io_uring's cost over epoll. Kernels before 6.1
-/// reject these flags; the ring is then built without them.
-fn uring_setup(tuned: bool) -> io_uring::Builder {
+/// How a runtime's ring is built: its entries (also the epoll driver's event batch), and
+/// whether completion work is deferred to the owner's waits (`uring_setup`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ring {
+    pub entries: u32,
+    pub deferred: bool,
+}
+
+/// io_uring setup for a ring used by one thread only. With `deferred`, completions are
+/// processed when the runtime waits for events instead of interrupting it (task work
+/// deferred to the owner): on loopback this removes most of io_uring's cost over epoll.
+/// Kernels before 6.1 reject these flags; the ring is then built without them.
+fn uring_setup(deferred: bool) -> io_uring::Builder {
     let mut builder = io_uring::IoUring::builder();
-    if tuned && std::env::var_os("BLAST_URING_PLAIN").is_none() {
+    if deferred && std::env::var_os("BLAST_URING_PLAIN").is_none() {
         builder
             .setup_coop_taskrun()
             .setup_single_issuer()
@@ -174,28 +194,30 @@ type Runtime = FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>
 /// Builds the runtime the driver asks for and runs `future` on it; returns the driver used.
 pub(crate) fn block_on<F: Future>(
     driver: Driver,
-    entries: u32,
+    ring: Ring,
     future: F,
 ) -> Result<(F::Output, &'static str), String> {
-    match build_runtime(driver, entries)? {
+    match build_runtime(driver, ring)? {
         FusionRuntime::Uring(mut rt) => Ok((rt.block_on(future), "io_uring")),
         FusionRuntime::Legacy(mut rt) => Ok((rt.block_on(future), "epoll")),
     }
 }
 
-fn build_runtime(driver: Driver, entries: u32) -> Result<Runtime, String> {
+fn build_runtime(driver: Driver, ring: Ring) -> Result<Runtime, String> {
     let uring = || {
-        let build = |tuned| {
+        let build = |deferred| {
             RuntimeBuilder::<TimeDriver<IoUringDriver>>::new()
-                .with_entries(entries)
-                .uring_builder(uring_setup(tuned))
+                .with_entries(ring.entries)
+                .uring_builder(uring_setup(deferred))
                 .build()
         };
-        build(true).or_else(|_| build(false)).map(Runtime::from)
+        build(ring.deferred)
+            .or_else(|_| build(false))
+            .map(Runtime::from)
     };
     let epoll = || {
         RuntimeBuilder::<TimeDriver<LegacyDriver>>::new()
-            .with_entries(entries)
+            .with_entries(ring.entries)
             .build()
             .map(Runtime::from)
             .map_err(|e| format!("cannot start the epoll runtime: {e}"))

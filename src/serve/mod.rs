@@ -189,7 +189,11 @@ fn serve_thread(
         }
         Ok::<ServeStats, String>(core.stats.take())
     };
-    engine::block_on(config.driver, 4096, run)?.0
+    let ring = engine::Ring {
+        entries: 4096,
+        deferred: true,
+    };
+    engine::block_on(config.driver, ring, run)?.0
 }
 
 /// One core's server state, shared by its connection tasks.
