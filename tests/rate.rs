@@ -199,12 +199,12 @@ fn connections_grow_as_fast_as_the_schedule_needs() {
     let _turn = common::one_at_a_time();
     // 20 ms per response at 4,000/s needs about 80 connections; the run starts with 4. Grown
     // one per tick, they would take 0.4 s to get there while the backlog of unsent slots
-    // piled up (p50 330 ms); growth matched to the slots overdue (at most doubling per tick) gets there in
-    // a few ticks. It then holds about 80 plus one for each slot that fell behind while
-    // it grew (each is sent at once on a connection of its own): 220-300 on an idle
-    // machine, more when a busy machine stalls the client and the backlog grows. Thousands
-    // would mean growth ran away; a CI run saw 420, so the bound leaves room. The p90 here
-    // is 26-45 ms.
+    // piled up (p50 330 ms); growth matched to the slots overdue (at most doubling per
+    // tick) gets there in a few ticks. It then holds about 80 plus one for each slot that
+    // fell behind while it grew (each is sent at once on a connection of its own): 220-300
+    // on an idle machine, more when a busy machine stalls the client and the backlog grows.
+    // Thousands would mean growth ran away; a CI run saw 420, so the bound leaves room. The
+    // p90 here is 26-45 ms.
     let summary = against_fixed_delay(Duration::from_millis(20), 4_000.0, 1.0, 4_096);
     let rate = summary.rate.as_ref().unwrap();
     assert!(rate.shortfall_pct < 1.0, "{rate:?}");
