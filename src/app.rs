@@ -17,9 +17,10 @@ use crate::sweep::Search;
 use crate::target::Target;
 use std::net::SocketAddr;
 
-/// Exit codes: 0 the run completed, 1 not a single request succeeded, 2 usage or setup error.
+/// Exit codes: 0 the run completed, 1 not a single request succeeded or the run missed its
+/// `--slo`, 2 usage or setup error.
 pub const EXIT_OK: i32 = 0;
-pub const EXIT_NO_SUCCESS: i32 = 1;
+pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 /// Runs the load and prints the report; `Err` is a setup problem (exit 2).
@@ -92,8 +93,25 @@ pub fn report(config: &Config, summary: &Summary) -> Result<(), String> {
 }
 
 pub fn exit_code(summary: &Summary) -> i32 {
-    if summary.successes == 0 {
-        EXIT_NO_SUCCESS
+    if summary.successes == 0 || summary.slo.as_ref().is_some_and(|v| !v.met()) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// A sweep failed when no step had a success; a `--rates` sweep also when any step missed
+/// the objective, and `--find-max` when no rate met it (its search misses steps by design).
+pub fn sweep_exit_code(report: &SweepReport) -> i32 {
+    let missed = match report.max_rate {
+        Some(best) => best.is_none(),
+        None => report
+            .steps
+            .iter()
+            .any(|s| s.slo.as_ref().is_some_and(|v| !v.met())),
+    };
+    if missed || report.steps.iter().all(|s| s.successes == 0) {
+        EXIT_FAILED
     } else {
         EXIT_OK
     }
@@ -144,36 +162,35 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
     let mut step_config = config.clone();
     step_config.sweep = None;
     let mut steps = Vec::new();
-    let mut best = None;
+    let mut max_rate = None;
     match &config.sweep {
         Some(Sweep::Rates(rates)) => {
             for &rate in rates {
                 step_config.rate = Some(rate);
-                steps.push((run(&step_config)?, None));
+                steps.push(run(&step_config)?);
                 step_config.health = None;
                 if signal::stop_requested() {
                     break;
                 }
             }
         }
-        Some(Sweep::FindMax(slo)) => {
+        Some(Sweep::FindMax) => {
             let mut search = Search::new(config.rate.unwrap_or(1000.0));
             while let Some(rate) = search.next_rate() {
                 step_config.rate = Some(rate);
                 let step = run(&step_config)?;
                 step_config.health = None;
-                let verdict = slo.check(&step);
-                search.record(rate, verdict.is_ok());
-                steps.push((step, Some(verdict)));
+                search.record(rate, step.slo.as_ref().is_some_and(|v| v.met()));
+                steps.push(step);
                 if signal::stop_requested() {
                     break;
                 }
             }
-            best = Some((search.best(), config.slo_text.clone()));
+            max_rate = Some(search.best());
         }
         None => {}
     }
-    Ok(SweepReport { steps, best })
+    Ok(SweepReport { steps, max_rate })
 }
 
 /// Writes a sweep's table (stdout, or stderr when JSON goes to stdout) and its JSON.

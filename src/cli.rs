@@ -13,6 +13,7 @@ use crate::plan::parse_cpus;
 use crate::request::{self, RequestSpec, parse_header};
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
+use crate::slo::Slo;
 use crate::target::Target;
 use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
 
@@ -138,8 +139,10 @@ struct RunArgs {
     #[arg(long, requires = "slo", conflicts_with = "rates")]
     find_max: bool,
 
-    /// Objective for --find-max: p50/p90/p95/p99/p999 and errors bounds, e.g. 'p99<100ms,errors<1%'
-    #[arg(long, value_name = "EXPR", requires = "find_max")]
+    /// Objective: latency (p50 p90 p95 p99 p999 max), errors and rps bounds, e.g.
+    /// 'p99<100ms,errors<1%,rps>5k'; the report says whether the run met it, and a miss exits 1
+    /// (in a --rates sweep, a miss at any step). With --find-max, what the search must meet
+    #[arg(long, value_name = "EXPR")]
     slo: Option<String>,
 
     /// Load this long first, on the same connections, excluded from the results and from -n
@@ -410,18 +413,25 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.max_connections = positive("--max-connections", &cli.max_connections)? as usize;
     config.warmup = optional_duration("--warmup", cli.warmup.as_deref())?;
     config.ramp = optional_duration("--ramp", cli.ramp.as_deref())?;
-    config.sweep = match (&cli.rates, &cli.slo) {
-        (Some(list), _) => Some(Sweep::Rates(
+    config.slo = cli.slo.as_deref().map(Slo::parse).transpose()?;
+    config.sweep = match &cli.rates {
+        Some(list) => Some(Sweep::Rates(
             list.split(',')
                 .map(|r| parse_rate(r.trim()).map_err(|e| format!("--rates: {e}")))
                 .collect::<Result<_, _>>()?,
         )),
-        (None, Some(slo)) if cli.find_max => {
+        None if cli.find_max => {
+            if config.slo.as_ref().is_some_and(Slo::bounds_throughput) {
+                return Err(
+                    "--find-max cannot search with an rps bound in --slo: every rate \
+                            below it would miss (bound latency and errors instead)"
+                        .into(),
+                );
+            }
             config.rate.get_or_insert(1000.0);
-            config.slo_text = slo.clone();
-            Some(Sweep::FindMax(crate::sweep::Slo::parse(slo)?))
+            Some(Sweep::FindMax)
         }
-        _ => None,
+        None => None,
     };
     config.requests = cli
         .requests

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::check::Expect;
 use crate::request::RequestSpec;
+use crate::slo::Slo;
 use crate::target::Target;
 
 /// Which monoio driver each core runs.
@@ -22,8 +23,8 @@ pub enum Driver {
 pub enum Sweep {
     /// Each of these rates in turn, `duration` each.
     Rates(Vec<f64>),
-    /// Search for the highest rate meeting the objective, starting at `rate`.
-    FindMax(crate::sweep::Slo),
+    /// Search for the highest rate meeting `Config::slo`, starting at `rate`.
+    FindMax,
 }
 
 /// Where the report goes besides the text on stdout.
@@ -50,8 +51,8 @@ pub struct Config {
     pub ramp: Duration,
     /// Several rates in one invocation.
     pub sweep: Option<Sweep>,
-    /// `--slo` as typed, for the report.
-    pub slo_text: String,
+    /// The objective each run (or sweep step) is judged against; `--find-max` searches with it.
+    pub slo: Option<Slo>,
     /// Stop at this duration (`None`: only `requests` or Ctrl-C stops the run).
     pub duration: Option<Duration>,
     /// Stop after this many requests in total.
@@ -89,7 +90,7 @@ impl Config {
             warmup: Duration::ZERO,
             ramp: Duration::ZERO,
             sweep: None,
-            slo_text: String::new(),
+            slo: None,
             duration: Some(Duration::from_secs(10)),
             requests: None,
             threads: None,

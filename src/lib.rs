@@ -20,6 +20,7 @@ pub mod response;
 pub mod series;
 pub mod serve;
 pub mod signal;
+pub mod slo;
 pub mod stats;
 pub mod sweep;
 pub mod target;

@@ -28,8 +28,7 @@ fn run() -> i32 {
         return match app::sweep(&config)
             .and_then(|report| app::report_sweep(&config, &report).map(|_| report))
         {
-            Ok(report) if report.steps.iter().any(|(s, _)| s.successes > 0) => app::EXIT_OK,
-            Ok(_) => app::EXIT_NO_SUCCESS,
+            Ok(report) => app::sweep_exit_code(&report),
             Err(message) => usage_error(&message),
         };
     }

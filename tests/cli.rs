@@ -5,6 +5,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use blast::serve::faults::{Delay, Faults};
 use common::{Behavior, Server};
 
 fn blast(args: &[&str]) -> Output {
@@ -35,7 +36,9 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["-t", "x", "http://127.0.0.1:1/"],
         &["--expect-json", "prediction=0|", "http://127.0.0.1:1/"],
         // clap names the missing flag on the lines after its message.
-        &["--slo", "p99<1ms", "http://127.0.0.1:1/"],
+        &["--find-max", "http://127.0.0.1:1/"],
+        &["--slo", "p99<soon", "http://127.0.0.1:1/"],
+        &["--find-max", "--slo", "rps>5k", "http://127.0.0.1:1/"],
         &["--max-body", "0", "http://127.0.0.1:1/"],
         &["--max-body", "2g", "http://127.0.0.1:1/"],
         &["--max-body", "lots", "http://127.0.0.1:1/"],
@@ -87,8 +90,12 @@ fn errors_name_what_is_wrong() {
             "'--no-such-flag'",
         ),
         (
-            &["--slo", "p99<1ms", "http://127.0.0.1:1/"],
-            "not provided: --find-max (see blast --help)",
+            &["--slo", "p99<soon", "http://127.0.0.1:1/"],
+            "invalid --slo 'p99<soon' (use e.g. p99<100ms",
+        ),
+        (
+            &["--find-max", "--slo", "rps>5k", "http://127.0.0.1:1/"],
+            "--find-max cannot search with an rps bound",
         ),
         (
             &["--find-max", "http://127.0.0.1:1/"],
@@ -301,6 +308,58 @@ fn no_success_exits_1() {
     let out = blast(&["-c", "2", "-n", "10", &server.url("/")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Failures    status 10"));
+}
+
+#[test]
+fn an_objective_is_reported_and_a_miss_exits_1() {
+    // 4 connections to a server that answers in 2 ms or more (its timer's resolution) and
+    // fails one request in ten.
+    let server = common::builtin(Faults {
+        delay: Delay::Fixed(Duration::from_millis(2)),
+        error_share: 0.1,
+        ..Faults::default()
+    });
+    let url = format!("http://{}/predict", server.addr);
+    let run = |slo: &str, more: &[&str]| {
+        let mut args = vec!["-t", "1", "-c", "4", "-n", "400", "--slo", slo];
+        args.extend_from_slice(more);
+        args.push(&url);
+        let out = blast(&args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    let cases: &[(&str, Option<i32>, &str)] = &[
+        (
+            "p99<1s,errors<20%",
+            Some(0),
+            "Objective   p99<1s,errors<20%: met\n",
+        ),
+        ("p50<1ms", Some(1), "Objective   p50<1ms: MISSED (p50 "),
+        ("max<2ms", Some(1), "Objective   max<2ms: MISSED (max "),
+        ("p99<1s,errors<5%", Some(1), "MISSED (errors 10.00% >= 5%)"),
+        ("rps>100", Some(0), ": met"),
+        ("rps>1m", Some(1), "Objective   rps>1m: MISSED (rps "),
+    ];
+    for (slo, code, says) in cases {
+        let (got, text) = run(slo, &[]);
+        assert_eq!(got, *code, "{slo}: {text}");
+        assert!(text.contains(says), "{slo}: {text}");
+    }
+
+    // The JSON carries the verdict; a sweep misses when any step does, and says which.
+    let (code, json) = run("p50<1ms", &["--json", "-"]);
+    assert_eq!(code, Some(1));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["slo"]["objective"], "p50<1ms");
+    assert_eq!(json["slo"]["met"], false);
+    assert!(json["slo"]["missed"].as_str().unwrap().starts_with("p50 "));
+    let (code, table) = run("p50<1s", &["-d", "0.3", "--rates", "100,200"]);
+    assert_eq!(code, Some(0), "{table}");
+    assert_eq!(table.matches("  met\n").count(), 2, "{table}");
+    let (code, table) = run("errors<5%", &["-d", "0.3", "--rates", "100,200"]);
+    assert_eq!(code, Some(1), "{table}");
+    assert_eq!(table.matches("missed: errors").count(), 2, "{table}");
+    server.stop().unwrap();
 }
 
 /// Runs blast with `args`, sends it SIGINT after `after`, and returns its output and how long

@@ -228,7 +228,7 @@ fn a_refused_server_is_retried_with_backoff_not_a_spin() {
         // Backoff 10, 20, 40, ... ms: about 7 attempts per connection per second.
         assert!((4..=40).contains(&connects), "connect errors {connects}");
         assert_eq!((summary.successes, summary.connections_established), (0, 0));
-        assert_eq!(app::exit_code(&summary), app::EXIT_NO_SUCCESS);
+        assert_eq!(app::exit_code(&summary), app::EXIT_FAILED);
     }
 }
 

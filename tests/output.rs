@@ -15,8 +15,8 @@ use blast::engine::RunOutcome;
 use blast::report::sweep::{self as sweep_report, SweepReport};
 use blast::report::{Summary, json, text};
 use blast::series::SecondRow;
+use blast::slo::Slo;
 use blast::stats::{ErrorKind, Stats, record_latency};
-use blast::sweep::Slo;
 use blast::target::Target;
 use regex::Regex;
 use serde_json::Value;
@@ -43,11 +43,12 @@ fn golden(name: &str, actual: &str) {
 }
 
 /// A fixed outcome: 1,000 responses over two seconds with latencies 100 µs .. 2 ms, a few of
-/// each failure kind, and in rate mode the send-side numbers.
-fn summary(rate: Option<f64>) -> Summary {
+/// each failure kind, and in rate mode the send-side numbers; judged against `slo` if given.
+fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
     let mut config = Config::new(Target::parse("http://127.0.0.1:8000/predict").unwrap());
     config.connections = 64;
     config.rate = rate;
+    config.slo = slo.map(|text| Slo::parse(text).unwrap());
     let mut stats = if rate.is_some() {
         Stats::open_loop()
     } else {
@@ -110,22 +111,24 @@ fn json_of(s: &Summary) -> String {
 /// Two steps judged by the real objective: 500/s is kept and fast enough; at 1,000/s the
 /// same 1,005 sends are half the schedule.
 fn sweep() -> SweepReport {
-    let slo = Slo::parse("p99<5ms").unwrap();
-    let steps = [500.0, 1_000.0].map(|rate| {
-        let step = summary(Some(rate));
-        let verdict = slo.check(&step);
-        (step, Some(verdict))
-    });
     SweepReport {
-        steps: steps.into(),
-        best: Some((Some(500.0), "p99<5ms".into())),
+        steps: [500.0, 1_000.0]
+            .map(|rate| summary(Some(rate), Some("p99<5ms")))
+            .into(),
+        max_rate: Some(Some(500.0)),
     }
 }
 
 #[test]
 fn reports_match_their_golden_files() {
-    for (name, rate) in [("closed", None), ("rate", Some(1_000.0))] {
-        let s = summary(rate);
+    // The closed loop is judged against an objective it misses (1 request in 200 fails
+    // its status check), the rate run against none.
+    let cases = [
+        ("closed", None, Some("p99<5ms,errors<0.5%")),
+        ("rate", Some(1_000.0), None),
+    ];
+    for (name, rate, slo) in cases {
+        let s = summary(rate, slo);
         golden(&format!("{name}.txt"), &text_of(&s));
         golden(&format!("{name}.json"), &json_of(&s));
     }
@@ -246,7 +249,7 @@ fn assert_meets_schema(value: &Value, what: &str) {
 fn the_schema_catches_what_it_should() {
     // The validator and the schema, checked against reports that are wrong on purpose: a
     // schema that accepted anything would pass every other test here.
-    let good = serde_json::from_str::<Value>(&json_of(&summary(None))).unwrap();
+    let good = serde_json::from_str::<Value>(&json_of(&summary(None, None))).unwrap();
     assert_meets_schema(&good, "the closed-loop report");
     let schema = schema();
     type Break = fn(&mut Value);
@@ -277,10 +280,24 @@ fn real_runs_meet_the_schema() {
     let url = server.url("/predict");
     let dir = std::env::temp_dir().join(format!("blast-output-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let runs: [(&str, &[&str]); 3] = [
+    let runs: [(&str, &[&str]); 5] = [
         ("closed loop", &["-c", "4", "-d", "0.5"]),
+        ("judged", &["-c", "4", "-d", "0.5", "--slo", "p99<10s"]),
         ("rate", &["-c", "4", "-d", "0.5", "--rate", "200"]),
         ("sweep", &["-c", "4", "-d", "0.3", "--rates", "100,200"]),
+        (
+            "judged sweep",
+            &[
+                "-c",
+                "4",
+                "-d",
+                "0.3",
+                "--rates",
+                "100",
+                "--slo",
+                "errors<1%",
+            ],
+        ),
     ];
     for (what, args) in runs {
         let path = dir.join("report.json");

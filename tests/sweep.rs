@@ -8,7 +8,7 @@ use blast::app;
 use blast::config::{Config, Sweep};
 use blast::serve::Server;
 use blast::serve::faults::{Delay, Faults};
-use blast::sweep::Slo;
+use blast::slo::Slo;
 use blast::target::Target;
 
 fn config(server: &Server) -> Config {
@@ -31,7 +31,7 @@ fn rates_runs_every_step_and_reports_each() {
     let sent: Vec<u64> = report
         .steps
         .iter()
-        .map(|(s, _)| s.rate.as_ref().unwrap().sent)
+        .map(|s| s.rate.as_ref().unwrap().sent)
         .collect();
     assert_eq!(sent.len(), 3);
     for (got, want) in sent.iter().zip([500, 1_000, 2_000]) {
@@ -63,22 +63,24 @@ fn find_max_lands_on_the_known_capacity() {
     config.connections = 4;
     config.max_connections = 4;
     config.rate = Some(50.0);
-    config.sweep = Some(Sweep::FindMax(Slo::parse("p99<100ms").unwrap()));
-    config.slo_text = "p99<100ms".into();
+    config.sweep = Some(Sweep::FindMax);
+    config.slo = Some(Slo::parse("p99<100ms").unwrap());
     let report = app::sweep(&config).unwrap();
     server.stop().unwrap();
-    let (best, slo) = report.best.clone().unwrap();
-    let best = best.expect("some rate met the objective");
+    let best = report
+        .max_rate
+        .unwrap()
+        .expect("some rate met the objective");
     assert!(
         (150.0..=220.0).contains(&best),
         "best {best}; steps {:?}",
         rates(&report)
     );
-    assert_eq!(slo, "p99<100ms");
+    assert_eq!(report.objective(), Some("p99<100ms"));
     let tried = rates(&report);
     assert_eq!(&tried[..3], &[50.0, 100.0, 200.0], "doubling first");
     assert!(
-        report.steps.iter().any(|(_, v)| matches!(v, Some(Err(_)))),
+        report.steps.iter().any(|s| !s.slo.as_ref().unwrap().met()),
         "a step above capacity failed"
     );
 }
@@ -87,6 +89,6 @@ fn rates(report: &blast::report::sweep::SweepReport) -> Vec<f64> {
     report
         .steps
         .iter()
-        .map(|(s, _)| s.rate.as_ref().unwrap().target)
+        .map(|s| s.rate.as_ref().unwrap().target)
         .collect()
 }

@@ -67,6 +67,9 @@ pub fn to_value(s: &Summary) -> Value {
             "requests": r.requests, "failures": r.failures,
             "p50_us": r.p50_us, "p99_us": r.p99_us,
         })).collect::<Vec<_>>(),
+        "slo": s.slo.as_ref().map(|slo| json!({
+            "objective": slo.objective, "met": slo.met(), "missed": slo.missed,
+        })),
         "histogram": {
             "unit": "ns",
             "encoding": "hdrhistogram-v2-deflate-base64",

@@ -85,6 +85,23 @@ pub struct Summary {
     /// The merged latency histogram (nanoseconds), HdrHistogram V2 deflate, base64.
     pub histogram: String,
     pub rate: Option<RateSummary>,
+    /// The verdict on `--slo`, when one was given.
+    pub slo: Option<SloVerdict>,
+}
+
+/// How a run fared against its objective (`--slo`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloVerdict {
+    /// The objective as typed.
+    pub objective: String,
+    /// The first bound the run missed, or `None` when it met them all.
+    pub missed: Option<String>,
+}
+
+impl SloVerdict {
+    pub fn met(&self) -> bool {
+        self.missed.is_none()
+    }
 }
 
 impl Summary {
@@ -94,7 +111,7 @@ impl Summary {
         let requests = stats.requests();
         let latency = latency(&stats.latency, stats.over_range);
         let rps = requests as f64 / secs;
-        Summary {
+        let mut summary = Summary {
             url: format!("http://{}{}", config.target.authority, config.target.path),
             method: config.request.method.clone(),
             driver: outcome.driver,
@@ -129,7 +146,13 @@ impl Summary {
             per_second: outcome.seconds,
             histogram: encode_histogram(&stats.latency),
             rate: config.rate.map(|target| rate_summary(target, stats, secs)),
-        }
+            slo: None,
+        };
+        summary.slo = config.slo.as_ref().map(|slo| SloVerdict {
+            objective: slo.text.clone(),
+            missed: slo.check(&summary).err(),
+        });
+        summary
     }
 }
 

@@ -7,15 +7,24 @@ use serde_json::{Value, json};
 use super::Summary;
 use crate::units::format_micros;
 
-/// The steps of a sweep, in the order run, with the objective's verdict for `--find-max`.
+/// The steps of a sweep, in the order run, each with its verdict on `--slo` when one was
+/// given.
 pub struct SweepReport {
-    pub steps: Vec<(Summary, Option<Result<(), String>>)>,
-    /// `--find-max`: the highest rate that met the objective, and the objective's text.
-    pub best: Option<(Option<f64>, String)>,
+    pub steps: Vec<Summary>,
+    /// `--find-max`: the highest rate that met the objective (`Some(None)`: none did).
+    pub max_rate: Option<Option<f64>>,
+}
+
+impl SweepReport {
+    /// The objective the steps were judged against, as typed.
+    pub fn objective(&self) -> Option<&str> {
+        let verdict = self.steps.first()?.slo.as_ref()?;
+        Some(&verdict.objective)
+    }
 }
 
 pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
-    let Some((first, _)) = report.steps.first() else {
+    let Some(first) = report.steps.first() else {
         return writeln!(out, "no step ran");
     };
     writeln!(
@@ -31,12 +40,12 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
         "  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}  objective",
         "target/s", "sent/s", "done/s", "p50", "p95", "p99", "success"
     )?;
-    for (step, verdict) in &report.steps {
+    for step in &report.steps {
         let rate = step.rate.as_ref();
-        let verdict = match verdict {
+        let verdict = match step.slo.as_ref().map(|v| &v.missed) {
             None => String::new(),
-            Some(Ok(())) => "met".into(),
-            Some(Err(why)) => format!("missed: {why}"),
+            Some(None) => "met".into(),
+            Some(Some(why)) => format!("missed: {why}"),
         };
         writeln!(
             out,
@@ -50,7 +59,8 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             step.success_pct
         )?;
     }
-    if let Some((best, slo)) = &report.best {
+    if let Some(best) = report.max_rate {
+        let slo = report.objective().unwrap_or_default();
         match best {
             Some(rate) => writeln!(out, "\n  Highest rate meeting {slo}: {rate:.1}/s")?,
             None => writeln!(out, "\n  No rate tried met {slo}")?,
@@ -60,21 +70,10 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
 }
 
 pub fn to_value(report: &SweepReport) -> Value {
-    let steps: Vec<Value> = report
-        .steps
-        .iter()
-        .map(|(step, verdict)| {
-            let mut value = super::json::to_value(step);
-            if let (Some(verdict), Value::Object(map)) = (verdict, &mut value) {
-                map.insert("slo_met".into(), json!(verdict.is_ok()));
-                map.insert("slo_missed".into(), json!(verdict.as_ref().err()));
-            }
-            value
-        })
-        .collect();
+    let steps: Vec<Value> = report.steps.iter().map(super::json::to_value).collect();
     json!({
         "steps": steps,
-        "slo": report.best.as_ref().map(|(_, slo)| slo),
-        "max_rate": report.best.as_ref().and_then(|(best, _)| *best),
+        "slo": report.objective(),
+        "max_rate": report.max_rate.flatten(),
     })
 }

@@ -78,6 +78,12 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             s.in_flight
         )?;
     }
+    if let Some(slo) = &s.slo {
+        match &slo.missed {
+            None => writeln!(out, "  Objective   {}: met", slo.objective)?,
+            Some(why) => writeln!(out, "  Objective   {}: MISSED ({why})", slo.objective)?,
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,277 @@
+//! Service-level objectives (`--slo 'p99<100ms,errors<1%,rps>5k'`): bounds on a run's
+//! latency percentiles, error share and throughput. A run judged against one reports whether
+//! it met it and exits 1 when it did not (a gate for CI); `--find-max` searches for the
+//! highest rate that meets one.
+
+use crate::report::Summary;
+use crate::units::format_micros;
+
+/// One bound of a service-level objective.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// A latency percentile (0.5, 0.9, 0.95, 0.99, 0.999; 1.0 is the maximum) below this
+    /// many microseconds.
+    Latency { quantile: f64, max_us: f64 },
+    /// The share of failed requests below this percentage.
+    Errors { max_pct: f64 },
+    /// Successful responses per second above this many.
+    Throughput { min_rps: f64 },
+}
+
+/// Every bound must hold, and in rate mode the client must have kept the rate (within 1%).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Slo {
+    pub bounds: Vec<Bound>,
+    /// As typed, for the report.
+    pub text: String,
+}
+
+/// The percentiles a latency bound may name, with the quantile each stands for.
+const PERCENTILES: &[(&str, f64)] = &[
+    ("p50", 0.5),
+    ("p90", 0.9),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p99.9", 0.999),
+    ("p999", 0.999),
+    ("max", 1.0),
+];
+
+impl Slo {
+    /// Parses `p99<100ms`, `p50<20ms,errors<1%`, `rps>5k` (`<=` and `>=` are accepted as
+    /// `<` and `>`).
+    pub fn parse(text: &str) -> Result<Slo, String> {
+        let bounds = text
+            .split(',')
+            .map(|part| parse_bound(part.trim()))
+            .collect::<Result<_, _>>()?;
+        Ok(Slo {
+            bounds,
+            text: text.trim().to_string(),
+        })
+    }
+
+    /// Whether any bound is on throughput, which a rate search cannot use: a low rate
+    /// misses it by design.
+    pub fn bounds_throughput(&self) -> bool {
+        self.bounds
+            .iter()
+            .any(|b| matches!(b, Bound::Throughput { .. }))
+    }
+
+    /// Whether a run met the objective; `Err` says which bound it missed.
+    pub fn check(&self, run: &Summary) -> Result<(), String> {
+        if let Some(rate) = &run.rate
+            && rate.shortfall_pct > 1.0
+        {
+            return Err(format!("sent {:.1}% under the rate", rate.shortfall_pct));
+        }
+        self.bounds.iter().try_for_each(|bound| check(*bound, run))
+    }
+}
+
+fn parse_bound(part: &str) -> Result<Bound, String> {
+    let bad =
+        || format!("invalid --slo '{part}' (use e.g. p99<100ms, max<1s, errors<1% or rps>5000)");
+    if let Some((name, value)) = split(part, '>') {
+        return match name {
+            "rps" => crate::units::parse_rate(value)
+                .map(|min_rps| Bound::Throughput { min_rps })
+                .map_err(|_| bad()),
+            _ => Err(bad()),
+        };
+    }
+    let (name, value) = split(part, '<').ok_or_else(bad)?;
+    if name == "errors" {
+        let pct = value
+            .strip_suffix('%')
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|p| (0.0..=100.0).contains(p))
+            .ok_or_else(bad)?;
+        return Ok(Bound::Errors { max_pct: pct });
+    }
+    let quantile = PERCENTILES
+        .iter()
+        .find(|(label, _)| *label == name)
+        .map(|(_, q)| *q)
+        .ok_or_else(bad)?;
+    let max = crate::units::parse_duration(value).map_err(|_| bad())?;
+    Ok(Bound::Latency {
+        quantile,
+        max_us: max.as_secs_f64() * 1e6,
+    })
+}
+
+/// `name<value` or `name<=value` (with `<` as `op`), both sides trimmed.
+fn split(part: &str, op: char) -> Option<(&str, &str)> {
+    let (name, value) = part.split_once(op)?;
+    let value = value.strip_prefix('=').unwrap_or(value);
+    Some((name.trim(), value.trim()))
+}
+
+fn check(bound: Bound, run: &Summary) -> Result<(), String> {
+    match bound {
+        Bound::Latency { quantile, max_us } => {
+            let got = latency(run, quantile);
+            let name = PERCENTILES
+                .iter()
+                .find(|(_, q)| *q == quantile)
+                .map_or("p?", |(label, _)| label);
+            if run.latency.count == 0 {
+                return Err(format!("{name}: no complete responses"));
+            }
+            if got >= max_us {
+                return Err(format!(
+                    "{name} {} >= {}",
+                    format_micros(got),
+                    format_micros(max_us)
+                ));
+            }
+        }
+        Bound::Errors { max_pct } => {
+            let pct = 100.0 - run.success_pct;
+            if run.requests == 0 || pct >= max_pct {
+                return Err(format!("errors {pct:.2}% >= {max_pct}%"));
+            }
+        }
+        Bound::Throughput { min_rps } => {
+            if run.success_rps <= min_rps {
+                return Err(format!("rps {:.1} <= {min_rps}", run.success_rps));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn latency(run: &Summary, quantile: f64) -> f64 {
+    let l = &run.latency;
+    match quantile {
+        q if q <= 0.5 => l.p50,
+        q if q <= 0.9 => l.p90,
+        q if q <= 0.95 => l.p95,
+        q if q <= 0.99 => l.p99,
+        q if q <= 0.999 => l.p999,
+        _ => l.max,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::RunOutcome;
+    use crate::stats::{ErrorKind, Stats, record_latency};
+    use crate::target::Target;
+    use std::time::Duration;
+
+    /// A one-second closed-loop run: a response for each latency (in ms), the first
+    /// `failed` of them failing their status check; judged against `slo`.
+    fn judged(latencies_ms: &[u64], failed: usize, slo: &str) -> Option<String> {
+        let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+        config.slo = Some(Slo::parse(slo).unwrap());
+        let mut stats = Stats::default();
+        for (i, ms) in latencies_ms.iter().enumerate() {
+            record_latency(&mut stats.latency, ms * 1_000_000);
+            stats.record_response(200, (i < failed).then_some(ErrorKind::Status));
+        }
+        let outcome = RunOutcome {
+            stats,
+            seconds: Vec::new(),
+            driver: "epoll",
+            threads: 1,
+            elapsed: Duration::from_secs(1),
+            interrupted: false,
+        };
+        Summary::new(&config, outcome).slo.unwrap().missed
+    }
+
+    #[test]
+    fn a_run_meets_every_bound_or_names_the_first_it_missed() {
+        let hundred: Vec<u64> = (1..=100).collect();
+        let cases: &[(&[u64], usize, &str, Option<&str>)] = &[
+            (&hundred, 0, "p50<60ms,p99<100ms", None),
+            // The bound is on the exact value (50.004 ms), not on the rounded one.
+            (&hundred, 0, "p50<50ms", Some("p50 50.00ms >= 50.00ms")),
+            (
+                &hundred,
+                0,
+                "p90<80ms,p50<10ms",
+                Some("p90 90.05ms >= 80.00ms"),
+            ),
+            (&hundred, 0, "p95<95ms", Some("p95 95.03ms >= 95.00ms")),
+            (
+                &hundred,
+                0,
+                "p99.9<100ms",
+                Some("p99.9 100.01ms >= 100.00ms"),
+            ),
+            (&hundred, 0, "max<101ms", None),
+            (&hundred, 0, "max<100ms", Some("max 100.01ms >= 100.00ms")),
+            (&hundred, 2, "errors<3%", None),
+            (&hundred, 2, "errors<2%", Some("errors 2.00% >= 2%")),
+            (&hundred, 2, "rps>97", None),
+            (&hundred, 2, "rps>98", Some("rps 98.0 <= 98")),
+            (&[], 0, "p99<1s", Some("p99: no complete responses")),
+            (&[], 0, "errors<100%", Some("errors 100.00% >= 100%")),
+        ];
+        for (latencies, failed, slo, missed) in cases {
+            assert_eq!(
+                judged(latencies, *failed, slo).as_deref(),
+                *missed,
+                "{slo} over {} responses",
+                latencies.len()
+            );
+        }
+    }
+
+    #[test]
+    fn parses_objectives() {
+        let slo = Slo::parse(" p99<100ms, errors<1%, rps>=2.5k ").unwrap();
+        assert_eq!(
+            slo.bounds,
+            vec![
+                Bound::Latency {
+                    quantile: 0.99,
+                    max_us: 100_000.0
+                },
+                Bound::Errors { max_pct: 1.0 },
+                Bound::Throughput { min_rps: 2_500.0 },
+            ]
+        );
+        assert_eq!(slo.text, "p99<100ms, errors<1%, rps>=2.5k");
+        assert!(slo.bounds_throughput());
+        let cases: &[(&str, f64, f64)] = &[
+            ("p50<=2ms", 0.5, 2_000.0),
+            ("p99.9<1s", 0.999, 1e6),
+            ("p999 < 1s", 0.999, 1e6),
+            ("max<250us", 1.0, 250.0),
+        ];
+        for (text, quantile, max_us) in cases {
+            let slo = Slo::parse(text).unwrap();
+            assert_eq!(
+                slo.bounds,
+                vec![Bound::Latency {
+                    quantile: *quantile,
+                    max_us: *max_us
+                }],
+                "{text}"
+            );
+            assert!(!slo.bounds_throughput());
+        }
+        for bad in [
+            "p98<1ms",
+            "p99>1ms",
+            "errors<5",
+            "errors<101%",
+            "p99<soon",
+            "rps<5",
+            "rps>0",
+            "rps>fast",
+            "",
+            "p99<1ms,",
+        ] {
+            let error = Slo::parse(bad).unwrap_err();
+            assert!(error.starts_with("invalid --slo"), "{bad:?}: {error}");
+        }
+    }
+}
