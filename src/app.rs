@@ -54,8 +54,8 @@ pub fn run(config: &Config) -> Result<Summary, String> {
 
 /// Fails before the run, not after it, when the `--json` file cannot be written. Leaves no
 /// trace: an existing file is opened without truncating it, a new one is removed again.
-pub fn check_json_out(config: &Config) -> Result<(), String> {
-    let Some(JsonOut::File(path)) = &config.json else {
+pub fn check_json_out(json: Option<&JsonOut>) -> Result<(), String> {
+    let Some(JsonOut::File(path)) = json else {
         return Ok(());
     };
     let existed = std::path::Path::new(path).exists();
@@ -72,9 +72,9 @@ pub fn check_json_out(config: &Config) -> Result<(), String> {
 }
 
 /// Writes the text report (stdout, or stderr when JSON goes to stdout) and the JSON report.
-pub fn report(config: &Config, summary: &Summary) -> Result<(), String> {
+pub fn report(json: Option<&JsonOut>, summary: &Summary) -> Result<(), String> {
     let io_error = |e: io::Error| format!("cannot write the report: {e}");
-    match &config.json {
+    match json {
         Some(JsonOut::Stdout) => {
             text::write(&mut io::stderr().lock(), summary).map_err(io_error)?;
             json::write(&mut io::stdout().lock(), summary).map_err(io_error)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
-use crate::config::{Config, Driver, JsonOut, Sweep};
+use crate::config::{Config, Driver, JsonOut, MergeConfig, Sweep};
 use crate::plan::parse_cpus;
 use crate::request::{self, RequestSpec, parse_header};
 use crate::serve::ServeConfig;
@@ -25,7 +25,8 @@ use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
     after_help = "Examples:\n  blast -c 256 -d 60 http://127.0.0.1:8000/predict\n  \
                   blast -c 64 -d 30s -X POST --body '{\"x\":[1,2]}' --expect-status 200 \\\n        \
                   --expect-json 'prediction=0|1' --json out.json http://127.0.0.1:8000/predict\n  \
-                  blast demo\n  blast serve --listen 127.0.0.1:8080 --delay 1ms-5ms --error-rate 0.01",
+                  blast demo\n  blast serve --listen 127.0.0.1:8080 --delay 1ms-5ms --error-rate 0.01\n  \
+                  blast merge host1.json host2.json --json all.json",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -43,6 +44,24 @@ enum Command {
     Serve(ServeArgs),
     /// Start the built-in target on one CPU and blast it from the others, prediction check on
     Demo(DemoArgs),
+    /// Merge the --json reports of runs made at the same time (e.g. from several machines)
+    /// into one report; with one file, print its report again
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug)]
+struct MergeArgs {
+    /// JSON reports written by blast --json, of single runs against one target
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+
+    /// Judge the merged run against this objective, as blast --slo does; a miss exits 1
+    #[arg(long, value_name = "EXPR")]
+    slo: Option<String>,
+
+    /// Also write the merged report as JSON to PATH ('-': JSON on stdout, the text on stderr)
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -240,6 +259,7 @@ pub enum Parsed {
     Serve(ServeConfig),
     /// The demo: a client config whose target the demo fills in, and the server CPU.
     Demo(Box<Config>),
+    Merge(MergeConfig),
     /// `--help` or `--version`: the text to print on stdout.
     Print(String),
 }
@@ -261,6 +281,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     match cli.command {
         Some(Command::Serve(args)) => serve_config(args).map(Parsed::Serve),
         Some(Command::Demo(args)) => demo_config(args).map(|c| Parsed::Demo(Box::new(c))),
+        Some(Command::Merge(args)) => Ok(Parsed::Merge(MergeConfig {
+            files: args.files,
+            slo: args.slo.as_deref().map(Slo::parse).transpose()?,
+            json: json_out(args.json),
+        })),
         None => config(cli.run).map(|c| Parsed::Run(Box::new(c))),
     }
 }

@@ -105,3 +105,12 @@ impl Config {
         }
     }
 }
+
+/// `blast merge`: reports to merge, and what to do with the merged one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeConfig {
+    /// `--json` reports of single runs.
+    pub files: Vec<String>,
+    pub slo: Option<Slo>,
+    pub json: Option<JsonOut>,
+}

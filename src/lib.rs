@@ -11,6 +11,7 @@ pub mod engine;
 pub mod health;
 pub mod json_scan;
 pub mod limits;
+pub mod merge;
 pub mod pacer;
 pub mod plan;
 pub mod recall;

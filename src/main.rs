@@ -15,13 +15,22 @@ fn run() -> i32 {
                 Err(message) => usage_error(&message),
             };
         }
+        Ok(Parsed::Merge(merge)) => {
+            return match app::check_json_out(merge.json.as_ref())
+                .and_then(|_| blast::merge::merge(&merge.files, merge.slo))
+                .and_then(|summary| app::report(merge.json.as_ref(), &summary).map(|_| summary))
+            {
+                Ok(summary) => app::exit_code(&summary),
+                Err(message) => usage_error(&message),
+            };
+        }
         Ok(Parsed::Print(text)) => {
             print!("{text}");
             return app::EXIT_OK;
         }
         Err(message) => return usage_error(&message),
     };
-    if let Err(message) = app::check_json_out(&config) {
+    if let Err(message) = app::check_json_out(config.json.as_ref()) {
         return usage_error(&message);
     }
     if config.sweep.is_some() {
@@ -41,7 +50,7 @@ fn run() -> i32 {
         Ok(summary) => summary,
         Err(message) => return usage_error(&message),
     };
-    match app::report(&config, &summary) {
+    match app::report(config.json.as_ref(), &summary) {
         Ok(()) => app::exit_code(&summary),
         Err(message) => usage_error(&message),
     }

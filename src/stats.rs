@@ -8,6 +8,8 @@ use hdrhistogram::Histogram;
 pub const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
 /// Significant figures of the run histogram (0.1% worst-case quantization error).
 pub const LATENCY_SIGFIG: u8 = 3;
+/// Significant figures of the send-lag histogram (rate mode): a 1% error is plenty for lag.
+pub const SEND_LAG_SIGFIG: u8 = 2;
 
 /// Why a request failed. Order is the report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +134,7 @@ impl Stats {
     /// A complete response: its status is counted whatever the check said (its latency goes
     /// to the per-second histogram).
     pub fn record_response(&mut self, status: u16, failure: Option<ErrorKind>) {
-        self.status[(status as usize).min(STATUS_SLOTS - 1)] += 1;
+        self.add_status(status, 1);
         match failure {
             None => self.successes += 1,
             Some(kind) => self.errors[kind as usize] += 1,
@@ -140,6 +142,12 @@ impl Stats {
     }
 
     /// A request that ended without a complete response.
+    /// Adds `n` complete responses of `status` to the status counts only (for a report read
+    /// back, whose successes and failures are counted apart).
+    pub fn add_status(&mut self, status: u16, n: u64) {
+        self.status[(status as usize).min(STATUS_SLOTS - 1)] += n;
+    }
+
     pub fn record_error(&mut self, kind: ErrorKind) {
         self.errors[kind as usize] += 1;
     }
@@ -170,7 +178,7 @@ impl Stats {
     pub fn open_loop() -> Stats {
         Stats {
             uncorrected: Some(new_histogram(LATENCY_SIGFIG)),
-            send_lag: Some(new_histogram(2)),
+            send_lag: Some(new_histogram(SEND_LAG_SIGFIG)),
             ..Stats::default()
         }
     }

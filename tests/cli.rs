@@ -172,6 +172,11 @@ fn help_documents_every_flag() {
     for flag in ["--connections", "--duration", "--json"] {
         assert!(String::from_utf8_lossy(&blast(&["demo", "--help"]).stdout).contains(flag));
     }
+    let merge_help = String::from_utf8_lossy(&blast(&["merge", "--help"]).stdout).to_string();
+    for flag in ["FILE", "--slo", "--json"] {
+        assert!(merge_help.contains(flag), "merge --help lacks {flag}");
+    }
+    assert!(readme.contains("blast merge"), "README lacks blast merge");
 }
 
 #[test]

@@ -74,6 +74,8 @@ pub fn to_value(s: &Summary) -> Value {
             "unit": "ns",
             "encoding": "hdrhistogram-v2-deflate-base64",
             "data": s.histogram,
+            "uncorrected_data": s.rate.as_ref().map(|r| &r.uncorrected_histogram),
+            "send_lag_data": s.rate.as_ref().map(|r| &r.send_lag_histogram),
         },
     })
 }

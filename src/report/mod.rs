@@ -12,6 +12,7 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use crate::config::Config;
 use crate::engine::RunOutcome;
 use crate::series::SecondRow;
+use crate::slo::Slo;
 use crate::stats::ErrorKind;
 
 /// Latency figures in microseconds, over complete responses.
@@ -50,6 +51,10 @@ pub struct RateSummary {
     pub connections_used: u64,
     /// Latency from the actual send, which hides queueing: compare with `latency`.
     pub uncorrected: Latency,
+    /// The uncorrected latency and the send lag histograms (nanoseconds), encoded like
+    /// `Summary::histogram`, so that rate runs merge exactly too.
+    pub uncorrected_histogram: String,
+    pub send_lag_histogram: String,
 }
 
 #[derive(Debug, Clone)]
@@ -104,19 +109,47 @@ impl SloVerdict {
     }
 }
 
+/// What a summary reports about the run besides its numbers.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub url: String,
+    pub method: String,
+    /// Connections asked for (`-c`).
+    pub connections: usize,
+    /// `--rate`, total requests per second (`None`: closed loop).
+    pub rate: Option<f64>,
+    pub slo: Option<Slo>,
+}
+
+impl RunInfo {
+    pub fn of(config: &Config) -> RunInfo {
+        RunInfo {
+            url: format!("http://{}{}", config.target.authority, config.target.path),
+            method: config.request.method.clone(),
+            connections: config.connections,
+            rate: config.rate,
+            slo: config.slo.clone(),
+        }
+    }
+}
+
 impl Summary {
     pub fn new(config: &Config, outcome: RunOutcome) -> Summary {
+        Summary::of(RunInfo::of(config), outcome)
+    }
+
+    pub fn of(info: RunInfo, outcome: RunOutcome) -> Summary {
         let stats = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64().max(1e-9);
         let requests = stats.requests();
         let latency = latency(&stats.latency, stats.over_range);
         let rps = requests as f64 / secs;
         let mut summary = Summary {
-            url: format!("http://{}{}", config.target.authority, config.target.path),
-            method: config.request.method.clone(),
+            url: info.url,
+            method: info.method,
             driver: outcome.driver,
             threads: outcome.threads,
-            connections_requested: config.connections,
+            connections_requested: info.connections,
             connections_established: stats.established,
             reconnects: stats.reconnects,
             duration_s: secs,
@@ -145,10 +178,10 @@ impl Summary {
             in_flight: stats.in_flight,
             per_second: outcome.seconds,
             histogram: encode_histogram(&stats.latency),
-            rate: config.rate.map(|target| rate_summary(target, stats, secs)),
+            rate: info.rate.map(|target| rate_summary(target, stats, secs)),
             slo: None,
         };
-        summary.slo = config.slo.as_ref().map(|slo| SloVerdict {
+        summary.slo = info.slo.as_ref().map(|slo| SloVerdict {
             objective: slo.text.clone(),
             missed: slo.check(&summary).err(),
         });
@@ -177,6 +210,14 @@ fn rate_summary(target: f64, stats: &crate::stats::Stats, secs: f64) -> RateSumm
             .uncorrected
             .as_ref()
             .map_or_else(Latency::default, |h| latency(h, 0)),
+        uncorrected_histogram: stats
+            .uncorrected
+            .as_ref()
+            .map_or_else(String::new, encode_histogram),
+        send_lag_histogram: stats
+            .send_lag
+            .as_ref()
+            .map_or_else(String::new, encode_histogram),
     }
 }
 

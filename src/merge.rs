@@ -1,0 +1,241 @@
+//! `blast merge`: one report from the JSON reports of runs made at the same time against the
+//! same target (several client machines, or several blast processes). Each report is read
+//! back into the `Stats` it was summarized from (its counters, and its histograms decoded
+//! from the JSON), the `Stats` are merged as the cores' are after a run, and the merged run is
+//! summarized like any other. Everything is exact except the per-second percentiles, whose
+//! histograms the JSON does not keep: a merged second shows the highest of its runs' values.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::Value;
+
+use crate::engine::RunOutcome;
+use crate::report::{RunInfo, Summary, decode_histogram};
+use crate::series::SecondRow;
+use crate::slo::Slo;
+use crate::stats::{ErrorKind, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, new_histogram};
+
+/// One report read back.
+struct Part {
+    info: RunInfo,
+    outcome: RunOutcome,
+}
+
+/// Reads and merges the reports at `paths` (one path re-renders its report), judged against
+/// `slo` if given. `Err` names the file and what is wrong with it.
+pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
+    let mut parts = paths.iter().map(|path| read(path));
+    let Some(first) = parts.next() else {
+        return Err("merge needs at least one JSON report".into());
+    };
+    let Part {
+        mut info,
+        mut outcome,
+    } = first?;
+    for (path, part) in paths[1..].iter().zip(parts) {
+        let part = part?;
+        if (&part.info.url, &part.info.method) != (&info.url, &info.method) {
+            return Err(format!(
+                "'{path}' is a run of {} {}, not of {} {}: merge runs against one target",
+                part.info.method, part.info.url, info.method, info.url
+            ));
+        }
+        info.rate = match (info.rate, part.info.rate) {
+            (None, None) => None,
+            (Some(a), Some(b)) => Some(a + b),
+            _ => {
+                return Err(format!(
+                    "'{path}' mixes a closed-loop run and a --rate run: merge runs of one kind"
+                ));
+            }
+        };
+        info.connections += part.info.connections;
+        add_outcome(&mut outcome, part.outcome);
+    }
+    info.slo = slo;
+    Ok(Summary::of(info, outcome))
+}
+
+/// Adds a run made at the same time into `into`: counts add up, the window is the longest.
+fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
+    into.stats.merge(&from.stats);
+    let mut seconds: BTreeMap<u32, SecondRow> = std::mem::take(&mut into.seconds)
+        .into_iter()
+        .map(|row| (row.second, row))
+        .collect();
+    for row in from.seconds {
+        let r = seconds.entry(row.second).or_insert(SecondRow {
+            second: row.second,
+            sent: 0,
+            requests: 0,
+            failures: 0,
+            p50_us: 0.0,
+            p99_us: 0.0,
+        });
+        r.sent += row.sent;
+        r.requests += row.requests;
+        r.failures += row.failures;
+        r.p50_us = r.p50_us.max(row.p50_us);
+        r.p99_us = r.p99_us.max(row.p99_us);
+    }
+    into.seconds = seconds.into_values().collect();
+    if into.driver != from.driver {
+        into.driver = "mixed";
+    }
+    into.threads += from.threads;
+    into.elapsed = into.elapsed.max(from.elapsed);
+    into.interrupted |= from.interrupted;
+}
+
+fn read(path: &str) -> Result<Part, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("'{path}' is not JSON ({e}): merge reads blast's --json reports"))?;
+    if value.get("steps").is_some() {
+        return Err(format!(
+            "'{path}' is a sweep (--rates or --find-max): merge reads reports of single runs"
+        ));
+    }
+    part(&Report {
+        path,
+        value: &value,
+    })
+}
+
+/// A report being read, with the file it came from for error messages.
+struct Report<'a> {
+    path: &'a str,
+    value: &'a Value,
+}
+
+impl Report<'_> {
+    fn get(&self, pointer: &str) -> Result<&Value, String> {
+        self.value
+            .pointer(pointer)
+            .ok_or_else(|| self.missing(pointer))
+    }
+
+    fn missing(&self, pointer: &str) -> String {
+        format!(
+            "'{}' is not a blast JSON report: '{}' is missing or invalid",
+            self.path,
+            pointer.trim_start_matches('/').replace('/', ".")
+        )
+    }
+
+    fn count(&self, pointer: &str) -> Result<u64, String> {
+        self.get(pointer)?
+            .as_u64()
+            .ok_or_else(|| self.missing(pointer))
+    }
+
+    fn number(&self, pointer: &str) -> Result<f64, String> {
+        self.get(pointer)?
+            .as_f64()
+            .filter(|n| *n >= 0.0)
+            .ok_or_else(|| self.missing(pointer))
+    }
+
+    fn text(&self, pointer: &str) -> Result<&str, String> {
+        self.get(pointer)?
+            .as_str()
+            .ok_or_else(|| self.missing(pointer))
+    }
+
+    /// A histogram written by the report, re-added into one with the run's bounds (a
+    /// histogram from elsewhere could have others, and merging would then fail).
+    fn histogram(&self, pointer: &str, sigfig: u8) -> Result<Histogram<u64>, String> {
+        let mut hist = new_histogram(sigfig);
+        decode_histogram(self.text(pointer)?)
+            .ok()
+            .and_then(|decoded| hist.add(&decoded).ok())
+            .ok_or_else(|| self.missing(pointer))?;
+        Ok(hist)
+    }
+}
+
+fn part(r: &Report) -> Result<Part, String> {
+    let rate = r.get("/rate")?;
+    let mut stats = Stats::default();
+    if !rate.is_null() {
+        stats.uncorrected = Some(r.histogram("/histogram/uncorrected_data", LATENCY_SIGFIG)?);
+        stats.send_lag = Some(r.histogram("/histogram/send_lag_data", SEND_LAG_SIGFIG)?);
+        stats.sent = r.count("/rate/sent")?;
+        stats.late = r.count("/rate/late")?;
+        stats.peak_connections = r.count("/rate/connections_used")?;
+    }
+    stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
+    stats.over_range = r.count("/latency_us/over_range")?;
+    stats.successes = r.count("/successes")?;
+    for kind in ErrorKind::ALL {
+        stats.errors[kind as usize] = r.count(&format!("/errors/{}", kind.name()))?;
+    }
+    let codes = r.get("/status_codes")?.as_object();
+    for (code, n) in codes.ok_or_else(|| r.missing("/status_codes"))? {
+        let bad = || r.missing(&format!("/status_codes/{code}"));
+        stats.add_status(
+            code.parse().map_err(|_| bad())?,
+            n.as_u64().ok_or_else(bad)?,
+        );
+    }
+    stats.bytes_read = r.count("/bytes_read")?;
+    stats.bytes_written = r.count("/bytes_written")?;
+    stats.established = r.count("/connections/established")?;
+    stats.reconnects = r.count("/connections/reconnects")?;
+    stats.in_flight = r.count("/in_flight")?;
+    let seconds = seconds(r)?;
+    if rate.is_null() {
+        stats.sent = seconds.iter().map(|s| s.sent).sum();
+    }
+    let outcome = RunOutcome {
+        stats,
+        seconds,
+        driver: match r.text("/driver")? {
+            "io_uring" => "io_uring",
+            "epoll" => "epoll",
+            "mixed" => "mixed",
+            _ => return Err(r.missing("/driver")),
+        },
+        threads: r.count("/threads")? as usize,
+        elapsed: Duration::try_from_secs_f64(r.number("/duration_s")?)
+            .map_err(|_| r.missing("/duration_s"))?,
+        interrupted: r
+            .get("/interrupted")?
+            .as_bool()
+            .ok_or_else(|| r.missing("/interrupted"))?,
+    };
+    let target = if rate.is_null() {
+        None
+    } else {
+        Some(r.number("/rate/target")?)
+    };
+    let info = RunInfo {
+        url: r.text("/url")?.to_string(),
+        method: r.text("/method")?.to_string(),
+        connections: r.count("/connections/requested")? as usize,
+        rate: target,
+        slo: None,
+    };
+    Ok(Part { info, outcome })
+}
+
+fn seconds(r: &Report) -> Result<Vec<SecondRow>, String> {
+    let rows = r.get("/per_second")?.as_array();
+    let rows = rows.ok_or_else(|| r.missing("/per_second"))?;
+    (0..rows.len())
+        .map(|i| {
+            let at = |key: &str| format!("/per_second/{i}/{key}");
+            Ok(SecondRow {
+                second: u32::try_from(r.count(&at("second"))?)
+                    .map_err(|_| r.missing(&at("second")))?,
+                sent: r.count(&at("sent"))?,
+                requests: r.count(&at("requests"))?,
+                failures: r.count(&at("failures"))?,
+                p50_us: r.number(&at("p50_us"))?,
+                p99_us: r.number(&at("p99_us"))?,
+            })
+        })
+        .collect()
+}
