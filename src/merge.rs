@@ -24,7 +24,8 @@ struct Part {
 }
 
 /// Reads and merges the reports at `paths` (one path re-renders its report), judged against
-/// `slo` if given. `Err` names the file and what is wrong with it.
+/// `slo` if given, otherwise against the objective the runs were judged against, if they all
+/// had the same. `Err` names the file and what is wrong with it.
 pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
     let mut parts = paths.iter().map(|path| read(path));
     let Some(first) = parts.next() else {
@@ -52,9 +53,12 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
             }
         };
         info.connections += part.info.connections;
+        if info.slo != part.info.slo {
+            info.slo = None;
+        }
         add_outcome(&mut outcome, part.outcome);
     }
-    info.slo = slo;
+    info.slo = slo.or(info.slo);
     Ok(Summary::of(info, outcome))
 }
 
@@ -211,12 +215,16 @@ fn part(r: &Report) -> Result<Part, String> {
     } else {
         Some(r.number("/rate/target")?)
     };
+    let slo = match r.get("/slo")? {
+        Value::Null => None,
+        _ => Some(Slo::parse(r.text("/slo/objective")?).map_err(|_| r.missing("/slo/objective"))?),
+    };
     let info = RunInfo {
         url: r.text("/url")?.to_string(),
         method: r.text("/method")?.to_string(),
         connections: r.count("/connections/requested")? as usize,
         rate: target,
-        slo: None,
+        slo,
     };
     Ok(Part { info, outcome })
 }

@@ -101,6 +101,19 @@ fn one_report_reads_back_exactly() {
             read(&a),
             "{name}: the report read back and written again"
         );
+        // Judged again against the objective it was judged against, and against another.
+        let (_, judged) = merged(&[&a], &["--slo", "p99<1s"]);
+        let path = a.with_file_name("judged.json");
+        std::fs::write(&path, judged.to_string()).unwrap();
+        let (code, again) = merged(&[&path], &[]);
+        assert_eq!(code, Some(0));
+        assert_eq!(again, judged, "{name}: the objective is kept");
+        let (code, again) = merged(&[&path], &["--slo", "p99<1us"]);
+        assert_eq!(code, Some(1));
+        assert_eq!(
+            again["slo"]["objective"], "p99<1us",
+            "{name}: --slo overrides it"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
