@@ -19,7 +19,7 @@ use monoio::net::TcpStream;
 use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
-use crate::connect;
+use crate::connect::{self, ConnectError};
 use crate::pacer::Slot;
 use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
@@ -177,10 +177,12 @@ impl Conn {
         worker: &Worker,
         ever_connected: &mut bool,
     ) -> Result<(), ErrorKind> {
-        let stream = connect::open(&worker.plan)
-            .await
-            .ok_or(ErrorKind::Connect)?;
+        let opened = connect::open(&worker.plan).await;
         let mut stats = worker.stats.borrow_mut();
+        let stream = opened.map_err(|e| {
+            stats.no_local_port += u64::from(e == ConnectError::NoLocalPort);
+            ErrorKind::Connect
+        })?;
         stats.established += 1;
         stats.reconnects += u64::from(*ever_connected);
         *ever_connected = true;

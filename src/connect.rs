@@ -17,20 +17,34 @@ use crate::plan::Plan;
 use crate::signal;
 use crate::ticker::Ticks;
 
-/// One connection to the target within `--connect-timeout`; `None` when it failed.
-pub async fn open(plan: &Plan) -> Option<TcpStream> {
+/// Why a connection could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// No local port was free for one more connection to the target (`EADDRNOTAVAIL`): the
+    /// ephemeral ports are used up, mostly by closed connections waiting in TIME_WAIT. The
+    /// report says so, as it is the client machine's limit, not the server's.
+    NoLocalPort,
+    /// Refused, unreachable, or not done within `--connect-timeout`.
+    Failed,
+}
+
+/// One connection to the target within `--connect-timeout`.
+pub async fn open(plan: &Plan) -> Result<TcpStream, ConnectError> {
     open_to(plan.addr, plan.connect_timeout).await
 }
 
-async fn open_to(addr: SocketAddr, connect_timeout: Duration) -> Option<TcpStream> {
+async fn open_to(addr: SocketAddr, connect_timeout: Duration) -> Result<TcpStream, ConnectError> {
     let deadline = monoio::time::Instant::from_std(Instant::now() + connect_timeout);
     let stream = timeout_at(deadline, TcpStream::connect_addr(addr))
         .await
-        .ok()?
-        .ok()?;
+        .map_err(|_| ConnectError::Failed)?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrNotAvailable => ConnectError::NoLocalPort,
+            _ => ConnectError::Failed,
+        })?;
     // Requests are small and written whole: Nagle would only add delay.
     let _ = stream.set_nodelay(true);
-    Some(stream)
+    Ok(stream)
 }
 
 /// Opens `count` connections at once and waits until each has succeeded or failed (at most
@@ -38,7 +52,10 @@ async fn open_to(addr: SocketAddr, connect_timeout: Duration) -> Option<TcpStrea
 /// loop connects again when it has a request to send, and counts a failure there.
 pub async fn open_all(plan: &Plan, count: usize, ticks: &mut Ticks) -> Vec<Option<TcpStream>> {
     let pending: Vec<_> = (0..count)
-        .map(|_| monoio::spawn(open_to(plan.addr, plan.connect_timeout)))
+        .map(|_| {
+            let (addr, timeout) = (plan.addr, plan.connect_timeout);
+            monoio::spawn(async move { open_to(addr, timeout).await.ok() })
+        })
         .collect();
     let mut opened = Vec::with_capacity(count);
     monoio::select! {

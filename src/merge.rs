@@ -188,6 +188,7 @@ fn part(r: &Report) -> Result<Part, String> {
     stats.bytes_written = r.count("/bytes_written")?;
     stats.established = r.count("/connections/established")?;
     stats.reconnects = r.count("/connections/reconnects")?;
+    stats.no_local_port = r.count("/connections/no_local_port")?;
     stats.in_flight = r.count("/in_flight")?;
     let seconds = seconds(r)?;
     if rate.is_null() {

@@ -78,6 +78,8 @@ pub struct Stats {
     /// Connections established, and how many of those replaced an earlier one.
     pub established: u64,
     pub reconnects: u64,
+    /// Connects that failed for want of a free local port (`connect::ConnectError`).
+    pub no_local_port: u64,
     /// Requests started but not finished when the run stopped.
     pub in_flight: u64,
     /// Requests written (or attempted: a failed connect counts).
@@ -108,6 +110,7 @@ impl Default for Stats {
             bytes_written: 0,
             established: 0,
             reconnects: 0,
+            no_local_port: 0,
             in_flight: 0,
             sent: 0,
             uncorrected: None,
@@ -218,6 +221,7 @@ impl Stats {
         self.bytes_written += other.bytes_written;
         self.established += other.established;
         self.reconnects += other.reconnects;
+        self.no_local_port += other.no_local_port;
         self.in_flight += other.in_flight;
     }
 }

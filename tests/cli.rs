@@ -367,6 +367,50 @@ fn an_objective_is_reported_and_a_miss_exits_1() {
     server.stop().unwrap();
 }
 
+/// 20 connections with 10 local ports (in a network namespace of the test's own, where the
+/// ephemeral port range narrows without touching the machine's): half the connects find no
+/// free port, and the report says that this is the client's limit.
+#[test]
+fn running_out_of_local_ports_is_named() {
+    let namespaces = Command::new("unshare").args(["-n", "true"]).status();
+    if !namespaces.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: needs a network namespace of its own (unshare -n, as root)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_blast");
+    let script = format!(
+        "ip link set lo up && echo '40000 40009' > /proc/sys/net/ipv4/ip_local_port_range && \
+         {{ {bin} serve --listen 127.0.0.1:8080 -t 1 -d 10 >/dev/null 2>&1 & S=$!; }} && \
+         sleep 0.3 && {bin} -t 1 -c 20 -d 1 --json - http://127.0.0.1:8080/predict; \
+         R=$?; kill $S; exit $R"
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let connections = &json["connections"];
+    assert_eq!(connections["established"], 10, "{json}");
+    let no_port = connections["no_local_port"].as_u64().unwrap();
+    assert!(
+        no_port >= 10,
+        "each of 10 connections failed at least once: {json}"
+    );
+    assert!(
+        json["errors"]["connect"].as_u64().unwrap() >= no_port,
+        "{json}"
+    );
+    assert!(json["successes"].as_u64().unwrap() > 0, "{json}");
+    assert!(
+        text.contains(&format!(
+            "  Ports       {no_port} connects found no free local port"
+        )),
+        "{text}"
+    );
+}
+
 /// Runs blast with `args`, sends it SIGINT after `after`, and returns its output and how long
 /// it took to exit after the signal.
 fn interrupted(args: &[&str], after: Duration) -> (Output, Duration) {

@@ -44,6 +44,7 @@ pub fn to_value(s: &Summary) -> Value {
             "requested": s.connections_requested,
             "established": s.connections_established,
             "reconnects": s.reconnects,
+            "no_local_port": s.no_local_port,
         },
         "duration_s": s.duration_s,
         "interrupted": s.interrupted,

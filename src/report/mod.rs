@@ -66,6 +66,8 @@ pub struct Summary {
     pub connections_requested: usize,
     pub connections_established: u64,
     pub reconnects: u64,
+    /// Connects that failed for want of a free local port.
+    pub no_local_port: u64,
     pub duration_s: f64,
     pub interrupted: bool,
     pub requests: u64,
@@ -152,6 +154,7 @@ impl Summary {
             connections_requested: info.connections,
             connections_established: stats.established,
             reconnects: stats.reconnects,
+            no_local_port: stats.no_local_port,
             duration_s: secs,
             interrupted: outcome.interrupted,
             requests,

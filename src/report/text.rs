@@ -63,6 +63,14 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             errors.join(", ")
         }
     )?;
+    if s.no_local_port > 0 {
+        writeln!(
+            out,
+            "  Ports       {} connects found no free local port (EADDRNOTAVAIL): this machine \
+             ran out of ephemeral ports (README, Tips)",
+            s.no_local_port
+        )?;
+    }
     writeln!(
         out,
         "  Transfer    read {}/s, written {}/s ({} / {} in all)",
