@@ -3,14 +3,14 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use crate::config::{Config, JsonOut, Sweep};
+use crate::config::{Config, JsonOut, Outputs, Sweep};
 use crate::engine;
 use crate::health;
 use crate::limits;
 use crate::plan::Plan;
 use crate::plan::format_cpus;
 use crate::report::sweep::{self as sweep_report, SweepReport};
-use crate::report::{Summary, json, text};
+use crate::report::{Summary, csv, json, text};
 use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::signal;
 use crate::sweep::Search;
@@ -52,44 +52,71 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     Ok(Summary::new(config, outcome))
 }
 
-/// Fails before the run, not after it, when the `--json` file cannot be written. Leaves no
-/// trace: an existing file is opened without truncating it, a new one is removed again.
-pub fn check_json_out(json: Option<&JsonOut>) -> Result<(), String> {
-    let Some(JsonOut::File(path)) = json else {
-        return Ok(());
-    };
+/// Fails before the run, not after it, when the `--json` or `--csv` file cannot be written.
+/// Leaves no trace: an existing file is opened without truncating it, a new one is removed
+/// again.
+pub fn check_outputs(outputs: &Outputs) -> Result<(), String> {
+    if let Some(JsonOut::File(path)) = &outputs.json {
+        check_writable("--json", path)?;
+    }
+    if let Some(path) = &outputs.csv {
+        check_writable("--csv", path)?;
+    }
+    Ok(())
+}
+
+fn check_writable(flag: &str, path: &str) -> Result<(), String> {
     let existed = std::path::Path::new(path).exists();
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| format!("cannot write --json '{path}': {e}"))?;
+        .map_err(|e| format!("cannot write {flag} '{path}': {e}"))?;
     if !existed {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
 }
 
-/// Writes the text report (stdout, or stderr when JSON goes to stdout) and the JSON report.
-pub fn report(json: Option<&JsonOut>, summary: &Summary) -> Result<(), String> {
+/// A report's renderings, each writing to the stream it is given.
+type Render<'a> = &'a dyn Fn(&mut dyn Write) -> io::Result<()>;
+
+/// Writes the text report (stdout, or stderr when JSON goes to stdout), then the JSON and
+/// the CSV where `outputs` sends them.
+fn emit(outputs: &Outputs, text: Render, json: Render, csv: Render) -> Result<(), String> {
     let io_error = |e: io::Error| format!("cannot write the report: {e}");
-    match json {
+    match &outputs.json {
         Some(JsonOut::Stdout) => {
-            text::write(&mut io::stderr().lock(), summary).map_err(io_error)?;
-            json::write(&mut io::stdout().lock(), summary).map_err(io_error)
+            text(&mut io::stderr().lock()).map_err(io_error)?;
+            json(&mut io::stdout().lock()).map_err(io_error)?;
         }
         Some(JsonOut::File(path)) => {
-            text::write(&mut io::stdout().lock(), summary).map_err(io_error)?;
-            let file =
-                File::create(path).map_err(|e| format!("cannot write --json '{path}': {e}"))?;
-            let mut out = BufWriter::new(file);
-            json::write(&mut out, summary)
-                .and_then(|_| out.flush())
-                .map_err(io_error)
+            text(&mut io::stdout().lock()).map_err(io_error)?;
+            write_file("--json", path, json)?;
         }
-        None => text::write(&mut io::stdout().lock(), summary).map_err(io_error),
+        None => text(&mut io::stdout().lock()).map_err(io_error)?,
     }
+    match &outputs.csv {
+        Some(path) => write_file("--csv", path, csv),
+        None => Ok(()),
+    }
+}
+
+fn write_file(flag: &str, path: &str, render: Render) -> Result<(), String> {
+    let error = |e: io::Error| format!("cannot write {flag} '{path}': {e}");
+    let mut out = BufWriter::new(File::create(path).map_err(error)?);
+    render(&mut out).and_then(|_| out.flush()).map_err(error)
+}
+
+/// Writes a run's reports.
+pub fn report(outputs: &Outputs, summary: &Summary) -> Result<(), String> {
+    emit(
+        outputs,
+        &|out| text::write(out, summary),
+        &|out| json::write(out, summary),
+        &|out| csv::write_seconds(out, summary),
+    )
 }
 
 pub fn exit_code(summary: &Summary) -> i32 {
@@ -193,23 +220,15 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
     Ok(SweepReport { steps, max_rate })
 }
 
-/// Writes a sweep's table (stdout, or stderr when JSON goes to stdout) and its JSON.
-pub fn report_sweep(config: &Config, report: &SweepReport) -> Result<(), String> {
-    let io_error = |e: io::Error| format!("cannot write the report: {e}");
-    let json =
-        || serde_json::to_string_pretty(&sweep_report::to_value(report)).unwrap_or_default() + "\n";
-    match &config.json {
-        Some(JsonOut::Stdout) => {
-            sweep_report::write_text(&mut io::stderr().lock(), report).map_err(io_error)?;
-            io::stdout()
-                .lock()
-                .write_all(json().as_bytes())
-                .map_err(io_error)
-        }
-        Some(JsonOut::File(path)) => {
-            sweep_report::write_text(&mut io::stdout().lock(), report).map_err(io_error)?;
-            std::fs::write(path, json()).map_err(|e| format!("cannot write --json '{path}': {e}"))
-        }
-        None => sweep_report::write_text(&mut io::stdout().lock(), report).map_err(io_error),
-    }
+/// Writes a sweep's reports: its table, its JSON, and a CSV row per step.
+pub fn report_sweep(outputs: &Outputs, report: &SweepReport) -> Result<(), String> {
+    emit(
+        outputs,
+        &|out| sweep_report::write_text(out, report),
+        &|out| {
+            serde_json::to_writer_pretty(&mut *out, &sweep_report::to_value(report))?;
+            writeln!(out)
+        },
+        &|out| csv::write_steps(out, report),
+    )
 }

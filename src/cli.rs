@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
-use crate::config::{Config, Driver, JsonOut, MergeConfig, Sweep};
+use crate::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
 use crate::plan::parse_cpus;
 use crate::request::{self, RequestSpec, parse_header};
 use crate::serve::ServeConfig;
@@ -62,6 +62,10 @@ struct MergeArgs {
     /// Also write the merged report as JSON to PATH ('-': JSON on stdout, the text on stderr)
     #[arg(long, value_name = "PATH")]
     json: Option<String>,
+
+    /// Also write the merged per-second series as CSV to PATH
+    #[arg(long, value_name = "PATH")]
+    csv: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -244,6 +248,10 @@ struct RunArgs {
     /// Also write the results as JSON to PATH ('-': JSON on stdout, the text report on stderr)
     #[arg(long, value_name = "PATH")]
     json: Option<String>,
+
+    /// Also write the per-second series (with --rates or --find-max: the steps) as CSV to PATH
+    #[arg(long, value_name = "PATH")]
+    csv: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -284,7 +292,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         Some(Command::Merge(args)) => Ok(Parsed::Merge(MergeConfig {
             files: args.files,
             slo: args.slo.as_deref().map(Slo::parse).transpose()?,
-            json: json_out(args.json),
+            outputs: Outputs {
+                json: json_out(args.json),
+                csv: args.csv,
+            },
         })),
         None => config(cli.run).map(|c| Parsed::Run(Box::new(c))),
     }
@@ -381,7 +392,7 @@ fn demo_config(args: DemoArgs) -> Result<Config, String> {
     )?;
     config.expect = expect("200", &["prediction=0|1".to_string()])?;
     config.health = Some("/health".into());
-    config.json = json_out(args.json);
+    config.outputs.json = json_out(args.json);
     config.live = std::io::stderr().is_terminal();
     Ok(config)
 }
@@ -482,7 +493,10 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json)?;
     config.max_body = max_body(&cli.max_body)?;
-    config.json = json_out(cli.json);
+    config.outputs = Outputs {
+        json: json_out(cli.json),
+        csv: cli.csv,
+    };
     config.live = std::io::stderr().is_terminal();
     Ok(config)
 }
@@ -644,7 +658,7 @@ mod tests {
             ("POST", &[b"{}".to_vec()][..])
         );
         assert_eq!(c.driver, Driver::Epoll);
-        assert_eq!(c.json, Some(JsonOut::Stdout));
+        assert_eq!(c.outputs.json, Some(JsonOut::Stdout));
         assert_eq!(c.expect.json.len(), 1);
 
         let c = run(&["-n", "10k", "http://h/"]).unwrap();

@@ -27,11 +27,20 @@ pub enum Sweep {
     FindMax,
 }
 
-/// Where the report goes besides the text on stdout.
+/// Where the JSON report goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsonOut {
+    /// On stdout; the text report moves to stderr.
     Stdout,
     File(String),
+}
+
+/// Where the report goes besides the text on stdout.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outputs {
+    pub json: Option<JsonOut>,
+    /// `--csv PATH`: the per-second series (a sweep: its steps) as CSV.
+    pub csv: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +75,7 @@ pub struct Config {
     pub driver: Driver,
     /// Path or URL fetched once before the run; the run aborts unless it answers 2xx.
     pub health: Option<String>,
-    pub json: Option<JsonOut>,
+    pub outputs: Outputs,
     /// Largest response body kept for a body check.
     pub max_body: usize,
     /// Print the one-line status every second (the CLI enables it when stderr is a terminal).
@@ -99,7 +108,7 @@ impl Config {
             connect_timeout: Duration::from_secs(5),
             driver: Driver::Auto,
             health: None,
-            json: None,
+            outputs: Outputs::default(),
             max_body: 16 << 20,
             live: false,
         }
@@ -112,5 +121,5 @@ pub struct MergeConfig {
     /// `--json` reports of single runs.
     pub files: Vec<String>,
     pub slo: Option<Slo>,
-    pub json: Option<JsonOut>,
+    pub outputs: Outputs,
 }

@@ -16,9 +16,9 @@ fn run() -> i32 {
             };
         }
         Ok(Parsed::Merge(merge)) => {
-            return match app::check_json_out(merge.json.as_ref())
+            return match app::check_outputs(&merge.outputs)
                 .and_then(|_| blast::merge::merge(&merge.files, merge.slo))
-                .and_then(|summary| app::report(merge.json.as_ref(), &summary).map(|_| summary))
+                .and_then(|summary| app::report(&merge.outputs, &summary).map(|_| summary))
             {
                 Ok(summary) => app::exit_code(&summary),
                 Err(message) => usage_error(&message),
@@ -30,12 +30,12 @@ fn run() -> i32 {
         }
         Err(message) => return usage_error(&message),
     };
-    if let Err(message) = app::check_json_out(config.json.as_ref()) {
+    if let Err(message) = app::check_outputs(&config.outputs) {
         return usage_error(&message);
     }
     if config.sweep.is_some() {
         return match app::sweep(&config)
-            .and_then(|report| app::report_sweep(&config, &report).map(|_| report))
+            .and_then(|report| app::report_sweep(&config.outputs, &report).map(|_| report))
         {
             Ok(report) => app::sweep_exit_code(&report),
             Err(message) => usage_error(&message),
@@ -50,7 +50,7 @@ fn run() -> i32 {
         Ok(summary) => summary,
         Err(message) => return usage_error(&message),
     };
-    match app::report(config.json.as_ref(), &summary) {
+    match app::report(&config.outputs, &summary) {
         Ok(()) => app::exit_code(&summary),
         Err(message) => usage_error(&message),
     }

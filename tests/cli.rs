@@ -67,6 +67,13 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
             "/nonexistent/out.json",
             "http://127.0.0.1:1/",
         ],
+        &[
+            "--csv",
+            "/nonexistent/dir/out.csv",
+            "-d",
+            "5",
+            "http://127.0.0.1:1/",
+        ],
     ];
     for args in cases {
         let out = blast(args);
@@ -146,6 +153,7 @@ fn help_documents_every_flag() {
         "--expect-json",
         "--max-body",
         "--json",
+        "--csv",
         "--help",
         "--version",
     ] {
@@ -173,7 +181,7 @@ fn help_documents_every_flag() {
         assert!(String::from_utf8_lossy(&blast(&["demo", "--help"]).stdout).contains(flag));
     }
     let merge_help = String::from_utf8_lossy(&blast(&["merge", "--help"]).stdout).to_string();
-    for flag in ["FILE", "--slo", "--json"] {
+    for flag in ["FILE", "--slo", "--json", "--csv"] {
         assert!(merge_help.contains(flag), "merge --help lacks {flag}");
     }
     assert!(readme.contains("blast merge"), "README lacks blast merge");
@@ -259,6 +267,73 @@ fn text_and_json_reports_agree() {
         .map(|r| r["requests"].as_u64().unwrap())
         .sum();
     assert_eq!(per_second, 500);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The CSV of a run holds its per-second series, and of a sweep its steps, with the same
+/// numbers as the JSON written by the same run.
+#[test]
+fn csv_rows_are_the_json_numbers() {
+    let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let dir = std::env::temp_dir().join(format!("blast-cli-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json_path, csv_path) = (dir.join("run.json"), dir.join("run.csv"));
+    let runs: [(&[&str], &str, &[&str]); 2] = [
+        (
+            &["-d", "2.2"],
+            "/per_second",
+            &[
+                "second", "target", "sent", "requests", "failures", "p50_us", "p99_us",
+            ],
+        ),
+        (
+            &["-d", "0.3", "--rates", "100,200", "--slo", "errors<1%"],
+            "/steps",
+            &[
+                "rate/target",
+                "rate/send_rate",
+                "rps",
+                "latency_us/p50",
+                "latency_us/p95",
+                "latency_us/p99",
+                "success_pct",
+                "slo/met",
+            ],
+        ),
+    ];
+    for (args, rows_at, columns) in runs {
+        let mut all = vec!["-c", "4", "--json", json_path.to_str().unwrap()];
+        all.extend_from_slice(&["--csv", csv_path.to_str().unwrap()]);
+        all.extend_from_slice(args);
+        let url = server.url("/predict");
+        all.push(&url);
+        let out = blast(&all);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+        let want = json.pointer(rows_at).unwrap().as_array().unwrap();
+        let csv = std::fs::read_to_string(&csv_path).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next().unwrap().split(',').count(), columns.len());
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), want.len(), "{csv}");
+        assert!(rows.len() >= 2, "{csv}");
+        for (row, want) in rows.iter().zip(want) {
+            for (field, column) in row.split(',').zip(columns.iter()) {
+                let want = want.pointer(&format!("/{column}")).unwrap();
+                let got: serde_json::Value = if field.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::from_str(field).unwrap()
+                };
+                let same = match (got.as_f64(), want.as_f64()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => got == *want,
+                };
+                assert!(same, "{column}: csv {field}, json {want}\n{csv}");
+            }
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

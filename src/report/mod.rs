@@ -1,6 +1,7 @@
 //! The summary of a run: every derived number is computed here, once, and every output format
 //! reads the same `Summary`, so the text and the JSON cannot disagree.
 
+pub mod csv;
 pub mod json;
 pub mod sweep;
 pub mod text;

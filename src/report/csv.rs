@@ -1,0 +1,62 @@
+//! CSV for spreadsheets and plots (`--csv PATH`): a run's per-second series, or a sweep's
+//! steps, one row each, with a header row. Numbers only, no units: latencies in
+//! microseconds, rates per second; a field that does not apply is empty.
+
+use std::io::{self, Write};
+
+use super::Summary;
+use super::sweep::SweepReport;
+
+/// One row per second of the run: the `per_second` series of the JSON.
+pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    writeln!(
+        out,
+        "second,target_rps,sent,requests,failures,p50_us,p99_us"
+    )?;
+    let target = s.rate.as_ref().map(|r| r.target);
+    for row in &s.per_second {
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            row.second,
+            optional(target),
+            row.sent,
+            row.requests,
+            row.failures,
+            row.p50_us,
+            row.p99_us
+        )?;
+    }
+    Ok(())
+}
+
+/// One row per step of a sweep: the table of the text report, with the objective's verdict
+/// (`true`, `false`, or empty without `--slo`).
+pub fn write_steps(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "target_rps,sent_rps,done_rps,p50_us,p95_us,p99_us,success_pct,slo_met"
+    )?;
+    for step in &report.steps {
+        let rate = step.rate.as_ref();
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{}",
+            optional(rate.map(|r| r.target)),
+            optional(rate.map(|r| r.send_rate)),
+            step.rps,
+            step.latency.p50,
+            step.latency.p95,
+            step.latency.p99,
+            step.success_pct,
+            step.slo
+                .as_ref()
+                .map_or(String::new(), |v| v.met().to_string())
+        )?;
+    }
+    Ok(())
+}
+
+fn optional(value: Option<f64>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
+}
