@@ -480,7 +480,7 @@ fn running_out_of_local_ports_is_named() {
     assert!(json["successes"].as_u64().unwrap() > 0, "{json}");
     assert!(
         text.contains(&format!(
-            "  Ports       {no_port} connects found no free local port"
+            "  Ports       no free local port for {no_port} connects (EADDRNOTAVAIL)"
         )),
         "{text}"
     );

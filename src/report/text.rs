@@ -66,9 +66,10 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if s.no_local_port > 0 {
         writeln!(
             out,
-            "  Ports       {} connects found no free local port (EADDRNOTAVAIL): this machine \
+            "  Ports       no free local port for {} connect{} (EADDRNOTAVAIL): this machine \
              ran out of ephemeral ports (README, Tips)",
-            s.no_local_port
+            s.no_local_port,
+            if s.no_local_port == 1 { "" } else { "s" }
         )?;
     }
     writeln!(
