@@ -43,6 +43,7 @@ fn expectation(c: &mut Criterion) {
     let rule = Expect {
         status: StatusSet::parse("200").unwrap(),
         json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+        body: Vec::new(),
     };
     c.bench_function("check/prediction small body", |b| {
         b.iter(|| rule.check(200, black_box(br#"{"prediction":1}"#)))

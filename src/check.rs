@@ -163,6 +163,8 @@ fn parse_number(raw: &[u8]) -> Option<f64> {
 pub struct Expect {
     pub status: StatusSet,
     pub json: Vec<JsonExpectation>,
+    /// Byte strings the body must contain (`--expect-body`), each somewhere.
+    pub body: Vec<Vec<u8>>,
 }
 
 impl Default for Expect {
@@ -170,6 +172,7 @@ impl Default for Expect {
         Expect {
             status: StatusSet::parse("2xx").expect("valid default"),
             json: Vec::new(),
+            body: Vec::new(),
         }
     }
 }
@@ -177,7 +180,7 @@ impl Default for Expect {
 impl Expect {
     /// Whether a check reads the body (otherwise the framer drops it unread).
     pub fn needs_body(&self) -> bool {
-        !self.json.is_empty()
+        !self.json.is_empty() || !self.body.is_empty()
     }
 
     /// Checks one response. Runs per request: no allocation.
@@ -198,12 +201,12 @@ impl Expect {
     }
 
     /// As `check`, for a response whose body was over `--max-body` and dropped unread: the
-    /// status is judged as usual, and a body that an `--expect-json` reads fails as too large.
+    /// status is judged as usual, and a body that a check reads fails as too large.
     pub fn check_oversized(&self, status: u16) -> Result<(), CheckFailure> {
         self.judge(status, || Err(CheckFailure::TooLarge))
     }
 
-    /// The status first; then, when an `--expect-json` reads it, the body's verdict.
+    /// The status first; then, when a check reads it, the body's verdict.
     fn judge(
         &self,
         status: u16,
@@ -212,14 +215,26 @@ impl Expect {
         if !self.status.contains(status) {
             return Err(CheckFailure::Status);
         }
-        if self.json.is_empty() {
+        if !self.needs_body() {
             return Ok(());
         }
         body_verdict()
     }
 
-    /// Whether `body` meets every `--expect-json` (there is at least one).
+    /// Whether `body` contains every `--expect-body` text and meets every `--expect-json`.
     fn check_body(&self, body: &[u8]) -> Result<(), CheckFailure> {
+        let contains = |text: &Vec<u8>| memchr::memmem::find(body, text).is_some();
+        if !self.body.iter().all(contains) || !self.json_holds(body) {
+            return Err(CheckFailure::Body);
+        }
+        Ok(())
+    }
+
+    /// Whether `body` meets every `--expect-json` (true when there is none).
+    fn json_holds(&self, body: &[u8]) -> bool {
+        if self.json.is_empty() {
+            return true;
+        }
         // One bit per expectation: its field was seen, and its (last) value was accepted.
         let (mut seen, mut holds) = (0u8, 0u8);
         let top = json_scan::scan(body, |key, value| {
@@ -231,15 +246,9 @@ impl Expect {
                     holds |= u8::from(expectation.accepts(value)) << bit;
                 }
             }
-        })
-        .map_err(|_| CheckFailure::Body)?;
+        });
         let all = u8::MAX >> (8 - self.json.len());
-        let all_hold = matches!(top, Value::Object) && seen == all && holds == all;
-        if all_hold {
-            Ok(())
-        } else {
-            Err(CheckFailure::Body)
-        }
+        matches!(top, Ok(Value::Object)) && seen == all && holds == all
     }
 }
 
@@ -316,6 +325,7 @@ mod tests {
         Expect {
             status: StatusSet::parse("200").unwrap(),
             json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+            body: Vec::new(),
         }
     }
 
@@ -412,6 +422,7 @@ mod tests {
                 JsonExpectation::parse("id").unwrap(),
                 JsonExpectation::parse("label=cat|\"dog\"").unwrap(),
             ],
+            body: Vec::new(),
         };
         assert_eq!(rule.check(200, br#"{"id":null,"label":"cat"}"#), Ok(()));
         assert_eq!(rule.check(200, br#"{"id":{},"label":"d\u006fg"}"#), Ok(()));
@@ -423,6 +434,51 @@ mod tests {
             rule.check(200, br#"{"id":1,"label":"cow"}"#),
             Err(CheckFailure::Body)
         );
+    }
+
+    #[test]
+    fn expect_body_texts_must_all_occur() {
+        let text = |t: &str| t.as_bytes().to_vec();
+        let rule = Expect {
+            body: vec![text("ok"), text("ready")],
+            ..Expect::default()
+        };
+        assert!(rule.needs_body());
+        let cases: &[(u16, &[u8], Result<(), CheckFailure>)] = &[
+            (200, b"ok, ready", Ok(())),
+            (200, b"ready: ok", Ok(())),
+            (200, b"ok", Err(CheckFailure::Body)),
+            (200, b"o k ready", Err(CheckFailure::Body)),
+            (200, b"", Err(CheckFailure::Body)),
+            (500, b"ok, ready", Err(CheckFailure::Status)),
+        ];
+        for (status, body, want) in cases {
+            assert_eq!(
+                rule.check(*status, body),
+                *want,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        // With an --expect-json as well, both must hold; the text need not be JSON-aware.
+        let both = Expect {
+            body: vec![text(r#""model":"v2""#)],
+            ..prediction_rule()
+        };
+        let cases: &[(&[u8], Result<(), CheckFailure>)] = &[
+            (br#"{"prediction":1,"model":"v2"}"#, Ok(())),
+            (br#"{"prediction":1,"model":"v1"}"#, Err(CheckFailure::Body)),
+            (br#"{"prediction":2,"model":"v2"}"#, Err(CheckFailure::Body)),
+            (br#"{"model":"v2"} "#, Err(CheckFailure::Body)),
+        ];
+        for (body, want) in cases {
+            assert_eq!(
+                both.check(200, body),
+                *want,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

@@ -239,9 +239,14 @@ struct RunArgs {
     #[arg(long = "expect-json", value_name = "FIELD[=V1|V2]")]
     expect_json: Vec<String>,
 
-    /// Largest response body --expect-json checks (k, m, g: KiB, MiB, GiB); a larger one is
-    /// read, dropped and counted as too_large. Each connection's buffer grows to the largest
-    /// body it checks
+    /// The body must contain this text, anywhere (repeatable: each must occur); for bodies
+    /// that are not JSON, or a value --expect-json cannot express
+    #[arg(long = "expect-body", value_name = "TEXT")]
+    expect_body: Vec<String>,
+
+    /// Largest response body --expect-json or --expect-body checks (k, m, g: KiB, MiB, GiB);
+    /// a larger one is read, dropped and counted as too_large. Each connection's buffer grows
+    /// to the largest body it checks
     #[arg(long, default_value = "16m", value_name = "SIZE")]
     max_body: String,
 
@@ -390,7 +395,7 @@ fn demo_config(args: DemoArgs) -> Result<Config, String> {
         &[],
         vec![br#"{"features":[5.1,3.5,1.4,0.2]}"#.to_vec()],
     )?;
-    config.expect = expect("200", &["prediction=0|1".to_string()])?;
+    config.expect = expect("200", &["prediction=0|1".to_string()], &[])?;
     config.health = Some("/health".into());
     config.outputs.json = json_out(args.json);
     config.live = std::io::stderr().is_terminal();
@@ -491,7 +496,7 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
     config.driver = driver(cli.driver);
     config.health = cli.health;
-    config.expect = expect(&cli.expect_status, &cli.expect_json)?;
+    config.expect = expect(&cli.expect_status, &cli.expect_json, &cli.expect_body)?;
     config.max_body = max_body(&cli.max_body)?;
     config.outputs = Outputs {
         json: json_out(cli.json),
@@ -586,7 +591,10 @@ fn request_spec(
     })
 }
 
-fn expect(status: &str, json: &[String]) -> Result<Expect, String> {
+fn expect(status: &str, json: &[String], body: &[String]) -> Result<Expect, String> {
+    if body.iter().any(String::is_empty) {
+        return Err("--expect-body needs a text to look for".into());
+    }
     if json.len() > MAX_JSON_EXPECTATIONS {
         return Err(format!(
             "at most {MAX_JSON_EXPECTATIONS} --expect-json flags are supported"
@@ -598,6 +606,7 @@ fn expect(status: &str, json: &[String]) -> Result<Expect, String> {
             .iter()
             .map(|j| JsonExpectation::parse(j))
             .collect::<Result<_, _>>()?,
+        body: body.iter().map(|t| t.as_bytes().to_vec()).collect(),
     })
 }
 

@@ -35,6 +35,7 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--cpus", "9999", "http://127.0.0.1:1/"],
         &["-t", "x", "http://127.0.0.1:1/"],
         &["--expect-json", "prediction=0|", "http://127.0.0.1:1/"],
+        &["--expect-body", "", "http://127.0.0.1:1/"],
         // clap names the missing flag on the lines after its message.
         &["--find-max", "http://127.0.0.1:1/"],
         &["--slo", "p99<soon", "http://127.0.0.1:1/"],
@@ -151,6 +152,7 @@ fn help_documents_every_flag() {
         "--health",
         "--expect-status",
         "--expect-json",
+        "--expect-body",
         "--max-body",
         "--json",
         "--csv",
@@ -348,8 +350,8 @@ fn json_on_stdout_moves_the_text_to_stderr() {
 }
 
 /// `--body-lines` against blast's own target, whose prediction is a hash of the body: with one
-/// line of each answer and `--expect-json prediction=0`, exactly every other request fails,
-/// on each of two threads.
+/// line of each answer and `--expect-json prediction=0` (or `--expect-body` with the answer's
+/// text), exactly every other request fails, on each of two threads.
 #[test]
 fn body_lines_go_in_turn() {
     use blast::serve::http::prediction;
@@ -367,18 +369,18 @@ fn body_lines_go_in_turn() {
     let url = format!("http://{}/predict", server.addr);
     let path = path.to_str().unwrap();
     let args = ["-t", "2", "-c", "4", "-n", "1000", "--body-lines", path];
-    let out = blast(
-        &[
-            &args[..],
-            &["--expect-json", "prediction=0", "--json", "-", &url],
-        ]
-        .concat(),
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-    assert_eq!(json["successes"], 500, "{json}");
-    assert_eq!(json["errors"]["body"], 500, "{json}");
+    // The same rule twice: as a JSON field, and as text the body must contain.
+    for check in [
+        ["--expect-json", "prediction=0"],
+        ["--expect-body", r#"{"prediction":0}"#],
+    ] {
+        let out = blast(&[&args[..], &check[..], &["--json", "-", &url]].concat());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+        assert_eq!(json["successes"], 500, "{check:?}: {json}");
+        assert_eq!(json["errors"]["body"], 500, "{check:?}: {json}");
+    }
     let stats = server.stop().unwrap();
-    assert_eq!(stats.requests, 1000);
+    assert_eq!(stats.requests, 2000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -16,6 +16,7 @@ fn prediction_rule() -> Expect {
     Expect {
         status: StatusSet::parse("200").unwrap(),
         json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+        body: Vec::new(),
     }
 }
 

@@ -134,6 +134,7 @@ fn a_remembered_verdict_is_the_verdict() {
     let rule = Expect {
         status: StatusSet::parse("200").unwrap(),
         json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+        body: Vec::new(),
     };
     let seeds: &[&[u8]] = &[br#"{"prediction":1}"#, br#"{"prediction":0}"#];
     let alphabet = b"{}\":01 .e";

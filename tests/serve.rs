@@ -26,6 +26,7 @@ fn client(server: &Server, requests: u64) -> Config {
     config.expect = Expect {
         status: StatusSet::parse("200").unwrap(),
         json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+        body: Vec::new(),
     };
     config
 }
