@@ -72,13 +72,17 @@ fn keeps_the_schedule_exactly() {
     );
     // The per-second series counts sends too, by when they left: 5,000 in each second, give
     // or take the few sent up to 2 ms early across the boundary (the timer's slack) or held
-    // past it by a stall like those above (1% is a 10 ms stall at the boundary).
+    // past it by a stall like those above (1% is a 10 ms stall at the boundary). A stall at
+    // the deadline holds the last slots' sends past it: they left in a third, partial second
+    // (a CI machine: 15 of them), and count there.
     let sent_per_second: Vec<u64> = summary.per_second.iter().map(|r| r.sent).collect();
     assert_eq!(sent_per_second.iter().sum::<u64>(), rate.sent);
+    let (whole, after) = sent_per_second.split_at(2.min(sent_per_second.len()));
     assert!(
-        sent_per_second.iter().all(|s| s.abs_diff(5_000) <= 50),
+        whole.len() == 2 && whole.iter().all(|s| s.abs_diff(5_000) <= 50),
         "{sent_per_second:?}"
     );
+    assert!(after.iter().sum::<u64>() <= 50, "{sent_per_second:?}");
 }
 
 #[test]
