@@ -120,7 +120,7 @@ pub fn report(outputs: &Outputs, summary: &Summary) -> Result<(), String> {
 }
 
 pub fn exit_code(summary: &Summary) -> i32 {
-    if summary.successes == 0 || summary.slo.as_ref().is_some_and(|v| !v.met()) {
+    if summary.successes == 0 || summary.missed_slo() {
         EXIT_FAILED
     } else {
         EXIT_OK
@@ -132,10 +132,7 @@ pub fn exit_code(summary: &Summary) -> i32 {
 pub fn sweep_exit_code(report: &SweepReport) -> i32 {
     let missed = match report.max_rate {
         Some(best) => best.is_none(),
-        None => report
-            .steps
-            .iter()
-            .any(|s| s.slo.as_ref().is_some_and(|v| !v.met())),
+        None => report.steps.iter().any(Summary::missed_slo),
     };
     if missed || report.steps.iter().all(|s| s.successes == 0) {
         EXIT_FAILED

@@ -70,13 +70,9 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
         .map(|row| (row.second, row))
         .collect();
     for row in from.seconds {
-        let r = seconds.entry(row.second).or_insert(SecondRow {
+        let r = seconds.entry(row.second).or_insert_with(|| SecondRow {
             second: row.second,
-            sent: 0,
-            requests: 0,
-            failures: 0,
-            p50_us: 0.0,
-            p99_us: 0.0,
+            ..SecondRow::default()
         });
         r.sent += row.sent;
         r.requests += row.requests;
@@ -161,15 +157,20 @@ impl Report<'_> {
 }
 
 fn part(r: &Report) -> Result<Part, String> {
-    let rate = r.get("/rate")?;
+    let seconds = seconds(r)?;
     let mut stats = Stats::default();
-    if !rate.is_null() {
+    let target = if r.get("/rate")?.is_null() {
+        // A closed-loop report counts its sends per second only.
+        stats.sent = seconds.iter().map(|s| s.sent).sum();
+        None
+    } else {
         stats.uncorrected = Some(r.histogram("/histogram/uncorrected_data", LATENCY_SIGFIG)?);
         stats.send_lag = Some(r.histogram("/histogram/send_lag_data", SEND_LAG_SIGFIG)?);
         stats.sent = r.count("/rate/sent")?;
         stats.late = r.count("/rate/late")?;
         stats.peak_connections = r.count("/rate/connections_used")?;
-    }
+        Some(r.number("/rate/target")?)
+    };
     stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
     stats.over_range = r.count("/latency_us/over_range")?;
     stats.successes = r.count("/successes")?;
@@ -190,10 +191,6 @@ fn part(r: &Report) -> Result<Part, String> {
     stats.reconnects = r.count("/connections/reconnects")?;
     stats.no_local_port = r.count("/connections/no_local_port")?;
     stats.in_flight = r.count("/in_flight")?;
-    let seconds = seconds(r)?;
-    if rate.is_null() {
-        stats.sent = seconds.iter().map(|s| s.sent).sum();
-    }
     let outcome = RunOutcome {
         stats,
         seconds,
@@ -210,11 +207,6 @@ fn part(r: &Report) -> Result<Part, String> {
             .get("/interrupted")?
             .as_bool()
             .ok_or_else(|| r.missing("/interrupted"))?,
-    };
-    let target = if rate.is_null() {
-        None
-    } else {
-        Some(r.number("/rate/target")?)
     };
     let slo = match r.get("/slo")? {
         Value::Null => None,

@@ -131,7 +131,7 @@ impl SecondRecorder {
 }
 
 /// One row of the merged series.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SecondRow {
     /// Seconds since the measured window began (after `--warmup`): this row covers
     /// `[second, second + 1)`.

@@ -141,6 +141,11 @@ impl Summary {
         Summary::of(RunInfo::of(config), outcome)
     }
 
+    /// Whether the run was judged against an objective and missed it.
+    pub fn missed_slo(&self) -> bool {
+        self.slo.as_ref().is_some_and(|v| !v.met())
+    }
+
     pub fn of(info: RunInfo, outcome: RunOutcome) -> Summary {
         let stats = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64().max(1e-9);
