@@ -213,6 +213,11 @@ struct RunArgs {
     #[arg(long, value_name = "PATH")]
     body_lines: Option<String>,
 
+    /// A new connection for every request (sent with Connection: close, closed after the
+    /// response); latency then includes the TCP handshake
+    #[arg(long, visible_alias = "disable-keepalive")]
+    no_keepalive: bool,
+
     /// Per-request timeout, from the write to the last response byte; the connection is
     /// closed and reopened after one
     #[arg(long, default_value = "10s", value_name = "TIME")]
@@ -492,6 +497,7 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.cpus = cli.cpus.as_deref().map(parse_cpus).transpose()?;
     let bodies = bodies(cli.body, cli.body_file, cli.body_lines)?;
     config.request = request_spec(cli.method, &cli.headers, bodies)?;
+    config.request.no_keepalive = cli.no_keepalive;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
     config.driver = driver(cli.driver);
@@ -588,6 +594,7 @@ fn request_spec(
         method,
         headers,
         bodies,
+        no_keepalive: false,
     })
 }
 

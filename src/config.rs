@@ -91,6 +91,7 @@ impl Config {
                 method: "GET".into(),
                 headers: Vec::new(),
                 bodies: vec![Vec::new()],
+                no_keepalive: false,
             },
             expect: Expect::default(),
             connections: 64,

@@ -98,18 +98,22 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         // bookkeeping: one clock read per request instead of two, and latency can only come
         // out longer by that microsecond, never shorter.
         let reuse = ended.take().filter(|_| slot == Slot::Now);
-        // Boxed: connecting is rare, and its future (a timeout around a connect) would
-        // otherwise make up most of the task's state.
-        if conn.stream.is_none()
-            && let Err(kind) = Box::pin(conn.connect(&worker, &mut ever_connected)).await
-        {
-            let now = Instant::now();
-            worker.sending(slot, now);
-            worker.end(now, slot, now, None, Some(kind));
-            conn.back_off().await;
-            continue;
+        // Without keep-alive every request opens its own connection, and starts when the
+        // connect does: the handshake is part of what that mode measures.
+        let mut connected_from = None;
+        if conn.stream.is_none() {
+            connected_from = (!plan.keep_alive).then(Instant::now);
+            // Boxed: connecting is rare (with keep-alive), and its future (a timeout around
+            // a connect) would otherwise make up most of the task's state.
+            if let Err(kind) = Box::pin(conn.connect(&worker, &mut ever_connected)).await {
+                let now = Instant::now();
+                worker.sending(slot, now);
+                worker.end(now, slot, now, None, Some(kind));
+                conn.back_off().await;
+                continue;
+            }
         }
-        let sent = reuse.unwrap_or_else(Instant::now);
+        let sent = reuse.or(connected_from).unwrap_or_else(Instant::now);
         worker.sending(slot, sent);
         worker.deadlines.arm(index, conn.fd(), sent + plan.timeout);
         let result = conn.write_and_read(&worker, worker.measured(slot)).await;
@@ -129,7 +133,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
                 worker.end(now, slot, sent, Some(arrived.status), failure);
                 conn.served += 1;
                 conn.backoff = BACKOFF_MIN;
-                if arrived.keep_alive {
+                if arrived.keep_alive && plan.keep_alive {
                     ended = Some(now);
                 } else {
                     conn.close();

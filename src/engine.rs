@@ -137,7 +137,8 @@ async fn run_core(
     let mut ticks = Ticks::new(ticks);
     let open_loop = plan.rate.is_some();
     // With a closed-loop ramp none is opened here: `Worker::take_opened` then finds none.
-    let opened = if open_loop || plan.ramp.is_zero() {
+    // Nor without keep-alive, where every request's latency includes its own handshake.
+    let opened = if plan.keep_alive && (open_loop || plan.ramp.is_zero()) {
         connect::open_all(&plan, share.connections, &mut ticks).await
     } else {
         Vec::new()

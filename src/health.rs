@@ -42,6 +42,8 @@ pub fn check(
         method: "GET".into(),
         headers: headers.to_vec(),
         bodies: Vec::new(),
+        // One request on its own connection.
+        no_keepalive: true,
     };
     stream
         .write_all(&request::build(target, &spec, &[]))

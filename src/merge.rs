@@ -52,6 +52,11 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
                 ));
             }
         };
+        if part.info.keep_alive != info.keep_alive {
+            return Err(format!(
+                "'{path}' mixes runs with and without keep-alive: merge runs of one kind"
+            ));
+        }
         info.connections += part.info.connections;
         if info.slo != part.info.slo {
             info.slo = None;
@@ -216,6 +221,10 @@ fn part(r: &Report) -> Result<Part, String> {
         url: r.text("/url")?.to_string(),
         method: r.text("/method")?.to_string(),
         connections: r.count("/connections/requested")? as usize,
+        keep_alive: r
+            .get("/connections/keep_alive")?
+            .as_bool()
+            .ok_or_else(|| r.missing("/connections/keep_alive"))?,
         rate: target,
         slo,
     };

@@ -29,6 +29,8 @@ pub struct Plan {
     /// hands these same bytes to the kernel, without copying.
     pub request_bytes: Vec<Box<[u8]>>,
     pub head_request: bool,
+    /// Connections are reused (`false`: `--no-keepalive`, one per request).
+    pub keep_alive: bool,
     pub expect: Expect,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -80,6 +82,7 @@ impl Plan {
             addr,
             request_bytes,
             head_request: config.request.method == "HEAD",
+            keep_alive: !config.request.no_keepalive,
             expect: config.expect.clone(),
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,

@@ -7,12 +7,16 @@ use crate::target::Target;
 #[derive(Clone, Debug, Default)]
 pub struct RequestSpec {
     pub method: String,
-    /// Headers in the order given; a user `Host`, `User-Agent`, `Content-Length` or
-    /// `Content-Type` replaces blast's own.
+    /// Headers in the order given; a user `Host`, `User-Agent`, `Content-Length`,
+    /// `Content-Type` or `Connection` replaces blast's own.
     pub headers: Vec<(String, String)>,
     /// The bodies, sent in turn, one per request: one (empty without a body), or one per
     /// line of `--body-lines`.
     pub bodies: Vec<Vec<u8>>,
+    /// `--no-keepalive`: every request on a new connection, which the request says with
+    /// `Connection: close` (as browsers, hey and oha do), so the server need not wait for a
+    /// second request that never comes.
+    pub no_keepalive: bool,
 }
 
 /// Methods whose requests carry a `Content-Length` even with an empty body, because servers
@@ -55,6 +59,9 @@ pub fn build(target: &Target, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
     let needs_length = !body.is_empty() || BODY_METHODS.contains(&spec.method.as_str());
     if needs_length && !has("content-length") {
         push_header(&mut out, "Content-Length", &body.len().to_string());
+    }
+    if spec.no_keepalive && !has("connection") {
+        push_header(&mut out, "Connection", "close");
     }
     for (name, value) in &spec.headers {
         push_header(&mut out, name, value);
@@ -133,7 +140,13 @@ mod tests {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             bodies: vec![body.as_bytes().to_vec()],
+            no_keepalive: false,
         }
+    }
+
+    fn closing(mut spec: RequestSpec) -> RequestSpec {
+        spec.no_keepalive = true;
+        spec
     }
 
     #[test]
@@ -174,6 +187,20 @@ mod tests {
                 format!(
                     "DELETE /predict?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n{ua}\
                      Content-Length: 8\r\nX-A: 1\r\nX-A: 2\r\n\r\nnot json"
+                ),
+            ),
+            (
+                closing(spec("GET", &[], "")),
+                format!(
+                    "GET /predict?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n{ua}\
+                     Connection: close\r\n\r\n"
+                ),
+            ),
+            (
+                closing(spec("GET", &[("connection", "Close")], "")),
+                format!(
+                    "GET /predict?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n{ua}\
+                     connection: Close\r\n\r\n"
                 ),
             ),
         ];

@@ -15,6 +15,13 @@ fn blast(args: &[&str]) -> Output {
         .expect("run blast")
 }
 
+/// A fresh directory of this test process, for one test's files.
+fn temp_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("blast-cli-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 fn bad_input_is_one_line_on_stderr_and_exit_2() {
     let cases: &[&[&str]] = &[
@@ -146,6 +153,8 @@ fn help_documents_every_flag() {
         "--body",
         "--body-file",
         "--body-lines",
+        "--no-keepalive",
+        "--disable-keepalive",
         "--timeout",
         "--connect-timeout",
         "--driver",
@@ -192,8 +201,7 @@ fn help_documents_every_flag() {
 #[test]
 fn text_and_json_reports_agree() {
     let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
-    let dir = std::env::temp_dir().join(format!("blast-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("reports");
     let path = dir.join("out.json");
     let out = blast(&[
         "-c",
@@ -277,8 +285,7 @@ fn text_and_json_reports_agree() {
 #[test]
 fn csv_rows_are_the_json_numbers() {
     let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
-    let dir = std::env::temp_dir().join(format!("blast-cli-csv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("csv");
     let (json_path, csv_path) = (dir.join("run.json"), dir.join("run.csv"));
     let runs: [(&[&str], &str, &[&str]); 2] = [
         (
@@ -347,6 +354,62 @@ fn json_on_stdout_moves_the_text_to_stderr() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
     assert_eq!(json["successes"], 50);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Requests    50 total"));
+}
+
+/// `--no-keepalive` (and its alias from hey and oha) in the text and JSON reports, and in
+/// what `blast merge` will combine.
+#[test]
+fn no_keepalive_is_reported() {
+    let server = Server::start(Behavior::Body("{}"));
+    let dir = temp_dir("no-keepalive");
+    let (with, without) = (dir.join("with.json"), dir.join("without.json"));
+    let url = server.url("/");
+    for (flag, path) in [
+        ("--no-keepalive", &without),
+        ("--disable-keepalive", &without),
+    ] {
+        let out = blast(&[
+            "-c",
+            "2",
+            "-t",
+            "1",
+            "-n",
+            "50",
+            flag,
+            "--json",
+            path.to_str().unwrap(),
+            &url,
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("2 connections without keep-alive (50 established)"),
+            "{text}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        assert_eq!(json["connections"]["keep_alive"], false);
+    }
+    let out = blast(&[
+        "-c",
+        "2",
+        "-n",
+        "50",
+        "--json",
+        with.to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&with).unwrap()).unwrap();
+    assert_eq!(json["connections"]["keep_alive"], true);
+    let out = blast(&["merge", with.to_str().unwrap(), without.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mixes runs with and without keep-alive"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `--body-lines` against blast's own target, whose prediction is a hash of the body: with one

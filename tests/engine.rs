@@ -114,6 +114,81 @@ fn reconnects_when_the_server_says_close() {
     }
 }
 
+/// `--no-keepalive`: each request on its own connection, announced with `Connection: close`,
+/// and closed loop still closes: a request's latency spans its whole cycle, connect included.
+#[test]
+fn without_keepalive_every_request_opens_its_own_connection() {
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::Delay(
+            r#"{"prediction":1}"#,
+            Duration::from_millis(2),
+        ));
+        let mut config = server.config("/");
+        config.request.no_keepalive = true;
+        config.requests = Some(400);
+        config.duration = None;
+        config.expect = prediction_rule();
+        let summary = run(config, driver);
+        assert!(!summary.keep_alive);
+        assert_eq!((summary.successes, summary.failures), (400, 0));
+        let accepted = server
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!((accepted, server.requests()), (400, 400));
+        assert_eq!(
+            (summary.connections_established, summary.reconnects),
+            (400, 396),
+            "the first connection of each of the 4 is not a reconnect"
+        );
+        let first = server.first_request.lock().unwrap().clone();
+        assert!(
+            String::from_utf8_lossy(&first).contains("\r\nConnection: close\r\n"),
+            "{}",
+            String::from_utf8_lossy(&first)
+        );
+        let ratio = summary.concurrency / 4.0;
+        assert!(
+            (0.9..=1.01).contains(&ratio),
+            "mean latency x RPS / connections = {ratio}"
+        );
+    }
+}
+
+/// Without keep-alive the handshake is part of each request's latency; with it, the
+/// connections open before the clock starts. A server whose accept queue holds one connection
+/// makes the second connect wait for the kernel's SYN retry, a second later.
+#[test]
+fn without_keepalive_latency_includes_the_handshake() {
+    for driver in DRIVERS {
+        for no_keepalive in [true, false] {
+            let server = Server::start_late(
+                Behavior::Body(r#"{"prediction":1}"#),
+                Duration::from_millis(300),
+            );
+            let mut config = server.config("/");
+            config.request.no_keepalive = no_keepalive;
+            config.connections = 2;
+            config.threads = Some(1);
+            config.requests = Some(2);
+            config.duration = None;
+            let summary = run(config, driver);
+            assert_eq!(summary.successes, 2, "{driver:?}");
+            let max_ms = summary.latency.max / 1000.0;
+            if no_keepalive {
+                assert!(
+                    max_ms >= 900.0,
+                    "{driver:?}: max {max_ms} ms holds the SYN retry"
+                );
+            } else {
+                assert!(
+                    max_ms < 500.0,
+                    "{driver:?}: max {max_ms} ms, the connects came first"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn counts_an_unannounced_close_as_a_read_error() {
     for driver in DRIVERS {

@@ -127,6 +127,28 @@ fn nginx_predict_with_the_full_check() {
         ),
         (Some(0), Some(400))
     );
+    // Without keep-alive: nginx honours `Connection: close`, so each of the 2,000 checked
+    // requests had its own connection.
+    let report = blast_json(&[
+        "-c",
+        "16",
+        "-n",
+        "2000",
+        "--no-keepalive",
+        "--expect-json",
+        "prediction=0|1",
+        &url,
+    ]);
+    assert_eq!(
+        (
+            report["successes"].as_u64(),
+            report["connections"]["established"].as_u64(),
+            report["connections"]["keep_alive"].as_bool()
+        ),
+        (Some(2000), Some(2000), Some(false)),
+        "{}",
+        report["errors"]
+    );
     // 404s are counted as status failures.
     let report = blast_json_exit(
         &[

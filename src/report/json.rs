@@ -42,6 +42,7 @@ pub fn to_value(s: &Summary) -> Value {
         "threads": s.threads,
         "connections": {
             "requested": s.connections_requested,
+            "keep_alive": s.keep_alive,
             "established": s.connections_established,
             "reconnects": s.reconnects,
             "no_local_port": s.no_local_port,

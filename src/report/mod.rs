@@ -65,6 +65,8 @@ pub struct Summary {
     pub driver: &'static str,
     pub threads: usize,
     pub connections_requested: usize,
+    /// `false` with `--no-keepalive`: a new connection for every request.
+    pub keep_alive: bool,
     pub connections_established: u64,
     pub reconnects: u64,
     /// Connects that failed for want of a free local port.
@@ -119,6 +121,8 @@ pub struct RunInfo {
     pub method: String,
     /// Connections asked for (`-c`).
     pub connections: usize,
+    /// Connections were reused (`false`: `--no-keepalive`).
+    pub keep_alive: bool,
     /// `--rate`, total requests per second (`None`: closed loop).
     pub rate: Option<f64>,
     pub slo: Option<Slo>,
@@ -130,6 +134,7 @@ impl RunInfo {
             url: format!("http://{}{}", config.target.authority, config.target.path),
             method: config.request.method.clone(),
             connections: config.connections,
+            keep_alive: !config.request.no_keepalive,
             rate: config.rate,
             slo: config.slo.clone(),
         }
@@ -158,6 +163,7 @@ impl Summary {
             driver: outcome.driver,
             threads: outcome.threads,
             connections_requested: info.connections,
+            keep_alive: info.keep_alive,
             connections_established: stats.established,
             reconnects: stats.reconnects,
             no_local_port: stats.no_local_port,

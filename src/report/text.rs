@@ -8,15 +8,26 @@ use crate::units::{format_bytes, format_count, format_micros};
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let stopped = if s.interrupted { " (interrupted)" } else { "" };
     writeln!(out, "blast {} {}", s.method, s.url)?;
+    // Without keep-alive every request reconnects, so the count that says something is
+    // how many connections were opened.
+    let connections = if s.keep_alive {
+        format!(
+            "({} established, {} reconnects)",
+            s.connections_established, s.reconnects
+        )
+    } else {
+        format!(
+            "without keep-alive ({} established)",
+            s.connections_established
+        )
+    };
     writeln!(
         out,
-        "  {} thread{} ({}), {} connections ({} established, {} reconnects), {:.2}s{stopped}",
+        "  {} thread{} ({}), {} connections {connections}, {:.2}s{stopped}",
         s.threads,
         if s.threads == 1 { "" } else { "s" },
         s.driver,
         s.connections_requested,
-        s.connections_established,
-        s.reconnects,
         s.duration_s
     )?;
     writeln!(out)?;
