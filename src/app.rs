@@ -10,7 +10,7 @@ use crate::limits;
 use crate::plan::Plan;
 use crate::plan::format_cpus;
 use crate::report::sweep::{self as sweep_report, SweepReport};
-use crate::report::{Summary, csv, json, text};
+use crate::report::{Summary, csv, html, json, text};
 use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::signal;
 use crate::sweep::Search;
@@ -52,17 +52,31 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     Ok(Summary::new(config, outcome))
 }
 
-/// Fails before the run, not after it, when the `--json` or `--csv` file cannot be written.
-/// Leaves no trace: an existing file is opened without truncating it, a new one is removed
-/// again.
+/// Fails before the run, not after it, when the `--json`, `--csv` or `--html` file cannot be
+/// written. Leaves no trace: an existing file is opened without truncating it, a new one is
+/// removed again.
 pub fn check_outputs(outputs: &Outputs) -> Result<(), String> {
     if let Some(JsonOut::File(path)) = &outputs.json {
         check_writable("--json", path)?;
     }
-    if let Some(path) = &outputs.csv {
-        check_writable("--csv", path)?;
+    for (flag, path, ()) in files(outputs, (), ()) {
+        check_writable(flag, path)?;
     }
     Ok(())
+}
+
+/// The report files asked for besides the JSON: flag, path, and what goes with the format.
+fn files<T>(
+    outputs: &Outputs,
+    csv: T,
+    html: T,
+) -> impl Iterator<Item = (&'static str, &String, T)> {
+    [
+        ("--csv", &outputs.csv, csv),
+        ("--html", &outputs.html, html),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path, with)| Some((flag, path.as_ref()?, with)))
 }
 
 fn check_writable(flag: &str, path: &str) -> Result<(), String> {
@@ -82,25 +96,33 @@ fn check_writable(flag: &str, path: &str) -> Result<(), String> {
 /// A report's renderings, each writing to the stream it is given.
 type Render<'a> = &'a dyn Fn(&mut dyn Write) -> io::Result<()>;
 
-/// Writes the text report (stdout, or stderr when JSON goes to stdout), then the JSON and
-/// the CSV where `outputs` sends them.
-fn emit(outputs: &Outputs, text: Render, json: Render, csv: Render) -> Result<(), String> {
+/// One report in every format.
+struct Renderings<'a> {
+    text: Render<'a>,
+    json: Render<'a>,
+    csv: Render<'a>,
+    html: Render<'a>,
+}
+
+/// Writes the text report (stdout, or stderr when JSON goes to stdout), then the JSON, the
+/// CSV and the HTML where `outputs` sends them.
+fn emit(outputs: &Outputs, report: Renderings) -> Result<(), String> {
     let io_error = |e: io::Error| format!("cannot write the report: {e}");
     match &outputs.json {
         Some(JsonOut::Stdout) => {
-            text(&mut io::stderr().lock()).map_err(io_error)?;
-            json(&mut io::stdout().lock()).map_err(io_error)?;
+            (report.text)(&mut io::stderr().lock()).map_err(io_error)?;
+            (report.json)(&mut io::stdout().lock()).map_err(io_error)?;
         }
         Some(JsonOut::File(path)) => {
-            text(&mut io::stdout().lock()).map_err(io_error)?;
-            write_file("--json", path, json)?;
+            (report.text)(&mut io::stdout().lock()).map_err(io_error)?;
+            write_file("--json", path, report.json)?;
         }
-        None => text(&mut io::stdout().lock()).map_err(io_error)?,
+        None => (report.text)(&mut io::stdout().lock()).map_err(io_error)?,
     }
-    match &outputs.csv {
-        Some(path) => write_file("--csv", path, csv),
-        None => Ok(()),
+    for (flag, path, render) in files(outputs, report.csv, report.html) {
+        write_file(flag, path, render)?;
     }
+    Ok(())
 }
 
 fn write_file(flag: &str, path: &str, render: Render) -> Result<(), String> {
@@ -113,9 +135,12 @@ fn write_file(flag: &str, path: &str, render: Render) -> Result<(), String> {
 pub fn report(outputs: &Outputs, summary: &Summary) -> Result<(), String> {
     emit(
         outputs,
-        &|out| text::write(out, summary),
-        &|out| json::write(out, summary),
-        &|out| csv::write_seconds(out, summary),
+        Renderings {
+            text: &|out| text::write(out, summary),
+            json: &|out| json::write(out, summary),
+            csv: &|out| csv::write_seconds(out, summary),
+            html: &|out| html::write(out, summary),
+        },
     )
 }
 
@@ -221,11 +246,14 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
 pub fn report_sweep(outputs: &Outputs, report: &SweepReport) -> Result<(), String> {
     emit(
         outputs,
-        &|out| sweep_report::write_text(out, report),
-        &|out| {
-            serde_json::to_writer_pretty(&mut *out, &sweep_report::to_value(report))?;
-            writeln!(out)
+        Renderings {
+            text: &|out| sweep_report::write_text(out, report),
+            json: &|out| {
+                serde_json::to_writer_pretty(&mut *out, &sweep_report::to_value(report))?;
+                writeln!(out)
+            },
+            csv: &|out| csv::write_steps(out, report),
+            html: &|out| html::write_sweep(out, report),
         },
-        &|out| csv::write_steps(out, report),
     )
 }

@@ -66,6 +66,10 @@ struct MergeArgs {
     /// Also write the merged per-second series as CSV to PATH
     #[arg(long, value_name = "PATH")]
     csv: Option<String>,
+
+    /// Also write the merged report as a self-contained HTML page with charts to PATH
+    #[arg(long, value_name = "PATH")]
+    html: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -128,6 +132,10 @@ struct DemoArgs {
     /// Also write the results as JSON to PATH ('-' for stdout)
     #[arg(long, value_name = "PATH")]
     json: Option<String>,
+
+    /// Also write the report as an HTML page with charts to PATH
+    #[arg(long, value_name = "PATH")]
+    html: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -262,6 +270,12 @@ struct RunArgs {
     /// Also write the per-second series (with --rates or --find-max: the steps) as CSV to PATH
     #[arg(long, value_name = "PATH")]
     csv: Option<String>,
+
+    /// Also write the report as a self-contained HTML page (no script, works offline) with
+    /// charts of throughput and latency per second and of the latency distribution (with
+    /// --rates or --find-max: by rate) to PATH
+    #[arg(long, value_name = "PATH")]
+    html: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -305,6 +319,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             outputs: Outputs {
                 json: json_out(args.json),
                 csv: args.csv,
+                html: args.html,
             },
         })),
         None => config(cli.run).map(|c| Parsed::Run(Box::new(c))),
@@ -403,6 +418,7 @@ fn demo_config(args: DemoArgs) -> Result<Config, String> {
     config.expect = expect("200", &["prediction=0|1".to_string()], &[])?;
     config.health = Some("/health".into());
     config.outputs.json = json_out(args.json);
+    config.outputs.html = args.html;
     config.live = std::io::stderr().is_terminal();
     Ok(config)
 }
@@ -507,6 +523,7 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.outputs = Outputs {
         json: json_out(cli.json),
         csv: cli.csv,
+        html: cli.html,
     };
     config.live = std::io::stderr().is_terminal();
     Ok(config)

@@ -41,6 +41,8 @@ pub struct Outputs {
     pub json: Option<JsonOut>,
     /// `--csv PATH`: the per-second series (a sweep: its steps) as CSV.
     pub csv: Option<String>,
+    /// `--html PATH`: the report as a page with charts.
+    pub html: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -82,6 +82,14 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
             "5",
             "http://127.0.0.1:1/",
         ],
+        &[
+            "--html",
+            "/nonexistent/dir/out.html",
+            "-d",
+            "5",
+            "http://127.0.0.1:1/",
+        ],
+        &["merge", "--html", "/nonexistent/dir/out.html", "a.json"],
     ];
     for args in cases {
         let out = blast(args);
@@ -165,6 +173,7 @@ fn help_documents_every_flag() {
         "--max-body",
         "--json",
         "--csv",
+        "--html",
         "--help",
         "--version",
     ] {
@@ -188,11 +197,11 @@ fn help_documents_every_flag() {
         assert!(serve_help.contains(flag), "serve --help lacks {flag}");
         assert!(readme.contains(flag), "README lacks {flag}");
     }
-    for flag in ["--connections", "--duration", "--json"] {
+    for flag in ["--connections", "--duration", "--json", "--html"] {
         assert!(String::from_utf8_lossy(&blast(&["demo", "--help"]).stdout).contains(flag));
     }
     let merge_help = String::from_utf8_lossy(&blast(&["merge", "--help"]).stdout).to_string();
-    for flag in ["FILE", "--slo", "--json", "--csv"] {
+    for flag in ["FILE", "--slo", "--json", "--csv", "--html"] {
         assert!(merge_help.contains(flag), "merge --help lacks {flag}");
     }
     assert!(readme.contains("blast merge"), "README lacks blast merge");

@@ -1,4 +1,4 @@
-//! The report formats users parse and diff: golden files for the text, JSON and CSV reports
+//! The report formats users parse and diff: golden files for the text, JSON, CSV and HTML reports
 //! (closed loop, rate mode, a sweep), and the JSON Schema in docs/output.schema.json, which
 //! the JSON of real runs must meet and docs/output.md must document key by key.
 //!
@@ -13,7 +13,7 @@ use std::time::Duration;
 use blast::config::Config;
 use blast::engine::RunOutcome;
 use blast::report::sweep::{self as sweep_report, SweepReport};
-use blast::report::{Summary, csv, json, text};
+use blast::report::{Summary, csv, html, json, text};
 use blast::series::SecondRow;
 use blast::slo::Slo;
 use blast::stats::{ErrorKind, Stats, record_latency};
@@ -135,6 +135,9 @@ fn reports_match_their_golden_files() {
         let mut rows = Vec::new();
         csv::write_seconds(&mut rows, &s).unwrap();
         golden(&format!("{name}.csv"), &String::from_utf8(rows).unwrap());
+        let mut page = Vec::new();
+        html::write(&mut page, &s).unwrap();
+        golden(&format!("{name}.html"), &String::from_utf8(page).unwrap());
     }
     let report = sweep();
     let mut table = Vec::new();
@@ -143,6 +146,9 @@ fn reports_match_their_golden_files() {
     let mut rows = Vec::new();
     csv::write_steps(&mut rows, &report).unwrap();
     golden("sweep.csv", &String::from_utf8(rows).unwrap());
+    let mut page = Vec::new();
+    html::write_sweep(&mut page, &report).unwrap();
+    golden("sweep.html", &String::from_utf8(page).unwrap());
     let value = sweep_report::to_value(&report);
     golden(
         "sweep.json",

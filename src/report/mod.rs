@@ -1,7 +1,9 @@
 //! The summary of a run: every derived number is computed here, once, and every output format
 //! reads the same `Summary`, so the text and the JSON cannot disagree.
 
+pub mod chart;
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod sweep;
 pub mod text;
@@ -31,6 +33,9 @@ pub struct Latency {
     pub max: f64,
     /// Responses slower than the histogram's range (one hour).
     pub over_range: u64,
+    /// (quantile, latency) pairs from 0 to 1, five per halving of the distance to 1 (the
+    /// HdrHistogram percentile distribution), for the HTML report's plot.
+    pub spectrum: Vec<(f64, f64)>,
 }
 
 /// Open-loop figures (`--rate`).
@@ -256,6 +261,10 @@ fn latency(hist: &Histogram<u64>, over_range: u64) -> Latency {
         p999: us(hist.value_at_quantile(0.999)),
         max: us(hist.max()),
         over_range,
+        spectrum: hist
+            .iter_quantiles(5)
+            .map(|v| (v.quantile_iterated_to(), us(v.value_iterated_to())))
+            .collect(),
     }
 }
 

@@ -1,0 +1,217 @@
+//! The HTML report (`--html`): the text report, then charts of the per-second series and of
+//! the latency distribution (a sweep: of its steps), in one self-contained file to keep or
+//! share. The text is the text report itself, so the page cannot disagree with it.
+
+use std::io::{self, Write};
+
+use super::chart::{self, Chart, Series, Unit};
+use super::sweep::{self, SweepReport};
+use super::{Latency, Summary, text};
+use crate::series::SecondRow;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;\
+padding:0 1em;color:#222}h1{font-size:1.2em;word-break:break-all}pre{font-size:13px;\
+background:#f6f6f6;padding:1em;white-space:pre-wrap}figure{margin:1.5em 0}svg{width:100%;\
+height:auto}.grid{stroke:#e3e3e3}.tick{font-size:11px;fill:#555}.title{font-size:14px;\
+font-weight:600}.legend{font-size:12px}.empty{fill:#999}footer{font-size:12px;color:#777}";
+
+pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    let mut report = Vec::new();
+    text::write(&mut report, s)?;
+    let title = format!("blast {} {}", s.method, s.url);
+    page(out, &title, &report, &run_charts(s))
+}
+
+pub fn write_sweep(out: &mut dyn Write, r: &SweepReport) -> io::Result<()> {
+    let mut report = Vec::new();
+    sweep::write_text(&mut report, r)?;
+    let title = match r.steps.first() {
+        Some(s) => format!("blast {} {}: rate sweep", s.method, s.url),
+        None => "blast: rate sweep".into(),
+    };
+    page(out, &title, &report, &sweep_charts(r))
+}
+
+fn page(out: &mut dyn Write, title: &str, report: &[u8], charts: &[Chart]) -> io::Result<()> {
+    let title = chart::escape(title);
+    writeln!(out, "<!DOCTYPE html>")?;
+    writeln!(out, r#"<html lang="en"><head><meta charset="utf-8">"#)?;
+    writeln!(
+        out,
+        r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#
+    )?;
+    writeln!(out, "<title>{title}</title><style>{STYLE}</style></head>")?;
+    writeln!(out, "<body><h1>{title}</h1>")?;
+    writeln!(
+        out,
+        "<pre>{}</pre>",
+        chart::escape(&String::from_utf8_lossy(report))
+    )?;
+    for c in charts {
+        writeln!(out, "<figure>")?;
+        chart::write(out, c)?;
+        writeln!(out, "</figure>")?;
+    }
+    writeln!(
+        out,
+        "<footer>blast {}: latency is defined in docs/output.md; per-second rates are over \
+         the part of the second the run covered.</footer></body></html>",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn run_charts(s: &Summary) -> Vec<Chart<'static>> {
+    let mut throughput = vec![
+        Series {
+            name: "ok/s",
+            points: per_second(s, |r| (r.requests - r.failures) as f64),
+        },
+        Series {
+            name: "failed/s",
+            points: per_second(s, |r| r.failures as f64),
+        },
+    ];
+    let mut distribution = vec![Series {
+        name: if s.rate.is_some() {
+            "from intended send"
+        } else {
+            "latency"
+        },
+        points: spectrum(&s.latency),
+    }];
+    if let Some(rate) = &s.rate {
+        throughput.push(Series {
+            name: "sent/s",
+            points: per_second(s, |r| r.sent as f64),
+        });
+        distribution.push(Series {
+            name: "from actual send (uncorrected)",
+            points: spectrum(&rate.uncorrected),
+        });
+    }
+    let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
+    vec![
+        Chart {
+            title: "Throughput per second",
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: throughput,
+        },
+        Chart {
+            title: "Latency per second",
+            x: Unit::Seconds,
+            y: Unit::Micros,
+            series: vec![
+                Series {
+                    name: "p50",
+                    points: per_second_where(s, answered, |r| r.p50_us),
+                },
+                Series {
+                    name: "p99",
+                    points: per_second_where(s, answered, |r| r.p99_us),
+                },
+            ],
+        },
+        Chart {
+            title: "Latency by percentile",
+            x: Unit::Nines,
+            y: Unit::Micros,
+            series: distribution,
+        },
+    ]
+}
+
+/// A count of each second as a rate, at the middle of the time the second covered: the
+/// last second of a run is usually partial, and its count read as a whole second's would
+/// show a drop that did not happen.
+fn per_second(s: &Summary, count: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64)> {
+    covered_seconds(s, |_| true)
+        .map(|(x, covered, row)| (x, count(row) / covered))
+        .collect()
+}
+
+/// A figure of each second in which `keep` holds (a percentile exists only in a second that
+/// saw a response).
+fn per_second_where(
+    s: &Summary,
+    keep: impl Fn(&SecondRow) -> bool,
+    value: impl Fn(&SecondRow) -> f64,
+) -> Vec<(f64, f64)> {
+    covered_seconds(s, keep)
+        .map(|(x, _, row)| (x, value(row)))
+        .collect()
+}
+
+/// The seconds of the run with the middle of the time each covered and its length; a
+/// sliver under 50 ms is left out (a rate over it is noise).
+fn covered_seconds<'a>(
+    s: &'a Summary,
+    keep: impl Fn(&SecondRow) -> bool + 'a,
+) -> impl Iterator<Item = (f64, f64, &'a SecondRow)> {
+    s.per_second.iter().filter_map(move |row| {
+        let start = f64::from(row.second);
+        let covered = (s.duration_s - start).clamp(0.0, 1.0);
+        (covered >= 0.05 && keep(row)).then_some((start + covered / 2.0, covered, row))
+    })
+}
+
+fn spectrum(latency: &Latency) -> Vec<(f64, f64)> {
+    latency
+        .spectrum
+        .iter()
+        .map(|&(q, us)| (chart::nines(q, latency.count), us))
+        .collect()
+}
+
+fn sweep_charts(r: &SweepReport) -> Vec<Chart<'static>> {
+    let mut steps: Vec<&Summary> = r.steps.iter().collect();
+    // --find-max tries rates out of order; the charts read them by rate.
+    steps.sort_by(|a, b| target(a).total_cmp(&target(b)));
+    let by_rate = |value: fn(&Summary) -> f64| -> Vec<(f64, f64)> {
+        steps.iter().map(|s| (target(s), value(s))).collect()
+    };
+    vec![
+        Chart {
+            title: "Achieved rate by target rate",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: vec![
+                Series {
+                    name: "target/s",
+                    points: by_rate(target),
+                },
+                Series {
+                    name: "sent/s",
+                    points: by_rate(|s| s.rate.as_ref().map_or(0.0, |r| r.send_rate)),
+                },
+                Series {
+                    name: "ok/s",
+                    points: by_rate(|s| s.success_rps),
+                },
+            ],
+        },
+        Chart {
+            title: "Latency by target rate",
+            x: Unit::Count,
+            y: Unit::Micros,
+            series: vec![
+                Series {
+                    name: "p50",
+                    points: by_rate(|s| s.latency.p50),
+                },
+                Series {
+                    name: "p95",
+                    points: by_rate(|s| s.latency.p95),
+                },
+                Series {
+                    name: "p99",
+                    points: by_rate(|s| s.latency.p99),
+                },
+            ],
+        },
+    ]
+}
+
+fn target(s: &Summary) -> f64 {
+    s.rate.as_ref().map_or(0.0, |r| r.target)
+}

@@ -1,0 +1,149 @@
+//! The `--html` report of real runs against blast's own target, opened in a real headless
+//! browser (Chromium; `scripts/setup.sh` installs it): the document the browser builds must
+//! show the text report exactly as the run printed it, and one chart per figure with a point
+//! for each second of the run (each step of a sweep), with no NaN anywhere; and `blast merge`
+//! of one run's JSON makes the same page.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use blast::serve::faults::Faults;
+use regex::Regex;
+
+const BROWSER: &str = "chromium-headless-shell";
+
+fn blast(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The DOM the browser builds from the page at `path`, serialized; bounded by `timeout`.
+fn rendered(path: &Path, profile: &Path) -> String {
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(BROWSER)
+        .args(["--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", path.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("run {BROWSER} (scripts/setup.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{BROWSER} failed (scripts/setup.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The text of the page's `<pre>`, as the browser holds it.
+fn pre_text(dom: &str) -> String {
+    let pre = Regex::new(r"(?s)<pre>(.*?)</pre>").unwrap();
+    let text = &pre.captures(dom).expect("the page has the text report")[1];
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+/// The number of points of each line of each chart, chart by chart; every coordinate must
+/// be a finite number.
+fn points_per_line(dom: &str) -> Vec<Vec<usize>> {
+    let svg = Regex::new(r"(?s)<svg\b.*?</svg>").unwrap();
+    let line = Regex::new(r#"<polyline\b[^>]*\bpoints="([^"]*)""#).unwrap();
+    let finite = |xy: &str| {
+        xy.split(',')
+            .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite))
+    };
+    svg.find_iter(dom)
+        .map(|chart| {
+            line.captures_iter(chart.as_str())
+                .map(|c| {
+                    let points: Vec<&str> = c[1].split_whitespace().collect();
+                    assert!(points.iter().all(|p| finite(p)), "{}", &c[1]);
+                    points.len()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("blast-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn html_reports_render_in_a_real_browser() {
+    let server = common::builtin(Faults {
+        error_share: 0.1,
+        ..Faults::default()
+    });
+    let url = format!("http://{}/predict", server.addr);
+    let dir = temp_dir();
+    let page = dir.join("report.html");
+    let json = dir.join("report.json");
+    let runs: [(&[&str], &str, usize); 3] = [
+        // A closed loop of 2 s: throughput (ok, failed), latency (p50, p99), distribution.
+        (&["-c", "4", "-d", "2"], "blast GET ", 3),
+        // A rate run adds the sent line and the uncorrected distribution.
+        (&["--rate", "500", "-d", "2"], "blast GET ", 3),
+        // A sweep: achieved rates and latencies by rate, a point per step.
+        (&["--rates", "300,600", "-d", "1"], "rate sweep", 2),
+    ];
+    for (args, title, charts) in runs {
+        let common = ["-t", "1", "--html", page.to_str().unwrap()];
+        let json_args = ["--json", json.to_str().unwrap(), &url];
+        let out = blast(&[args, &common[..], &json_args[..]].concat());
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let dom = rendered(&page, &dir.join("profile"));
+        assert!(dom.contains(title), "{args:?}: {dom}");
+        assert_eq!(
+            pre_text(&dom),
+            String::from_utf8_lossy(&out.stdout),
+            "{args:?}: the page shows the printed report"
+        );
+        assert!(!dom.contains("NaN"), "{dom}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let lines = points_per_line(&dom);
+        assert_eq!(lines.len(), charts, "{args:?}: {lines:?}");
+        // A point per step, or per second of the run (a last sliver of a second under
+        // 50 ms is left out).
+        let want = match report.get("steps") {
+            Some(steps) => steps.as_array().unwrap().len(),
+            None => {
+                let duration = report["duration_s"].as_f64().unwrap();
+                let rows = report["per_second"].as_array().unwrap();
+                rows.iter()
+                    .filter(|r| duration - r["second"].as_f64().unwrap() >= 0.05)
+                    .count()
+            }
+        };
+        assert!(want >= 2, "{report}");
+        if report.get("steps").is_none() {
+            // `blast merge` of the one report reads back the same numbers: the same page.
+            let merged = dir.join("merged.html");
+            let out = blast(&[
+                "merge",
+                json.to_str().unwrap(),
+                "--html",
+                merged.to_str().unwrap(),
+            ]);
+            assert_eq!(out.status.code(), Some(0));
+            assert!(std::fs::read(&merged).unwrap() == std::fs::read(&page).unwrap());
+        }
+        let rate = args[0] != "-c";
+        assert_eq!(lines[0], vec![want; 2 + usize::from(rate)], "{args:?}");
+        let distribution = lines.get(2).map_or(0, Vec::len);
+        if charts == 3 {
+            assert_eq!(distribution, 1 + usize::from(rate), "{args:?}");
+            assert!(lines[2].iter().all(|&n| n > 10), "{lines:?}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
