@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts or stops the FastAPI /predict app (scripts/fastapi_app.py) on 127.0.0.1.
 #   scripts/fastapi.sh start PORT [WORKERS] [CPU] [MODE]   prints the PID
-#     MODE: gunicorn (default; Gunicorn with Uvicorn workers) or uvicorn (one Uvicorn process)
+#     MODE: gunicorn (default; Gunicorn with Uvicorn workers, also bound to the Unix socket
+#     /tmp/blast-fastapi-PORT.sock, as behind nginx) or uvicorn (one Uvicorn process)
 #   scripts/fastapi.sh stop PID
 set -euo pipefail
 
@@ -23,7 +24,7 @@ start)
             --no-access-log --log-level warning >"$log" 2>&1 &
     else
         "${pin[@]}" python3 -m gunicorn --chdir "$here" -k uvicorn.workers.UvicornWorker -w "$workers" \
-            -b "127.0.0.1:$port" --backlog 4096 --log-level warning fastapi_app:app >"$log" 2>&1 &
+            -b "127.0.0.1:$port" -b "unix:/tmp/blast-fastapi-$port.sock" --backlog 4096 --log-level warning fastapi_app:app >"$log" 2>&1 &
     fi
     pid=$!
     for _ in $(seq 200); do

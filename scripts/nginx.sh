@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts or stops an nginx that serves /predict -> {"prediction":1} on 127.0.0.1, and
-# /large -> {"prediction":1,"pad":"..."} (100,025 bytes, a static file: for --max-body).
+# Starts or stops an nginx that serves /predict -> {"prediction":1} on 127.0.0.1:PORT and on
+# the Unix socket /tmp/blast-nginx-PORT.sock, and /large -> {"prediction":1,"pad":"..."}
+# (100,025 bytes, a static file: for --max-body).
 #   scripts/nginx.sh start PORT [WORKERS] [CPU]   prints the PID (pinned to CPU when given)
 #   scripts/nginx.sh stop PID
 # Everything lives in a temporary directory; nothing system-wide is touched.
@@ -15,6 +16,7 @@ start)
     nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
     [ -x "$nginx_bin" ] || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 2; }
     dir=$(mktemp -d /tmp/blast-nginx.XXXXXX)
+    rm -f "/tmp/blast-nginx-$port.sock"
     printf '{"prediction":1,"pad":"%s"}' "$(head -c 100000 /dev/zero | tr '\0' x)" >"$dir/large.json"
     cat >"$dir/nginx.conf" <<CONF
 worker_processes $workers;
@@ -33,6 +35,7 @@ http {
     scgi_temp_path $dir;
     server {
         listen 127.0.0.1:$port reuseport backlog=4096;
+        listen unix:/tmp/blast-nginx-$port.sock;
         location = /predict {
             default_type application/json;
             return 200 '{"prediction":1}';

@@ -148,6 +148,11 @@ struct RunArgs {
     #[arg(long = "url", value_name = "URL")]
     url_flag: Option<String>,
 
+    /// Connect to this Unix socket instead of the URL's host and port (the URL still gives
+    /// the Host header and the path), e.g. Gunicorn's --bind unix:/run/app.sock
+    #[arg(long, value_name = "PATH")]
+    unix_socket: Option<String>,
+
     /// Total keep-alive connections, spread evenly over the threads
     #[arg(short = 'c', long, default_value = "64", value_name = "N")]
     connections: String,
@@ -464,7 +469,9 @@ fn config(cli: RunArgs) -> Result<Config, String> {
             );
         }
     };
-    let mut config = Config::new(Target::parse(&url)?);
+    let mut target = Target::parse(&url)?;
+    target.unix_socket = cli.unix_socket.map(Into::into);
+    let mut config = Config::new(target);
     config.connections = positive("--connections", &cli.connections)? as usize;
     config.rate = cli
         .rate

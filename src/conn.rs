@@ -14,12 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
 use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
-use crate::connect::{self, ConnectError};
+use crate::connect::{self, ConnectError, Stream};
 use crate::pacer::Slot;
 use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
@@ -36,7 +34,7 @@ const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 struct Conn {
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     buf: Vec<u8>,
     framer: Framer,
     /// Responses completed on the current connection.
@@ -55,7 +53,7 @@ struct Arrived {
 /// Runs connection `index` of its core until the core stops, starting on the connection the
 /// core opened for it before its clock started, if any. (That connection is taken from the
 /// worker rather than passed in: an `async fn`'s arguments stay in the task's state for its
-/// whole life, and a `TcpStream` is 80 bytes of it.)
+/// whole life, and a `Stream` is 80 bytes of it.)
 pub async fn run(worker: Rc<Worker>, index: usize) {
     let plan = &worker.plan;
     let mut conn = Conn {
@@ -195,7 +193,7 @@ impl Conn {
     }
 
     /// Takes a new connection into use.
-    fn adopt(&mut self, stream: TcpStream) {
+    fn adopt(&mut self, stream: Stream) {
         self.stream = Some(stream);
         self.served = 0;
         self.buf.clear();

@@ -1,13 +1,16 @@
 //! `--health`: one blocking request before the run. A server that is not up gets a clear
 //! message and exit code 2 instead of a report full of connect errors.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::request::{self, RequestSpec};
 use crate::response::Framer;
-use crate::target::Target;
+use crate::target::{Endpoint, Target};
 
 /// Resolves `--health` against the run's target: a path (`/health`) or a full URL.
 pub fn health_target(target: &Target, health: &str) -> Result<Target, String> {
@@ -30,14 +33,6 @@ pub fn check(
 ) -> Result<(), String> {
     let url = format!("http://{}{}", target.authority, target.path);
     let fail = |why: String| format!("health check GET {url} failed: {why}");
-    let addr = target.resolve().map_err(fail)?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| fail(e.to_string()))?;
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(|e| fail(e.to_string()))?;
     let spec = RequestSpec {
         method: "GET".into(),
         headers: headers.to_vec(),
@@ -45,10 +40,16 @@ pub fn check(
         // One request on its own connection.
         no_keepalive: true,
     };
-    stream
-        .write_all(&request::build(target, &spec, &[]))
-        .map_err(|e| fail(e.to_string()))?;
-    let status = read_status(&mut stream).map_err(fail)?;
+    let request = request::build(target, &spec, &[]);
+    let status = match target.endpoint().map_err(fail)? {
+        Endpoint::Tcp(addr) => exchange(
+            TcpStream::connect_timeout(&addr, timeout),
+            timeout,
+            &request,
+        ),
+        Endpoint::Unix(path) => exchange(connect_unix(path, timeout), timeout, &request),
+    }
+    .map_err(fail)?;
     if (200..300).contains(&status) {
         Ok(())
     } else {
@@ -56,7 +57,50 @@ pub fn check(
     }
 }
 
-fn read_status(stream: &mut TcpStream) -> Result<u16, String> {
+/// Connects within `timeout`. A Unix socket's connect has no timeout of its own and blocks
+/// while the server's accept queue is full, so it waits on a helper thread (left behind, and
+/// gone with the process, when the server never takes it).
+fn connect_unix(path: PathBuf, timeout: Duration) -> io::Result<UnixStream> {
+    let (done, connected) = mpsc::channel();
+    std::thread::spawn(move || done.send(UnixStream::connect(path)));
+    connected
+        .recv_timeout(timeout)
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
+}
+
+/// The blocking sockets the check connects with.
+trait Socket: Read + Write {
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()>;
+}
+
+impl Socket for TcpStream {
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+}
+
+impl Socket for UnixStream {
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(timeout))?;
+        self.set_write_timeout(Some(timeout))
+    }
+}
+
+/// On the connection (if it opened), writes the request and reads the response's status,
+/// each within `timeout`.
+fn exchange(
+    stream: io::Result<impl Socket>,
+    timeout: Duration,
+    request: &[u8],
+) -> Result<u16, String> {
+    let mut stream = stream.map_err(|e| e.to_string())?;
+    stream.set_timeouts(timeout).map_err(|e| e.to_string())?;
+    stream.write_all(request).map_err(|e| e.to_string())?;
+    read_status(&mut stream)
+}
+
+fn read_status(stream: &mut impl Read) -> Result<u16, String> {
     let mut framer = Framer::new(false, false, 0);
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];

@@ -43,6 +43,13 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
                 part.info.method, part.info.url, info.method, info.url
             ));
         }
+        if part.info.unix_socket != info.unix_socket {
+            return Err(format!(
+                "'{path}' went to {}, not to {}: merge runs against one target",
+                socket_or_host(&part.info),
+                socket_or_host(&info)
+            ));
+        }
         info.rate = match (info.rate, part.info.rate) {
             (None, None) => None,
             (Some(a), Some(b)) => Some(a + b),
@@ -65,6 +72,13 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
     }
     info.slo = slo.or(info.slo);
     Ok(Summary::of(info, outcome))
+}
+
+fn socket_or_host(info: &RunInfo) -> String {
+    match &info.unix_socket {
+        Some(socket) => format!("the socket {socket}"),
+        None => "the URL's host".into(),
+    }
 }
 
 /// Adds a run made at the same time into `into`: counts add up, the window is the longest.
@@ -219,6 +233,10 @@ fn part(r: &Report) -> Result<Part, String> {
     };
     let info = RunInfo {
         url: r.text("/url")?.to_string(),
+        unix_socket: match r.get("/unix_socket")? {
+            Value::Null => None,
+            _ => Some(r.text("/unix_socket")?.to_string()),
+        },
         method: r.text("/method")?.to_string(),
         connections: r.count("/connections/requested")? as usize,
         keep_alive: r

@@ -1,12 +1,12 @@
 //! Everything decided before the first byte is sent: the address, the request bytes, and how
 //! connections and requests are split over the cores. Read-only during the run.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::check::Expect;
 use crate::config::{Config, Driver};
 use crate::request;
+use crate::target::Endpoint;
 
 /// One thread's share of the work.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,7 @@ pub struct CoreShare {
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub addr: SocketAddr,
+    pub endpoint: Endpoint,
     /// The serialized requests, sent in turn: one per body (usually one). Every connection
     /// hands these same bytes to the kernel, without copying.
     pub request_bytes: Vec<Box<[u8]>>,
@@ -48,7 +48,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(config: &Config) -> Result<Plan, String> {
-        let addr = config.target.resolve()?;
+        let endpoint = config.target.endpoint()?;
         let request_bytes = request::build_all(&config.target, &config.request);
         if u32::try_from(request_bytes.len()).is_err() {
             return Err("--body-lines holds more than 4,294,967,295 bodies".into());
@@ -79,7 +79,7 @@ impl Plan {
             })
             .collect();
         Ok(Plan {
-            addr,
+            endpoint,
             request_bytes,
             head_request: config.request.method == "HEAD",
             keep_alive: !config.request.no_keepalive,

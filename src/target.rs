@@ -2,6 +2,8 @@
 //! happens on a runtime thread).
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::unix::fs::FileTypeExt;
+use std::path::PathBuf;
 
 /// An `http://host[:port]/path?query` target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +15,17 @@ pub struct Target {
     pub path: String,
     /// Value of the `Host` header: the host, plus the port when it is not 80.
     pub authority: String,
+    /// `--unix-socket`: connect to this socket instead of the host and port (the URL still
+    /// gives the `Host` header and the path), as curl's flag of that name does.
+    pub unix_socket: Option<PathBuf>,
+}
+
+/// Where connections go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Tcp(SocketAddr),
+    /// A Unix domain stream socket, e.g. Gunicorn's `--bind unix:/run/app.sock` behind nginx.
+    Unix(PathBuf),
 }
 
 impl Target {
@@ -58,6 +71,7 @@ impl Target {
             port,
             path: path.to_string(),
             authority: authority.as_str().to_string(),
+            unix_socket: None,
         })
     }
 
@@ -67,6 +81,21 @@ impl Target {
             path: path.to_string(),
             ..self.clone()
         }
+    }
+
+    /// Where to connect: the Unix socket when one is given (it must exist and be a socket),
+    /// otherwise the resolved host and port.
+    pub fn endpoint(&self) -> Result<Endpoint, String> {
+        let Some(path) = &self.unix_socket else {
+            return self.resolve().map(Endpoint::Tcp);
+        };
+        let shown = path.display();
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot use --unix-socket '{shown}': {e}"))?;
+        if !meta.file_type().is_socket() {
+            return Err(format!("--unix-socket '{shown}' is not a socket"));
+        }
+        Ok(Endpoint::Unix(path.clone()))
     }
 
     /// Resolves the host once. Prefers IPv4 when both families are returned, as servers
@@ -121,6 +150,29 @@ mod tests {
             let err = Target::parse(url).unwrap_err();
             assert!(err.contains(want), "{url}: {err}");
         }
+    }
+
+    #[test]
+    fn a_unix_socket_must_be_one() {
+        let dir = std::env::temp_dir().join(format!("blast-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("app.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let mut t = Target::parse("http://no-such-host.invalid/predict").unwrap();
+        let cases = [
+            (socket.clone(), Ok(Endpoint::Unix(socket.clone()))),
+            (dir.join("missing.sock"), Err("cannot use --unix-socket")),
+            (dir.clone(), Err("is not a socket")),
+        ];
+        for (path, want) in cases {
+            t.unix_socket = Some(path.clone());
+            match (t.endpoint(), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want),
+                (Err(err), Err(want)) => assert!(err.contains(want), "{path:?}: {err}"),
+                (got, want) => panic!("{path:?}: {got:?}, want {want:?}"),
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -6,8 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::net::TcpStream;
-
+use crate::connect::Stream;
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
 use crate::recall::{KnownBodies, KnownHeads, SharedHeads};
@@ -48,7 +47,7 @@ pub struct Worker {
     /// Measured requests started and not ended.
     in_flight: Cell<u64>,
     /// Connections opened before `start`, by connection index, until their tasks take them.
-    opened: RefCell<Vec<Option<TcpStream>>>,
+    opened: RefCell<Vec<Option<Stream>>>,
     /// A closed loop still in its warm-up (until a `begin` sees the clock past `from`).
     warming: Cell<bool>,
     stopped: Cell<bool>,
@@ -60,7 +59,7 @@ impl Worker {
         share: &CoreShare,
         start: Instant,
         series: Arc<CoreSeries>,
-        opened: Vec<Option<TcpStream>>,
+        opened: Vec<Option<Stream>>,
     ) -> Rc<Worker> {
         let from = start + plan.warmup;
         let deadline = plan.duration.map(|d| from + d);
@@ -109,7 +108,7 @@ impl Worker {
     }
 
     /// The connection opened for connection `index` before the clock started, once.
-    pub fn take_opened(&self, index: usize) -> Option<TcpStream> {
+    pub fn take_opened(&self, index: usize) -> Option<Stream> {
         self.opened.borrow_mut().get_mut(index)?.take()
     }
 

@@ -90,6 +90,11 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
             "http://127.0.0.1:1/",
         ],
         &["merge", "--html", "/nonexistent/dir/out.html", "a.json"],
+        &[
+            "--unix-socket",
+            "/nonexistent/app.sock",
+            "http://localhost/",
+        ],
     ];
     for args in cases {
         let out = blast(args);
@@ -128,6 +133,18 @@ fn errors_name_what_is_wrong() {
         (&["-c", "0", "http://127.0.0.1:1/"], "--connections"),
         (&["serve", "--bogus"], "(see blast serve --help)"),
         (&["--bogus", "http://127.0.0.1:1/"], "(see blast --help)"),
+        (
+            &[
+                "--unix-socket",
+                "/nonexistent/app.sock",
+                "http://localhost/",
+            ],
+            "cannot use --unix-socket '/nonexistent/app.sock': No such file",
+        ),
+        (
+            &["--unix-socket", "/tmp", "http://localhost/"],
+            "--unix-socket '/tmp' is not a socket",
+        ),
     ];
     for (args, names) in cases {
         let stderr = String::from_utf8_lossy(&blast(args).stderr).to_string();
@@ -144,6 +161,7 @@ fn help_documents_every_flag() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for flag in [
         "--url",
+        "--unix-socket",
         "--connections",
         "--duration",
         "--requests",

@@ -254,6 +254,24 @@ fn reports_that_cannot_merge_are_one_line_and_exit_2() {
             "merge runs against one target",
         ),
         (
+            vec![
+                closed.clone(),
+                edited("socket.json", &|v| {
+                    v["unix_socket"] = "/run/app.sock".into()
+                }),
+            ],
+            "went to the socket /run/app.sock, not to the URL's host",
+        ),
+        (
+            vec![
+                closed.clone(),
+                edited("no-keepalive.json", &|v| {
+                    v["connections"]["keep_alive"] = false.into()
+                }),
+            ],
+            "mixes runs with and without keep-alive",
+        ),
+        (
             vec![closed.clone(), {
                 // The same target: the other run's server had another port.
                 let mut rate = read(&rate);

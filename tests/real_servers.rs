@@ -127,6 +127,34 @@ fn nginx_predict_with_the_full_check() {
         ),
         (Some(0), Some(400))
     );
+    // Through nginx's Unix socket: the same checks, the same connections.
+    let socket = format!("/tmp/blast-nginx-{port}.sock");
+    for driver in ["uring", "epoll"] {
+        let report = blast_json(&[
+            "--unix-socket",
+            &socket,
+            "--driver",
+            driver,
+            "-c",
+            "16",
+            "-n",
+            "5000",
+            "--health",
+            "/health",
+            "--expect-json",
+            "prediction=0|1",
+            &url,
+        ]);
+        assert_eq!(
+            (
+                report["successes"].as_u64(),
+                report["connections"]["established"].as_u64()
+            ),
+            (Some(5000), Some(16)),
+            "{driver}: {}",
+            report["errors"]
+        );
+    }
     // Without keep-alive: nginx honours `Connection: close`, so each of the 2,000 checked
     // requests had its own connection.
     let report = blast_json(&[
@@ -238,6 +266,34 @@ fn fastapi_under_gunicorn_with_uvicorn_workers() {
         "{}",
         report["successes"]
     );
+    // Gunicorn bound to a Unix socket too, as behind nginx: the same app without TCP, the
+    // health check included, on both drivers.
+    let socket = format!("/tmp/blast-fastapi-{port}.sock");
+    for driver in ["uring", "epoll"] {
+        let report = blast_json(&[
+            "--unix-socket",
+            &socket,
+            "--driver",
+            driver,
+            "-c",
+            "8",
+            "-n",
+            "400",
+            "--health",
+            "/health",
+            "--body",
+            r#"{"features":[1,2,3]}"#,
+            "--expect-json",
+            "prediction=0|1",
+            "http://localhost/predict",
+        ]);
+        assert_eq!(
+            (report["successes"].as_u64(), report["unix_socket"].as_str()),
+            (Some(400), Some(socket.as_str())),
+            "{driver}: {}",
+            report["errors"]
+        );
+    }
     // GET /predict is answered too, and a missing /health stops the run before it starts.
     let report = blast_json(&[
         "-c",

@@ -37,6 +37,7 @@ pub fn to_value(s: &Summary) -> Value {
     };
     json!({
         "url": s.url,
+        "unix_socket": s.unix_socket,
         "method": s.method,
         "driver": s.driver,
         "threads": s.threads,

@@ -66,6 +66,8 @@ pub struct RateSummary {
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub url: String,
+    /// `--unix-socket`: the socket the requests went to instead of the URL's host.
+    pub unix_socket: Option<String>,
     pub method: String,
     pub driver: &'static str,
     pub threads: usize,
@@ -123,6 +125,7 @@ impl SloVerdict {
 #[derive(Debug, Clone)]
 pub struct RunInfo {
     pub url: String,
+    pub unix_socket: Option<String>,
     pub method: String,
     /// Connections asked for (`-c`).
     pub connections: usize,
@@ -137,6 +140,11 @@ impl RunInfo {
     pub fn of(config: &Config) -> RunInfo {
         RunInfo {
             url: format!("http://{}{}", config.target.authority, config.target.path),
+            unix_socket: config
+                .target
+                .unix_socket
+                .as_ref()
+                .map(|p| p.display().to_string()),
             method: config.request.method.clone(),
             connections: config.connections,
             keep_alive: !config.request.no_keepalive,
@@ -164,6 +172,7 @@ impl Summary {
         let rps = requests as f64 / secs;
         let mut summary = Summary {
             url: info.url,
+            unix_socket: info.unix_socket,
             method: info.method,
             driver: outcome.driver,
             threads: outcome.threads,

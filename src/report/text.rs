@@ -7,7 +7,10 @@ use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let stopped = if s.interrupted { " (interrupted)" } else { "" };
-    writeln!(out, "blast {} {}", s.method, s.url)?;
+    match &s.unix_socket {
+        Some(socket) => writeln!(out, "blast {} {} via {socket}", s.method, s.url)?,
+        None => writeln!(out, "blast {} {}", s.method, s.url)?,
+    }
     // Without keep-alive every request reconnects, so the count that says something is
     // how many connections were opened.
     let connections = if s.keep_alive {
