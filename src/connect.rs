@@ -7,8 +7,11 @@
 //! start-up, as the server's latency: on 16 cores at 100,000 requests/s the first second's
 //! p99 was over 100 ms against a server whose p99 was 0.2 ms the second after.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use monoio::BufResult;
@@ -41,17 +44,40 @@ pub enum Stream {
 }
 
 impl Stream {
-    pub async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+    /// The socket's own read. The branch picks the future once; polling it adds one match
+    /// and no state of its own (an `async fn` wrapper would add both, on every read).
+    pub fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
         match self {
-            Stream::Tcp(s) => s.read(buf).await,
-            Stream::Unix(s) => s.read(buf).await,
+            Stream::Tcp(s) => Either::Tcp(s.read(buf)),
+            Stream::Unix(s) => Either::Unix(s.read(buf)),
         }
     }
 
-    pub async fn write_all<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+    pub fn write_all<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
         match self {
-            Stream::Tcp(s) => s.write_all(buf).await,
-            Stream::Unix(s) => s.write_all(buf).await,
+            Stream::Tcp(s) => Either::Tcp(s.write_all(buf)),
+            Stream::Unix(s) => Either::Unix(s.write_all(buf)),
+        }
+    }
+}
+
+/// The future of one of the two sockets' operations.
+enum Either<A, B> {
+    Tcp(A),
+    Unix(B),
+}
+
+impl<A: Future, B: Future<Output = A::Output>> Future for Either<A, B> {
+    type Output = A::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<A::Output> {
+        // SAFETY: the inner future is never moved out of the pinned enum: it is only polled
+        // in place, pinned as the enum is.
+        unsafe {
+            match self.get_unchecked_mut() {
+                Either::Tcp(a) => Pin::new_unchecked(a).poll(cx),
+                Either::Unix(b) => Pin::new_unchecked(b).poll(cx),
+            }
         }
     }
 }
