@@ -287,6 +287,73 @@ fn a_stalled_server_times_out_and_the_run_still_ends_on_time() {
     }
 }
 
+/// Over a Unix socket (`--unix-socket`) a stalled server is timed out as over TCP (the
+/// watcher's shutdown ends the read), and a socket nobody listens on is counted as connect
+/// failures, not spun on.
+#[test]
+fn unix_socket_stalls_and_refusals_are_counted() {
+    use std::os::unix::net::UnixListener;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = std::env::temp_dir().join(format!("blast-engine-uds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Bound and closed at once: the file stays, and connects to it are refused.
+    let refusing = dir.join("refusing.sock");
+    drop(UnixListener::bind(&refusing).unwrap());
+    for driver in DRIVERS {
+        let stalling = dir.join(format!("stall-{driver:?}.sock"));
+        let listener = UnixListener::bind(&stalling).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        // Accepts and holds every connection, reading nothing and answering nothing.
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let holder = std::thread::spawn({
+            let stop = stop.clone();
+            move || {
+                let mut held = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, _)) => held.push(stream),
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            }
+        });
+        let mut config = Config::new(blast::target::Target::parse("http://localhost/").unwrap());
+        config.target.unix_socket = Some(stalling.clone());
+        config.connections = 4;
+        config.threads = Some(2);
+        config.timeout = Duration::from_millis(200);
+        config.duration = Some(Duration::from_millis(1100));
+        let started = Instant::now();
+        let summary = run(config.clone(), driver);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
+        let timeouts = errors(&summary, "timeout");
+        assert!(
+            (4..=20).contains(&timeouts),
+            "{driver:?}: timeouts {timeouts}"
+        );
+        assert_eq!(other_errors(&summary, "timeout"), 0, "{:?}", summary.errors);
+        assert_eq!(summary.unix_socket.as_deref(), stalling.to_str());
+        stop.store(true, Ordering::Relaxed);
+        holder.join().unwrap();
+
+        config.target.unix_socket = Some(refusing.clone());
+        config.duration = Some(Duration::from_millis(500));
+        let summary = run(config, driver);
+        let refused = errors(&summary, "connect");
+        // Backoff from 10 ms, doubling: a handful of attempts per connection, not thousands.
+        assert!(
+            (4..=40).contains(&refused),
+            "{driver:?}: connect failures {refused}"
+        );
+        assert_eq!(summary.requests, refused);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_refused_server_is_retried_with_backoff_not_a_spin() {
     let port = {
