@@ -100,7 +100,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         // connect does: the handshake is part of what that mode measures.
         let mut connected_from = None;
         if conn.stream.is_none() {
-            connected_from = (!plan.keep_alive).then(Instant::now);
+            let began = Instant::now();
             // Boxed: connecting is rare (with keep-alive), and its future (a timeout around
             // a connect) would otherwise make up most of the task's state.
             if let Err(kind) = Box::pin(conn.connect(&worker, &mut ever_connected)).await {
@@ -110,6 +110,8 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
                 conn.back_off().await;
                 continue;
             }
+            worker.connected(slot, began, Instant::now());
+            connected_from = (!plan.keep_alive).then_some(began);
         }
         let sent = reuse.or(connected_from).unwrap_or_else(Instant::now);
         worker.sending(slot, sent);

@@ -15,7 +15,9 @@ use crate::engine::RunOutcome;
 use crate::report::{RunInfo, Summary, decode_histogram};
 use crate::series::SecondRow;
 use crate::slo::Slo;
-use crate::stats::{ErrorKind, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, new_histogram};
+use crate::stats::{
+    CONNECT_SIGFIG, ErrorKind, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, new_histogram,
+};
 
 /// One report read back.
 struct Part {
@@ -191,6 +193,7 @@ fn part(r: &Report) -> Result<Part, String> {
         Some(r.number("/rate/target")?)
     };
     stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
+    stats.connect = r.histogram("/histogram/connect_data", CONNECT_SIGFIG)?;
     stats.over_range = r.count("/latency_us/over_range")?;
     stats.successes = r.count("/successes")?;
     for kind in ErrorKind::ALL {

@@ -10,6 +10,9 @@ pub const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
 pub const LATENCY_SIGFIG: u8 = 3;
 /// Significant figures of the send-lag histogram (rate mode): a 1% error is plenty for lag.
 pub const SEND_LAG_SIGFIG: u8 = 2;
+/// Significant figures of the connect-time histogram: 1%, like the send lag (and an eighth of
+/// the run histogram's memory per core).
+pub const CONNECT_SIGFIG: u8 = 2;
 
 /// Why a request failed. Order is the report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,10 @@ pub struct Stats {
     pub reconnects: u64,
     /// Connects that failed for want of a free local port (`connect::ConnectError`).
     pub no_local_port: u64,
+    /// How long each connection opened in the measured window took to establish (the TCP
+    /// handshake on TCP), in nanoseconds: every request's with `--no-keepalive`, otherwise
+    /// the reconnects'.
+    pub connect: Histogram<u64>,
     /// Requests started but not finished when the run stopped.
     pub in_flight: u64,
     /// Requests written (or attempted: a failed connect counts).
@@ -111,6 +118,7 @@ impl Default for Stats {
             established: 0,
             reconnects: 0,
             no_local_port: 0,
+            connect: new_histogram(CONNECT_SIGFIG),
             in_flight: 0,
             sent: 0,
             uncorrected: None,
@@ -222,6 +230,9 @@ impl Stats {
         self.established += other.established;
         self.reconnects += other.reconnects;
         self.no_local_port += other.no_local_port;
+        self.connect
+            .add(&other.connect)
+            .expect("identical histogram bounds");
         self.in_flight += other.in_flight;
     }
 }

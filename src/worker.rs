@@ -188,6 +188,15 @@ impl Worker {
         }
     }
 
+    /// A connection for a request of `slot` took from `began` to `now` to open: counted when
+    /// the request is (not in the warm-up, not after the deadline).
+    pub fn connected(&self, slot: Slot, began: Instant, now: Instant) {
+        if self.measured(slot) && self.deadline.is_none_or(|d| now <= d) {
+            let ns = now.saturating_duration_since(began).as_nanos() as u64;
+            crate::stats::record_latency(&mut self.stats.borrow_mut().connect, ns);
+        }
+    }
+
     /// A request of `slot`, sent at `sent`, ended at `now`, with a response status or
     /// without one. Its latency runs from `slot.intended(sent)`; in rate mode the latency
     /// from the actual send is kept too. One that ends after the deadline stays counted as in

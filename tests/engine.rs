@@ -174,16 +174,24 @@ fn without_keepalive_latency_includes_the_handshake() {
             let summary = run(config, driver);
             assert_eq!(summary.successes, 2, "{driver:?}");
             let max_ms = summary.latency.max / 1000.0;
+            let connect_max_ms = summary.connect.max / 1000.0;
             if no_keepalive {
                 assert!(
                     max_ms >= 900.0,
                     "{driver:?}: max {max_ms} ms holds the SYN retry"
                 );
+                // Within the latency, but for the connect histogram's 1% precision.
+                assert!(
+                    (900.0..=max_ms * 1.01).contains(&connect_max_ms),
+                    "{driver:?}: the connect that waited is timed: {connect_max_ms} ms"
+                );
+                assert_eq!(summary.connect.count, 2);
             } else {
                 assert!(
                     max_ms < 500.0,
                     "{driver:?}: max {max_ms} ms, the connects came first"
                 );
+                assert_eq!(summary.connect.count, 0, "opened before the clock started");
             }
         }
     }

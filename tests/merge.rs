@@ -41,8 +41,8 @@ fn merged(files: &[&Path], more: &[&str]) -> (Option<i32>, Value) {
 }
 
 /// Two runs at once (4 connections on io_uring, 2 on epoll) against one server whose bodies
-/// fail the check one time in twenty, each writing its report into `dir`; rate mode when
-/// `rate` is given. Returns the two reports' paths.
+/// fail the check one time in twenty, each writing its report into `dir`; rate mode (and a
+/// connection per request) when `rate` is given. Returns the two reports' paths.
 fn two_runs(dir: &Path, rate: Option<&str>) -> [PathBuf; 2] {
     let server = common::builtin(Faults {
         delay: Delay::Fixed(Duration::from_millis(1)),
@@ -66,7 +66,8 @@ fn two_runs(dir: &Path, rate: Option<&str>) -> [PathBuf; 2] {
                 driver,
             ];
             if let Some(rate) = rate {
-                args.extend_from_slice(&["--rate", rate]);
+                // Without keep-alive too: every request's connect is timed, and merged.
+                args.extend_from_slice(&["--rate", rate, "--no-keepalive"]);
             }
             let args: Vec<String> = args
                 .iter()
@@ -144,6 +145,7 @@ fn runs_at_the_same_time_merge_into_one() {
             "/connections/requested",
             "/connections/established",
             "/latency_us/count",
+            "/connect_us/count",
         ] {
             assert_eq!(
                 m.pointer(key).unwrap().as_u64().unwrap(),
@@ -197,6 +199,7 @@ fn runs_at_the_same_time_merge_into_one() {
             );
         }
         if rate.is_some() {
+            assert!(m["connect_us"]["count"].as_u64().unwrap() > 1_000);
             assert_eq!(m["rate"]["target"], 800.0);
             let sent = m["rate"]["sent"].as_u64().unwrap();
             assert_eq!(sent, sum("/rate/sent"));

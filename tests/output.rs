@@ -73,6 +73,9 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
     stats.bytes_written = 1_002 * 74;
     stats.established = 66;
     stats.reconnects = 2;
+    for ns in [80_000, 250_000] {
+        record_latency(&mut stats.connect, ns);
+    }
     stats.no_local_port = u64::from(rate.is_none());
     stats.in_flight = 3;
     stats.sent = 1_005;

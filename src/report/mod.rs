@@ -88,6 +88,9 @@ pub struct Summary {
     pub rps: f64,
     pub success_rps: f64,
     pub latency: Latency,
+    /// Connection set-up times in the measured window (`Stats::connect`); a count of 0 when
+    /// no connection was opened in it (keep-alive connections open before it starts).
+    pub connect: Latency,
     /// Mean latency × RPS: the concurrency the measurements imply (Little's law). In a closed
     /// loop it should be close to the connection count.
     pub concurrency: f64,
@@ -101,6 +104,8 @@ pub struct Summary {
     pub per_second: Vec<SecondRow>,
     /// The merged latency histogram (nanoseconds), HdrHistogram V2 deflate, base64.
     pub histogram: String,
+    /// The connect-time histogram, encoded the same way.
+    pub connect_histogram: String,
     pub rate: Option<RateSummary>,
     /// The verdict on `--slo`, when one was given.
     pub slo: Option<SloVerdict>,
@@ -168,6 +173,7 @@ impl Summary {
         let stats = &outcome.stats;
         let secs = outcome.elapsed.as_secs_f64().max(1e-9);
         let requests = stats.requests();
+        let connect = latency(&stats.connect, 0);
         let latency = latency(&stats.latency, stats.over_range);
         let rps = requests as f64 / secs;
         let mut summary = Summary {
@@ -195,6 +201,7 @@ impl Summary {
             success_rps: stats.successes as f64 / secs,
             concurrency: latency.mean / 1e6 * (latency.count as f64 / secs),
             latency,
+            connect,
             errors: ErrorKind::ALL
                 .iter()
                 .map(|k| (k.name(), stats.error_count(*k)))
@@ -207,6 +214,7 @@ impl Summary {
             in_flight: stats.in_flight,
             per_second: outcome.seconds,
             histogram: encode_histogram(&stats.latency),
+            connect_histogram: encode_histogram(&stats.connect),
             rate: info.rate.map(|target| rate_summary(target, stats, secs)),
             slo: None,
         };

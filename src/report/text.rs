@@ -45,6 +45,23 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.rps, s.success_rps
     )?;
     write_latency(out, s)?;
+    let c = &s.connect;
+    if c.count > 0 {
+        let which = if s.keep_alive {
+            "reconnects"
+        } else {
+            "one per request, in its latency"
+        };
+        writeln!(
+            out,
+            "  Connect     {} opened ({which}): mean {}, p50 {}, p99 {}, max {}",
+            c.count,
+            format_micros(c.mean),
+            format_micros(c.p50),
+            format_micros(c.p99),
+            format_micros(c.max)
+        )?;
+    }
     if let Some(rate) = &s.rate {
         write_rate(out, rate, s.rps)?;
     }
