@@ -25,6 +25,8 @@ use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
     after_help = "Examples:\n  blast -c 256 -d 60 http://127.0.0.1:8000/predict\n  \
                   blast -c 64 -d 30s -X POST --body '{\"x\":[1,2]}' --expect-status 200 \\\n        \
                   --expect-json 'prediction=0|1' --json out.json http://127.0.0.1:8000/predict\n  \
+                  blast --rate 2k -d 30 --html report.html http://127.0.0.1:8000/predict\n  \
+                  blast --unix-socket /run/app.sock -c 64 -d 30 http://localhost/predict\n  \
                   blast demo\n  blast serve --listen 127.0.0.1:8080 --delay 1ms-5ms --error-rate 0.01\n  \
                   blast merge host1.json host2.json --json all.json",
     args_conflicts_with_subcommands = true,
