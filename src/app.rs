@@ -59,24 +59,17 @@ pub fn check_outputs(outputs: &Outputs) -> Result<(), String> {
     if let Some(JsonOut::File(path)) = &outputs.json {
         check_writable("--json", path)?;
     }
-    for (flag, path, ()) in files(outputs, (), ()) {
-        check_writable(flag, path)?;
+    for (flag, path) in files(outputs) {
+        if let Some(path) = path {
+            check_writable(flag, path)?;
+        }
     }
     Ok(())
 }
 
-/// The report files asked for besides the JSON: flag, path, and what goes with the format.
-fn files<T>(
-    outputs: &Outputs,
-    csv: T,
-    html: T,
-) -> impl Iterator<Item = (&'static str, &String, T)> {
-    [
-        ("--csv", &outputs.csv, csv),
-        ("--html", &outputs.html, html),
-    ]
-    .into_iter()
-    .filter_map(|(flag, path, with)| Some((flag, path.as_ref()?, with)))
+/// The report files besides the JSON, by flag: CSV, then HTML.
+fn files(outputs: &Outputs) -> [(&'static str, &Option<String>); 2] {
+    [("--csv", &outputs.csv), ("--html", &outputs.html)]
 }
 
 fn check_writable(flag: &str, path: &str) -> Result<(), String> {
@@ -119,8 +112,10 @@ fn emit(outputs: &Outputs, report: Renderings) -> Result<(), String> {
         }
         None => (report.text)(&mut io::stdout().lock()).map_err(io_error)?,
     }
-    for (flag, path, render) in files(outputs, report.csv, report.html) {
-        write_file(flag, path, render)?;
+    for ((flag, path), render) in files(outputs).into_iter().zip([report.csv, report.html]) {
+        if let Some(path) = path {
+            write_file(flag, path, render)?;
+        }
     }
     Ok(())
 }

@@ -79,25 +79,28 @@ fn bounds(chart: &Chart) -> (f64, f64, f64) {
 
 /// The top of the y axis: the first tick above the highest value plus 5%.
 fn top(unit: Unit, y: f64) -> f64 {
-    let ticks = ticks(unit, 0.0, y * 1.05);
-    let step = ticks.get(1).copied().unwrap_or(y);
+    let step = step(unit, y * 1.05);
     (y * 1.05 / step).ceil() * step
 }
 
-/// Tick values covering `[lo, hi]`: whole decades on a `Nines` axis, otherwise 1, 2 or 5 times
-/// a power of ten, about five of them.
+/// The distance between ticks over a range `span` long: whole decades on a `Nines` axis,
+/// otherwise 1, 2 or 5 times a power of ten, for about five ticks.
+fn step(unit: Unit, span: f64) -> f64 {
+    if unit == Unit::Nines {
+        return 1.0;
+    }
+    let raw = span / 5.0;
+    let decade = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * decade)
+}
+
+/// Tick values covering `[lo, hi]`, `step` apart.
 fn ticks(unit: Unit, lo: f64, hi: f64) -> Vec<f64> {
-    let step = if unit == Unit::Nines {
-        1.0
-    } else {
-        let raw = (hi - lo) / 5.0;
-        let decade = 10f64.powf(raw.log10().floor());
-        [1.0, 2.0, 5.0, 10.0]
-            .into_iter()
-            .map(|m| m * decade)
-            .find(|s| *s >= raw)
-            .unwrap_or(10.0 * decade)
-    };
+    let step = step(unit, hi - lo);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step + 1e-9).floor() as i64;
     (first..=last).map(|i| i as f64 * step).collect()
