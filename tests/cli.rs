@@ -6,21 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use blast::serve::faults::{Delay, Faults};
-use common::{Behavior, Server};
-
-fn blast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(args)
-        .output()
-        .expect("run blast")
-}
-
-/// A fresh directory of this test process, for one test's files.
-fn temp_dir(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("blast-cli-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{Behavior, Server, blast, scratch};
 
 #[test]
 fn bad_input_is_one_line_on_stderr_and_exit_2() {
@@ -228,7 +214,7 @@ fn help_documents_every_flag() {
 #[test]
 fn text_and_json_reports_agree() {
     let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
-    let dir = temp_dir("reports");
+    let dir = scratch("cli-reports");
     let path = dir.join("out.json");
     let out = blast(&[
         "-c",
@@ -312,7 +298,7 @@ fn text_and_json_reports_agree() {
 #[test]
 fn csv_rows_are_the_json_numbers() {
     let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
-    let dir = temp_dir("csv");
+    let dir = scratch("cli-csv");
     let (json_path, csv_path) = (dir.join("run.json"), dir.join("run.csv"));
     let runs: [(&[&str], &str, &[&str]); 2] = [
         (
@@ -388,7 +374,7 @@ fn json_on_stdout_moves_the_text_to_stderr() {
 #[test]
 fn no_keepalive_is_reported() {
     let server = Server::start(Behavior::Body("{}"));
-    let dir = temp_dir("no-keepalive");
+    let dir = scratch("cli-no-keepalive");
     let (with, without) = (dir.join("with.json"), dir.join("without.json"));
     let url = server.url("/");
     for (flag, path) in [
@@ -451,8 +437,7 @@ fn body_lines_go_in_turn() {
             .find(|b| prediction(b.as_bytes()) == want)
             .unwrap()
     };
-    let dir = std::env::temp_dir().join(format!("blast-cli-lines-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("cli-lines");
     let path = dir.join("bodies.jsonl");
     std::fs::write(&path, format!("{}\n\n{}\n", body(0), body(1))).unwrap();
     let server = common::builtin(blast::serve::faults::Faults::default());

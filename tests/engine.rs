@@ -302,8 +302,7 @@ fn a_stalled_server_times_out_and_the_run_still_ends_on_time() {
 fn unix_socket_stalls_and_refusals_are_counted() {
     use std::os::unix::net::UnixListener;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let dir = std::env::temp_dir().join(format!("blast-engine-uds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("engine-uds");
     // Bound and closed at once: the file stays, and connects to it are refused.
     let refusing = dir.join("refusing.sock");
     drop(UnixListener::bind(&refusing).unwrap());

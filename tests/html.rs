@@ -6,20 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use blast::serve::faults::Faults;
+use common::{blast, scratch};
 use regex::Regex;
 
 const BROWSER: &str = "chromium-headless-shell";
-
-fn blast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// The DOM the browser builds from the page at `path`, serialized; bounded by `timeout`.
 fn rendered(path: &Path, profile: &Path) -> String {
@@ -71,12 +65,6 @@ fn points_per_line(dom: &str) -> Vec<Vec<usize>> {
         .collect()
 }
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("blast-html-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn html_reports_render_in_a_real_browser() {
     let server = common::builtin(Faults {
@@ -84,7 +72,7 @@ fn html_reports_render_in_a_real_browser() {
         ..Faults::default()
     });
     let url = format!("http://{}/predict", server.addr);
-    let dir = temp_dir();
+    let dir = scratch("html");
     let page = dir.join("report.html");
     let json = dir.join("report.json");
     let runs: [(&[&str], &str, usize); 3] = [

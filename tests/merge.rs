@@ -4,26 +4,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use blast::report::decode_histogram;
 use blast::serve::faults::{Delay, Faults};
+use common::{blast, scratch};
 use serde_json::Value;
-
-fn blast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args(args)
-        .output()
-        .expect("run blast")
-}
-
-/// A scratch directory of this test process.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("blast-merge-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -94,7 +81,7 @@ fn two_runs(dir: &Path, rate: Option<&str>) -> [PathBuf; 2] {
 fn one_report_reads_back_exactly() {
     let _turn = common::one_at_a_time();
     for (name, rate) in [("closed", None), ("rate", Some("400"))] {
-        let dir = scratch(name);
+        let dir = scratch(&format!("merge-{name}"));
         let [a, _] = two_runs(&dir, rate);
         let (code, again) = merged(&[&a], &[]);
         assert_eq!(code, Some(0));
@@ -124,7 +111,7 @@ fn one_report_reads_back_exactly() {
 fn runs_at_the_same_time_merge_into_one() {
     let _turn = common::one_at_a_time();
     for (name, rate) in [("closed2", None), ("rate2", Some("400"))] {
-        let dir = scratch(name);
+        let dir = scratch(&format!("merge-{name}"));
         let [a, b] = two_runs(&dir, rate);
         let (a, b, (code, m)) = (read(&a), read(&b), merged(&[&a, &b], &[]));
         assert_eq!(code, Some(0));
@@ -224,9 +211,9 @@ fn runs_at_the_same_time_merge_into_one() {
 #[test]
 fn reports_that_cannot_merge_are_one_line_and_exit_2() {
     let _turn = common::one_at_a_time();
-    let dir = scratch("bad");
+    let dir = scratch("merge-bad");
     let [closed, _] = two_runs(&dir, None);
-    let rate_dir = scratch("bad-rate");
+    let rate_dir = scratch("merge-bad-rate");
     let [rate, _] = two_runs(&rate_dir, Some("400"));
     let report = read(&closed);
     let write = |name: &str, value: &Value| {

@@ -24,6 +24,21 @@ pub fn builtin(faults: Faults) -> blast::serve::Server {
     blast::serve::Server::start(config).unwrap()
 }
 
+/// Runs the blast binary with `args` and waits for it.
+pub fn blast(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(args)
+        .output()
+        .expect("run blast")
+}
+
+/// A fresh scratch directory of this test process, named `blast-{name}-{pid}`.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("blast-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A rate run's send count (or a server's count of them) against its schedule `want`: at most
 /// `over` above it (a slot per core: the deadline falls between ticks), and at most 1% below
 /// it. On an idle machine the count is exact to that slot; a core that a busy machine stalls
