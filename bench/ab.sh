@@ -4,11 +4,19 @@
 #   [N=300000] [C=64] [DRIVER=uring] bench/ab.sh REPS CLIENT...
 # A CLIENT is a path to a blast binary (run with -n N and the prediction check), `wrk` (3 s),
 # or `floor` (bench/floor.c, built by bench/suite.py into target/floor; 3 s). Columns: user and
-# system CPU µs per request (from GNU time), RPS, and nginx CPU µs per request.
+# system CPU µs per request (from GNU time), RPS, and nginx CPU µs per request. With
+# SCHEME=https, every client but the floor goes over TLS to nginx's https port (blast with
+# --cacert for nginx's throw-away CA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-300000}; C=${C:-64}
-PID=$(scripts/nginx.sh start 18083 1 1)
+if [ "${SCHEME:-http}" = https ]; then
+  PID=$(scripts/nginx.sh start 18083 1 1 18084)
+  URL=https://127.0.0.1:18084/predict; TLS=(--cacert /tmp/blast-nginx-18083-ca.pem)
+else
+  PID=$(scripts/nginx.sh start 18083 1 1)
+  URL=http://127.0.0.1:18083/predict; TLS=()
+fi
 WPID=$(pgrep -P $PID | head -1)
 scpu() { awk '{print $14+$15}' /proc/$WPID/stat; }
 for i in $(seq $1); do
@@ -17,9 +25,9 @@ for i in $(seq $1); do
     if [ "$b" = floor ]; then
       line=$(/usr/bin/time -f "$b %U %S %e" taskset -c 0 target/floor 127.0.0.1 18083 /predict $C 3 2>&1 | tr '\n' ' ' | awk '{print $5, $6, $7, $8, $2}')
     elif [ "$b" = wrk ]; then
-      line=$(/usr/bin/time -f "$b %U %S %e" taskset -c 0 wrk -t1 -c$C -d3s http://127.0.0.1:18083/predict 2>&1 | tr '\n' ' ' | sed -E 's/.* ([0-9]+) requests in.*(wrk [0-9.]+ [0-9.]+ [0-9.]+).*/\2 \1/')
+      line=$(/usr/bin/time -f "$b %U %S %e" taskset -c 0 wrk -t1 -c$C -d3s $URL 2>&1 | tr '\n' ' ' | sed -E 's/.* ([0-9]+) requests in.*(wrk [0-9.]+ [0-9.]+ [0-9.]+).*/\2 \1/')
     else
-      line=$(/usr/bin/time -f "$b %U %S %e $N" taskset -c 0 $b --driver ${DRIVER:-uring} -t 1 -c $C -n $N --expect-status 200 --expect-json 'prediction=0|1' http://127.0.0.1:18083/predict 2>&1 >/dev/null | tail -1)
+      line=$(/usr/bin/time -f "$b %U %S %e $N" taskset -c 0 $b --driver ${DRIVER:-uring} -t 1 -c $C -n $N --expect-status 200 --expect-json 'prediction=0|1' "${TLS[@]}" $URL 2>&1 >/dev/null | tail -1)
     fi
     s1=$(scpu)
     echo "$line $((s1-s0))"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what blast's tests and the nginx demo need on a fresh Debian/Ubuntu machine:
-# nginx, wrk, curl, iproute2, chromium-headless-shell (apt) and the FastAPI stack (pip).
+# nginx, wrk, curl, iproute2, openssl, chromium-headless-shell (apt) and the FastAPI stack
+# (pip).
 # Skips what is already there.
 #   scripts/setup.sh --bench   also installs the benchmark peers: hey, ab (apt) and oha (cargo)
 set -euo pipefail
@@ -12,6 +13,10 @@ command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v taskset >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need_apt+=(iproute2)
+# scripts/tls-cert.sh makes the https tests' certificates; ca-certificates is the system
+# trust blast reads by default.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+[ -d /etc/ssl/certs ] && ls /etc/ssl/certs/*.pem >/dev/null 2>&1 || need_apt+=(ca-certificates)
 # A real browser opens the --html reports in tests/html.rs.
 command -v chromium-headless-shell >/dev/null 2>&1 || need_apt+=(chromium-headless-shell)
 if [ "${1:-}" = "--bench" ]; then

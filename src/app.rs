@@ -14,7 +14,9 @@ use crate::report::{Summary, csv, html, json, text};
 use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::signal;
 use crate::sweep::Search;
+use crate::target::Endpoint;
 use crate::target::Target;
+use crate::tls;
 use std::net::SocketAddr;
 
 /// Exit codes: 0 the run completed, 1 not a single request succeeded or the run missed its
@@ -28,9 +30,17 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     limits::ensure_open_files(config.connections)?;
     if let Some(health) = &config.health {
         let target = health::health_target(&config.target, health)?;
-        health::check(&target, &config.request.headers, config.timeout)?;
+        health::check(
+            &target,
+            &config.trust,
+            &config.request.headers,
+            config.timeout,
+        )?;
     }
     let plan = Plan::new(config)?;
+    if let (Some(tls), Endpoint::Tcp(addr)) = (&plan.tls, &plan.endpoint) {
+        tls::preflight(tls, *addr, config.connect_timeout)?;
+    }
     signal::install();
     if config.live && !config.warmup.is_zero() {
         eprintln!("blast: warming up for {:.1}s", config.warmup.as_secs_f64());

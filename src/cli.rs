@@ -15,6 +15,7 @@ use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::slo::Slo;
 use crate::target::Target;
+use crate::tls::Trust;
 use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
 
 #[derive(Parser, Debug)]
@@ -142,7 +143,7 @@ struct DemoArgs {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Target URL (http://host[:port]/path)
+    /// Target URL (http://host[:port]/path, or https://)
     #[arg(value_name = "URL")]
     url: Option<String>,
 
@@ -154,6 +155,16 @@ struct RunArgs {
     /// the Host header and the path), e.g. Gunicorn's --bind unix:/run/app.sock
     #[arg(long, value_name = "PATH")]
     unix_socket: Option<String>,
+
+    /// https: check the server's certificate against the CA certificates in this PEM file
+    /// instead of the system's (a private CA, or a test server's self-signed certificate)
+    #[arg(long, value_name = "PATH")]
+    cacert: Option<String>,
+
+    /// https: accept any server certificate, self-signed or for another name (the
+    /// handshake's signatures are still checked)
+    #[arg(short = 'k', long, conflicts_with = "cacert")]
+    insecure: bool,
 
     /// Total keep-alive connections, spread evenly over the threads
     #[arg(short = 'c', long, default_value = "64", value_name = "N")]
@@ -474,6 +485,11 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     let mut target = Target::parse(&url)?;
     target.unix_socket = cli.unix_socket.map(Into::into);
     let mut config = Config::new(target);
+    config.trust = match (cli.insecure, cli.cacert) {
+        (true, _) => Trust::Any,
+        (false, Some(path)) => Trust::Cacert(path.into()),
+        (false, None) => Trust::System,
+    };
     config.connections = positive("--connections", &cli.connections)? as usize;
     config.rate = cli
         .rate

@@ -6,6 +6,7 @@ use crate::check::Expect;
 use crate::request::RequestSpec;
 use crate::slo::Slo;
 use crate::target::Target;
+use crate::tls::Trust;
 
 /// Which monoio driver each core runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +49,8 @@ pub struct Outputs {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub target: Target,
+    /// With https: how the server's certificate is checked.
+    pub trust: Trust,
     pub request: RequestSpec,
     pub expect: Expect,
     /// Total connections, spread over the threads (in rate mode: the ones opened at start).
@@ -89,6 +92,7 @@ impl Config {
     pub fn new(target: Target) -> Config {
         Config {
             target,
+            trust: Trust::System,
             request: RequestSpec {
                 method: "GET".into(),
                 headers: Vec::new(),

@@ -1,5 +1,6 @@
 //! One connection's loop: connect, write the request, read and frame the response, check it,
-//! record, and reconnect when the connection ends. Every mode runs this one loop.
+//! record, and reconnect when the connection ends. Every mode runs this one loop, compiled
+//! once per transport (a plain socket, or TLS): plain connections pay nothing for TLS.
 //!
 //! Per request it allocates nothing and arms no timeout timer: the request bytes are shared,
 //! the read buffer, the framer and the pacing timer live as long as the task, and the timeout
@@ -7,21 +8,23 @@
 //! (rare waits live outside it): at hundreds of connections per core, every cache line of it
 //! that a response touches is a cache miss.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBuf, IoBufMut};
+use monoio::task::JoinHandle;
 use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
-use crate::connect::{self, ConnectError, Stream};
+use crate::connect::{self, ConnectError, Plain, Transport};
 use crate::pacer::Slot;
 use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
+use crate::tls::stream::TlsStream;
 use crate::worker::Worker;
 
 /// Initial read buffer; it grows only for kept bodies larger than this.
@@ -33,8 +36,8 @@ const MIN_READ: usize = 4 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-struct Conn {
-    stream: Option<Stream>,
+struct Conn<S> {
+    stream: Option<S>,
     buf: Vec<u8>,
     framer: Framer,
     /// Responses completed on the current connection.
@@ -50,11 +53,20 @@ struct Arrived {
     check: Result<(), CheckFailure>,
 }
 
+/// Starts connection `index` of the worker's core, over the plan's transport.
+pub fn spawn(worker: &Rc<Worker>, index: usize) -> JoinHandle<()> {
+    if worker.plan.tls.is_some() {
+        monoio::spawn(run::<TlsStream>(worker.clone(), index))
+    } else {
+        monoio::spawn(run::<Plain>(worker.clone(), index))
+    }
+}
+
 /// Runs connection `index` of its core until the core stops, starting on the connection the
 /// core opened for it before its clock started, if any. (That connection is taken from the
 /// worker rather than passed in: an `async fn`'s arguments stay in the task's state for its
-/// whole life, and a `Stream` is 80 bytes of it.)
-pub async fn run(worker: Rc<Worker>, index: usize) {
+/// whole life, and a stream is 80 bytes of it.)
+async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
     let plan = &worker.plan;
     let mut conn = Conn {
         stream: None,
@@ -70,7 +82,7 @@ pub async fn run(worker: Rc<Worker>, index: usize) {
         timer: Timer::default(),
     };
     let mut ever_connected = false;
-    if let Some(stream) = worker.take_opened(index) {
+    if let Some(stream) = worker.take_opened(index).and_then(S::from_stream) {
         // Counted when the core opened it.
         conn.adopt(stream);
         ever_connected = true;
@@ -175,18 +187,20 @@ impl Timer {
 /// How early a paced connection asks to be woken: two ticks of monoio's 1 ms timer wheel.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 
-impl Conn {
+impl<S: Transport> Conn<S> {
     async fn connect(
         &mut self,
         worker: &Worker,
         ever_connected: &mut bool,
     ) -> Result<(), ErrorKind> {
-        let opened = connect::open(&worker.plan).await;
+        let opened = connect::open(&worker.plan, worker.tls.as_ref()).await;
         let mut stats = worker.stats.borrow_mut();
         let stream = opened.map_err(|e| {
             stats.no_local_port += u64::from(e == ConnectError::NoLocalPort);
             ErrorKind::Connect
         })?;
+        // `open` makes the plan's kind of stream, which is the kind this loop runs.
+        let stream = S::from_stream(stream).ok_or(ErrorKind::Connect)?;
         stats.established += 1;
         stats.reconnects += u64::from(*ever_connected);
         *ever_connected = true;
@@ -195,7 +209,7 @@ impl Conn {
     }
 
     /// Takes a new connection into use.
-    fn adopt(&mut self, stream: Stream) {
+    fn adopt(&mut self, stream: S) {
         self.stream = Some(stream);
         self.served = 0;
         self.buf.clear();
@@ -227,7 +241,7 @@ impl Conn {
         let (index, len, sent) = {
             let index = worker.next_request();
             let request = &worker.plan.request_bytes[index];
-            (index, request.len(), send_now(stream.as_raw_fd(), request))
+            (index, request.len(), stream.send_now(request))
         };
         let len = if sent < len {
             // Only what the write's future holds lives across this wait: the task's state
@@ -328,27 +342,6 @@ unsafe impl IoBuf for Unsent {
     fn bytes_init(&self) -> usize {
         self.bytes().len() - self.from as usize
     }
-}
-
-/// Writes what the socket takes at once, without waiting: a request fits an idle socket's
-/// send buffer, so this one syscall is almost always the whole write, and the response read
-/// goes to the ring in the same pass instead of after a second trip through the runtime.
-/// Returns the bytes written (0 on any error: the runtime's write then retries and reports).
-fn send_now(fd: RawFd, bytes: &[u8]) -> usize {
-    // SAFETY: `bytes` is valid for its length; MSG_NOSIGNAL turns a closed peer into EPIPE.
-    // The raw syscall skips libc's cancellation-point bookkeeping, which blast never uses.
-    let n = unsafe {
-        libc::syscall(
-            libc::SYS_sendto,
-            fd,
-            bytes.as_ptr(),
-            bytes.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-            std::ptr::null::<libc::sockaddr>(),
-            0,
-        )
-    };
-    usize::try_from(n).unwrap_or(0)
 }
 
 fn frame_error(error: FrameError) -> ErrorKind {

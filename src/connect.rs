@@ -9,10 +9,12 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use monoio::BufResult;
 use monoio::buf::{IoBuf, IoBufMut};
@@ -24,6 +26,8 @@ use crate::plan::Plan;
 use crate::signal;
 use crate::target::Endpoint;
 use crate::ticker::Ticks;
+use crate::tls::Tls;
+use crate::tls::stream::TlsStream;
 
 /// Why a connection could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,27 +40,66 @@ pub enum ConnectError {
     Failed,
 }
 
-/// An open connection: TCP, or a Unix socket (`--unix-socket`). One branch per read or
-/// write picks the socket's own operation; the bytes on the wire are the same.
+/// An open connection of either transport, as `open` makes it and a core keeps the ones it
+/// opened before its clock started.
 pub enum Stream {
+    Plain(Plain),
+    /// Boxed: a TLS session is kilobytes.
+    Tls(Box<TlsStream>),
+}
+
+/// What the connection loop does with a connection, by transport. The loop is compiled for
+/// each (`conn::spawn` picks one by the plan), so a plain socket's reads and writes are the
+/// runtime's own, with no branch on TLS.
+pub trait Transport: AsRawFd + Sized {
+    /// The connection `open` made, when it is of this transport.
+    fn from_stream(stream: Stream) -> Option<Self>;
+
+    /// Sends a request without waiting, as much as the socket takes at once: a request fits
+    /// an idle socket's send buffer, so this is almost always all of it, and the response
+    /// read goes to the ring in the same pass instead of after a trip through the runtime.
+    /// Returns how many of the request's bytes went (less than all: `write_all` the rest).
+    fn send_now(&mut self, request: &[u8]) -> usize;
+
+    /// Sends `rest`, the part of a request that `send_now` did not, waiting for the socket.
+    fn write_all<T: IoBuf>(&mut self, rest: T) -> impl Future<Output = BufResult<usize, T>>;
+
+    /// Reads HTTP bytes into the buffer's room (0: the end of the stream).
+    fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>>;
+}
+
+/// A socket whose bytes are the HTTP bytes: TCP, or a Unix socket (`--unix-socket`). One
+/// branch per read or write picks the socket's own operation.
+pub enum Plain {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
-impl Stream {
-    /// The socket's own read. The branch picks the future once; polling it adds one match
-    /// and no state of its own (an `async fn` wrapper would add both, on every read).
-    pub fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        match self {
-            Stream::Tcp(s) => Either::Tcp(s.read(buf)),
-            Stream::Unix(s) => Either::Unix(s.read(buf)),
+impl Transport for Plain {
+    fn from_stream(stream: Stream) -> Option<Plain> {
+        match stream {
+            Stream::Plain(plain) => Some(plain),
+            Stream::Tls(_) => None,
         }
     }
 
-    pub fn write_all<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+    fn send_now(&mut self, request: &[u8]) -> usize {
+        send_now(self.as_raw_fd(), request)
+    }
+
+    fn write_all<T: IoBuf>(&mut self, rest: T) -> impl Future<Output = BufResult<usize, T>> {
         match self {
-            Stream::Tcp(s) => Either::Tcp(s.write_all(buf)),
-            Stream::Unix(s) => Either::Unix(s.write_all(buf)),
+            Plain::Tcp(s) => Either::Tcp(s.write_all(rest)),
+            Plain::Unix(s) => Either::Unix(s.write_all(rest)),
+        }
+    }
+
+    /// The socket's own read. The branch picks the future once; polling it adds one match
+    /// and no state of its own (an `async fn` wrapper would add both, on every read).
+    fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        match self {
+            Plain::Tcp(s) => Either::Tcp(s.read(buf)),
+            Plain::Unix(s) => Either::Unix(s.read(buf)),
         }
     }
 }
@@ -82,51 +125,77 @@ impl<A: Future, B: Future<Output = A::Output>> Future for Either<A, B> {
     }
 }
 
-impl AsRawFd for Stream {
+impl AsRawFd for Plain {
     fn as_raw_fd(&self) -> RawFd {
         match self {
-            Stream::Tcp(s) => s.as_raw_fd(),
-            Stream::Unix(s) => s.as_raw_fd(),
+            Plain::Tcp(s) => s.as_raw_fd(),
+            Plain::Unix(s) => s.as_raw_fd(),
         }
     }
 }
 
-/// One connection to the target within `--connect-timeout`.
-pub async fn open(plan: &Plan) -> Result<Stream, ConnectError> {
-    open_to(&plan.endpoint, plan.connect_timeout).await
+/// Writes what the socket takes at once, without waiting. Returns the bytes written (0 on
+/// any error: the runtime's write then retries and reports).
+pub(crate) fn send_now(fd: RawFd, bytes: &[u8]) -> usize {
+    // SAFETY: `bytes` is valid for its length; MSG_NOSIGNAL turns a closed peer into EPIPE.
+    // The raw syscall skips libc's cancellation-point bookkeeping, which blast never uses.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            bytes.as_ptr(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            std::ptr::null::<libc::sockaddr>(),
+            0,
+        )
+    };
+    usize::try_from(n).unwrap_or(0)
 }
 
-async fn open_to(endpoint: &Endpoint, connect_timeout: Duration) -> Result<Stream, ConnectError> {
-    let deadline = monoio::time::Instant::from_std(Instant::now() + connect_timeout);
-    let opened = match endpoint {
-        Endpoint::Tcp(addr) => timeout_at(deadline, TcpStream::connect_addr(*addr))
-            .await
-            .map(|r| r.map(Stream::Tcp)),
+/// One connection to the target within `--connect-timeout`: with https, the handshake
+/// too, with this core's `tls`.
+pub async fn open(plan: &Plan, tls: Option<&Tls>) -> Result<Stream, ConnectError> {
+    let deadline = monoio::time::Instant::from_std(Instant::now() + plan.connect_timeout);
+    let opened = match &plan.endpoint {
+        Endpoint::Tcp(addr) => timeout_at(deadline, open_tcp(*addr, tls)).await,
         Endpoint::Unix(path) => timeout_at(deadline, UnixStream::connect(path))
             .await
-            .map(|r| r.map(Stream::Unix)),
+            .map(|r| r.map(|s| Stream::Plain(Plain::Unix(s)))),
     };
-    let stream = opened
+    opened
         .map_err(|_| ConnectError::Failed)?
         .map_err(|e| match e.kind() {
             io::ErrorKind::AddrNotAvailable => ConnectError::NoLocalPort,
             _ => ConnectError::Failed,
-        })?;
-    if let Stream::Tcp(tcp) = &stream {
-        // Requests are small and written whole: Nagle would only add delay.
-        let _ = tcp.set_nodelay(true);
-    }
-    Ok(stream)
+        })
+}
+
+async fn open_tcp(addr: SocketAddr, tls: Option<&Tls>) -> io::Result<Stream> {
+    let tcp = TcpStream::connect_addr(addr).await?;
+    // Requests are small and written whole: Nagle would only add delay.
+    let _ = tcp.set_nodelay(true);
+    let Some(tls) = tls else {
+        return Ok(Stream::Plain(Plain::Tcp(tcp)));
+    };
+    let session = tls.session().map_err(io::Error::other)?;
+    let stream = TlsStream::handshake(tcp, session).await?;
+    Ok(Stream::Tls(Box::new(stream)))
 }
 
 /// Opens `count` connections at once and waits until each has succeeded or failed (at most
 /// `--connect-timeout`) or Ctrl-C. Failed or unfinished ones are `None`: their connection
 /// loop connects again when it has a request to send, and counts a failure there.
-pub async fn open_all(plan: &Plan, count: usize, ticks: &mut Ticks) -> Vec<Option<Stream>> {
+pub async fn open_all(
+    plan: &Arc<Plan>,
+    tls: Option<&Tls>,
+    count: usize,
+    ticks: &mut Ticks,
+) -> Vec<Option<Stream>> {
     let pending: Vec<_> = (0..count)
         .map(|_| {
-            let (endpoint, timeout) = (plan.endpoint.clone(), plan.connect_timeout);
-            monoio::spawn(async move { open_to(&endpoint, timeout).await.ok() })
+            let (plan, tls) = (plan.clone(), tls.cloned());
+            monoio::spawn(async move { open(&plan, tls.as_ref()).await.ok() })
         })
         .collect();
     let mut opened = Vec::with_capacity(count);

@@ -18,6 +18,7 @@ use crate::series::{Collector, CoreSeries, SecondRow};
 use crate::signal;
 use crate::stats::Stats;
 use crate::ticker::{self, Ticker, Ticks};
+use crate::tls::Tls;
 use crate::worker::Worker;
 
 /// io_uring rejects larger rings.
@@ -138,14 +139,15 @@ async fn run_core(
     let open_loop = plan.rate.is_some();
     // With a closed-loop ramp none is opened here: `Worker::take_opened` then finds none.
     // Nor without keep-alive, where every request's latency includes its own handshake.
+    let tls = plan.tls.as_ref().map(Tls::for_core);
     let opened = if plan.keep_alive && (open_loop || plan.ramp.is_zero()) {
-        connect::open_all(&plan, share.connections, &mut ticks).await
+        connect::open_all(&plan, tls.as_ref(), share.connections, &mut ticks).await
     } else {
         Vec::new()
     };
-    let worker = Worker::new(plan, &share, Instant::now(), series, opened);
+    let worker = Worker::new(plan, tls, &share, Instant::now(), series, opened);
     let tasks: Vec<_> = (0..share.connections)
-        .map(|index| monoio::spawn(conn::run(worker.clone(), index)))
+        .map(|index| conn::spawn(&worker, index))
         .collect();
     // In rate mode the watcher may add connections, so it decides when the core is done.
     let all_done = async {
@@ -157,7 +159,7 @@ async fn run_core(
         }
     };
     let open = |index: usize| {
-        monoio::spawn(conn::run(worker.clone(), index));
+        conn::spawn(&worker, index);
     };
     monoio::select! {
         _ = all_done => {},

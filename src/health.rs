@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::request::{self, RequestSpec};
 use crate::response::Framer;
 use crate::target::{Endpoint, Target};
+use crate::tls::{Tls, Trust};
 
 /// Resolves `--health` against the run's target: a path (`/health`) or a full URL.
 pub fn health_target(target: &Target, health: &str) -> Result<Target, String> {
@@ -28,10 +29,11 @@ pub fn health_target(target: &Target, health: &str) -> Result<Target, String> {
 /// GETs the target with the run's headers; Ok when it answers 2xx within `timeout`.
 pub fn check(
     target: &Target,
+    trust: &Trust,
     headers: &[(String, String)],
     timeout: Duration,
 ) -> Result<(), String> {
-    let url = format!("http://{}{}", target.authority, target.path);
+    let url = target.url();
     let fail = |why: String| format!("health check GET {url} failed: {why}");
     let spec = RequestSpec {
         method: "GET".into(),
@@ -41,13 +43,26 @@ pub fn check(
         no_keepalive: true,
     };
     let request = request::build(target, &spec, &[]);
-    let status = match target.endpoint().map_err(fail)? {
-        Endpoint::Tcp(addr) => exchange(
+    let tls = target
+        .tls
+        .then(|| Tls::new(trust, &target.host))
+        .transpose()?;
+    let status = match (target.endpoint().map_err(fail)?, tls) {
+        (Endpoint::Tcp(addr), None) => exchange(
             TcpStream::connect_timeout(&addr, timeout),
             timeout,
             &request,
         ),
-        Endpoint::Unix(path) => exchange(connect_unix(path, timeout), timeout, &request),
+        (Endpoint::Tcp(addr), Some(tls)) => {
+            let stream = TcpStream::connect_timeout(&addr, timeout).and_then(|tcp| {
+                tcp.set_timeouts(timeout)?;
+                let session = tls.session().map_err(io::Error::other)?;
+                Ok(rustls::StreamOwned::new(session, tcp))
+            });
+            exchange(stream, timeout, &request)
+        }
+        (Endpoint::Unix(_), Some(_)) => Err("https over --unix-socket is not supported".into()),
+        (Endpoint::Unix(path), None) => exchange(connect_unix(path, timeout), timeout, &request),
     }
     .map_err(fail)?;
     if (200..300).contains(&status) {
@@ -77,6 +92,13 @@ impl Socket for TcpStream {
     fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
         self.set_read_timeout(Some(timeout))?;
         self.set_write_timeout(Some(timeout))
+    }
+}
+
+/// https: the TCP socket's timeouts are set before the session wraps it.
+impl Socket for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn set_timeouts(&self, timeout: Duration) -> io::Result<()> {
+        self.sock.set_timeouts(timeout)
     }
 }
 

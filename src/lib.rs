@@ -27,5 +27,6 @@ pub mod sweep;
 pub mod target;
 pub mod ticker;
 pub mod timeouts;
+pub mod tls;
 pub mod units;
 pub mod worker;

@@ -7,6 +7,7 @@ use crate::check::Expect;
 use crate::config::{Config, Driver};
 use crate::request;
 use crate::target::Endpoint;
+use crate::tls::Tls;
 
 /// One thread's share of the work.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct CoreShare {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub endpoint: Endpoint,
+    /// https: the client configuration (each core takes its own copy, `Tls::for_core`).
+    pub tls: Option<Tls>,
     /// The serialized requests, sent in turn: one per body (usually one). Every connection
     /// hands these same bytes to the kernel, without copying.
     pub request_bytes: Vec<Box<[u8]>>,
@@ -49,6 +52,15 @@ pub struct Plan {
 impl Plan {
     pub fn new(config: &Config) -> Result<Plan, String> {
         let endpoint = config.target.endpoint()?;
+        let tls = match (config.target.tls, &endpoint) {
+            (false, _) => None,
+            (true, Endpoint::Unix(_)) => {
+                return Err(
+                    "https over --unix-socket is not supported (use an http:// URL)".into(),
+                );
+            }
+            (true, Endpoint::Tcp(_)) => Some(Tls::new(&config.trust, &config.target.host)?),
+        };
         let request_bytes = request::build_all(&config.target, &config.request);
         if u32::try_from(request_bytes.len()).is_err() {
             return Err("--body-lines holds more than 4,294,967,295 bodies".into());
@@ -80,6 +92,7 @@ impl Plan {
             .collect();
         Ok(Plan {
             endpoint,
+            tls,
             request_bytes,
             head_request: config.request.method == "HEAD",
             keep_alive: !config.request.no_keepalive,

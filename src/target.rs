@@ -5,15 +5,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
 
-/// An `http://host[:port]/path?query` target.
+/// An `http[s]://host[:port]/path?query` target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// `https`: connections speak TLS (see `tls`).
+    pub tls: bool,
     /// Host as written in the URL (brackets stripped for IPv6).
     pub host: String,
     pub port: u16,
     /// Path and query as sent on the request line; `/` when the URL has none.
     pub path: String,
-    /// Value of the `Host` header: the host, plus the port when it is not 80.
+    /// Value of the `Host` header: the host, plus the port when the URL gives one.
     pub authority: String,
     /// `--unix-socket`: connect to this socket instead of the host and port (the URL still
     /// gives the `Host` header and the path), as curl's flag of that name does.
@@ -29,7 +31,8 @@ pub enum Endpoint {
 }
 
 impl Target {
-    /// Parses an absolute `http://` URL. `https` and other schemes are refused with a reason.
+    /// Parses an absolute `http://` or `https://` URL; other schemes are refused with a
+    /// reason.
     pub fn parse(url: &str) -> Result<Target, String> {
         if !url.contains("://") {
             return Err(format!("URL '{url}' needs a scheme, e.g. http://{url}"));
@@ -37,12 +40,12 @@ impl Target {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("invalid URL '{url}': {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(format!("https is not supported yet: '{url}'")),
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => return Err(format!("unsupported scheme '{other}' in '{url}'")),
             None => return Err(format!("URL '{url}' needs a scheme, e.g. http://{url}")),
-        }
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| format!("URL '{url}' has no host"))?;
@@ -62,17 +65,25 @@ impl Target {
                 .ok()
                 .filter(|p| *p > 0)
                 .ok_or_else(|| format!("invalid port '{port}' in '{url}'"))?,
+            _ if tls => 443,
             _ => 80,
         };
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let path = if path.is_empty() { "/" } else { path };
         Ok(Target {
+            tls,
             host: host.to_string(),
             port,
             path: path.to_string(),
             authority: authority.as_str().to_string(),
             unix_socket: None,
         })
+    }
+
+    /// The URL as requested: scheme, the authority as written, path and query.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority, self.path)
     }
 
     /// The same server with another path: `--health /health` resolves against the target.
@@ -131,12 +142,25 @@ mod tests {
 
         let t = Target::parse("http://[::1]:9000/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9000));
+        assert!(!t.tls);
+
+        let t = Target::parse("https://example.com/predict").unwrap();
+        assert_eq!(
+            (t.tls, t.port, t.authority.as_str()),
+            (true, 443, "example.com")
+        );
+        assert_eq!(t.url(), "https://example.com/predict");
+        let t = Target::parse("https://127.0.0.1:8443").unwrap();
+        assert_eq!(
+            (t.tls, t.port, t.url().as_str()),
+            (true, 8443, "https://127.0.0.1:8443/")
+        );
     }
 
     #[test]
     fn refuses_bad_urls() {
         let cases = [
-            ("https://x/", "https is not supported"),
+            ("wss://x/", "unsupported scheme"),
             ("ftp://x/", "unsupported scheme"),
             ("localhost:8000/predict", "needs a scheme"),
             ("http://", "invalid URL"),

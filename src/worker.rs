@@ -15,9 +15,12 @@ use crate::signal;
 use crate::stats::{ErrorKind, Stats};
 use crate::ticker::{TICK, Ticks};
 use crate::timeouts::Deadlines;
+use crate::tls::Tls;
 
 pub struct Worker {
     pub plan: Arc<Plan>,
+    /// https: this core's client configuration, with its own session cache.
+    pub tls: Option<Tls>,
     /// When load starts: once this core's connections are open (a closed loop's `--ramp`
     /// opens them after it); the ramp and the schedule begin here.
     pub start: Instant,
@@ -56,6 +59,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(
         plan: Arc<Plan>,
+        tls: Option<Tls>,
         share: &CoreShare,
         start: Instant,
         series: Arc<CoreSeries>,
@@ -73,6 +77,7 @@ impl Worker {
         stats.established = opened.iter().flatten().count() as u64;
         Rc::new(Worker {
             plan,
+            tls,
             start,
             from,
             deadline,

@@ -146,3 +146,67 @@ fn rate_mode_allocates_nothing_per_request() {
         long_requests - short_requests
     );
 }
+
+/// nginx over https, started by scripts/nginx.sh and stopped by PID (it allocates nothing in
+/// this process, so the counter is blast's).
+struct Nginx(String);
+
+impl Nginx {
+    fn start_tls() -> (Nginx, String, String) {
+        let free = || {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port().to_string()
+        };
+        let (port, tls_port) = (free(), free());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/nginx.sh");
+        let out = std::process::Command::new(script)
+            .args(["start", &port, "1", "", &tls_port])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let url = format!("https://127.0.0.1:{tls_port}/predict");
+        (Nginx(pid), url, format!("/tmp/blast-nginx-{port}-ca.pem"))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/nginx.sh");
+        let _ = std::process::Command::new(script)
+            .args(["stop", &self.0])
+            .status();
+    }
+}
+
+/// Over https blast's own path still allocates nothing per request; rustls (0.23) allocates
+/// one buffer per record it encrypts and one per record it decrypts, so a request and its
+/// one-record response cost two allocations, never more: bounded, and freed at once.
+#[test]
+fn over_https_only_rustls_allocates_two_per_request() {
+    let _alone = common::one_at_a_time();
+    let (_nginx, url, ca) = Nginx::start_tls();
+    let mut config = checked_config(&url);
+    config.trust = blast::tls::Trust::Cacert(ca.into());
+    config.connections = 4;
+    config.duration = None;
+    let mut allocations = |requests: u64| {
+        config.requests = Some(requests);
+        let (used, successes) = allocations_of(&config);
+        assert_eq!(successes, requests);
+        used
+    };
+    allocations(100); // warm up lazily initialized state
+    let small = allocations(2_000);
+    let large = allocations(40_000);
+    let per_request = large.saturating_sub(small) as f64 / 38_000.0;
+    println!("{small} allocations for 2k requests, {large} for 40k: {per_request:.3} per request");
+    assert!(
+        (1.9..=2.01).contains(&per_request),
+        "{per_request} allocations per request over TLS"
+    );
+}

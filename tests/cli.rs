@@ -13,7 +13,10 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
     let cases: &[&[&str]] = &[
         &["--no-such-flag", "http://127.0.0.1:1/"],
         &[],
-        &["https://127.0.0.1/"],
+        &["wss://127.0.0.1/"],
+        &["--cacert", "/nonexistent/ca.pem", "https://127.0.0.1:1/"],
+        &["--cacert", "/dev/null", "https://127.0.0.1:1/"],
+        &["-k", "--cacert", "ca.pem", "https://127.0.0.1:1/"],
         &["127.0.0.1:8000/predict"],
         &["-c", "0", "http://127.0.0.1:1/"],
         &["-d", "forever", "http://127.0.0.1:1/"],
@@ -131,6 +134,15 @@ fn errors_name_what_is_wrong() {
             &["--unix-socket", "/tmp", "http://localhost/"],
             "--unix-socket '/tmp' is not a socket",
         ),
+        (
+            &["--cacert", "/nonexistent/ca.pem", "https://127.0.0.1:1/"],
+            "cannot read --cacert '/nonexistent/ca.pem'",
+        ),
+        (
+            &["--cacert", "/dev/null", "https://127.0.0.1:1/"],
+            "--cacert '/dev/null' holds no PEM certificate",
+        ),
+        (&["wss://127.0.0.1/"], "unsupported scheme 'wss'"),
     ];
     for (args, names) in cases {
         let stderr = String::from_utf8_lossy(&blast(args).stderr).to_string();
@@ -148,6 +160,8 @@ fn help_documents_every_flag() {
     for flag in [
         "--url",
         "--unix-socket",
+        "--cacert",
+        "--insecure",
         "--connections",
         "--duration",
         "--requests",

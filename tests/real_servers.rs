@@ -312,3 +312,69 @@ fn fastapi_under_gunicorn_with_uvicorn_workers() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("status 404"));
 }
+
+/// nginx over https (`listen ... ssl`, a certificate from a throw-away CA): the full check on
+/// both drivers with its CA trusted, a new handshake per request without keep-alive, and the
+/// same nginx refused without the CA.
+#[test]
+fn nginx_over_https() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (port, tls_port) = (free_port(), free_port());
+    let _nginx = Started::start("nginx.sh", &[&port, "1", "", &tls_port]);
+    let url = format!("https://127.0.0.1:{tls_port}/predict");
+    let ca = format!("/tmp/blast-nginx-{port}-ca.pem");
+    let check = ["--expect-status", "200", "--expect-json", "prediction=0|1"];
+    for driver in ["uring", "epoll"] {
+        let args = ["-c", "32", "-d", "2", "--driver", driver, "--cacert", &ca];
+        let report = blast_json(&[&args[..], &check, &["--health", "/health", &url]].concat());
+        assert_eq!(report["failures"], 0, "{driver}: {}", report["errors"]);
+        assert!(
+            report["successes"].as_u64().unwrap() > 2_000,
+            "{driver}: {}",
+            report["successes"]
+        );
+        assert_eq!(report["url"], url.as_str());
+        assert_eq!(report["connections"]["established"], 32);
+        let ratio = report["concurrency"].as_f64().unwrap() / 32.0;
+        assert!(
+            (0.9..=1.01).contains(&ratio),
+            "{driver}: Little's law ratio {ratio}"
+        );
+
+        let report = blast_json(
+            &[
+                &[
+                    "-c",
+                    "8",
+                    "-n",
+                    "400",
+                    "--no-keepalive",
+                    "--driver",
+                    driver,
+                    "--cacert",
+                    &ca,
+                ][..],
+                &check,
+                &[&url],
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            (report["successes"].as_u64(), report["failures"].as_u64()),
+            (Some(400), Some(0)),
+            "{driver}: {}",
+            report["errors"]
+        );
+        assert_eq!(
+            report["connect_us"]["count"], 400,
+            "a handshake per request"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["-n", "10", &url])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid peer certificate"), "{stderr}");
+}

@@ -144,7 +144,7 @@ pub struct RunInfo {
 impl RunInfo {
     pub fn of(config: &Config) -> RunInfo {
         RunInfo {
-            url: format!("http://{}{}", config.target.authority, config.target.path),
+            url: config.target.url(),
             unix_socket: config
                 .target
                 .unix_socket

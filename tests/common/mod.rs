@@ -1,13 +1,15 @@
 //! An in-process HTTP/1.1 server on 127.0.0.1:0 that can be told to misbehave, and that
-//! counts and captures what blast sends. Thread per connection, blocking I/O: simple enough
+//! counts and captures what blast sends, over TCP or over TLS (rustls's server side, with a
+//! certificate from scripts/tls-cert.sh). Thread per connection, blocking I/O: simple enough
 //! to trust as a test oracle.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,9 @@ use blast::config::Config;
 use blast::serve::ServeConfig;
 use blast::serve::faults::Faults;
 use blast::target::Target;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 /// `blast serve` on one thread and a free loopback port, with these faults.
 pub fn builtin(faults: Faults) -> blast::serve::Server {
@@ -101,7 +106,68 @@ pub struct Server {
     pub first_request: Arc<Mutex<Vec<u8>>>,
     /// Every request's length in bytes, in the order received.
     pub lengths: Arc<Mutex<Vec<usize>>>,
+    /// Speaks https (`start_tls`).
+    pub tls: bool,
     stop: Arc<AtomicBool>,
+}
+
+/// The throw-away CA and server certificate of this test process (scripts/tls-cert.sh, made
+/// once): the directory holds `ca.pem` (for `--cacert`), `server.pem` and `server.key`.
+pub fn test_certs() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = scratch("certs");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tls-cert.sh");
+        let out = std::process::Command::new(script)
+            .arg(&dir)
+            .output()
+            .expect("run scripts/tls-cert.sh");
+        assert!(
+            out.status.success(),
+            "tls-cert.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+/// The test CA's certificate, for `--cacert`.
+pub fn test_ca() -> String {
+    test_certs().join("ca.pem").display().to_string()
+}
+
+fn server_tls() -> Arc<ServerConfig> {
+    let dir = test_certs();
+    let certs = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    Arc::new(config)
+}
+
+/// A connection of the test server: TCP, or TLS over it.
+trait Wire: Read + Write {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Wire for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Wire for StreamOwned<ServerConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
 }
 
 impl Server {
@@ -114,6 +180,19 @@ impl Server {
     /// its SYN dropped and is retried by the client's kernel a second later, so opening two
     /// connections takes about a second.
     pub fn start_late(behavior: Behavior, accept_after: Duration) -> Server {
+        Server::listen(behavior, accept_after, None)
+    }
+
+    /// The same over https, with the certificate of `test_certs` (valid for 127.0.0.1).
+    pub fn start_tls(behavior: Behavior) -> Server {
+        Server::listen(behavior, Duration::ZERO, Some(server_tls()))
+    }
+
+    fn listen(
+        behavior: Behavior,
+        accept_after: Duration,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         if !accept_after.is_zero() {
             // SAFETY: listen(2) on a socket this function owns; it only changes the backlog.
@@ -126,6 +205,7 @@ impl Server {
             connections: Arc::default(),
             first_request: Arc::default(),
             lengths: Arc::default(),
+            tls: tls.is_some(),
             stop: Arc::default(),
         };
         let (requests, connections, first, lengths, stop) = (
@@ -152,6 +232,7 @@ impl Server {
                     stop.clone(),
                 );
                 let paused_until = paused_until.clone();
+                let tls = tls.clone();
                 thread::spawn(move || {
                     let shared = Shared {
                         requests: &requests,
@@ -160,7 +241,14 @@ impl Server {
                         stop: &stop,
                         paused_until: &paused_until,
                     };
-                    serve(stream, behavior, shared)
+                    let _ = stream.set_nodelay(true);
+                    match tls {
+                        Some(config) => {
+                            let session = ServerConnection::new(config).unwrap();
+                            serve(StreamOwned::new(session, stream), behavior, shared)
+                        }
+                        None => serve(stream, behavior, shared),
+                    }
                 });
             }
         });
@@ -168,7 +256,8 @@ impl Server {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     /// A config for this server with test-friendly defaults: 4 connections, 2 threads, 1 s.
@@ -203,7 +292,7 @@ struct Shared<'a> {
     paused_until: &'a Mutex<Option<Instant>>,
 }
 
-fn serve(mut stream: TcpStream, behavior: Behavior, shared: Shared<'_>) {
+fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
     let Shared {
         requests,
         first,
@@ -211,7 +300,6 @@ fn serve(mut stream: TcpStream, behavior: Behavior, shared: Shared<'_>) {
         stop,
         paused_until,
     } = shared;
-    let _ = stream.set_nodelay(true);
     if let Behavior::AcceptClose = behavior {
         return;
     }
@@ -243,7 +331,7 @@ fn serve(mut stream: TcpStream, behavior: Behavior, shared: Shared<'_>) {
 }
 
 /// Reads one request (head plus Content-Length body) and returns its bytes.
-fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+fn read_request(stream: &mut impl Read, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     let mut chunk = [0u8; 8192];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4) {
@@ -271,9 +359,9 @@ fn ok(body: &str) -> String {
 }
 
 /// Answers one request; false closes the connection.
-fn respond(stream: &mut TcpStream, behavior: &Behavior, served: u64) -> bool {
+fn respond<W: Wire>(stream: &mut W, behavior: &Behavior, served: u64) -> bool {
     let body = r#"{"prediction":1}"#;
-    let write = |stream: &mut TcpStream, bytes: &[u8]| stream.write_all(bytes).is_ok();
+    let write = |stream: &mut W, bytes: &[u8]| stream.write_all(bytes).is_ok();
     match behavior {
         Behavior::Body(b) => write(stream, ok(b).as_bytes()),
         Behavior::Status(code, b) => {
@@ -293,12 +381,12 @@ fn respond(stream: &mut TcpStream, behavior: &Behavior, served: u64) -> bool {
         }
         Behavior::CloseEvery(_) => write(stream, ok(body).as_bytes()),
         Behavior::DropAfter(n) if served > *n => {
-            let _ = stream.shutdown(Shutdown::Both);
+            let _ = stream.tcp().shutdown(Shutdown::Both);
             false
         }
         Behavior::DropAfter(_) => write(stream, ok(body).as_bytes()),
         Behavior::Reset => {
-            let _ = socket_linger_zero(stream);
+            let _ = socket_linger_zero(stream.tcp());
             false
         }
         Behavior::Stall => {
