@@ -10,7 +10,7 @@ use crate::limits;
 use crate::plan::Plan;
 use crate::plan::format_cpus;
 use crate::report::sweep::{self as sweep_report, SweepReport};
-use crate::report::{Summary, csv, html, json, text};
+use crate::report::{RunInfo, Summary, csv, html, json, text};
 use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::signal;
 use crate::sweep::Search;
@@ -38,8 +38,9 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         )?;
     }
     let plan = Plan::new(config)?;
+    let mut info = RunInfo::of(config);
     if let (Some(tls), Endpoint::Tcp(addr)) = (&plan.tls, &plan.endpoint) {
-        tls::preflight(tls, *addr, config.connect_timeout)?;
+        info.tls = tls::preflight(tls, *addr, config.connect_timeout)?;
     }
     signal::install();
     if config.live && !config.warmup.is_zero() {
@@ -59,7 +60,7 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     if config.live {
         eprint!("\r\x1b[K");
     }
-    Ok(Summary::new(config, outcome))
+    Ok(Summary::of(info, outcome))
 }
 
 /// Fails before the run, not after it, when the `--json`, `--csv` or `--html` file cannot be

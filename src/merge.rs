@@ -18,6 +18,7 @@ use crate::slo::Slo;
 use crate::stats::{
     CONNECT_SIGFIG, ErrorKind, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, new_histogram,
 };
+use crate::tls::Negotiated;
 
 /// One report read back.
 struct Part {
@@ -67,6 +68,9 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
             ));
         }
         info.connections += part.info.connections;
+        if info.tls != part.info.tls {
+            info.tls = None;
+        }
         if info.slo != part.info.slo {
             info.slo = None;
         }
@@ -239,6 +243,14 @@ fn part(r: &Report) -> Result<Part, String> {
         unix_socket: match r.get("/unix_socket")? {
             Value::Null => None,
             _ => Some(r.text("/unix_socket")?.to_string()),
+        },
+        tls: match r.get("/tls") {
+            Ok(Value::Object(_)) => Some(Negotiated {
+                version: r.text("/tls/version")?.to_string(),
+                cipher: r.text("/tls/cipher")?.to_string(),
+            }),
+            // Null, or a report from before blast spoke https.
+            _ => None,
         },
         method: r.text("/method")?.to_string(),
         connections: r.count("/connections/requested")? as usize,

@@ -62,6 +62,12 @@ fn sends_the_exact_requests_and_checks_every_response() {
             "{}",
             summary.url
         );
+        let tls = summary
+            .tls
+            .clone()
+            .expect("the handshake's terms are reported");
+        assert_eq!(tls.version, "TLSv1.3");
+        assert!(tls.cipher.starts_with("TLS13_"), "{}", tls.cipher);
         assert_eq!(
             (summary.successes, summary.failures),
             (2000, 0),
@@ -229,10 +235,10 @@ fn trust_is_checked_before_the_run() {
     ] {
         let out = blast(&[&ok[..], &trust, &[url.as_str()]].concat());
         assert_eq!(out.status.code(), Some(0), "{trust:?}: {out:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("50 ok"),
-            "{out:?}"
-        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("50 ok"), "{out:?}");
+        let header = stdout.lines().next().unwrap();
+        assert!(header.contains("/predict (TLSv1.3, TLS13_"), "{header}");
     }
     let before = server.requests();
     let cases = [

@@ -38,6 +38,7 @@ pub fn to_value(s: &Summary) -> Value {
     json!({
         "url": s.url,
         "unix_socket": s.unix_socket,
+        "tls": s.tls.as_ref().map(|t| json!({ "version": t.version, "cipher": t.cipher })),
         "method": s.method,
         "driver": s.driver,
         "threads": s.threads,

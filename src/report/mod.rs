@@ -17,6 +17,7 @@ use crate::engine::RunOutcome;
 use crate::series::SecondRow;
 use crate::slo::Slo;
 use crate::stats::ErrorKind;
+use crate::tls::Negotiated;
 
 /// Latency figures in microseconds, over complete responses.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -68,6 +69,8 @@ pub struct Summary {
     pub url: String,
     /// `--unix-socket`: the socket the requests went to instead of the URL's host.
     pub unix_socket: Option<String>,
+    /// https: the protocol version and cipher suite the handshake before the run settled on.
+    pub tls: Option<Negotiated>,
     pub method: String,
     pub driver: &'static str,
     pub threads: usize,
@@ -131,6 +134,7 @@ impl SloVerdict {
 pub struct RunInfo {
     pub url: String,
     pub unix_socket: Option<String>,
+    pub tls: Option<Negotiated>,
     pub method: String,
     /// Connections asked for (`-c`).
     pub connections: usize,
@@ -150,6 +154,7 @@ impl RunInfo {
                 .unix_socket
                 .as_ref()
                 .map(|p| p.display().to_string()),
+            tls: None,
             method: config.request.method.clone(),
             connections: config.connections,
             keep_alive: !config.request.no_keepalive,
@@ -179,6 +184,7 @@ impl Summary {
         let mut summary = Summary {
             url: info.url,
             unix_socket: info.unix_socket,
+            tls: info.tls,
             method: info.method,
             driver: outcome.driver,
             threads: outcome.threads,

@@ -7,10 +7,14 @@ use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let stopped = if s.interrupted { " (interrupted)" } else { "" };
-    match &s.unix_socket {
-        Some(socket) => writeln!(out, "blast {} {} via {socket}", s.method, s.url)?,
-        None => writeln!(out, "blast {} {}", s.method, s.url)?,
+    write!(out, "blast {} {}", s.method, s.url)?;
+    if let Some(socket) = &s.unix_socket {
+        write!(out, " via {socket}")?;
     }
+    if let Some(tls) = &s.tls {
+        write!(out, " ({}, {})", tls.version, tls.cipher)?;
+    }
+    writeln!(out)?;
     // Without keep-alive every request reconnects, so the count that says something is
     // how many connections were opened.
     let connections = if s.keep_alive {

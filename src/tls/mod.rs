@@ -178,18 +178,47 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// What a handshake settled on, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// `TLSv1.3` or `TLSv1.2`, as OpenSSL names them.
+    pub version: String,
+    /// The cipher suite, as IANA names it (`TLS13_AES_256_GCM_SHA384`).
+    pub cipher: String,
+}
+
+impl Negotiated {
+    fn of(session: &ClientConnection) -> Option<Negotiated> {
+        let version = match session.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+            other => format!("{other:?}"),
+        };
+        let cipher = session.negotiated_cipher_suite()?.suite();
+        let cipher = cipher
+            .as_str()
+            .map_or_else(|| format!("{cipher:?}"), str::to_string);
+        Some(Negotiated { version, cipher })
+    }
+}
+
 /// Opens one blocking connection and completes a handshake, before the run: a certificate
 /// the trust rejects, or a server that does not speak TLS, is a usage error (one line, exit
 /// 2) rather than a run in which every connect fails. A server that does not answer within
-/// `timeout` is left to the run, which counts it like any other.
-pub fn preflight(tls: &Tls, addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+/// `timeout` is left to the run, which counts it like any other (and the report then cannot
+/// say what a handshake settles on: `None`).
+pub fn preflight(
+    tls: &Tls,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<Option<Negotiated>, String> {
     let connected = TcpStream::connect_timeout(&addr, timeout).and_then(|stream| {
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         Ok(stream)
     });
     let Ok(mut stream) = connected else {
-        return Ok(());
+        return Ok(None);
     };
     let mut session = tls
         .session()
@@ -200,10 +229,10 @@ pub fn preflight(tls: &Tls, addr: SocketAddr, timeout: Duration) -> Result<(), S
             Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                 return Err(handshake_failed(&tls.name, &e.to_string()));
             }
-            Err(_) => return Ok(()),
+            Err(_) => return Ok(None),
         }
     }
-    Ok(())
+    Ok(Negotiated::of(&session))
 }
 
 /// The message for a handshake the server's answer made fail, with what to do about it.
