@@ -190,7 +190,10 @@ impl Expect {
 
     /// As `check`, reusing the verdict on a body byte-identical to one checked before on
     /// this core (`known`): the verdict is a pure function of the body's bytes, and servers
-    /// repeat their answers, so one `memcmp` replaces the JSON scan.
+    /// repeat their answers, so one `memcmp` replaces the JSON scan. Inlined, with `judge`,
+    /// into the connection loop, which is compiled once per transport: called from two
+    /// loops, LLVM would otherwise keep them out of line, a call per request.
+    #[inline(always)]
     pub fn check_recalling(
         &self,
         status: u16,
@@ -207,6 +210,7 @@ impl Expect {
     }
 
     /// The status first; then, when a check reads it, the body's verdict.
+    #[inline(always)]
     fn judge(
         &self,
         status: u16,

@@ -129,7 +129,9 @@ impl Worker {
 
     /// Claims the right to start one more request, and says when to send it; `None` once
     /// the run is over for this core. In rate mode the slot is the next one of the schedule.
-    /// Warm-up requests take nothing from `-n`.
+    /// Warm-up requests take nothing from `-n`. Inlined into each transport's connection
+    /// loop, as `Expect::check_recalling` is.
+    #[inline(always)]
     pub fn begin(&self) -> Option<Slot> {
         if self.stopped.get() || signal::stop_requested() {
             self.stopped.set(true);
