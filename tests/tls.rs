@@ -294,3 +294,28 @@ fn health_check_over_https() {
     assert!(stderr.contains("health check GET https://"), "{stderr}");
     assert!(stderr.contains("certificate"), "{stderr}");
 }
+
+/// `blast merge` keeps what the handshakes settled on when the runs agree.
+#[test]
+fn merged_https_reports_keep_the_negotiated_terms() {
+    let server = Server::start_tls(Behavior::Body(r#"{"prediction":1}"#));
+    let dir = common::scratch("tls-merge");
+    let url = server.url("/predict");
+    let ca = test_ca();
+    let reports: Vec<String> = (0..2)
+        .map(|i| {
+            let path = dir.join(format!("run{i}.json")).display().to_string();
+            let out = blast(&[
+                "-n", "200", "-c", "2", "--cacert", &ca, "--json", &path, &url,
+            ]);
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            path
+        })
+        .collect();
+    let out = blast(&["merge", &reports[0], &reports[1], "--json", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let merged: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged["tls"]["version"], "TLSv1.3", "{}", merged["tls"]);
+    assert_eq!(merged["successes"], 400);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -142,7 +142,12 @@ impl TlsStream {
     /// decrypts the records it completes. Only done when no plaintext is waiting, so rustls's
     /// plaintext limit (16 KiB beyond one record) is never reached.
     fn feed(&mut self) -> io::Result<()> {
-        self.fed += self.session.read_tls(&mut &self.cipher[self.fed..])?;
+        match self.session.read_tls(&mut &self.cipher[self.fed..])? {
+            // After the server's close_notify rustls takes nothing more: what is left is
+            // dropped (the next plaintext read reports the end of the stream).
+            0 => self.fed = self.cipher.len(),
+            n => self.fed += n,
+        }
         self.session
             .process_new_packets()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
