@@ -143,6 +143,15 @@ fn reconnects_with_a_new_handshake() {
             "reconnects {}",
             summary.reconnects
         );
+        // Each core resumes its own earlier connections' sessions: every reconnect resumes;
+        // the 4 connections opened at once at the start, and the handshake before the run,
+        // had no session to resume.
+        let resumed = server.resumed.load(Ordering::Relaxed);
+        assert_eq!(
+            resumed,
+            summary.connections_established - 4,
+            "{driver:?}: handshakes resumed"
+        );
         assert_eq!(
             summary.connections_established + 1,
             server.connections.load(Ordering::Relaxed),
@@ -318,4 +327,24 @@ fn merged_https_reports_keep_the_negotiated_terms() {
     assert_eq!(merged["tls"]["version"], "TLSv1.3", "{}", merged["tls"]);
     assert_eq!(merged["successes"], 400);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rate mode runs the same loop over TLS: the schedule is kept and every response checked.
+#[test]
+fn rate_mode_over_https() {
+    let _alone = common::one_at_a_time();
+    let server = Server::start_tls(Behavior::Body(r#"{"prediction":1}"#));
+    let mut config = config(&server, u64::MAX);
+    config.requests = None;
+    config.rate = Some(2_000.0);
+    config.duration = Some(Duration::from_secs(2));
+    let summary = run(config, Driver::Uring);
+    assert_eq!(summary.failures, 0, "{:?}", summary.errors);
+    let rate = summary.rate.as_ref().expect("a rate run");
+    common::assert_on_schedule(rate.sent, 4_000, 2);
+    assert!(
+        summary.latency.p99 < 50_000.0,
+        "p99 {} us",
+        summary.latency.p99
+    );
 }

@@ -108,6 +108,8 @@ pub struct Server {
     pub lengths: Arc<Mutex<Vec<usize>>>,
     /// Speaks https (`start_tls`).
     pub tls: bool,
+    /// TLS connections whose handshake resumed an earlier session.
+    pub resumed: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -156,6 +158,11 @@ fn server_tls() -> Arc<ServerConfig> {
 /// A connection of the test server: TCP, or TLS over it.
 trait Wire: Read + Write {
     fn tcp(&self) -> &TcpStream;
+
+    /// Whether the handshake resumed a session (once it is done).
+    fn resumed(&self) -> bool {
+        false
+    }
 }
 
 impl Wire for TcpStream {
@@ -167,6 +174,10 @@ impl Wire for TcpStream {
 impl Wire for StreamOwned<ServerConnection, TcpStream> {
     fn tcp(&self) -> &TcpStream {
         &self.sock
+    }
+
+    fn resumed(&self) -> bool {
+        self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
     }
 }
 
@@ -206,6 +217,7 @@ impl Server {
             first_request: Arc::default(),
             lengths: Arc::default(),
             tls: tls.is_some(),
+            resumed: Arc::default(),
             stop: Arc::default(),
         };
         let (requests, connections, first, lengths, stop) = (
@@ -215,6 +227,7 @@ impl Server {
             server.lengths.clone(),
             server.stop.clone(),
         );
+        let resumed = server.resumed.clone();
         let paused_until: Arc<Mutex<Option<Instant>>> = Arc::default();
         thread::spawn(move || {
             thread::sleep(accept_after);
@@ -232,7 +245,7 @@ impl Server {
                     stop.clone(),
                 );
                 let paused_until = paused_until.clone();
-                let tls = tls.clone();
+                let (tls, resumed) = (tls.clone(), resumed.clone());
                 thread::spawn(move || {
                     let shared = Shared {
                         requests: &requests,
@@ -240,6 +253,7 @@ impl Server {
                         lengths: &lengths,
                         stop: &stop,
                         paused_until: &paused_until,
+                        resumed: &resumed,
                     };
                     let _ = stream.set_nodelay(true);
                     match tls {
@@ -290,6 +304,7 @@ struct Shared<'a> {
     lengths: &'a Mutex<Vec<usize>>,
     stop: &'a AtomicBool,
     paused_until: &'a Mutex<Option<Instant>>,
+    resumed: &'a AtomicU64,
 }
 
 fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
@@ -299,6 +314,7 @@ fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
         lengths,
         stop,
         paused_until,
+        resumed,
     } = shared;
     if let Behavior::AcceptClose = behavior {
         return;
@@ -310,6 +326,9 @@ fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
             return;
         };
         let number = requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if served == 0 && stream.resumed() {
+            resumed.fetch_add(1, Ordering::Relaxed);
+        }
         lengths.lock().unwrap().push(request.len());
         if number == 1 {
             *first.lock().unwrap() = request;
