@@ -2,7 +2,10 @@
 # Starts or stops the FastAPI /predict app (scripts/fastapi_app.py) on 127.0.0.1.
 #   scripts/fastapi.sh start PORT [WORKERS] [CPU] [MODE]   prints the PID
 #     MODE: gunicorn (default; Gunicorn with Uvicorn workers, also bound to the Unix socket
-#     /tmp/blast-fastapi-PORT.sock, as behind nginx) or uvicorn (one Uvicorn process)
+#     /tmp/blast-fastapi-PORT.sock, as behind nginx), uvicorn (one Uvicorn process), or
+#     uvicorn-tls (one Uvicorn process serving https itself, with a certificate from a
+#     throw-away CA, scripts/tls-cert.sh, whose certificate is copied to
+#     /tmp/blast-fastapi-PORT-ca.pem for blast --cacert)
 #   scripts/fastapi.sh stop PID
 set -euo pipefail
 
@@ -19,7 +22,16 @@ start)
     log=$(mktemp /tmp/blast-fastapi.XXXXXX.log)
     pin=()
     [ -n "$cpu" ] && pin=(taskset -c "$cpu")
-    if [ "$mode" = uvicorn ]; then
+    health=(curl -sf "http://127.0.0.1:$port/health")
+    if [ "$mode" = uvicorn-tls ]; then
+        certs=$(mktemp -d /tmp/blast-fastapi-certs.XXXXXX)
+        "$here/tls-cert.sh" "$certs"
+        cp "$certs/ca.pem" "/tmp/blast-fastapi-$port-ca.pem"
+        health=(curl -sf --cacert "$certs/ca.pem" "https://127.0.0.1:$port/health")
+        "${pin[@]}" python3 -m uvicorn --app-dir "$here" fastapi_app:app --host 127.0.0.1 --port "$port" \
+            --ssl-keyfile "$certs/server.key" --ssl-certfile "$certs/server.pem" \
+            --no-access-log --log-level warning >"$log" 2>&1 &
+    elif [ "$mode" = uvicorn ]; then
         "${pin[@]}" python3 -m uvicorn --app-dir "$here" fastapi_app:app --host 127.0.0.1 --port "$port" \
             --no-access-log --log-level warning >"$log" 2>&1 &
     else
@@ -28,7 +40,7 @@ start)
     fi
     pid=$!
     for _ in $(seq 200); do
-        if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then echo "$pid"; exit 0; fi
+        if "${health[@]}" >/dev/null 2>&1; then echo "$pid"; exit 0; fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

@@ -378,3 +378,43 @@ fn nginx_over_https() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("invalid peer certificate"), "{stderr}");
 }
+
+/// The FastAPI app served over https by Uvicorn itself (Python's ssl module, OpenSSL): the
+/// POST with the full check on both drivers, its CA trusted.
+#[test]
+fn fastapi_over_https_under_uvicorn() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "1", "", "uvicorn-tls"]);
+    let url = format!("https://127.0.0.1:{port}/predict");
+    let ca = format!("/tmp/blast-fastapi-{port}-ca.pem");
+    for driver in ["uring", "epoll"] {
+        let report = blast_json(&[
+            "-c",
+            "8",
+            "-d",
+            "2",
+            "--driver",
+            driver,
+            "--cacert",
+            &ca,
+            "--health",
+            "/health",
+            "--body",
+            r#"{"features":[1,2,3]}"#,
+            "--expect-status",
+            "200",
+            "--expect-json",
+            "prediction=0|1",
+            &url,
+        ]);
+        assert_eq!(report["method"], "POST");
+        assert_eq!(report["failures"], 0, "{driver}: {}", report["errors"]);
+        assert!(
+            report["successes"].as_u64().unwrap() > 100,
+            "{driver}: {}",
+            report["successes"]
+        );
+        assert!(report["tls"]["version"].is_string(), "{}", report["tls"]);
+    }
+}
