@@ -249,6 +249,10 @@ fn trust_is_checked_before_the_run() {
         let header = stdout.lines().next().unwrap();
         assert!(header.contains("/predict (TLSv1.3, TLS13_"), "{header}");
     }
+    // By name: the certificate names localhost too, and the name is what is checked (SNI).
+    let by_name = format!("https://localhost:{}/predict", server.addr.port());
+    let out = blast(&[&ok[..], &["--cacert", ca.as_str(), by_name.as_str()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     let before = server.requests();
     let cases = [
         (
