@@ -47,22 +47,24 @@ pub fn check(
         .tls
         .then(|| Tls::new(trust, &target.host))
         .transpose()?;
-    let status = match (target.endpoint().map_err(fail)?, tls) {
-        (Endpoint::Tcp(addr), None) => exchange(
-            TcpStream::connect_timeout(&addr, timeout),
-            timeout,
-            &request,
-        ),
-        (Endpoint::Tcp(addr), Some(tls)) => {
-            let stream = TcpStream::connect_timeout(&addr, timeout).and_then(|tcp| {
-                tcp.set_timeouts(timeout)?;
-                let session = tls.session().map_err(io::Error::other)?;
-                Ok(rustls::StreamOwned::new(session, tcp))
-            });
-            exchange(stream, timeout, &request)
+    let status = match target.endpoint().map_err(fail)? {
+        Endpoint::Tcp(addr) => {
+            let tcp = TcpStream::connect_timeout(&addr, timeout);
+            match tls {
+                None => exchange(tcp, timeout, &request),
+                // The session handshakes on the first write, after `exchange` has set the
+                // socket's timeouts.
+                Some(tls) => {
+                    let stream = tcp.and_then(|tcp| {
+                        let session = tls.session().map_err(io::Error::other)?;
+                        Ok(rustls::StreamOwned::new(session, tcp))
+                    });
+                    exchange(stream, timeout, &request)
+                }
+            }
         }
-        (Endpoint::Unix(_), Some(_)) => Err("https over --unix-socket is not supported".into()),
-        (Endpoint::Unix(path), None) => exchange(connect_unix(path, timeout), timeout, &request),
+        // `endpoint` refuses https over a Unix socket.
+        Endpoint::Unix(path) => exchange(connect_unix(path, timeout), timeout, &request),
     }
     .map_err(fail)?;
     if (200..300).contains(&status) {

@@ -52,15 +52,11 @@ pub struct Plan {
 impl Plan {
     pub fn new(config: &Config) -> Result<Plan, String> {
         let endpoint = config.target.endpoint()?;
-        let tls = match (config.target.tls, &endpoint) {
-            (false, _) => None,
-            (true, Endpoint::Unix(_)) => {
-                return Err(
-                    "https over --unix-socket is not supported (use an http:// URL)".into(),
-                );
-            }
-            (true, Endpoint::Tcp(_)) => Some(Tls::new(&config.trust, &config.target.host)?),
-        };
+        let target = &config.target;
+        let tls = target
+            .tls
+            .then(|| Tls::new(&config.trust, &target.host))
+            .transpose()?;
         let request_bytes = request::build_all(&config.target, &config.request);
         if u32::try_from(request_bytes.len()).is_err() {
             return Err("--body-lines holds more than 4,294,967,295 bodies".into());

@@ -94,12 +94,15 @@ impl Target {
         }
     }
 
-    /// Where to connect: the Unix socket when one is given (it must exist and be a socket),
-    /// otherwise the resolved host and port.
+    /// Where to connect: the Unix socket when one is given (it must exist and be a socket,
+    /// and the URL be http), otherwise the resolved host and port.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
         let Some(path) = &self.unix_socket else {
             return self.resolve().map(Endpoint::Tcp);
         };
+        if self.tls {
+            return Err("https over --unix-socket is not supported (use an http:// URL)".into());
+        }
         let shown = path.display();
         let meta = std::fs::metadata(path)
             .map_err(|e| format!("cannot use --unix-socket '{shown}': {e}"))?;
@@ -188,6 +191,14 @@ mod tests {
             (dir.join("missing.sock"), Err("cannot use --unix-socket")),
             (dir.clone(), Err("is not a socket")),
         ];
+        let mut https = Target::parse("https://localhost/predict").unwrap();
+        https.unix_socket = Some(socket.clone());
+        assert!(
+            https
+                .endpoint()
+                .unwrap_err()
+                .contains("https over --unix-socket")
+        );
         for (path, want) in cases {
             t.unix_socket = Some(path.clone());
             match (t.endpoint(), want) {

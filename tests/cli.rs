@@ -17,6 +17,7 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--cacert", "/nonexistent/ca.pem", "https://127.0.0.1:1/"],
         &["--cacert", "/dev/null", "https://127.0.0.1:1/"],
         &["-k", "--cacert", "ca.pem", "https://127.0.0.1:1/"],
+        &["--unix-socket", "/tmp/app.sock", "https://localhost/"],
         &["127.0.0.1:8000/predict"],
         &["-c", "0", "http://127.0.0.1:1/"],
         &["-d", "forever", "http://127.0.0.1:1/"],
@@ -143,6 +144,10 @@ fn errors_name_what_is_wrong() {
             "--cacert '/dev/null' holds no PEM certificate",
         ),
         (&["wss://127.0.0.1/"], "unsupported scheme 'wss'"),
+        (
+            &["--unix-socket", "/tmp/app.sock", "https://localhost/"],
+            "https over --unix-socket is not supported",
+        ),
     ];
     for (args, names) in cases {
         let stderr = String::from_utf8_lossy(&blast(args).stderr).to_string();
