@@ -5,43 +5,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use blast::app;
-use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::config::{Config, Driver};
 use blast::report::Summary;
-use common::{Behavior, Server};
-
-const DRIVERS: [Driver; 2] = [Driver::Uring, Driver::Epoll];
-
-fn prediction_rule() -> Expect {
-    Expect {
-        status: StatusSet::parse("200").unwrap(),
-        json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
-        body: Vec::new(),
-    }
-}
-
-fn run(mut config: Config, driver: Driver) -> Summary {
-    config.driver = driver;
-    let summary = app::run(&config).expect("run starts");
-    assert_eq!(
-        summary.driver,
-        if driver == Driver::Epoll {
-            "epoll"
-        } else {
-            "io_uring"
-        }
-    );
-    summary
-}
-
-fn errors(summary: &Summary, kind: &str) -> u64 {
-    summary
-        .errors
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, n)| *n)
-        .unwrap()
-}
+use common::{Behavior, DRIVERS, Server, errors, prediction_rule, run_on as run};
 
 fn other_errors(summary: &Summary, kind: &str) -> u64 {
     summary

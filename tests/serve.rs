@@ -7,12 +7,12 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use blast::app;
-use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::config::{Config, Driver};
 use blast::report::Summary;
 use blast::serve::faults::{Delay, Faults};
 use blast::serve::{ServeStats, Server};
 use blast::target::Target;
+use common::errors;
 
 fn client(server: &Server, requests: u64) -> Config {
     let mut config =
@@ -23,21 +23,13 @@ fn client(server: &Server, requests: u64) -> Config {
     config.duration = Some(Duration::from_secs(20));
     config.request.method = "POST".into();
     config.request.bodies = vec![br#"{"features":[1,2]}"#.to_vec()];
-    config.expect = Expect {
-        status: StatusSet::parse("200").unwrap(),
-        json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
-        body: Vec::new(),
-    };
+    config.expect = common::prediction_rule();
     config
 }
 
 fn run(server: Server, config: &Config) -> (Summary, ServeStats) {
     let summary = app::run(config).unwrap();
     (summary, server.stop().unwrap())
-}
-
-fn errors(summary: &Summary, kind: &str) -> u64 {
-    summary.errors.iter().find(|(k, _)| *k == kind).unwrap().1
 }
 
 #[test]

@@ -9,22 +9,9 @@ use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use blast::app;
-use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::config::{Config, Driver};
-use blast::report::Summary;
 use blast::tls::Trust;
-use common::{Behavior, Server, blast, test_ca};
-
-const DRIVERS: [Driver; 2] = [Driver::Uring, Driver::Epoll];
-
-fn prediction_rule() -> Expect {
-    Expect {
-        status: StatusSet::parse("200").unwrap(),
-        json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
-        body: Vec::new(),
-    }
-}
+use common::{Behavior, DRIVERS, Server, blast, errors, prediction_rule, run_on as run, test_ca};
 
 /// A run of `requests` against the TLS server, trusting the test CA.
 fn config(server: &Server, requests: u64) -> Config {
@@ -34,19 +21,6 @@ fn config(server: &Server, requests: u64) -> Config {
     config.duration = Some(Duration::from_secs(20));
     config.expect = prediction_rule();
     config
-}
-
-fn run(mut config: Config, driver: Driver) -> Summary {
-    config.driver = driver;
-    app::run(&config).expect("run starts")
-}
-
-fn errors(summary: &Summary, kind: &str) -> u64 {
-    summary
-        .errors
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map_or(0, |(_, n)| *n)
 }
 
 #[test]

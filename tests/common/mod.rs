@@ -13,13 +13,46 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use blast::config::Config;
+use blast::app;
+use blast::check::{Expect, JsonExpectation, StatusSet};
+use blast::config::{Config, Driver};
+use blast::report::Summary;
 use blast::serve::ServeConfig;
 use blast::serve::faults::Faults;
 use blast::target::Target;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+/// Both drivers, for tests that run each.
+pub const DRIVERS: [Driver; 2] = [Driver::Uring, Driver::Epoll];
+
+/// The model check: status 200 and a `prediction` of 0 or 1.
+pub fn prediction_rule() -> Expect {
+    Expect {
+        status: StatusSet::parse("200").unwrap(),
+        json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+        body: Vec::new(),
+    }
+}
+
+/// Runs `config` on `driver`, checking that the report names the driver that ran.
+pub fn run_on(mut config: Config, driver: Driver) -> Summary {
+    config.driver = driver;
+    let summary = app::run(&config).expect("run starts");
+    let name = if driver == Driver::Epoll {
+        "epoll"
+    } else {
+        "io_uring"
+    };
+    assert_eq!(summary.driver, name);
+    summary
+}
+
+/// The failures of one category (the report lists every category).
+pub fn errors(summary: &Summary, kind: &str) -> u64 {
+    summary.errors.iter().find(|(k, _)| *k == kind).unwrap().1
+}
 
 /// `blast serve` on one thread and a free loopback port, with these faults.
 pub fn builtin(faults: Faults) -> blast::serve::Server {
