@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
 use crate::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
+use crate::mix;
 use crate::plan::parse_cpus;
-use crate::request::{self, RequestSpec, parse_header};
+use crate::request::{self, RequestSpec, parse_header, parse_method};
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::slo::Slo;
@@ -239,6 +240,16 @@ struct RunArgs {
     /// next line with each request; blank lines are skipped
     #[arg(long, value_name = "PATH")]
     body_lines: Option<String>,
+
+    /// A mix of requests, one JSON object per line (name, method, path, headers, body,
+    /// weight, expect_status, expect_json, expect_body; see docs/targets.md), sent in
+    /// proportion to their weights on the URL's host; the report breaks results down by name
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["body", "body_file", "body_lines", "method"]
+    )]
+    targets: Option<String>,
 
     /// A new connection for every request (sent with Connection: close, closed after the
     /// response); latency then includes the TCP handshake
@@ -545,6 +556,17 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.driver = driver(cli.driver);
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json, &cli.expect_body)?;
+    config.mix = match &cli.targets {
+        Some(path) => Some(mix::read(
+            path,
+            &mix::Defaults {
+                path: &config.target.path,
+                headers: &config.request.headers,
+                expect: &config.expect,
+            },
+        )?),
+        None => None,
+    };
     config.max_body = max_body(&cli.max_body)?;
     config.outputs = Outputs {
         json: json_out(cli.json),
@@ -624,11 +646,11 @@ fn request_spec(
     bodies: Vec<Vec<u8>>,
 ) -> Result<RequestSpec, String> {
     let no_body = bodies.iter().all(Vec::is_empty);
-    let method = method.unwrap_or_else(|| if no_body { "GET" } else { "POST" }.into());
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if method.is_empty() || !method.bytes().all(token) {
-        return Err(format!("invalid method '{method}'"));
-    }
+    let method = match method {
+        Some(method) => parse_method(&method)?,
+        None if no_body => "GET".into(),
+        None => "POST".into(),
+    };
     let headers = headers
         .iter()
         .map(|h| parse_header(h))

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::check::Expect;
+use crate::mix::MixLine;
 use crate::request::RequestSpec;
 use crate::slo::Slo;
 use crate::target::Target;
@@ -53,6 +54,9 @@ pub struct Config {
     pub trust: Trust,
     pub request: RequestSpec,
     pub expect: Expect,
+    /// `--targets`: a mix of requests that replaces `request`'s method and bodies, each line
+    /// with its own path, headers and expectations (`expect` and `-H` filled in).
+    pub mix: Option<Vec<MixLine>>,
     /// Total connections, spread over the threads (in rate mode: the ones opened at start).
     pub connections: usize,
     /// Open loop: total requests per second, spread over the threads (`None`: closed loop).
@@ -100,6 +104,7 @@ impl Config {
                 no_keepalive: false,
             },
             expect: Expect::default(),
+            mix: None,
             connections: 64,
             rate: None,
             max_connections: 1024,

@@ -25,7 +25,7 @@ use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
 use crate::tls::stream::TlsStream;
-use crate::worker::Worker;
+use crate::worker::{Outcome, Worker};
 
 /// Initial read buffer; it grows only for kept bodies larger than this.
 const READ_BUF: usize = 16 * 1024;
@@ -72,8 +72,8 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
         stream: None,
         buf: Vec::with_capacity(READ_BUF),
         framer: Framer::sharing(
-            plan.head_request,
-            plan.expect.needs_body(),
+            false,
+            plan.needs_body(),
             plan.max_body,
             worker.heads.clone(),
         ),
@@ -95,6 +95,7 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
         conn.timer.until(opens_at).await;
     }
     while let Some(slot) = worker.begin() {
+        let request = worker.next_request();
         // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
         // for: waking early keeps its rounding out of the measured latency (see
         // `Slot::intended`).
@@ -118,7 +119,7 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
             if let Err(kind) = Box::pin(conn.connect(&worker, &mut ever_connected)).await {
                 let now = Instant::now();
                 worker.sending(slot, now);
-                worker.end(now, slot, now, None, Some(kind));
+                worker.end(now, slot, now, request, failed(kind));
                 conn.back_off().await;
                 continue;
             }
@@ -128,7 +129,9 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
         let sent = reuse.or(connected_from).unwrap_or_else(Instant::now);
         worker.sending(slot, sent);
         worker.deadlines.arm(index, conn.fd(), sent + plan.timeout);
-        let result = conn.write_and_read(&worker, worker.measured(slot)).await;
+        let result = conn
+            .write_and_read(&worker, request, worker.measured(slot))
+            .await;
         let result = if worker.deadlines.disarm(index) {
             Err(ErrorKind::Timeout)
         } else {
@@ -142,7 +145,8 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
                     CheckFailure::Body => ErrorKind::Body,
                     CheckFailure::TooLarge => ErrorKind::TooLarge,
                 });
-                worker.end(now, slot, sent, Some(arrived.status), failure);
+                let status = Some(arrived.status);
+                worker.end(now, slot, sent, request, Outcome { status, failure });
                 conn.served += 1;
                 conn.backoff = BACKOFF_MIN;
                 if arrived.keep_alive && plan.keep_alive {
@@ -152,7 +156,7 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
                 }
             }
             Err(kind) => {
-                worker.end(now, slot, sent, None, Some(kind));
+                worker.end(now, slot, sent, request, failed(kind));
                 let served = conn.served;
                 conn.close();
                 if served == 0 {
@@ -229,28 +233,30 @@ impl<S: Transport> Conn<S> {
         self.stream.as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 
-    /// Writes the request and reads until one response is framed; its bytes are counted
-    /// when it is `measured` (not a warm-up request). A request past its deadline has its
-    /// socket shut down by the watcher, which ends the read here.
+    /// Writes the plan's request `index` and reads until one response is framed; its bytes
+    /// are counted when it is `measured` (not a warm-up request). A request past its deadline
+    /// has its socket shut down by the watcher, which ends the read here.
     async fn write_and_read(
         &mut self,
         worker: &Worker,
+        index: u32,
         measured: bool,
     ) -> Result<Arrived, ErrorKind> {
         let stream = self.stream.as_mut().expect("connected before exchange");
-        let (index, len, sent) = {
-            let index = worker.next_request();
-            let request = &worker.plan.request_bytes[index];
-            (index, request.len(), stream.send_now(request))
+        let (len, sent, expect) = {
+            let request = &worker.plan.requests[index as usize];
+            let expect = &worker.plan.expects[request.expect as usize];
+            self.framer.prepare(request.head, expect.needs_body());
+            let bytes = &request.bytes;
+            (bytes.len(), stream.send_now(bytes), request.expect)
         };
         let len = if sent < len {
             // Only what the write's future holds lives across this wait: the task's state
             // stays as small as it was with one request.
             let rest = Unsent {
                 plan: worker.plan.clone(),
-                // The plan holds at most u32::MAX requests, and one write moves at most
-                // 2 GiB (Linux's MAX_RW_COUNT), so both fit.
-                index: index as u32,
+                // One write moves at most 2 GiB (Linux's MAX_RW_COUNT), so this fits.
+                index,
                 from: sent as u32,
             };
             let (written, rest) = stream.write_all(rest).await;
@@ -262,31 +268,38 @@ impl<S: Transport> Conn<S> {
         if measured {
             worker.stats.borrow_mut().bytes_written += len as u64;
         }
-        self.framer.reset();
         loop {
             // Bytes left from before the write are framed first; otherwise read at once.
             if !self.buf.is_empty()
                 && let Some(response) = self.framer.advance(&mut self.buf).map_err(frame_error)?
             {
-                return Ok(self.arrived(worker, response, response.keep_alive));
+                return Ok(self.arrived(worker, expect, response, response.keep_alive));
             }
             if self.read(worker, measured).await? == 0 {
                 let response = self.framer.finish_eof().map_err(frame_error)?;
-                return Ok(self.arrived(worker, response, false));
+                return Ok(self.arrived(worker, expect, response, false));
             }
         }
     }
 
-    /// Checks a framed response and removes it from the buffer.
-    fn arrived(&mut self, worker: &Worker, response: Response, keep_alive: bool) -> Arrived {
-        let expect = &worker.plan.expect;
+    /// Checks a framed response against the plan's expectation `expect` and removes it from
+    /// the buffer.
+    fn arrived(
+        &mut self,
+        worker: &Worker,
+        expect: u16,
+        response: Response,
+        keep_alive: bool,
+    ) -> Arrived {
+        let index = expect as usize;
+        let expect = &worker.plan.expects[index];
         let check = if response.oversized {
             expect.check_oversized(response.status)
         } else {
             expect.check_recalling(
                 response.status,
                 &self.buf[response.body()],
-                &mut worker.bodies.borrow_mut(),
+                &mut worker.bodies.borrow_mut()[index],
             )
         };
         response.remove_from(&mut self.buf);
@@ -328,7 +341,7 @@ struct Unsent {
 impl Unsent {
     /// The whole request.
     fn bytes(&self) -> &[u8] {
-        &self.plan.request_bytes[self.index as usize]
+        &self.plan.requests[self.index as usize].bytes
     }
 }
 
@@ -341,6 +354,14 @@ unsafe impl IoBuf for Unsent {
 
     fn bytes_init(&self) -> usize {
         self.bytes().len() - self.from as usize
+    }
+}
+
+/// A request that ended without a response.
+fn failed(kind: ErrorKind) -> Outcome {
+    Outcome {
+        status: None,
+        failure: Some(kind),
     }
 }
 

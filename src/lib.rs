@@ -12,6 +12,7 @@ pub mod health;
 pub mod json_scan;
 pub mod limits;
 pub mod merge;
+pub mod mix;
 pub mod pacer;
 pub mod plan;
 pub mod recall;

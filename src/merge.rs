@@ -12,11 +12,13 @@ use hdrhistogram::Histogram;
 use serde_json::Value;
 
 use crate::engine::RunOutcome;
+use crate::plan::Route;
 use crate::report::{RunInfo, Summary, decode_histogram};
 use crate::series::SecondRow;
 use crate::slo::Slo;
 use crate::stats::{
-    CONNECT_SIGFIG, ErrorKind, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, new_histogram,
+    CONNECT_SIGFIG, ErrorKind, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram,
+    new_histogram,
 };
 use crate::tls::Negotiated;
 
@@ -44,6 +46,12 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
             return Err(format!(
                 "'{path}' is a run of {} {}, not of {} {}: merge runs against one target",
                 part.info.method, part.info.url, info.method, info.url
+            ));
+        }
+        if part.info.routes != info.routes {
+            return Err(format!(
+                "'{path}' is a run of another --targets mix (its target names, methods, paths \
+                 or weights differ): merge runs of one mix"
             ));
         }
         if part.info.unix_socket != info.unix_socket {
@@ -172,7 +180,15 @@ impl Report<'_> {
     /// A histogram written by the report, re-added into one with the run's bounds (a
     /// histogram from elsewhere could have others, and merging would then fail).
     fn histogram(&self, pointer: &str, sigfig: u8) -> Result<Histogram<u64>, String> {
-        let mut hist = new_histogram(sigfig);
+        self.histogram_into(pointer, new_histogram(sigfig))
+    }
+
+    /// A histogram written by the report, added into `hist`.
+    fn histogram_into(
+        &self,
+        pointer: &str,
+        mut hist: Histogram<u64>,
+    ) -> Result<Histogram<u64>, String> {
         decode_histogram(self.text(pointer)?)
             .ok()
             .and_then(|decoded| hist.add(&decoded).ok())
@@ -198,19 +214,9 @@ fn part(r: &Report) -> Result<Part, String> {
     };
     stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
     stats.connect = r.histogram("/histogram/connect_data", CONNECT_SIGFIG)?;
-    stats.over_range = r.count("/latency_us/over_range")?;
-    stats.successes = r.count("/successes")?;
-    for kind in ErrorKind::ALL {
-        stats.errors[kind as usize] = r.count(&format!("/errors/{}", kind.name()))?;
-    }
-    let codes = r.get("/status_codes")?.as_object();
-    for (code, n) in codes.ok_or_else(|| r.missing("/status_codes"))? {
-        let bad = || r.missing(&format!("/status_codes/{code}"));
-        stats.add_status(
-            code.parse().map_err(|_| bad())?,
-            n.as_u64().ok_or_else(bad)?,
-        );
-    }
+    outcomes(r, "", &mut stats)?;
+    let (routes, route_stats) = targets(r)?;
+    stats.routes = route_stats;
     stats.bytes_read = r.count("/bytes_read")?;
     stats.bytes_written = r.count("/bytes_written")?;
     stats.established = r.count("/connections/established")?;
@@ -260,8 +266,52 @@ fn part(r: &Report) -> Result<Part, String> {
             .ok_or_else(|| r.missing("/connections/keep_alive"))?,
         rate: target,
         slo,
+        routes,
     };
     Ok(Part { info, outcome })
+}
+
+/// The counts of outcomes under `at` (the report's top level, or one of its targets).
+fn outcomes(r: &Report, at: &str, stats: &mut Stats) -> Result<(), String> {
+    stats.over_range = r.count(&format!("{at}/latency_us/over_range"))?;
+    stats.successes = r.count(&format!("{at}/successes"))?;
+    for kind in ErrorKind::ALL {
+        stats.errors[kind as usize] = r.count(&format!("{at}/errors/{}", kind.name()))?;
+    }
+    let pointer = format!("{at}/status_codes");
+    let codes = r.get(&pointer)?.as_object();
+    for (code, n) in codes.ok_or_else(|| r.missing(&pointer))? {
+        let bad = || r.missing(&format!("{pointer}/{code}"));
+        stats.add_status(
+            code.parse().map_err(|_| bad())?,
+            n.as_u64().ok_or_else(bad)?,
+        );
+    }
+    Ok(())
+}
+
+/// `--targets`: each target's name and counts (none in a report of a single request, or
+/// one from before blast took a mix).
+fn targets(r: &Report) -> Result<(Vec<Route>, Vec<Stats>), String> {
+    let Ok(Value::Array(list)) = r.get("/targets") else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    (0..list.len())
+        .map(|i| {
+            let at = format!("/targets/{i}");
+            let route = Route {
+                name: r.text(&format!("{at}/name"))?.to_string(),
+                method: r.text(&format!("{at}/method"))?.to_string(),
+                path: r.text(&format!("{at}/path"))?.to_string(),
+                weight: r.count(&format!("{at}/weight"))?,
+            };
+            let mut stats = Stats::route();
+            stats.latency = r.histogram_into(&format!("{at}/histogram"), growing_histogram())?;
+            outcomes(r, &at, &mut stats)?;
+            Ok((route, stats))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(|pairs| pairs.into_iter().unzip())
 }
 
 fn seconds(r: &Report) -> Result<Vec<SecondRow>, String> {

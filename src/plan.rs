@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::check::Expect;
 use crate::config::{Config, Driver};
-use crate::request;
+use crate::mix::{self, MixLine};
+use crate::request::{self, RequestSpec};
 use crate::target::Endpoint;
 use crate::tls::Tls;
 
@@ -23,18 +24,46 @@ pub struct CoreShare {
     pub max_connections: usize,
 }
 
+/// One request the run sends, serialized once, with what its response is checked against.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The bytes every connection hands to the kernel, without copying.
+    pub bytes: Box<[u8]>,
+    /// The `--targets` name it is reported under: an index into `Plan::routes`.
+    pub route: u16,
+    /// Its expectations: an index into `Plan::expects`.
+    pub expect: u16,
+    /// A HEAD request, whose response has no body.
+    pub head: bool,
+}
+
+/// A target name of a `--targets` mix, as the report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub name: String,
+    /// The method and path of its lines, or `*` where they differ.
+    pub method: String,
+    pub path: String,
+    /// The sum of its lines' weights.
+    pub weight: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub endpoint: Endpoint,
     /// https: the client configuration (each core takes its own copy, `Tls::for_core`).
     pub tls: Option<Tls>,
-    /// The serialized requests, sent in turn: one per body (usually one). Every connection
-    /// hands these same bytes to the kernel, without copying.
-    pub request_bytes: Vec<Box<[u8]>>,
-    pub head_request: bool,
+    /// The requests: one, one per `--body-lines` body, or one per `--targets` line.
+    pub requests: Vec<Planned>,
+    /// The order each core sends them in, over and over: `requests` indices, each as often
+    /// as its line's weight (weights interleaved smoothly, not in runs).
+    pub order: Vec<u32>,
+    /// The distinct expectations of the requests (one without `--targets`).
+    pub expects: Vec<Expect>,
+    /// `--targets`: the names results are broken down by (empty without).
+    pub routes: Vec<Route>,
     /// Connections are reused (`false`: `--no-keepalive`, one per request).
     pub keep_alive: bool,
-    pub expect: Expect,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_body: usize,
@@ -57,10 +86,12 @@ impl Plan {
             .tls
             .then(|| Tls::new(&config.trust, &target.host))
             .transpose()?;
-        let request_bytes = request::build_all(&config.target, &config.request);
-        if u32::try_from(request_bytes.len()).is_err() {
-            return Err("--body-lines holds more than 4,294,967,295 bodies".into());
-        }
+        let Requests {
+            requests,
+            order,
+            expects,
+            routes,
+        } = Requests::of(config)?;
         let cpus = choose_cpus(config.cpus.as_deref())?;
         let threads = config
             .threads
@@ -68,7 +99,7 @@ impl Plan {
             .min(config.connections)
             .max(1);
         let connections = split(config.connections as u64, threads);
-        let requests = config.requests.map(|n| split(n, threads));
+        let budgets = config.requests.map(|n| split(n, threads));
         let max_connections = split(
             config.max_connections.max(config.connections) as u64,
             threads,
@@ -77,7 +108,7 @@ impl Plan {
             .map(|i| CoreShare {
                 cpu: (!cpus.is_empty()).then(|| cpus[i % cpus.len()]),
                 connections: connections[i] as usize,
-                requests: requests.as_ref().map(|r| r[i]),
+                requests: budgets.as_ref().map(|r| r[i]),
                 rate: config.rate.map(|r| r / threads as f64),
                 max_connections: if config.rate.is_some() {
                     (max_connections[i] as usize).max(connections[i] as usize)
@@ -89,10 +120,11 @@ impl Plan {
         Ok(Plan {
             endpoint,
             tls,
-            request_bytes,
-            head_request: config.request.method == "HEAD",
+            requests,
+            order,
+            expects,
+            routes,
             keep_alive: !config.request.no_keepalive,
-            expect: config.expect.clone(),
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
             max_body: config.max_body,
@@ -108,6 +140,132 @@ impl Plan {
     pub fn connections(&self) -> usize {
         self.cores.iter().map(|c| c.connections).sum()
     }
+
+    /// The target names of `config`'s `--targets` mix (empty without one).
+    pub fn routes_of(config: &Config) -> Vec<Route> {
+        let Some(lines) = &config.mix else {
+            return Vec::new();
+        };
+        mix::names(lines)
+            .iter()
+            .map(|name| route(name, lines.iter().filter(|l| l.name == *name)))
+            .collect()
+    }
+
+    /// Whether some request's check reads the response body.
+    pub fn needs_body(&self) -> bool {
+        self.expects.iter().any(Expect::needs_body)
+    }
+}
+
+/// The requests part of a plan, built from the command line's request or its mix.
+struct Requests {
+    requests: Vec<Planned>,
+    order: Vec<u32>,
+    expects: Vec<Expect>,
+    routes: Vec<Route>,
+}
+
+impl Requests {
+    fn of(config: &Config) -> Result<Requests, String> {
+        let spec = &config.request;
+        let target = &config.target;
+        let mut expects: Vec<Expect> = Vec::new();
+        let mut plan = |path: &str, spec: &RequestSpec, body: &[u8], expect: &Expect, route| {
+            let index = expects.iter().position(|e| e == expect).unwrap_or_else(|| {
+                expects.push(expect.clone());
+                expects.len() - 1
+            });
+            Planned {
+                bytes: request::build_at(target, path, spec, body).into_boxed_slice(),
+                route,
+                // At most `mix::MAX_LINES` lines, each with one expectation.
+                expect: index as u16,
+                head: spec.method == "HEAD",
+            }
+        };
+        let Some(lines) = &config.mix else {
+            let requests: Vec<Planned> = spec
+                .bodies
+                .iter()
+                .map(|body| plan(&target.path, spec, body, &config.expect, 0))
+                .collect();
+            if u32::try_from(requests.len()).is_err() {
+                return Err("--body-lines holds more than 4,294,967,295 bodies".into());
+            }
+            let order = (0..requests.len() as u32).collect();
+            return Ok(Requests {
+                requests,
+                order,
+                expects,
+                routes: Vec::new(),
+            });
+        };
+        let names = mix::names(lines);
+        let requests = lines
+            .iter()
+            .map(|line| {
+                let line_spec = RequestSpec {
+                    method: line.method.clone(),
+                    headers: line.headers.clone(),
+                    bodies: Vec::new(),
+                    no_keepalive: spec.no_keepalive,
+                };
+                // At most `mix::MAX_NAMES` names.
+                let route = names.iter().position(|n| *n == line.name).unwrap_or(0) as u16;
+                plan(&line.path, &line_spec, &line.body, &line.expect, route)
+            })
+            .collect();
+        let routes = Plan::routes_of(config);
+        let weights: Vec<u64> = lines.iter().map(|l| l.weight).collect();
+        Ok(Requests {
+            requests,
+            order: weighted_order(&weights),
+            expects,
+            routes,
+        })
+    }
+}
+
+/// What the report says of a target name: its lines' method and path when they agree.
+fn route<'a>(name: &str, lines: impl Iterator<Item = &'a MixLine>) -> Route {
+    let lines: Vec<&MixLine> = lines.collect();
+    let same = |get: fn(&MixLine) -> &str| {
+        let first = get(lines[0]);
+        if lines.iter().all(|l| get(l) == first) {
+            first.to_string()
+        } else {
+            "*".to_string()
+        }
+    };
+    Route {
+        name: name.to_string(),
+        method: same(|l| &l.method),
+        path: same(|l| &l.path),
+        weight: lines.iter().map(|l| l.weight).sum(),
+    }
+}
+
+/// The rotation for `weights`: index `i` appears `weights[i]` times, spread out (smooth
+/// weighted round robin, as nginx balances upstreams): 3:1 gives `0 0 1 0`, not `0 0 0 1`,
+/// so that any stretch of the run, a short `-n` or one core's share, holds the mix.
+pub fn weighted_order(weights: &[u64]) -> Vec<u32> {
+    let total: u64 = weights.iter().sum();
+    let mut current: Vec<i64> = vec![0; weights.len()];
+    (0..total)
+        .map(|_| {
+            for (c, w) in current.iter_mut().zip(weights) {
+                *c += *w as i64;
+            }
+            let (best, _) = current
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+                .expect("at least one line");
+            current[best] -= total as i64;
+            best as u32
+        })
+        .collect()
 }
 
 /// Splits `total` into `parts` shares differing by at most one: the remainder goes one by one
@@ -194,6 +352,18 @@ mod tests {
             let shares = split(total, parts);
             assert_eq!(shares.iter().sum::<u64>(), total);
             assert!(shares.iter().max().unwrap() - shares.iter().min().unwrap() <= 1);
+        }
+    }
+
+    #[test]
+    fn weighted_orders_interleave() {
+        assert_eq!(weighted_order(&[1]), [0]);
+        assert_eq!(weighted_order(&[3, 1]), [0, 0, 1, 0]);
+        assert_eq!(weighted_order(&[1, 1, 1]), [0, 1, 2]);
+        assert_eq!(weighted_order(&[5, 1, 1]), [0, 0, 1, 0, 2, 0, 0]);
+        let order = weighted_order(&[7, 2, 1]);
+        for (i, want) in [7, 2, 1].into_iter().enumerate() {
+            assert_eq!(order.iter().filter(|&&o| o == i as u32).count(), want);
         }
     }
 

@@ -31,13 +31,16 @@ pub fn build_all(target: &Target, spec: &RequestSpec) -> Vec<Box<[u8]>> {
         .collect()
 }
 
-/// Serializes the request with `body`. Validation of names and values happened in `cli`.
+/// Serializes the request with `body` to the URL's path. Validation of names and values
+/// happened in `cli`.
 pub fn build(target: &Target, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
+    build_at(target, &target.path, spec, body)
+}
+
+/// Serializes the request with `body` to `path` (a `--targets` line's) on the URL's host.
+pub fn build_at(target: &Target, path: &str, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + body.len());
-    push_line(
-        &mut out,
-        &format!("{} {} HTTP/1.1", spec.method, target.path),
-    );
+    push_line(&mut out, &format!("{} {path} HTTP/1.1", spec.method));
     let has = |name: &str| {
         spec.headers
             .iter()
@@ -107,6 +110,18 @@ fn push_line(out: &mut Vec<u8>, line: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Checks a method: an HTTP token (`GET`, `POST`, `PURGE`...).
+pub fn parse_method(text: &str) -> Result<String, String> {
+    if text.is_empty() || !text.bytes().all(is_token) {
+        return Err(format!("invalid method '{text}'"));
+    }
+    Ok(text.to_string())
+}
+
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// Checks a `-H` header: a token name, a value without control characters.
 pub fn parse_header(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
@@ -114,8 +129,7 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("invalid header '{text}' (use 'Name: value')"))?;
     let name = name.trim();
     let value = value.trim();
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(token) {
+    if name.is_empty() || !name.bytes().all(is_token) {
         return Err(format!("invalid header name in '{text}'"));
     }
     if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {

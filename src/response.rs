@@ -124,6 +124,14 @@ impl Framer {
         }
     }
 
+    /// Prepares for the response to the next request on the same connection: a HEAD
+    /// request's has no body; `keep_body` when a check reads it.
+    pub fn prepare(&mut self, head_request: bool, keep_body: bool) {
+        self.head_request = head_request;
+        self.keep_body = keep_body;
+        self.reset();
+    }
+
     /// Prepares for the next response on the same connection.
     pub fn reset(&mut self) {
         self.body = Body::Head;
@@ -184,6 +192,11 @@ impl Framer {
     /// The head at the front of `buf`: a remembered one when the bytes are the same, else
     /// parsed (and remembered when final).
     fn head(&mut self, buf: &[u8]) -> Result<Option<Head>, FrameError> {
+        // The same head frames a HEAD request's response differently (no body), and the
+        // remembered heads are shared by requests of every method: HEAD's are parsed apart.
+        if self.head_request {
+            return parse_head(buf, true);
+        }
         if let Some(known) = self.known.borrow().find_prefix(buf) {
             return Ok(Some(known));
         }

@@ -13,6 +13,9 @@ pub const SEND_LAG_SIGFIG: u8 = 2;
 /// Significant figures of the connect-time histogram: 1%, like the send lag (and an eighth of
 /// the run histogram's memory per core).
 pub const CONNECT_SIGFIG: u8 = 2;
+/// Significant figures of each `--targets` name's latency histogram: 1% (an eighth of the
+/// memory of 0.1%, for up to `mix::MAX_NAMES` names on every core).
+pub const ROUTE_SIGFIG: u8 = 2;
 
 /// Why a request failed. Order is the report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +103,9 @@ pub struct Stats {
     pub late: u64,
     /// Most connections open at once.
     pub peak_connections: u64,
+    /// `--targets`: the same counts for each target name, by `Plan::routes` index (only
+    /// `latency`, `over_range`, `successes`, `errors` and the statuses are kept).
+    pub routes: Vec<Stats>,
 }
 
 /// A request sent later than this after its slot counts as late (missed its slot).
@@ -125,6 +131,7 @@ impl Default for Stats {
             send_lag: None,
             late: 0,
             peak_connections: 0,
+            routes: Vec::new(),
         }
     }
 }
@@ -135,13 +142,41 @@ pub fn new_histogram(sigfig: u8) -> Histogram<u64> {
         .expect("static histogram bounds are valid")
 }
 
-/// Records into `hist`, clamping to the range; returns whether the value was over it.
+/// A histogram that starts small and grows to the largest latency recorded, at most the
+/// run's bound: a `--targets` name's (there may be hundreds, on every core).
+pub fn growing_histogram() -> Histogram<u64> {
+    Histogram::new(ROUTE_SIGFIG).expect("static histogram precision is valid")
+}
+
+/// Records into `hist`, clamping to the range (growing a growing histogram up to it);
+/// returns whether the value was over it.
 pub fn record_latency(hist: &mut Histogram<u64>, ns: u64) -> bool {
-    hist.saturating_record(ns.max(1));
+    let value = ns.clamp(1, LATENCY_MAX_NS);
+    if hist.record(value).is_err() {
+        hist.saturating_record(value);
+    }
     ns > LATENCY_MAX_NS
 }
 
 impl Stats {
+    /// The counts of one `--targets` name: its histograms grow as needed.
+    pub fn route() -> Stats {
+        Stats {
+            latency: growing_histogram(),
+            connect: growing_histogram(),
+            ..Stats::default()
+        }
+    }
+
+    /// A request that ended with a response (`status`) or without one; failed if `failure`.
+    pub fn record(&mut self, status: Option<u16>, failure: Option<ErrorKind>) {
+        match (status, failure) {
+            (Some(status), failure) => self.record_response(status, failure),
+            (None, Some(kind)) => self.record_error(kind),
+            (None, None) => unreachable!("a request without a response has failed"),
+        }
+    }
+
     /// A complete response: its status is counted whatever the check said (its latency goes
     /// to the per-second histogram).
     pub fn record_response(&mut self, status: u16, failure: Option<ErrorKind>) {
@@ -234,6 +269,14 @@ impl Stats {
             .add(&other.connect)
             .expect("identical histogram bounds");
         self.in_flight += other.in_flight;
+        if self.routes.is_empty() {
+            self.routes = other.routes.clone();
+        } else {
+            self.routes
+                .iter_mut()
+                .zip(&other.routes)
+                .for_each(|(a, b)| a.merge(b));
+        }
     }
 }
 

@@ -17,6 +17,13 @@ use crate::ticker::{TICK, Ticks};
 use crate::timeouts::Deadlines;
 use crate::tls::Tls;
 
+/// How a request ended: with a response (its status), and whether it failed (how).
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome {
+    pub status: Option<u16>,
+    pub failure: Option<ErrorKind>,
+}
+
 pub struct Worker {
     pub plan: Arc<Plan>,
     /// https: this core's client configuration, with its own session cache.
@@ -35,11 +42,12 @@ pub struct Worker {
     pub deadlines: Deadlines,
     /// Response heads parsed on this core, reused by all its connections.
     pub heads: SharedHeads,
-    /// Response bodies checked on this core, with their verdicts, reused likewise.
-    pub bodies: RefCell<KnownBodies>,
+    /// Response bodies checked on this core, with their verdicts, reused likewise: one
+    /// memory per expectation of the plan (a verdict holds for one expectation only).
+    pub bodies: RefCell<Vec<KnownBodies>>,
     /// Rate mode: this core's schedule.
     pacer: Option<Pacer>,
-    /// Which of the plan's requests this core sends next (they go in turn).
+    /// Where this core is in the plan's order of requests (they go in turn).
     next_request: Cell<usize>,
     /// Connection tasks running, and how many this core may run.
     connections: Cell<usize>,
@@ -75,6 +83,12 @@ impl Worker {
             Stats::default()
         };
         stats.established = opened.iter().flatten().count() as u64;
+        stats.routes = vec![Stats::route(); plan.routes.len()];
+        let bodies = plan
+            .expects
+            .iter()
+            .map(|_| KnownBodies::default())
+            .collect();
         Rc::new(Worker {
             plan,
             tls,
@@ -84,7 +98,7 @@ impl Worker {
             stats: RefCell::new(stats),
             deadlines: Deadlines::new(start, share.max_connections),
             heads: KnownHeads::shared(),
-            bodies: RefCell::default(),
+            bodies: RefCell::new(bodies),
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
             next_request: Cell::new(0),
             connections: Cell::new(share.connections),
@@ -98,18 +112,18 @@ impl Worker {
         })
     }
 
-    /// The request to send next: the index of one of the plan's requests, in turn (a compare
-    /// rather than a division per request).
-    pub fn next_request(&self) -> usize {
-        let index = self.next_request.get();
-        let next = index + 1;
-        let wrapped = if next == self.plan.request_bytes.len() {
+    /// The request to send next: the index of one of the plan's requests, the next in the
+    /// plan's order (a compare rather than a division per request).
+    pub fn next_request(&self) -> u32 {
+        let at = self.next_request.get();
+        let next = at + 1;
+        let wrapped = if next == self.plan.order.len() {
             0
         } else {
             next
         };
         self.next_request.set(wrapped);
-        index
+        self.plan.order[at]
     }
 
     /// The connection opened for connection `index` before the clock started, once.
@@ -204,18 +218,12 @@ impl Worker {
         }
     }
 
-    /// A request of `slot`, sent at `sent`, ended at `now`, with a response status or
-    /// without one. Its latency runs from `slot.intended(sent)`; in rate mode the latency
-    /// from the actual send is kept too. One that ends after the deadline stays counted as in
-    /// flight: the measured window is exactly the run's duration.
-    pub fn end(
-        &self,
-        now: Instant,
-        slot: Slot,
-        sent: Instant,
-        status: Option<u16>,
-        failure: Option<ErrorKind>,
-    ) {
+    /// Request `request` of the plan, of `slot`, sent at `sent`, ended at `now`, with a
+    /// response status or without one. Its latency runs from `slot.intended(sent)`; in rate
+    /// mode the latency from the actual send is kept too. One that ends after the deadline
+    /// stays counted as in flight: the measured window is exactly the run's duration.
+    pub fn end(&self, now: Instant, slot: Slot, sent: Instant, request: u32, outcome: Outcome) {
+        let Outcome { status, failure } = outcome;
         if self.deadline.is_some_and(|d| now > d) {
             self.stopped.set(true);
             return;
@@ -232,13 +240,17 @@ impl Worker {
             .record(now, latency, failure.is_some());
         let mut stats = self.stats.borrow_mut();
         stats.over_range += u64::from(over_range);
-        match (status, failure) {
-            (Some(status), failure) => stats.record_response(status, failure),
-            (None, Some(kind)) => stats.record_error(kind),
-            (None, None) => unreachable!("a request without a response has failed"),
-        }
+        stats.record(status, failure);
         if let (Some(hist), Some(_)) = (&mut stats.uncorrected, status) {
             crate::stats::record_latency(hist, since(sent));
+        }
+        // `--targets`: the request's target counts it too.
+        if !stats.routes.is_empty() {
+            let route = &mut stats.routes[self.plan.requests[request as usize].route as usize];
+            if let Some(ns) = latency {
+                route.over_range += u64::from(crate::stats::record_latency(&mut route.latency, ns));
+            }
+            route.record(status, failure);
         }
     }
 

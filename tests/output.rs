@@ -100,6 +100,57 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
     Summary::new(&config, outcome)
 }
 
+/// A `--targets` mix of two names over one second: `predict` (three lines in four, one of
+/// them a failed connect) and `health` (200s and a 503).
+fn mix_summary() -> Summary {
+    let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+    config.connections = 8;
+    let lines = "{\"name\": \"predict\", \"path\": \"/predict\", \"body\": {\"x\": 1}, \"weight\": 3}\n\
+                 {\"name\": \"health\", \"path\": \"/health\", \"expect_status\": \"200\"}";
+    let defaults = blast::mix::Defaults {
+        path: "/",
+        headers: &[],
+        expect: &config.expect,
+    };
+    config.mix = Some(blast::mix::parse(lines, &defaults).unwrap());
+    let mut stats = Stats::default();
+    stats.routes = vec![Stats::route(), Stats::route()];
+    for i in 0..400u64 {
+        let (route, ns, status) = match i % 4 {
+            3 => (1, 50_000 + i * 100, if i == 399 { 503 } else { 200 }),
+            _ => (0, 400_000 + i * 1_000, 200),
+        };
+        let failure = (status == 503).then_some(ErrorKind::Status);
+        let respond = |s: &mut Stats| {
+            record_latency(&mut s.latency, ns);
+            s.record_response(status, failure);
+        };
+        respond(&mut stats.routes[route]);
+        respond(&mut stats);
+    }
+    stats.routes[0].record_error(ErrorKind::Connect);
+    stats.record_error(ErrorKind::Connect);
+    stats.bytes_read = 400 * 120;
+    stats.bytes_written = 400 * 90;
+    stats.established = 8;
+    let outcome = RunOutcome {
+        stats,
+        seconds: vec![SecondRow {
+            second: 0,
+            sent: 401,
+            requests: 401,
+            failures: 2,
+            p50_us: 420.0,
+            p99_us: 790.0,
+        }],
+        driver: "io_uring",
+        threads: 1,
+        elapsed: Duration::from_secs(1),
+        interrupted: false,
+    };
+    Summary::new(&config, outcome)
+}
+
 fn text_of(s: &Summary) -> String {
     let mut out = Vec::new();
     text::write(&mut out, s).unwrap();
@@ -142,6 +193,9 @@ fn reports_match_their_golden_files() {
         html::write(&mut page, &s).unwrap();
         golden(&format!("{name}.html"), &String::from_utf8(page).unwrap());
     }
+    let mix = mix_summary();
+    golden("mix.txt", &text_of(&mix));
+    golden("mix.json", &json_of(&mix));
     let report = sweep();
     let mut table = Vec::new();
     sweep_report::write_text(&mut table, &report).unwrap();
@@ -203,6 +257,11 @@ fn violations(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<Stri
         {
             fail(&mut found, format!("{number} is out of bounds"));
         }
+    }
+    if let (Some(text), Some(min)) = (value.as_str(), schema["minLength"].as_u64())
+        && (text.chars().count() as u64) < min
+    {
+        fail(&mut found, format!("{value} is shorter than {min}"));
     }
     if let Some(object) = value.as_object() {
         for key in schema["required"].as_array().into_iter().flatten() {
@@ -296,8 +355,16 @@ fn real_runs_meet_the_schema() {
     let url = server.url("/predict");
     let dir = std::env::temp_dir().join(format!("blast-output-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let runs: [(&str, &[&str]); 5] = [
+    let targets = dir.join("targets.jsonl");
+    std::fs::write(
+        &targets,
+        "{\"name\": \"a\", \"weight\": 2}\n{\"path\": \"/health\", \"expect_json\": []}\n",
+    )
+    .unwrap();
+    let targets = targets.to_str().unwrap();
+    let runs: [(&str, &[&str]); 6] = [
         ("closed loop", &["-c", "4", "-d", "0.5"]),
+        ("mix", &["-c", "4", "-d", "0.5", "--targets", targets]),
         ("judged", &["-c", "4", "-d", "0.5", "--slo", "p99<10s"]),
         ("rate", &["-c", "4", "-d", "0.5", "--rate", "200"]),
         ("sweep", &["-c", "4", "-d", "0.3", "--rates", "100,200"]),
@@ -328,7 +395,7 @@ fn real_runs_meet_the_schema() {
         let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_meets_schema(&value, what);
     }
-    for name in ["closed.json", "rate.json", "sweep.json"] {
+    for name in ["closed.json", "rate.json", "sweep.json", "mix.json"] {
         let text = std::fs::read_to_string(repo_file(&format!("tests/golden/{name}"))).unwrap();
         assert_meets_schema(&serde_json::from_str(&text).unwrap(), name);
     }
@@ -344,6 +411,8 @@ fn docs_explain_every_key_of_the_schema() {
     for (def, prefix) in [
         ("report", ""),
         ("latency", "latency_us"),
+        ("errors", "errors"),
+        ("target", "targets[]"),
         ("rate", "rate"),
         ("sweep", ""),
     ] {

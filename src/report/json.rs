@@ -26,15 +26,30 @@ fn rate_value(r: &super::RateSummary) -> Value {
     })
 }
 
+/// `{"key": count}` for `(key, count)` pairs.
+fn counts<K: ToString>(pairs: &[(K, u64)]) -> Value {
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, n)| (k.to_string(), json!(n)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+fn target_value(t: &super::TargetSummary) -> Value {
+    json!({
+        "name": t.name, "method": t.method, "path": t.path,
+        "weight": t.weight, "share_pct": t.share_pct,
+        "requests": t.requests, "successes": t.successes, "failures": t.failures,
+        "success_pct": t.success_pct, "rps": t.rps, "success_rps": t.success_rps,
+        "latency_us": latency_value(&t.latency),
+        "errors": counts(&t.errors),
+        "status_codes": counts(&t.status_codes),
+        "histogram": t.histogram,
+    })
+}
+
 pub fn to_value(s: &Summary) -> Value {
-    let counts = |pairs: Vec<(String, u64)>| {
-        Value::Object(
-            pairs
-                .into_iter()
-                .map(|(k, n)| (k, json!(n)))
-                .collect::<Map<_, _>>(),
-        )
-    };
     json!({
         "url": s.url,
         "unix_socket": s.unix_socket,
@@ -63,8 +78,9 @@ pub fn to_value(s: &Summary) -> Value {
         "connect_us": latency_value(&s.connect),
         "rate": s.rate.as_ref().map(rate_value),
         "latency_uncorrected_us": s.rate.as_ref().map(|r| latency_value(&r.uncorrected)),
-        "errors": counts(s.errors.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
-        "status_codes": counts(s.status_codes.iter().map(|(c, n)| (c.to_string(), *n)).collect()),
+        "errors": counts(&s.errors),
+        "status_codes": counts(&s.status_codes),
+        "targets": s.targets.iter().map(target_value).collect::<Vec<_>>(),
         "bytes_read": s.bytes_read,
         "bytes_written": s.bytes_written,
         "per_second": s.per_second.iter().map(|r| json!({

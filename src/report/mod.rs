@@ -14,9 +14,10 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
 use crate::config::Config;
 use crate::engine::RunOutcome;
+use crate::plan::{Plan, Route};
 use crate::series::SecondRow;
 use crate::slo::Slo;
-use crate::stats::ErrorKind;
+use crate::stats::{ErrorKind, Stats};
 use crate::tls::Negotiated;
 
 /// Latency figures in microseconds, over complete responses.
@@ -62,6 +63,30 @@ pub struct RateSummary {
     /// `Summary::histogram`, so that rate runs merge exactly too.
     pub uncorrected_histogram: String,
     pub send_lag_histogram: String,
+}
+
+/// One `--targets` name's results: its share of the requests, counted like the run's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSummary {
+    pub name: String,
+    /// Its lines' method and path, or `*` where they differ.
+    pub method: String,
+    pub path: String,
+    /// The sum of its lines' weights, and that as a share of the mix's, in percent.
+    pub weight: u64,
+    pub share_pct: f64,
+    pub requests: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub success_pct: f64,
+    pub rps: f64,
+    pub success_rps: f64,
+    /// At 1% precision (`stats::ROUTE_SIGFIG`); without the spectrum.
+    pub latency: Latency,
+    pub errors: Vec<(&'static str, u64)>,
+    pub status_codes: Vec<(u16, u64)>,
+    /// Its latency histogram, encoded like `Summary::histogram`, so that mixes merge exactly.
+    pub histogram: String,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +137,8 @@ pub struct Summary {
     pub rate: Option<RateSummary>,
     /// The verdict on `--slo`, when one was given.
     pub slo: Option<SloVerdict>,
+    /// `--targets`: the results of each target name (empty without).
+    pub targets: Vec<TargetSummary>,
 }
 
 /// How a run fared against its objective (`--slo`).
@@ -143,6 +170,8 @@ pub struct RunInfo {
     /// `--rate`, total requests per second (`None`: closed loop).
     pub rate: Option<f64>,
     pub slo: Option<Slo>,
+    /// `--targets`: the target names (empty without).
+    pub routes: Vec<Route>,
 }
 
 impl RunInfo {
@@ -155,14 +184,21 @@ impl RunInfo {
                 .as_ref()
                 .map(|p| p.display().to_string()),
             tls: None,
-            method: config.request.method.clone(),
+            method: match &config.mix {
+                Some(_) => MIX_METHOD.into(),
+                None => config.request.method.clone(),
+            },
             connections: config.connections,
             keep_alive: !config.request.no_keepalive,
             rate: config.rate,
             slo: config.slo.clone(),
+            routes: Plan::routes_of(config),
         }
     }
 }
+
+/// The method a run of a `--targets` mix reports (each target has its own).
+pub const MIX_METHOD: &str = "mix";
 
 impl Summary {
     pub fn new(config: &Config, outcome: RunOutcome) -> Summary {
@@ -198,20 +234,13 @@ impl Summary {
             requests,
             successes: stats.successes,
             failures: stats.failures(),
-            success_pct: if requests == 0 {
-                0.0
-            } else {
-                100.0 * stats.successes as f64 / requests as f64
-            },
+            success_pct: percent(stats.successes, requests),
             rps,
             success_rps: stats.successes as f64 / secs,
             concurrency: latency.mean / 1e6 * (latency.count as f64 / secs),
             latency,
             connect,
-            errors: ErrorKind::ALL
-                .iter()
-                .map(|k| (k.name(), stats.error_count(*k)))
-                .collect(),
+            errors: error_counts(stats),
             status_codes: stats.status_counts().collect(),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
@@ -223,6 +252,7 @@ impl Summary {
             connect_histogram: encode_histogram(&stats.connect),
             rate: info.rate.map(|target| rate_summary(target, stats, secs)),
             slo: None,
+            targets: target_summaries(&info.routes, &stats.routes, secs),
         };
         summary.slo = info.slo.as_ref().map(|slo| SloVerdict {
             objective: slo.text.clone(),
@@ -232,7 +262,53 @@ impl Summary {
     }
 }
 
-fn rate_summary(target: f64, stats: &crate::stats::Stats, secs: f64) -> RateSummary {
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+fn error_counts(stats: &Stats) -> Vec<(&'static str, u64)> {
+    ErrorKind::ALL
+        .iter()
+        .map(|k| (k.name(), stats.error_count(*k)))
+        .collect()
+}
+
+fn target_summaries(routes: &[Route], stats: &[Stats], secs: f64) -> Vec<TargetSummary> {
+    let total_weight: u64 = routes.iter().map(|r| r.weight).sum();
+    routes
+        .iter()
+        .zip(stats)
+        .map(|(route, stats)| {
+            let requests = stats.requests();
+            TargetSummary {
+                name: route.name.clone(),
+                method: route.method.clone(),
+                path: route.path.clone(),
+                weight: route.weight,
+                share_pct: percent(route.weight, total_weight),
+                requests,
+                successes: stats.successes,
+                failures: stats.failures(),
+                success_pct: percent(stats.successes, requests),
+                rps: requests as f64 / secs,
+                success_rps: stats.successes as f64 / secs,
+                latency: Latency {
+                    spectrum: Vec::new(),
+                    ..latency(&stats.latency, stats.over_range)
+                },
+                errors: error_counts(stats),
+                status_codes: stats.status_counts().collect(),
+                histogram: encode_histogram(&stats.latency),
+            }
+        })
+        .collect()
+}
+
+fn rate_summary(target: f64, stats: &Stats, secs: f64) -> RateSummary {
     let send_rate = stats.sent as f64 / secs;
     let lag = |q: f64| {
         stats

@@ -83,21 +83,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             codes.join(", ")
         }
     )?;
-    let errors: Vec<String> = s
-        .errors
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    writeln!(
-        out,
-        "  Failures    {}",
-        if errors.is_empty() {
-            "none".into()
-        } else {
-            errors.join(", ")
-        }
-    )?;
+    writeln!(out, "  Failures    {}", failure_list(&s.errors))?;
     if s.no_local_port > 0 {
         writeln!(
             out,
@@ -128,7 +114,64 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             Some(why) => writeln!(out, "  Objective   {}: MISSED ({why})", slo.objective)?,
         }
     }
+    write_targets(out, &s.targets)
+}
+
+/// `--targets`: one row per target name.
+fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::Result<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let width = targets
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 40);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<width$} {:>6} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}  failures",
+        "Target", "share", "requests", "success", "req/s", "p50", "p99", "max"
+    )?;
+    for t in targets {
+        let l = &t.latency;
+        let micros = |us: f64| {
+            if l.count == 0 {
+                "-".to_string()
+            } else {
+                format_micros(us)
+            }
+        };
+        writeln!(
+            out,
+            "  {:<width$} {:>5.1}% {:>9} {:>7.2}% {:>9.1} {:>8} {:>8} {:>8}  {}",
+            t.name,
+            t.share_pct,
+            t.requests,
+            t.success_pct,
+            t.rps,
+            micros(l.p50),
+            micros(l.p99),
+            micros(l.max),
+            failure_list(&t.errors)
+        )?;
+    }
     Ok(())
+}
+
+/// `timeout 3, status 1`, or `none`.
+fn failure_list(errors: &[(&str, u64)]) -> String {
+    let errors: Vec<String> = errors
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if errors.is_empty() {
+        "none".into()
+    } else {
+        errors.join(", ")
+    }
 }
 
 fn write_rate(out: &mut dyn Write, r: &super::RateSummary, completed: f64) -> io::Result<()> {

@@ -1,0 +1,366 @@
+//! `--targets`: a mix of requests read from a JSON Lines file, one request per line, each with
+//! its own method, path, headers, body, weight and expectations, reported per target name.
+//! Read and validated once, before the run, into plain lines the plan serializes.
+//!
+//! A line is a JSON object; every key is optional:
+//! `{"name": "predict", "method": "POST", "path": "/predict", "headers": {"X-A": "1"},
+//!   "body": {"x": [1, 2]}, "weight": 3, "expect_status": "200",
+//!   "expect_json": "prediction=0|1", "expect_body": "ok"}`.
+//! Blank lines and lines starting with `#` are skipped.
+
+use serde_json::{Map, Value};
+
+use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
+use crate::request::{parse_header, parse_method};
+
+/// Most distinct target names one mix may report (each has its own statistics on every core).
+pub const MAX_NAMES: usize = 256;
+/// Most lines, and the largest sum of weights (the rotation holds one slot per unit).
+pub const MAX_LINES: usize = 100_000;
+pub const MAX_WEIGHT_SUM: u64 = 1_000_000;
+
+const KEYS: &[&str] = &[
+    "name",
+    "method",
+    "path",
+    "headers",
+    "body",
+    "weight",
+    "expect_status",
+    "expect_json",
+    "expect_body",
+];
+
+/// One request of the mix, with everything the command line gave filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MixLine {
+    /// The target it is reported under: its `name`, or `METHOD path`.
+    pub name: String,
+    pub method: String,
+    /// Path and query, from the line or the URL.
+    pub path: String,
+    /// `-H` headers, then the line's (a line's header replaces a `-H` one of the same name).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Share of the requests, relative to the other lines' weights.
+    pub weight: u64,
+    /// The command line's expectations, with the ones the line sets replaced.
+    pub expect: Expect,
+}
+
+/// What every line starts from: the URL's path, the `-H` headers, the expectations.
+pub struct Defaults<'a> {
+    pub path: &'a str,
+    pub headers: &'a [(String, String)],
+    pub expect: &'a Expect,
+}
+
+/// Reads the `--targets` file at `path`. Errors name the file and the line.
+pub fn read(path: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --targets '{path}': {e}"))?;
+    parse(&text, defaults).map_err(|e| format!("--targets '{path}' {e}"))
+}
+
+/// Parses the text of a targets file (see the module's documentation).
+pub fn parse(text: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
+    let mut lines = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if lines.len() == MAX_LINES {
+            return Err(format!("holds more than {MAX_LINES} requests"));
+        }
+        let parsed = parse_line(line, defaults).map_err(|e| format!("line {}: {e}", number + 1))?;
+        lines.push(parsed);
+    }
+    check_mix(&lines)?;
+    Ok(lines)
+}
+
+fn check_mix(lines: &[MixLine]) -> Result<(), String> {
+    if lines.is_empty() {
+        return Err("holds no request (every line is blank or a comment)".into());
+    }
+    let weights: u64 = lines.iter().map(|l| l.weight).sum();
+    if weights > MAX_WEIGHT_SUM {
+        return Err(format!(
+            "has weights summing to {weights}, over {MAX_WEIGHT_SUM}"
+        ));
+    }
+    if names(lines).len() > MAX_NAMES {
+        return Err(format!(
+            "has more than {MAX_NAMES} target names (lines with the same name are reported together)"
+        ));
+    }
+    Ok(())
+}
+
+/// The distinct names of `lines`, in order of first appearance: the report's targets.
+pub fn names(lines: &[MixLine]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for line in lines {
+        if !names.contains(&line.name.as_str()) {
+            names.push(&line.name);
+        }
+    }
+    names
+}
+
+fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
+    let Value::Object(fields) = value else {
+        return Err("not a JSON object".into());
+    };
+    if let Some(key) = fields.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(format!("unknown key '{key}' (known: {})", KEYS.join(", ")));
+    }
+    let body = body(fields.get("body"))?;
+    let method = match text(&fields, "method")? {
+        Some(m) => parse_method(m)?,
+        None if body.is_empty() => "GET".into(),
+        None => "POST".into(),
+    };
+    let path = text(&fields, "path")?.unwrap_or(defaults.path);
+    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(format!(
+            "path '{path}' must start with / and hold no spaces or control characters"
+        ));
+    }
+    let name = match text(&fields, "name")? {
+        Some("") => return Err("an empty name".into()),
+        Some(name) => name.to_string(),
+        None => format!("{method} {path}"),
+    };
+    Ok(MixLine {
+        name,
+        method,
+        path: path.to_string(),
+        headers: headers(fields.get("headers"), defaults.headers)?,
+        body,
+        weight: weight(fields.get("weight"))?,
+        expect: expect(&fields, defaults.expect)?,
+    })
+}
+
+fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match fields.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("'{key}' must be a string")),
+    }
+}
+
+/// A string body is sent as written; any other JSON value is sent serialized.
+fn body(value: Option<&Value>) -> Result<Vec<u8>, String> {
+    Ok(match value {
+        None => Vec::new(),
+        Some(Value::String(s)) => s.as_bytes().to_vec(),
+        Some(other) => serde_json::to_vec(other).map_err(|e| format!("'body': {e}"))?,
+    })
+}
+
+fn weight(value: Option<&Value>) -> Result<u64, String> {
+    match value {
+        None => Ok(1),
+        Some(v) => v
+            .as_u64()
+            .filter(|w| (1..=MAX_WEIGHT_SUM).contains(w))
+            .ok_or_else(|| format!("'weight' must be a whole number from 1 to {MAX_WEIGHT_SUM}")),
+    }
+}
+
+/// The `-H` headers, with the line's added (replacing any of the same name).
+fn headers(
+    value: Option<&Value>,
+    defaults: &[(String, String)],
+) -> Result<Vec<(String, String)>, String> {
+    let own = match value {
+        None => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(_) => return Err("'headers' must be an object of strings".into()),
+    };
+    let own: Vec<(String, String)> = own
+        .iter()
+        .map(|(name, value)| match value {
+            Value::String(v) => parse_header(&format!("{name}: {v}")),
+            _ => Err(format!("header '{name}' must be a string")),
+        })
+        .collect::<Result<_, _>>()?;
+    let mut all: Vec<(String, String)> = defaults
+        .iter()
+        .filter(|(name, _)| !own.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+        .cloned()
+        .collect();
+    all.extend(own);
+    Ok(all)
+}
+
+/// The command line's expectations, each replaced where the line sets its own.
+fn expect(fields: &Map<String, Value>, defaults: &Expect) -> Result<Expect, String> {
+    let mut expect = defaults.clone();
+    if let Some(status) = text(fields, "expect_status")? {
+        expect.status = StatusSet::parse(status).map_err(|e| format!("'expect_status': {e}"))?;
+    }
+    if let Some(json) = texts(fields, "expect_json")? {
+        if json.len() > MAX_JSON_EXPECTATIONS {
+            return Err(format!(
+                "at most {MAX_JSON_EXPECTATIONS} 'expect_json' expectations are supported"
+            ));
+        }
+        expect.json = json
+            .iter()
+            .map(|j| JsonExpectation::parse(j))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(body) = texts(fields, "expect_body")? {
+        if body.iter().any(|t| t.is_empty()) {
+            return Err("'expect_body' needs a text to look for".into());
+        }
+        expect.body = body.iter().map(|t| t.as_bytes().to_vec()).collect();
+    }
+    Ok(expect)
+}
+
+/// A string, or an array of strings (`[]` clears the command line's).
+fn texts<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<Vec<&'a str>>, String> {
+    let bad = || format!("'{key}' must be a string or an array of strings");
+    match fields.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(vec![s])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(bad))
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults_parse(text: &str) -> Result<Vec<MixLine>, String> {
+        let headers = vec![("X-Run".to_string(), "7".to_string())];
+        let expect = Expect {
+            json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
+            ..Expect::default()
+        };
+        parse(
+            text,
+            &Defaults {
+                path: "/predict",
+                headers: &headers,
+                expect: &expect,
+            },
+        )
+    }
+
+    #[test]
+    fn reads_lines_with_defaults_and_overrides() {
+        let lines = defaults_parse(
+            "# a comment\n\
+             {\"body\": {\"x\": [1, 2]}, \"weight\": 3}\n\
+             \n\
+             {\"name\": \"health\", \"path\": \"/health\", \"expect_json\": [], \
+              \"expect_body\": \"ok\", \"expect_status\": \"200\", \"headers\": {\"x-run\": \"8\"}}\n\
+             {\"method\": \"PUT\", \"body\": \"raw text\"}\n",
+        )
+        .unwrap();
+        assert_eq!(lines.len(), 3);
+        let (predict, health, put) = (&lines[0], &lines[1], &lines[2]);
+        assert_eq!(predict.name, "POST /predict");
+        assert_eq!((predict.method.as_str(), predict.weight), ("POST", 3));
+        assert_eq!(predict.body, br#"{"x":[1,2]}"#);
+        assert_eq!(predict.headers, [("X-Run".to_string(), "7".to_string())]);
+        assert_eq!(predict.expect.json.len(), 1);
+        assert_eq!(health.name, "health");
+        assert_eq!(
+            (health.method.as_str(), health.path.as_str()),
+            ("GET", "/health")
+        );
+        assert!(health.expect.json.is_empty());
+        assert_eq!(health.expect.body, [b"ok".to_vec()]);
+        assert!(!health.expect.status.contains(204));
+        assert_eq!(health.headers, [("x-run".to_string(), "8".to_string())]);
+        assert_eq!(
+            (put.name.as_str(), put.body.as_slice()),
+            ("PUT /predict", &b"raw text"[..])
+        );
+        assert_eq!(names(&lines), ["POST /predict", "health", "PUT /predict"]);
+    }
+
+    #[test]
+    fn refuses_bad_lines_by_number() {
+        let cases = [
+            ("{}\nnot json", "line 2: not JSON"),
+            ("[1]", "line 1: not a JSON object"),
+            ("{\"paht\": \"/x\"}", "line 1: unknown key 'paht'"),
+            ("{\"method\": \"GE T\"}", "line 1: invalid method"),
+            ("{\"method\": 1}", "line 1: 'method' must be a string"),
+            ("{\"path\": \"x\"}", "line 1: path 'x' must start with /"),
+            (
+                "{\"path\": \"/a b\"}",
+                "line 1: path '/a b' must start with /",
+            ),
+            ("{\"name\": \"\"}", "line 1: an empty name"),
+            ("{\"weight\": 0}", "line 1: 'weight' must be a whole number"),
+            (
+                "{\"weight\": 1.5}",
+                "line 1: 'weight' must be a whole number",
+            ),
+            (
+                "{\"headers\": {\"X\": 1}}",
+                "line 1: header 'X' must be a string",
+            ),
+            (
+                "{\"headers\": {\"Bad Name\": \"1\"}}",
+                "line 1: invalid header name",
+            ),
+            ("{\"headers\": []}", "line 1: 'headers' must be an object"),
+            (
+                "{\"expect_status\": \"2xy\"}",
+                "line 1: 'expect_status': invalid status",
+            ),
+            (
+                "{\"expect_json\": 5}",
+                "line 1: 'expect_json' must be a string or an array",
+            ),
+            (
+                "{\"expect_json\": \"=1\"}",
+                "line 1: invalid JSON expectation",
+            ),
+            (
+                "{\"expect_body\": \"\"}",
+                "line 1: 'expect_body' needs a text",
+            ),
+            ("\n# only a comment\n", "holds no request"),
+            (
+                "{\"weight\": 600000}\n{\"weight\": 400001}",
+                "has weights summing to 1000001",
+            ),
+        ];
+        for (text, want) in cases {
+            let error = defaults_parse(text).unwrap_err();
+            assert!(error.starts_with(want), "{text:?}: {error}");
+        }
+        let many: String = (0..=MAX_NAMES)
+            .map(|i| format!("{{\"name\": \"n{i}\"}}\n"))
+            .collect();
+        assert!(defaults_parse(&many).unwrap_err().contains("target names"));
+    }
+
+    #[test]
+    fn lines_sharing_a_name_are_one_target() {
+        let lines = defaults_parse(
+            "{\"name\": \"item\", \"path\": \"/items/1\"}\n\
+             {\"name\": \"item\", \"path\": \"/items/2\"}\n\
+             {\"path\": \"/health\"}",
+        )
+        .unwrap();
+        assert_eq!(names(&lines), ["item", "GET /health"]);
+    }
+}
