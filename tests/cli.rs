@@ -49,6 +49,18 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
             "/dev/null",
             "http://127.0.0.1:1/",
         ],
+        &["--targets", "/no/such/file", "http://127.0.0.1:1/"],
+        &["--targets", "/dev/null", "http://127.0.0.1:1/"],
+        // Not JSON Lines: refused with the line's number.
+        &["--targets", "/etc/passwd", "http://127.0.0.1:1/"],
+        &[
+            "--targets",
+            "/dev/null",
+            "--body",
+            "{}",
+            "http://127.0.0.1:1/",
+        ],
+        &["--targets", "/dev/null", "-X", "PUT", "http://127.0.0.1:1/"],
         &["serve", "--bogus"],
         // Found before the run, not after it: no report on stdout.
         &[

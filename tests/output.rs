@@ -196,6 +196,9 @@ fn reports_match_their_golden_files() {
     let mix = mix_summary();
     golden("mix.txt", &text_of(&mix));
     golden("mix.json", &json_of(&mix));
+    let mut page = Vec::new();
+    html::write(&mut page, &mix).unwrap();
+    golden("mix.html", &String::from_utf8(page).unwrap());
     let report = sweep();
     let mut table = Vec::new();
     sweep_report::write_text(&mut table, &report).unwrap();

@@ -305,6 +305,41 @@ fn fastapi_under_gunicorn_with_uvicorn_workers() {
         &url,
     ]);
     assert_eq!(report["successes"], 200);
+    // The mix the docs ship (POST and GET /predict, /health, 8:1:1), each line checked
+    // against its own expectation and counted under its own name.
+    let mix = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mix.jsonl");
+    let report = blast_json(&[
+        "-c",
+        "8",
+        "-n",
+        "1000",
+        "--targets",
+        mix.to_str().unwrap(),
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    let rows: Vec<(&str, u64, u64)> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let count = |key: &str| t[key].as_u64().unwrap();
+            (
+                t["name"].as_str().unwrap(),
+                count("requests"),
+                count("successes"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("predict", 800, 800),
+            ("predict-get", 100, 100),
+            ("health", 100, 100)
+        ],
+        "{}",
+        report["errors"]
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_blast"))
         .args(["--health", "/nope", "-n", "1", &url])
         .output()

@@ -60,7 +60,10 @@ fn page(out: &mut dyn Write, title: &str, report: &[u8], charts: &[Chart]) -> io
     )
 }
 
-fn run_charts(s: &Summary) -> Vec<Chart<'static>> {
+/// Targets drawn in the by-target chart: as many as it has colours for.
+const CHART_TARGETS: usize = 4;
+
+fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
     let mut throughput = vec![
         Series {
             name: "ok/s",
@@ -90,7 +93,7 @@ fn run_charts(s: &Summary) -> Vec<Chart<'static>> {
         });
     }
     let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
-    vec![
+    let mut charts = vec![
         Chart {
             title: "Throughput per second",
             x: Unit::Seconds,
@@ -118,7 +121,28 @@ fn run_charts(s: &Summary) -> Vec<Chart<'static>> {
             y: Unit::Micros,
             series: distribution,
         },
-    ]
+    ];
+    if !s.targets.is_empty() {
+        charts.push(Chart {
+            title: if s.targets.len() > CHART_TARGETS {
+                "Latency by percentile, by target (the first four)"
+            } else {
+                "Latency by percentile, by target"
+            },
+            x: Unit::Nines,
+            y: Unit::Micros,
+            series: s
+                .targets
+                .iter()
+                .take(CHART_TARGETS)
+                .map(|t| Series {
+                    name: &t.name,
+                    points: spectrum(&t.latency),
+                })
+                .collect(),
+        });
+    }
+    charts
 }
 
 /// A count of each second as a rate, at the middle of the time the second covered: the

@@ -81,7 +81,7 @@ pub struct TargetSummary {
     pub success_pct: f64,
     pub rps: f64,
     pub success_rps: f64,
-    /// At 1% precision (`stats::ROUTE_SIGFIG`); without the spectrum.
+    /// At 1% precision (`stats::ROUTE_SIGFIG`).
     pub latency: Latency,
     pub errors: Vec<(&'static str, u64)>,
     pub status_codes: Vec<(u16, u64)>,
@@ -296,10 +296,7 @@ fn target_summaries(routes: &[Route], stats: &[Stats], secs: f64) -> Vec<TargetS
                 success_pct: percent(stats.successes, requests),
                 rps: requests as f64 / secs,
                 success_rps: stats.successes as f64 / secs,
-                latency: Latency {
-                    spectrum: Vec::new(),
-                    ..latency(&stats.latency, stats.over_range)
-                },
+                latency: latency(&stats.latency, stats.over_range),
                 errors: error_counts(stats),
                 status_codes: stats.status_counts().collect(),
                 histogram: encode_histogram(&stats.latency),

@@ -1,0 +1,233 @@
+//! `--targets`: a mix of requests, driven end to end against blast's built-in target (which
+//! answers /predict, /health and 404 differently) and the capturing test server, with the
+//! results broken down by target name exactly.
+
+mod common;
+
+use std::time::Duration;
+
+use blast::config::{Config, Driver};
+use blast::mix::{self, Defaults};
+use blast::report::{Summary, TargetSummary};
+use blast::serve::faults::Faults;
+use blast::target::Target;
+use common::{Behavior, DRIVERS, blast, errors, prediction_rule, run_on, scratch};
+
+/// predict : health : missing = 3 : 1 : 1, each with its own expectation.
+const MIX: &str = r#"
+# predictions three times as often as each of the others
+{"name": "predict", "path": "/predict", "body": {"features": [1, 2]}, "weight": 3}
+{"name": "health", "path": "/health", "expect_json": "status=ok"}
+{"name": "missing", "path": "/nope", "expect_status": "404", "expect_json": []}
+"#;
+
+fn mix_config(url: &str, text: &str, requests: u64) -> Config {
+    let mut config = Config::new(Target::parse(url).unwrap());
+    config.connections = 4;
+    config.threads = Some(1);
+    config.requests = Some(requests);
+    config.duration = Some(Duration::from_secs(20));
+    config.expect = prediction_rule();
+    let defaults = Defaults {
+        path: &config.target.path,
+        headers: &[],
+        expect: &config.expect,
+    };
+    config.mix = Some(mix::parse(text, &defaults).unwrap());
+    config
+}
+
+fn target<'a>(summary: &'a Summary, name: &str) -> &'a TargetSummary {
+    summary.targets.iter().find(|t| t.name == name).unwrap()
+}
+
+fn target_errors(t: &TargetSummary, kind: &str) -> u64 {
+    t.errors.iter().find(|(k, _)| *k == kind).unwrap().1
+}
+
+/// Every target's count is its exact share of `-n`, each checked against its own
+/// expectation, and the rows add up to the totals.
+#[test]
+fn each_target_gets_its_share_and_its_own_check() {
+    let _turn = common::one_at_a_time();
+    for driver in DRIVERS {
+        let server = common::builtin(Faults::default());
+        let url = format!("http://{}/", server.addr);
+        let summary = run_on(mix_config(&url, MIX, 1_000), driver);
+        let served = server.stop().unwrap();
+        assert_eq!((summary.successes, summary.failures), (1_000, 0));
+        assert_eq!(served.requests, 1_000);
+        assert_eq!(summary.method, "mix");
+        let rows: Vec<(&str, &str, &str, u64, u64)> = summary
+            .targets
+            .iter()
+            .map(|t| {
+                let (name, method, path) = (t.name.as_str(), t.method.as_str(), t.path.as_str());
+                (name, method, path, t.weight, t.successes)
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("predict", "POST", "/predict", 3, 600),
+                ("health", "GET", "/health", 1, 200),
+                ("missing", "GET", "/nope", 1, 200),
+            ]
+        );
+        assert_eq!(target(&summary, "missing").status_codes, [(404, 200)]);
+        assert_eq!(target(&summary, "predict").share_pct, 60.0);
+        let latencies: u64 = summary.targets.iter().map(|t| t.latency.count).sum();
+        assert_eq!(latencies, summary.latency.count);
+        assert!(summary.targets.iter().all(|t| t.latency.p50 > 0.0));
+    }
+}
+
+/// A target whose expectation fails is the only one charged with it.
+#[test]
+fn failures_are_charged_to_their_target() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/", server.addr);
+    // /health answers {"status":"ok"}: the run's prediction check fails it, and only it.
+    let text = MIX.replace(r#", "expect_json": "status=ok""#, "");
+    let summary = common::run_on(mix_config(&url, &text, 500), Driver::Uring);
+    server.stop().unwrap();
+    assert_eq!((summary.successes, errors(&summary, "body")), (400, 100));
+    let health = target(&summary, "health");
+    assert_eq!((health.successes, target_errors(health, "body")), (0, 100));
+    assert_eq!(health.status_codes, [(200, 100)]);
+    for other in ["predict", "missing"] {
+        assert_eq!(target(&summary, other).failures, 0, "{other}");
+    }
+}
+
+/// The lines go out as written, in the smooth weighted order (3:1 gives a a b a), with the
+/// -H headers and each line's own.
+#[test]
+fn lines_go_out_as_written_in_weighted_order() {
+    let _turn = common::one_at_a_time();
+    let server = common::Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let text = r#"{"body": "0123456789", "headers": {"X-Line": "a"}, "weight": 3}
+                  {"method": "PUT", "path": "/other?q=1", "body": "xy"}"#;
+    let mut config = mix_config(&server.url("/predict"), text, 8);
+    config.connections = 1;
+    config.request.headers = vec![("X-Run".into(), "1".into())];
+    let defaults = Defaults {
+        path: "/predict",
+        headers: &config.request.headers,
+        expect: &config.expect,
+    };
+    config.mix = Some(mix::parse(text, &defaults).unwrap());
+    let summary = run_on(config, Driver::Uring);
+    assert_eq!(summary.successes, 8);
+    let ua = concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"));
+    let first = format!(
+        "POST /predict HTTP/1.1\r\nHost: {}\r\n{ua}\r\nContent-Length: 10\r\n\
+         X-Run: 1\r\nX-Line: a\r\n\r\n0123456789",
+        server.addr
+    );
+    let first_request = server.first_request.lock().unwrap().clone();
+    assert_eq!(String::from_utf8(first_request).unwrap(), first);
+    let second = format!(
+        "PUT /other?q=1 HTTP/1.1\r\nHost: {}\r\n{ua}\r\nContent-Length: 2\r\nX-Run: 1\r\n\r\nxy",
+        server.addr
+    );
+    let (a, b) = (first.len(), second.len());
+    assert_eq!(*server.lengths.lock().unwrap(), [a, a, b, a, a, a, b, a]);
+    let names: Vec<&str> = summary.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["POST /predict", "PUT /other?q=1"]);
+}
+
+/// A request that never got a connection counts for the target it was to go to: 50
+/// connections each fail their first connect, which takes 50 requests of the rotation
+/// (predict, health, predict, missing, predict) in turn.
+#[test]
+fn connect_failures_count_for_their_target() {
+    let _turn = common::one_at_a_time();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = mix_config(&format!("http://127.0.0.1:{port}/"), MIX, 50);
+    config.connections = 50;
+    let summary = run_on(config, Driver::Epoll);
+    assert_eq!(errors(&summary, "connect"), 50);
+    let per_target: Vec<u64> = summary
+        .targets
+        .iter()
+        .map(|t| target_errors(t, "connect"))
+        .collect();
+    assert_eq!(per_target, [30, 10, 10]);
+}
+
+/// Reports of one mix merge target by target; a report of another mix is refused.
+#[test]
+fn mixes_merge_target_by_target() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/", server.addr);
+    let dir = scratch("mix-merge");
+    let targets = dir.join("targets.jsonl");
+    std::fs::write(&targets, MIX).unwrap();
+    let report = |name: &str, targets: &std::path::Path| {
+        let path = dir.join(name);
+        let out = blast(&[
+            "-c",
+            "2",
+            "-t",
+            "1",
+            "-n",
+            "500",
+            "--targets",
+            targets.to_str().unwrap(),
+            "--expect-json",
+            "prediction=0|1",
+            "--json",
+            path.to_str().unwrap(),
+            &url,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        path.to_str().unwrap().to_string()
+    };
+    let (a, b) = (report("a.json", &targets), report("b.json", &targets));
+    let merged = dir.join("merged.json");
+    let out = blast(&["merge", &a, &b, "--json", merged.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let counts: Vec<(String, u64, u64)> = value["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let name = t["name"].as_str().unwrap().to_string();
+            (
+                name,
+                t["successes"].as_u64().unwrap(),
+                t["latency_us"]["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [("predict", 600), ("health", 200), ("missing", 200)];
+    assert_eq!(
+        counts,
+        want.map(|(n, c)| (n.to_string(), c, c)),
+        "two runs of 500, merged"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("\n  predict  60.0%       600  100.00%"),
+        "{text}"
+    );
+
+    let other = dir.join("other.jsonl");
+    std::fs::write(&other, MIX.replace("\"weight\": 3", "\"weight\": 2")).unwrap();
+    let c = report("c.json", &other);
+    let out = blast(&["merge", &a, &c]);
+    assert_eq!(out.status.code(), Some(2));
+    let error = String::from_utf8(out.stderr).unwrap();
+    assert!(error.contains("another --targets mix"), "{error}");
+    server.stop().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
