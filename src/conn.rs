@@ -25,7 +25,7 @@ use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
 use crate::tls::stream::TlsStream;
-use crate::worker::{Outcome, Worker};
+use crate::worker::{Check, Outcome, Worker};
 
 /// Initial read buffer; it grows only for kept bodies larger than this.
 const READ_BUF: usize = 16 * 1024;
@@ -243,13 +243,10 @@ impl<S: Transport> Conn<S> {
         measured: bool,
     ) -> Result<Arrived, ErrorKind> {
         let stream = self.stream.as_mut().expect("connected before exchange");
-        let (len, sent, expect) = {
-            let request = &worker.plan.requests[index as usize];
-            let expect = &worker.plan.expects[request.expect as usize];
-            self.framer.prepare(request.head, expect.needs_body());
-            let bytes = &request.bytes;
-            (bytes.len(), stream.send_now(bytes), request.expect)
-        };
+        let request = &worker.plan.requests[index as usize];
+        let check = &worker.checks[request.expect as usize];
+        self.framer.prepare(request.head, request.keep_body);
+        let (len, sent) = (request.bytes.len(), stream.send_now(&request.bytes));
         let len = if sent < len {
             // Only what the write's future holds lives across this wait: the task's state
             // stays as small as it was with one request.
@@ -273,33 +270,26 @@ impl<S: Transport> Conn<S> {
             if !self.buf.is_empty()
                 && let Some(response) = self.framer.advance(&mut self.buf).map_err(frame_error)?
             {
-                return Ok(self.arrived(worker, expect, response, response.keep_alive));
+                return Ok(self.arrived(check, response, response.keep_alive));
             }
             if self.read(worker, measured).await? == 0 {
                 let response = self.framer.finish_eof().map_err(frame_error)?;
-                return Ok(self.arrived(worker, expect, response, false));
+                return Ok(self.arrived(check, response, false));
             }
         }
     }
 
-    /// Checks a framed response against the plan's expectation `expect` and removes it from
-    /// the buffer.
-    fn arrived(
-        &mut self,
-        worker: &Worker,
-        expect: u16,
-        response: Response,
-        keep_alive: bool,
-    ) -> Arrived {
-        let index = expect as usize;
-        let expect = &worker.plan.expects[index];
+    /// Checks a framed response against its request's expectation and removes it from the
+    /// buffer.
+    fn arrived(&mut self, check: &Check, response: Response, keep_alive: bool) -> Arrived {
+        let expect = &check.expect;
         let check = if response.oversized {
             expect.check_oversized(response.status)
         } else {
             expect.check_recalling(
                 response.status,
                 &self.buf[response.body()],
-                &mut worker.bodies.borrow_mut()[index],
+                &mut check.known.borrow_mut(),
             )
         };
         response.remove_from(&mut self.buf);

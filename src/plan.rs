@@ -35,6 +35,8 @@ pub struct Planned {
     pub expect: u16,
     /// A HEAD request, whose response has no body.
     pub head: bool,
+    /// Its check reads the response body (which is otherwise dropped unread).
+    pub keep_body: bool,
 }
 
 /// A target name of a `--targets` mix, as the report shows it.
@@ -182,6 +184,7 @@ impl Requests {
                 // At most `mix::MAX_LINES` lines, each with one expectation.
                 expect: index as u16,
                 head: spec.method == "HEAD",
+                keep_body: expect.needs_body(),
             }
         };
         let Some(lines) = &config.mix else {

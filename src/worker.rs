@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::check::Expect;
 use crate::connect::Stream;
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
@@ -22,6 +23,12 @@ use crate::tls::Tls;
 pub struct Outcome {
     pub status: Option<u16>,
     pub failure: Option<ErrorKind>,
+}
+
+/// One of the plan's expectations, with the verdicts this core remembers for it.
+pub struct Check {
+    pub expect: Expect,
+    pub known: RefCell<KnownBodies>,
 }
 
 pub struct Worker {
@@ -42,9 +49,9 @@ pub struct Worker {
     pub deadlines: Deadlines,
     /// Response heads parsed on this core, reused by all its connections.
     pub heads: SharedHeads,
-    /// Response bodies checked on this core, with their verdicts, reused likewise: one
-    /// memory per expectation of the plan (a verdict holds for one expectation only).
-    pub bodies: RefCell<Vec<KnownBodies>>,
+    /// The plan's expectations, each with the response bodies this core checked against
+    /// it and their verdicts, reused likewise (a verdict holds for one expectation only).
+    pub checks: Vec<Check>,
     /// Rate mode: this core's schedule.
     pacer: Option<Pacer>,
     /// Where this core is in the plan's order of requests (they go in turn).
@@ -84,10 +91,13 @@ impl Worker {
         };
         stats.established = opened.iter().flatten().count() as u64;
         stats.routes = vec![Stats::route(); plan.routes.len()];
-        let bodies = plan
+        let checks = plan
             .expects
             .iter()
-            .map(|_| KnownBodies::default())
+            .map(|expect| Check {
+                expect: expect.clone(),
+                known: RefCell::default(),
+            })
             .collect();
         Rc::new(Worker {
             plan,
@@ -98,7 +108,7 @@ impl Worker {
             stats: RefCell::new(stats),
             deadlines: Deadlines::new(start, share.max_connections),
             heads: KnownHeads::shared(),
-            bodies: RefCell::new(bodies),
+            checks,
             pacer: share.rate.map(|rate| Pacer::new(start, rate, ramp)),
             next_request: Cell::new(0),
             connections: Cell::new(share.connections),
