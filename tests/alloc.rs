@@ -86,7 +86,20 @@ fn allocations_of(config: &Config) -> (u64, u64) {
 }
 
 fn allocations_for(url: &str, requests: u64, driver: Driver) -> u64 {
+    allocations_of_mix(url, requests, driver, None)
+}
+
+/// As `allocations_for`, with the requests of a `--targets` mix when one is given.
+fn allocations_of_mix(url: &str, requests: u64, driver: Driver, mix: Option<&str>) -> u64 {
     let mut config = checked_config(url);
+    if let Some(text) = mix {
+        let defaults = blast::mix::Defaults {
+            path: "/predict",
+            headers: &[],
+            expect: &config.expect,
+        };
+        config.mix = Some(blast::mix::parse(text, &defaults).unwrap());
+    }
     config.connections = 4;
     config.duration = None;
     config.requests = Some(requests);
@@ -112,6 +125,22 @@ fn steady_state_allocates_nothing_per_request() {
             "{driver:?}: {extra} extra allocations for 38,000 extra requests"
         );
     }
+}
+
+/// The same with a `--targets` mix: three targets, two expectations, per-target statistics
+/// (whose histograms grow only while new maxima arrive, which the warm-up covers).
+#[test]
+fn a_mix_allocates_nothing_per_request() {
+    let _alone = common::one_at_a_time();
+    let url = allocation_free_server();
+    let mix = r#"{"name": "a", "weight": 3}
+                 {"name": "b", "path": "/other", "body": {"x": 1}}
+                 {"name": "c", "path": "/c", "expect_json": "prediction"}"#;
+    let run = |requests| allocations_of_mix(&url, requests, Driver::Uring, Some(mix));
+    run(2_000);
+    let (small, large) = (run(2_000), run(40_000));
+    println!("mix: {small} allocations for 2k requests, {large} for 40k");
+    assert!(large.saturating_sub(small) < 200, "{small} then {large}");
 }
 
 /// Allocations of a rate-mode run of `seconds` at 4,000 requests/s.

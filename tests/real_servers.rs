@@ -107,6 +107,35 @@ fn nginx_predict_with_the_full_check() {
             "{driver}: Little's law ratio {ratio}"
         );
     }
+    // HEAD and GET in one mix, on the same connections: the same head frames a HEAD
+    // response without its body, so the remembered GET parse must not be reused for it.
+    let mix = std::env::temp_dir().join(format!("blast-head-mix-{port}.jsonl"));
+    std::fs::write(
+        &mix,
+        "{\"name\": \"head\", \"method\": \"HEAD\", \"expect_json\": []}\n{\"name\": \"get\", \"weight\": 2}\n",
+    )
+    .unwrap();
+    let report = blast_json(&[
+        "-c",
+        "8",
+        "-t",
+        "1",
+        "-n",
+        "3000",
+        "--targets",
+        mix.to_str().unwrap(),
+        "--expect-json",
+        "prediction=0|1",
+        &url,
+    ]);
+    std::fs::remove_file(&mix).ok();
+    let successes: Vec<u64> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["successes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(successes, [1000, 2000], "{}", report["errors"]);
     // A wrong expectation is caught on every response.
     let report = blast_json_exit(
         &[
