@@ -76,7 +76,8 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
             plan.needs_body(),
             plan.max_body,
             worker.heads.clone(),
-        ),
+        )
+        .mixing_head(plan.mixes_head()),
         served: 0,
         backoff: BACKOFF_MIN,
         timer: Timer::default(),

@@ -154,6 +154,12 @@ impl Plan {
             .collect()
     }
 
+    /// Whether HEAD requests are mixed with others (whose remembered heads they cannot use).
+    pub fn mixes_head(&self) -> bool {
+        let head = |r: &Planned| r.head;
+        self.requests.iter().any(head) && !self.requests.iter().all(head)
+    }
+
     /// Whether some request's check reads the response body.
     pub fn needs_body(&self) -> bool {
         self.expects.iter().any(Expect::needs_body)

@@ -71,6 +71,9 @@ enum Body {
 #[derive(Debug)]
 pub struct Framer {
     head_request: bool,
+    /// HEAD and other requests share this connection's core (a `--targets` mix): the
+    /// remembered heads are the others', and a HEAD response's is parsed apart.
+    mixed_head: bool,
     keep_body: bool,
     max_body: usize,
     body: Body,
@@ -112,6 +115,7 @@ impl Framer {
     ) -> Framer {
         Framer {
             head_request,
+            mixed_head: false,
             keep_body,
             max_body,
             body: Body::Head,
@@ -122,6 +126,12 @@ impl Framer {
             keep_alive: false,
             known,
         }
+    }
+
+    /// For a core whose requests are HEAD and others mixed (see `mixed_head`).
+    pub fn mixing_head(mut self, mixed: bool) -> Framer {
+        self.mixed_head = mixed;
+        self
     }
 
     /// Prepares for the response to the next request on the same connection: a HEAD
@@ -192,9 +202,9 @@ impl Framer {
     /// The head at the front of `buf`: a remembered one when the bytes are the same, else
     /// parsed (and remembered when final).
     fn head(&mut self, buf: &[u8]) -> Result<Option<Head>, FrameError> {
-        // The same head frames a HEAD request's response differently (no body), and the
-        // remembered heads are shared by requests of every method: HEAD's are parsed apart.
-        if self.head_request {
+        // The same head frames a HEAD request's response differently (no body): where the
+        // remembered heads are other requests', a HEAD response's head is parsed apart.
+        if self.head_request && self.mixed_head {
             return parse_head(buf, true);
         }
         if let Some(known) = self.known.borrow().find_prefix(buf) {
