@@ -113,8 +113,15 @@ pub const LATE_AFTER_NS: u64 = 1_000_000;
 
 impl Default for Stats {
     fn default() -> Self {
+        Stats::with(new_histogram(LATENCY_SIGFIG), new_histogram(CONNECT_SIGFIG))
+    }
+}
+
+impl Stats {
+    /// Empty counts around these histograms.
+    fn with(latency: Histogram<u64>, connect: Histogram<u64>) -> Stats {
         Stats {
-            latency: new_histogram(LATENCY_SIGFIG),
+            latency,
             over_range: 0,
             successes: 0,
             errors: [0; ErrorKind::ALL.len()],
@@ -124,7 +131,7 @@ impl Default for Stats {
             established: 0,
             reconnects: 0,
             no_local_port: 0,
-            connect: new_histogram(CONNECT_SIGFIG),
+            connect,
             in_flight: 0,
             sent: 0,
             uncorrected: None,
@@ -159,13 +166,9 @@ pub fn record_latency(hist: &mut Histogram<u64>, ns: u64) -> bool {
 }
 
 impl Stats {
-    /// The counts of one `--targets` name: its histograms grow as needed.
+    /// The counts of one `--targets` name: its histograms start small and grow as needed.
     pub fn route() -> Stats {
-        Stats {
-            latency: growing_histogram(),
-            connect: growing_histogram(),
-            ..Stats::default()
-        }
+        Stats::with(growing_histogram(), growing_histogram())
     }
 
     /// A request that ended with a response (`status`) or without one; failed if `failure`.

@@ -82,6 +82,34 @@ fn each_target_gets_its_share_and_its_own_check() {
     }
 }
 
+/// In rate mode the schedule's slots take the rotation in turn: each target gets its share
+/// of what was sent, to within one rotation (five slots) per thread.
+#[test]
+fn a_paced_mix_keeps_its_shares() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/", server.addr);
+    let mut config = mix_config(&url, MIX, 1);
+    config.requests = None;
+    config.rate = Some(2_000.0);
+    config.duration = Some(Duration::from_secs(1));
+    let summary = run_on(config, Driver::Uring);
+    server.stop().unwrap();
+    assert_eq!(summary.failures, 0);
+    let total: u64 = summary.targets.iter().map(|t| t.requests).sum();
+    assert_eq!(total, summary.requests);
+    common::assert_on_schedule(total, 2_000, 5);
+    for t in &summary.targets {
+        let share = t.share_pct / 100.0 * total as f64;
+        assert!(
+            (t.requests as f64 - share).abs() <= 5.0,
+            "{}: {} of {total}",
+            t.name,
+            t.requests
+        );
+    }
+}
+
 /// A target whose expectation fails is the only one charged with it.
 #[test]
 fn failures_are_charged_to_their_target() {
