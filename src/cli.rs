@@ -242,7 +242,7 @@ struct RunArgs {
     #[arg(long, value_name = "PATH")]
     body_lines: Option<String>,
 
-    /// A mix of requests, one JSON object per line (name, method, path, headers, body,
+    /// A mix of requests, one JSON object per line (name, method, path or url, headers, body,
     /// weight, expect_status, expect_json, expect_body; see docs/targets.md), sent in
     /// proportion to their weights on the URL's host; the report breaks results down by name
     #[arg(
@@ -561,7 +561,7 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         Some(path) => Some(mix::read(
             path,
             &mix::Defaults {
-                path: &config.target.path,
+                target: &config.target,
                 headers: &config.request.headers,
                 expect: &config.expect,
             },

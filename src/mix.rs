@@ -2,7 +2,8 @@
 //! its own method, path, headers, body, weight and expectations, reported per target name.
 //! Read and validated once, before the run, into plain lines the plan serializes.
 //!
-//! A line is a JSON object; every key is optional:
+//! A line is a JSON object; every key is optional (`url`, an absolute URL on the run's
+//! origin, may stand for `path`):
 //! `{"name": "predict", "method": "POST", "path": "/predict", "headers": {"X-A": "1"},
 //!   "body": {"x": [1, 2]}, "weight": 3, "expect_status": "200",
 //!   "expect_json": "prediction=0|1", "expect_body": "ok"}`.
@@ -12,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
 use crate::request::{parse_header, parse_method};
+use crate::target::Target;
 
 /// Most distinct target names one mix may report (each has its own statistics on every core).
 pub const MAX_NAMES: usize = 256;
@@ -23,6 +25,7 @@ const KEYS: &[&str] = &[
     "name",
     "method",
     "path",
+    "url",
     "headers",
     "body",
     "weight",
@@ -48,9 +51,9 @@ pub struct MixLine {
     pub expect: Expect,
 }
 
-/// What every line starts from: the URL's path, the `-H` headers, the expectations.
+/// What every line starts from: the URL (its path), the `-H` headers, the expectations.
 pub struct Defaults<'a> {
-    pub path: &'a str,
+    pub target: &'a Target,
     pub headers: &'a [(String, String)],
     pub expect: &'a Expect,
 }
@@ -123,7 +126,13 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
         None if body.is_empty() => "GET".into(),
         None => "POST".into(),
     };
-    let path = text(&fields, "path")?.unwrap_or(defaults.path);
+    let path = match (text(&fields, "path")?, text(&fields, "url")?) {
+        (Some(_), Some(_)) => return Err("give 'path' or 'url', not both".into()),
+        (Some(path), None) => path.to_string(),
+        (None, Some(url)) => same_origin(url, defaults.target)?,
+        (None, None) => defaults.target.path.clone(),
+    };
+    let path = path.as_str();
     if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
         return Err(format!(
             "path '{path}' must start with / and hold no spaces or control characters"
@@ -143,6 +152,21 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
         weight: weight(fields.get("weight"))?,
         expect: expect(&fields, defaults.expect)?,
     })
+}
+
+/// The path of `url`, which must be on the run's scheme, host and port: every request of the
+/// mix goes over the same connections.
+fn same_origin(url: &str, target: &Target) -> Result<String, String> {
+    let parsed = Target::parse(url)?;
+    let origin = |t: &Target| (t.tls, t.host.to_ascii_lowercase(), t.port);
+    if origin(&parsed) != origin(target) {
+        return Err(format!(
+            "'url' {url} is not on the run's URL's scheme, host and port ({}): a mix goes \
+             to one server",
+            target.url()
+        ));
+    }
+    Ok(parsed.path)
 }
 
 fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
@@ -245,6 +269,7 @@ mod tests {
 
     fn defaults_parse(text: &str) -> Result<Vec<MixLine>, String> {
         let headers = vec![("X-Run".to_string(), "7".to_string())];
+        let target = Target::parse("http://127.0.0.1:8000/predict").unwrap();
         let expect = Expect {
             json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
             ..Expect::default()
@@ -252,7 +277,7 @@ mod tests {
         parse(
             text,
             &Defaults {
-                path: "/predict",
+                target: &target,
                 headers: &headers,
                 expect: &expect,
             },
@@ -351,6 +376,18 @@ mod tests {
             .map(|i| format!("{{\"name\": \"n{i}\"}}\n"))
             .collect();
         assert!(defaults_parse(&many).unwrap_err().contains("target names"));
+    }
+
+    #[test]
+    fn a_url_on_the_runs_origin_gives_the_path() {
+        let lines = defaults_parse(
+            "{\"url\": \"http://127.0.0.1:8000/items/7?full=1\"}\n\
+             {\"url\": \"http://127.0.0.1:8000\"}",
+        )
+        .unwrap();
+        assert_eq!(lines[0].path, "/items/7?full=1");
+        assert_eq!(lines[0].name, "GET /items/7?full=1");
+        assert_eq!(lines[1].path, "/");
     }
 
     #[test]

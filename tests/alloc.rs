@@ -94,7 +94,7 @@ fn allocations_of_mix(url: &str, requests: u64, driver: Driver, mix: Option<&str
     let mut config = checked_config(url);
     if let Some(text) = mix {
         let defaults = blast::mix::Defaults {
-            path: "/predict",
+            target: &config.target,
             headers: &[],
             expect: &config.expect,
         };

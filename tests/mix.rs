@@ -29,7 +29,7 @@ fn mix_config(url: &str, text: &str, requests: u64) -> Config {
     config.duration = Some(Duration::from_secs(20));
     config.expect = prediction_rule();
     let defaults = Defaults {
-        path: &config.target.path,
+        target: &config.target,
         headers: &[],
         expect: &config.expect,
     };
@@ -135,13 +135,18 @@ fn failures_are_charged_to_their_target() {
 fn lines_go_out_as_written_in_weighted_order() {
     let _turn = common::one_at_a_time();
     let server = common::Server::start(Behavior::Body(r#"{"prediction":1}"#));
-    let text = r#"{"body": "0123456789", "headers": {"X-Line": "a"}, "weight": 3}
-                  {"method": "PUT", "path": "/other?q=1", "body": "xy"}"#;
+    // The second line names its URL in full (on the run's origin), as vegeta's targets do.
+    let text = format!(
+        r#"{{"body": "0123456789", "headers": {{"X-Line": "a"}}, "weight": 3}}
+           {{"method": "PUT", "url": "http://{}/other?q=1", "body": "xy"}}"#,
+        server.addr
+    );
+    let text = text.as_str();
     let mut config = mix_config(&server.url("/predict"), text, 8);
     config.connections = 1;
     config.request.headers = vec![("X-Run".into(), "1".into())];
     let defaults = Defaults {
-        path: "/predict",
+        target: &config.target,
         headers: &config.request.headers,
         expect: &config.expect,
     };

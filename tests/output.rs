@@ -108,7 +108,7 @@ fn mix_summary() -> Summary {
     let lines = "{\"name\": \"predict\", \"path\": \"/predict\", \"body\": {\"x\": 1}, \"weight\": 3}\n\
                  {\"name\": \"health\", \"path\": \"/health\", \"expect_status\": \"200\"}";
     let defaults = blast::mix::Defaults {
-        path: "/",
+        target: &config.target,
         headers: &[],
         expect: &config.expect,
     };
