@@ -258,23 +258,57 @@ fn route<'a>(name: &str, lines: impl Iterator<Item = &'a MixLine>) -> Route {
 /// The rotation for `weights`: index `i` appears `weights[i]` times, spread out (smooth
 /// weighted round robin, as nginx balances upstreams): 3:1 gives `0 0 1 0`, not `0 0 0 1`,
 /// so that any stretch of the run, a short `-n` or one core's share, holds the mix.
+///
+/// Each step picks the index furthest behind its share, `t·w - total·picked` (the lowest
+/// index on a tie). Indices of equal weight are always picked among themselves in index
+/// order, so each step compares one candidate per distinct weight rather than every index:
+/// a mix of 100,000 lines of weight 1 is planned at once, not in seconds.
 pub fn weighted_order(weights: &[u64]) -> Vec<u32> {
     let total: u64 = weights.iter().sum();
-    let mut current: Vec<i64> = vec![0; weights.len()];
-    (0..total)
-        .map(|_| {
-            for (c, w) in current.iter_mut().zip(weights) {
-                *c += *w as i64;
-            }
-            let (best, _) = current
-                .iter()
-                .enumerate()
-                .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+    let mut classes: Vec<WeightClass> = Vec::new();
+    for (index, &weight) in weights.iter().enumerate() {
+        match classes.iter_mut().find(|c| c.weight == weight) {
+            Some(class) => class.members.push(index as u32),
+            None => classes.push(WeightClass {
+                weight,
+                members: vec![index as u32],
+                picked: 0,
+            }),
+        }
+    }
+    (1..=total)
+        .map(|step| {
+            let class = classes
+                .iter_mut()
+                .max_by_key(|c| {
+                    let behind = (step * c.weight) as i64 - (total * c.rounds()) as i64;
+                    (behind, std::cmp::Reverse(c.next()))
+                })
                 .expect("at least one line");
-            current[best] -= total as i64;
-            best as u32
+            let next = class.next();
+            class.picked += 1;
+            next
         })
         .collect()
+}
+
+/// The indices of one weight, picked in turn.
+struct WeightClass {
+    weight: u64,
+    members: Vec<u32>,
+    picked: u64,
+}
+
+impl WeightClass {
+    /// The member picked next: the first of those picked least often.
+    fn next(&self) -> u32 {
+        self.members[(self.picked % self.members.len() as u64) as usize]
+    }
+
+    /// How often that member has been picked.
+    fn rounds(&self) -> u64 {
+        self.picked / self.members.len() as u64
+    }
 }
 
 /// Splits `total` into `parts` shares differing by at most one: the remainder goes one by one
@@ -374,6 +408,41 @@ mod tests {
         for (i, want) in [7, 2, 1].into_iter().enumerate() {
             assert_eq!(order.iter().filter(|&&o| o == i as u32).count(), want);
         }
+        // The same order as the textbook algorithm (every index's counter raised by its
+        // weight each step, the highest picked and lowered by the total), on mixes with
+        // repeated and distinct weights.
+        let textbook = |weights: &[u64]| -> Vec<u32> {
+            let total: u64 = weights.iter().sum();
+            let mut current = vec![0i64; weights.len()];
+            (0..total)
+                .map(|_| {
+                    current
+                        .iter_mut()
+                        .zip(weights)
+                        .for_each(|(c, w)| *c += *w as i64);
+                    let (best, _) = current
+                        .iter()
+                        .enumerate()
+                        .max_by_key(|(i, c)| (**c, std::cmp::Reverse(*i)))
+                        .unwrap();
+                    current[best] -= total as i64;
+                    best as u32
+                })
+                .collect()
+        };
+        let mixes: [&[u64]; 5] = [
+            &[3, 1, 3, 1, 1],
+            &[1, 2, 3, 4, 5, 6],
+            &[10, 1, 1, 10, 7, 1, 2],
+            &[4, 4, 4],
+            &[1, 100, 1, 1, 50],
+        ];
+        for weights in mixes {
+            assert_eq!(weighted_order(weights), textbook(weights), "{weights:?}");
+        }
+        // 100,000 lines of weight 1: one pass, in order.
+        let many = weighted_order(&[1; 100_000]);
+        assert!(many.iter().enumerate().all(|(i, &o)| o == i as u32));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The exact bytes of the requests, built once before the run and shared read-only by every
-//! connection on every core: one request, or one per body of `--body-lines`.
+//! connection on every core: one request, one per body of `--body-lines`, or one per line
+//! of `--targets`.
 
 use crate::target::Target;
 
@@ -22,14 +23,6 @@ pub struct RequestSpec {
 /// Methods whose requests carry a `Content-Length` even with an empty body, because servers
 /// (and proxies) expect one for them.
 const BODY_METHODS: &[&str] = &["POST", "PUT", "PATCH"];
-
-/// Serializes one request per body, in the order of the bodies.
-pub fn build_all(target: &Target, spec: &RequestSpec) -> Vec<Box<[u8]>> {
-    spec.bodies
-        .iter()
-        .map(|body| build(target, spec, body).into_boxed_slice())
-        .collect()
-}
 
 /// Serializes the request with `body` to the URL's path. Validation of names and values
 /// happened in `cli`.
@@ -229,7 +222,11 @@ mod tests {
     fn builds_one_request_per_body() {
         let mut spec = spec("POST", &[("X-A", "1")], "");
         spec.bodies = vec![br#"{"x":1}"#.to_vec(), b"plain".to_vec(), b"[]".to_vec()];
-        let built = build_all(&target(), &spec);
+        let built: Vec<Vec<u8>> = spec
+            .bodies
+            .iter()
+            .map(|body| build(&target(), &spec, body))
+            .collect();
         assert_eq!(built.len(), 3);
         for (request, body) in built.iter().zip(&spec.bodies) {
             let text = String::from_utf8(request.to_vec()).unwrap();
