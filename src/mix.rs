@@ -9,6 +9,8 @@
 //!   "expect_json": "prediction=0|1", "expect_body": "ok"}`.
 //! Blank lines and lines starting with `#` are skipped.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
@@ -103,13 +105,12 @@ fn check_mix(lines: &[MixLine]) -> Result<(), String> {
 
 /// The distinct names of `lines`, in order of first appearance: the report's targets.
 pub fn names(lines: &[MixLine]) -> Vec<&str> {
-    let mut names: Vec<&str> = Vec::new();
-    for line in lines {
-        if !names.contains(&line.name.as_str()) {
-            names.push(&line.name);
-        }
-    }
-    names
+    let mut seen = HashSet::new();
+    lines
+        .iter()
+        .map(|line| line.name.as_str())
+        .filter(|name| seen.insert(*name))
+        .collect()
 }
 
 fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {

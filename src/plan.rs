@@ -1,11 +1,12 @@
 //! Everything decided before the first byte is sent: the address, the request bytes, and how
 //! connections and requests are split over the cores. Read-only during the run.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::check::Expect;
 use crate::config::{Config, Driver};
-use crate::mix::{self, MixLine};
+use crate::mix::MixLine;
 use crate::request::{self, RequestSpec};
 use crate::target::Endpoint;
 use crate::tls::Tls;
@@ -145,13 +146,10 @@ impl Plan {
 
     /// The target names of `config`'s `--targets` mix (empty without one).
     pub fn routes_of(config: &Config) -> Vec<Route> {
-        let Some(lines) = &config.mix else {
-            return Vec::new();
-        };
-        mix::names(lines)
-            .iter()
-            .map(|name| route(name, lines.iter().filter(|l| l.name == *name)))
-            .collect()
+        config
+            .mix
+            .as_deref()
+            .map_or_else(Vec::new, |lines| group(lines).1)
     }
 
     /// Whether HEAD requests are mixed with others (whose remembered heads they cannot use).
@@ -210,22 +208,20 @@ impl Requests {
                 routes: Vec::new(),
             });
         };
-        let names = mix::names(lines);
+        let (line_routes, routes) = group(lines);
         let requests = lines
             .iter()
-            .map(|line| {
+            .zip(line_routes)
+            .map(|(line, route)| {
                 let line_spec = RequestSpec {
                     method: line.method.clone(),
                     headers: line.headers.clone(),
                     bodies: Vec::new(),
                     no_keepalive: spec.no_keepalive,
                 };
-                // At most `mix::MAX_NAMES` names.
-                let route = names.iter().position(|n| *n == line.name).unwrap_or(0) as u16;
                 plan(&line.path, &line_spec, &line.body, &line.expect, route)
             })
             .collect();
-        let routes = Plan::routes_of(config);
         let weights: Vec<u64> = lines.iter().map(|l| l.weight).collect();
         Ok(Requests {
             requests,
@@ -236,23 +232,39 @@ impl Requests {
     }
 }
 
-/// What the report says of a target name: its lines' method and path when they agree.
-fn route<'a>(name: &str, lines: impl Iterator<Item = &'a MixLine>) -> Route {
-    let lines: Vec<&MixLine> = lines.collect();
-    let same = |get: fn(&MixLine) -> &str| {
-        let first = get(lines[0]);
-        if lines.iter().all(|l| get(l) == first) {
-            first.to_string()
-        } else {
-            "*".to_string()
-        }
-    };
-    Route {
-        name: name.to_string(),
-        method: same(|l| &l.method),
-        path: same(|l| &l.path),
-        weight: lines.iter().map(|l| l.weight).sum(),
-    }
+/// Each line's target (an index into the targets), and the targets in order of first
+/// appearance, each with its lines' method and path when they agree (`*` where they differ)
+/// and the sum of their weights. One pass: a mix may hold 100,000 lines.
+fn group(lines: &[MixLine]) -> (Vec<u16>, Vec<Route>) {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut routes: Vec<Route> = Vec::new();
+    let line_routes = lines
+        .iter()
+        .map(|line| {
+            let i = *index.entry(&line.name).or_insert_with(|| {
+                routes.push(Route {
+                    name: line.name.clone(),
+                    method: line.method.clone(),
+                    path: line.path.clone(),
+                    weight: 0,
+                });
+                routes.len() - 1
+            });
+            let route = &mut routes[i];
+            for (shown, own) in [
+                (&mut route.method, &line.method),
+                (&mut route.path, &line.path),
+            ] {
+                if shown != own {
+                    *shown = "*".into();
+                }
+            }
+            route.weight += line.weight;
+            // At most `mix::MAX_NAMES` names.
+            i as u16
+        })
+        .collect();
+    (line_routes, routes)
 }
 
 /// The rotation for `weights`: index `i` appears `weights[i]` times, spread out (smooth
@@ -443,6 +455,37 @@ mod tests {
         // 100,000 lines of weight 1: one pass, in order.
         let many = weighted_order(&[1; 100_000]);
         assert!(many.iter().enumerate().all(|(i, &o)| o == i as u32));
+    }
+
+    #[test]
+    fn lines_of_one_name_are_one_target() {
+        let target = crate::target::Target::parse("http://127.0.0.1:1/").unwrap();
+        let mut config = Config::new(target);
+        let defaults = crate::mix::Defaults {
+            target: &config.target,
+            headers: &[],
+            expect: &config.expect,
+        };
+        let text = r#"{"name": "item", "path": "/items/1", "weight": 2}
+                      {"path": "/health"}
+                      {"name": "item", "path": "/items/2", "weight": 3}"#;
+        config.mix = Some(crate::mix::parse(text, &defaults).unwrap());
+        let route = |name: &str, method: &str, path: &str, weight| Route {
+            name: name.into(),
+            method: method.into(),
+            path: path.into(),
+            weight,
+        };
+        assert_eq!(
+            Plan::routes_of(&config),
+            [
+                route("item", "GET", "*", 5),
+                route("GET /health", "GET", "/health", 1)
+            ]
+        );
+        let plan = Plan::new(&config).unwrap();
+        let routes: Vec<u16> = plan.requests.iter().map(|r| r.route).collect();
+        assert_eq!(routes, [0, 1, 0]);
     }
 
     #[test]
