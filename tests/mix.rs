@@ -194,6 +194,60 @@ fn connect_failures_count_for_their_target() {
     assert_eq!(per_target, [30, 10, 10]);
 }
 
+/// A sweep of a mix shows each target under each step: its rows add up to the step's
+/// completions, each in its share, as the JSON's steps say.
+#[test]
+fn a_mix_sweep_shows_each_target_per_step() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/", server.addr);
+    let dir = scratch("mix-sweep");
+    let (targets, json) = (dir.join("targets.jsonl"), dir.join("sweep.json"));
+    std::fs::write(&targets, MIX).unwrap();
+    let out = blast(&[
+        "-c",
+        "4",
+        "-t",
+        "1",
+        "-d",
+        "1",
+        "--rates",
+        "500,1000",
+        "--targets",
+        targets.to_str().unwrap(),
+        "--expect-json",
+        "prediction=0|1",
+        "--json",
+        json.to_str().unwrap(),
+        &url,
+    ]);
+    server.stop().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let steps = value["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    // The table: each step's row, then its targets' rows (name, req/s, p50, p95, p99, success).
+    let lines: Vec<&str> = text.lines().skip(2).take(8).collect();
+    for (step, rows) in steps.iter().zip(lines.chunks(4)) {
+        let done = step["rps"].as_f64().unwrap();
+        assert!(rows[0].contains(&format!("{done:.1}")), "{text}");
+        let mut sum = 0.0;
+        for (t, row) in step["targets"].as_array().unwrap().iter().zip(&rows[1..]) {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            let name = t["name"].as_str().unwrap();
+            let rps: f64 = fields[1].parse().unwrap();
+            assert_eq!((fields[0], fields[5]), (name, "100.00%"), "{text}");
+            assert_eq!(rps, t["rps"].as_f64().unwrap(), "{text}");
+            let share = t["share_pct"].as_f64().unwrap() / 100.0 * done;
+            assert!((rps - share).abs() <= 5.0, "{name}: {rps} of {done}/s");
+            sum += rps;
+        }
+        assert!((sum - done).abs() < 0.5, "{text}");
+    }
+}
+
 /// Reports of one mix merge target by target; a report of another mix is refused.
 #[test]
 fn mixes_merge_target_by_target() {

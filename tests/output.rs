@@ -101,10 +101,13 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
 }
 
 /// A `--targets` mix of two names over one second: `predict` (three lines in four, one of
-/// them a failed connect) and `health` (200s and a 503).
-fn mix_summary() -> Summary {
+/// them a failed connect) and `health` (200s and a 503). With a rate, a step of a sweep,
+/// `predict`'s latency growing with the rate.
+fn mix_summary(rate: Option<f64>) -> Summary {
     let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
     config.connections = 8;
+    config.rate = rate;
+    let slower = rate.map_or(1, |r| r as u64 / 100);
     let lines = "{\"name\": \"predict\", \"path\": \"/predict\", \"body\": {\"x\": 1}, \"weight\": 3}\n\
                  {\"name\": \"health\", \"path\": \"/health\", \"expect_status\": \"200\"}";
     let defaults = blast::mix::Defaults {
@@ -113,12 +116,16 @@ fn mix_summary() -> Summary {
         expect: &config.expect,
     };
     config.mix = Some(blast::mix::parse(lines, &defaults).unwrap());
-    let mut stats = Stats::default();
+    let mut stats = if rate.is_some() {
+        Stats::open_loop()
+    } else {
+        Stats::default()
+    };
     stats.routes = vec![Stats::route(), Stats::route()];
     for i in 0..400u64 {
         let (route, ns, status) = match i % 4 {
             3 => (1, 50_000 + i * 100, if i == 399 { 503 } else { 200 }),
-            _ => (0, 400_000 + i * 1_000, 200),
+            _ => (0, (400_000 + i * 1_000) * slower, 200),
         };
         let failure = (status == 503).then_some(ErrorKind::Status);
         let respond = |s: &mut Stats| {
@@ -130,6 +137,7 @@ fn mix_summary() -> Summary {
     }
     stats.routes[0].record_error(ErrorKind::Connect);
     stats.record_error(ErrorKind::Connect);
+    stats.sent = 401 * u64::from(rate.is_some());
     stats.bytes_read = 400 * 120;
     stats.bytes_written = 400 * 90;
     stats.established = 8;
@@ -193,7 +201,7 @@ fn reports_match_their_golden_files() {
         html::write(&mut page, &s).unwrap();
         golden(&format!("{name}.html"), &String::from_utf8(page).unwrap());
     }
-    let mix = mix_summary();
+    let mix = mix_summary(None);
     golden("mix.txt", &text_of(&mix));
     golden("mix.json", &json_of(&mix));
     let mut page = Vec::new();
@@ -209,6 +217,17 @@ fn reports_match_their_golden_files() {
     let mut page = Vec::new();
     html::write_sweep(&mut page, &report).unwrap();
     golden("sweep.html", &String::from_utf8(page).unwrap());
+    // A sweep of a mix: a row per target under each step, and a chart of their p99s.
+    let mix_sweep = SweepReport {
+        steps: [200.0, 400.0].map(|rate| mix_summary(Some(rate))).into(),
+        max_rate: None,
+    };
+    let mut table = Vec::new();
+    sweep_report::write_text(&mut table, &mix_sweep).unwrap();
+    golden("sweep-mix.txt", &String::from_utf8(table).unwrap());
+    let mut page = Vec::new();
+    html::write_sweep(&mut page, &mix_sweep).unwrap();
+    golden("sweep-mix.html", &String::from_utf8(page).unwrap());
     let value = sweep_report::to_value(&report);
     golden(
         "sweep.json",

@@ -187,14 +187,14 @@ fn spectrum(latency: &Latency) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn sweep_charts(r: &SweepReport) -> Vec<Chart<'static>> {
+fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     let mut steps: Vec<&Summary> = r.steps.iter().collect();
     // --find-max tries rates out of order; the charts read them by rate.
     steps.sort_by(|a, b| target(a).total_cmp(&target(b)));
     let by_rate = |value: fn(&Summary) -> f64| -> Vec<(f64, f64)> {
         steps.iter().map(|s| (target(s), value(s))).collect()
     };
-    vec![
+    let mut charts = vec![
         Chart {
             title: "Achieved rate by target rate",
             x: Unit::Count,
@@ -233,7 +233,35 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'static>> {
                 },
             ],
         },
-    ]
+    ];
+    // `--targets`: every step ran the same mix, so the first step names the targets.
+    if let Some(first) = steps.first().filter(|s| !s.targets.is_empty()) {
+        charts.push(Chart {
+            title: if first.targets.len() > CHART_TARGETS {
+                "p99 by target rate, by target (the first four)"
+            } else {
+                "p99 by target rate, by target"
+            },
+            x: Unit::Count,
+            y: Unit::Micros,
+            series: first
+                .targets
+                .iter()
+                .take(CHART_TARGETS)
+                .map(|t| Series {
+                    name: &t.name,
+                    points: steps
+                        .iter()
+                        .filter_map(|s| {
+                            let row = s.targets.iter().find(|u| u.name == t.name)?;
+                            Some((target(s), row.latency.p99))
+                        })
+                        .collect(),
+                })
+                .collect(),
+        });
+    }
+    charts
 }
 
 fn target(s: &Summary) -> f64 {

@@ -42,14 +42,15 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     )?;
     for step in &report.steps {
         let rate = step.rate.as_ref();
+        // Without an objective the row ends at the success column (no trailing blanks).
         let verdict = match step.slo.as_ref().map(|v| &v.missed) {
             None => String::new(),
-            Some(None) => "met".into(),
-            Some(Some(why)) => format!("missed: {why}"),
+            Some(None) => "  met".into(),
+            Some(Some(why)) => format!("  missed: {why}"),
         };
         writeln!(
             out,
-            "  {:>10.1} {:>10.1} {:>10.1} {:>9} {:>9} {:>9} {:>8.2}%  {verdict}",
+            "  {:>10.1} {:>10.1} {:>10.1} {:>9} {:>9} {:>9} {:>8.2}%{verdict}",
             rate.map_or(0.0, |r| r.target),
             rate.map_or(0.0, |r| r.send_rate),
             step.rps,
@@ -58,6 +59,7 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             format_micros(step.latency.p99),
             step.success_pct
         )?;
+        write_target_rows(out, step)?;
     }
     if let Some(best) = report.max_rate {
         let slo = report.objective().unwrap_or_default();
@@ -65,6 +67,25 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             Some(rate) => writeln!(out, "\n  Highest rate meeting {slo}: {rate:.1}/s")?,
             None => writeln!(out, "\n  No rate tried met {slo}")?,
         }
+    }
+    Ok(())
+}
+
+/// `--targets`: under each step, one row per target, so a mix's sweep shows which target's
+/// latency gives first. Its name fills the step's first two columns (longer names push the
+/// row right rather than being cut); the objective judges the step's totals only.
+fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
+    for t in &step.targets {
+        writeln!(
+            out,
+            "    {:<19} {:>10.1} {:>9} {:>9} {:>9} {:>8.2}%",
+            t.name,
+            t.rps,
+            format_micros(t.latency.p50),
+            format_micros(t.latency.p95),
+            format_micros(t.latency.p99),
+            t.success_pct
+        )?;
     }
     Ok(())
 }
