@@ -193,7 +193,8 @@ struct RunArgs {
 
     /// Objective: latency (p50 p90 p95 p99 p999 max), errors and rps bounds, e.g.
     /// 'p99<100ms,errors<1%,rps>5k'; the report says whether the run met it, and a miss exits 1
-    /// (in a --rates sweep, a miss at any step). With --find-max, what the search must meet
+    /// (in a --rates sweep, a miss at any step). With --targets, NAME:bound bounds one target
+    /// (predict:p99<100ms). With --find-max, what the search must meet
     #[arg(long, value_name = "EXPR")]
     slo: Option<String>,
 
@@ -568,6 +569,9 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         )?),
         None => None,
     };
+    if let Some(slo) = &config.slo {
+        slo_targets(slo, config.mix.as_deref())?;
+    }
     config.max_body = max_body(&cli.max_body)?;
     config.outputs = Outputs {
         json: json_out(cli.json),
@@ -576,6 +580,21 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     };
     config.live = std::io::stderr().is_terminal();
     Ok(config)
+}
+
+/// Each target an objective's bounds name must be one of the mix's.
+fn slo_targets(slo: &Slo, mix: Option<&[mix::MixLine]>) -> Result<(), String> {
+    let names = mix.map(mix::names).unwrap_or_default();
+    match slo.unknown_target(&names) {
+        None => Ok(()),
+        Some(name) if mix.is_none() => Err(format!(
+            "--slo bound on target '{name}' needs --targets (a mix whose target it is)"
+        )),
+        Some(name) => Err(format!(
+            "--slo names target '{name}', which --targets does not have (its targets: {})",
+            names.join(", ")
+        )),
+    }
 }
 
 /// `--max-body`: at least one byte, at most 1 GiB (each connection may hold one such body).

@@ -84,6 +84,19 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
         }
         add_outcome(&mut outcome, part.outcome);
     }
+    if let Some(slo) = &slo {
+        let names: Vec<&str> = info.routes.iter().map(|r| r.name.as_str()).collect();
+        if let Some(name) = slo.unknown_target(&names) {
+            return Err(format!(
+                "--slo names target '{name}', which the reports do not have (their targets: {})",
+                if names.is_empty() {
+                    "none, not a --targets mix".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        }
+    }
     info.slo = slo.or(info.slo);
     Ok(Summary::of(info, outcome))
 }

@@ -1,9 +1,10 @@
 //! Service-level objectives (`--slo 'p99<100ms,errors<1%,rps>5k'`): bounds on a run's
 //! latency percentiles, error share and throughput. A run judged against one reports whether
 //! it met it and exits 1 when it did not (a gate for CI); `--find-max` searches for the
-//! highest rate that meets one.
+//! highest rate that meets one. With `--targets`, a bound may name one target of the mix
+//! (`predict:p99<100ms`) and then holds for that target's requests alone.
 
-use crate::report::Summary;
+use crate::report::{Latency, Summary, TargetSummary};
 use crate::units::format_micros;
 
 /// One bound of a service-level objective.
@@ -21,9 +22,46 @@ pub enum Bound {
 /// Every bound must hold, and in rate mode the client must have kept the rate (within 1%).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Slo {
-    pub bounds: Vec<Bound>,
+    pub bounds: Vec<Scoped>,
     /// As typed, for the report.
     pub text: String,
+}
+
+/// A bound on the whole run, or on one target of a `--targets` mix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scoped {
+    pub target: Option<String>,
+    pub bound: Bound,
+}
+
+/// What a bound is judged on: the run's totals or one target's.
+struct Measured<'a> {
+    latency: &'a Latency,
+    requests: u64,
+    success_pct: f64,
+    success_rps: f64,
+}
+
+impl<'a> From<&'a Summary> for Measured<'a> {
+    fn from(s: &'a Summary) -> Self {
+        Measured {
+            latency: &s.latency,
+            requests: s.requests,
+            success_pct: s.success_pct,
+            success_rps: s.success_rps,
+        }
+    }
+}
+
+impl<'a> From<&'a TargetSummary> for Measured<'a> {
+    fn from(t: &'a TargetSummary) -> Self {
+        Measured {
+            latency: &t.latency,
+            requests: t.requests,
+            success_pct: t.success_pct,
+            success_rps: t.success_rps,
+        }
+    }
 }
 
 /// The percentiles a latency bound may name, with the quantile each stands for.
@@ -39,11 +77,11 @@ const PERCENTILES: &[(&str, f64)] = &[
 
 impl Slo {
     /// Parses `p99<100ms`, `p50<20ms,errors<1%`, `rps>5k` (`<=` and `>=` are accepted as
-    /// `<` and `>`).
+    /// `<` and `>`); a bound after `NAME:` is on target NAME of a mix.
     pub fn parse(text: &str) -> Result<Slo, String> {
         let bounds = text
             .split(',')
-            .map(|part| parse_bound(part.trim()))
+            .map(|part| parse_scoped(part.trim()))
             .collect::<Result<_, _>>()?;
         Ok(Slo {
             bounds,
@@ -56,7 +94,15 @@ impl Slo {
     pub fn bounds_throughput(&self) -> bool {
         self.bounds
             .iter()
-            .any(|b| matches!(b, Bound::Throughput { .. }))
+            .any(|b| matches!(b.bound, Bound::Throughput { .. }))
+    }
+
+    /// The first target a bound names that is not among `names` (the mix's), if any.
+    pub fn unknown_target<'a>(&'a self, names: &[&str]) -> Option<&'a str> {
+        self.bounds
+            .iter()
+            .filter_map(|b| b.target.as_deref())
+            .find(|t| !names.contains(t))
     }
 
     /// Whether a run met the objective; `Err` says which bound it missed.
@@ -66,8 +112,38 @@ impl Slo {
         {
             return Err(format!("sent {:.1}% under the rate", rate.shortfall_pct));
         }
-        self.bounds.iter().try_for_each(|bound| check(*bound, run))
+        self.bounds.iter().try_for_each(|scoped| {
+            let Some(name) = &scoped.target else {
+                return check(scoped.bound, &run.into());
+            };
+            // The command line and `blast merge` refuse names the mix lacks; a report read
+            // back from elsewhere may still lack one.
+            let target = run.targets.iter().find(|t| &t.name == name);
+            let target = target.ok_or_else(|| format!("{name}: no such target"))?;
+            check(scoped.bound, &target.into()).map_err(|why| format!("{name}: {why}"))
+        })
     }
+}
+
+/// `[NAME:]bound`. A bound has no colon, so the last one ends the name (which may hold
+/// colons, but no comma, `<` or `>`).
+fn parse_scoped(part: &str) -> Result<Scoped, String> {
+    let (target, bound) = match part.rsplit_once(':') {
+        Some((name, bound)) => {
+            let name = name.trim();
+            if name.is_empty() || name.contains(['<', '>']) {
+                return Err(format!(
+                    "invalid --slo '{part}' (a target's bound is NAME:bound, e.g. predict:p99<100ms)"
+                ));
+            }
+            (Some(name.to_string()), bound.trim())
+        }
+        None => (None, part),
+    };
+    Ok(Scoped {
+        target,
+        bound: parse_bound(bound)?,
+    })
 }
 
 fn parse_bound(part: &str) -> Result<Bound, String> {
@@ -109,10 +185,10 @@ fn split(part: &str, op: char) -> Option<(&str, &str)> {
     Some((name.trim(), value.trim()))
 }
 
-fn check(bound: Bound, run: &Summary) -> Result<(), String> {
+fn check(bound: Bound, run: &Measured) -> Result<(), String> {
     match bound {
         Bound::Latency { quantile, max_us } => {
-            let got = latency(run, quantile);
+            let got = latency(run.latency, quantile);
             let name = PERCENTILES
                 .iter()
                 .find(|(_, q)| *q == quantile)
@@ -143,8 +219,7 @@ fn check(bound: Bound, run: &Summary) -> Result<(), String> {
     Ok(())
 }
 
-fn latency(run: &Summary, quantile: f64) -> f64 {
-    let l = &run.latency;
+fn latency(l: &Latency, quantile: f64) -> f64 {
     match quantile {
         q if q <= 0.5 => l.p50,
         q if q <= 0.9 => l.p90,
@@ -224,11 +299,95 @@ mod tests {
         }
     }
 
+    /// The bounds of an objective without target names.
+    fn unscoped(slo: &Slo) -> Vec<Bound> {
+        assert!(slo.bounds.iter().all(|b| b.target.is_none()), "{slo:?}");
+        slo.bounds.iter().map(|b| b.bound).collect()
+    }
+
+    #[test]
+    fn bounds_may_name_a_target() {
+        let slo = Slo::parse("p99<1s, predict:p99<100ms, GET /a:b: errors<1%").unwrap();
+        let scoped: Vec<(Option<&str>, Bound)> = slo
+            .bounds
+            .iter()
+            .map(|b| (b.target.as_deref(), b.bound))
+            .collect();
+        let p99 = |max_us| Bound::Latency {
+            quantile: 0.99,
+            max_us,
+        };
+        assert_eq!(
+            scoped,
+            [
+                (None, p99(1e6)),
+                (Some("predict"), p99(1e5)),
+                (Some("GET /a:b"), Bound::Errors { max_pct: 1.0 }),
+            ]
+        );
+        assert_eq!(slo.unknown_target(&["predict", "GET /a:b"]), None);
+        assert_eq!(slo.unknown_target(&["predict"]), Some("GET /a:b"));
+        assert_eq!(slo.unknown_target(&[]), Some("predict"));
+    }
+
+    /// A target's bound is judged on that target's requests alone, and its miss names it.
+    #[test]
+    fn a_target_bound_judges_that_target() {
+        let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+        let lines =
+            "{\"name\": \"slow\", \"path\": \"/slow\"}\n{\"name\": \"fast\", \"path\": \"/fast\"}";
+        let defaults = crate::mix::Defaults {
+            target: &config.target,
+            headers: &[],
+            expect: &config.expect,
+        };
+        config.mix = Some(crate::mix::parse(lines, &defaults).unwrap());
+        let mut stats = Stats::default();
+        stats.routes = vec![Stats::route(), Stats::route()];
+        // slow: 50 responses of 100 ms, one of them a 500; fast: 50 of 1 ms.
+        for i in 0..100u64 {
+            let (route, ms) = if i % 2 == 0 { (0, 100) } else { (1, 1) };
+            let failure = (i == 0).then_some(ErrorKind::Status);
+            let respond = |s: &mut Stats| {
+                record_latency(&mut s.latency, ms * 1_000_000);
+                s.record_response(if i == 0 { 500 } else { 200 }, failure);
+            };
+            respond(&mut stats.routes[route]);
+            respond(&mut stats);
+        }
+        let verdict = |slo: &str| {
+            let mut config = config.clone();
+            config.slo = Some(Slo::parse(slo).unwrap());
+            let outcome = RunOutcome {
+                stats: stats.clone(),
+                seconds: Vec::new(),
+                driver: "epoll",
+                threads: 1,
+                elapsed: Duration::from_secs(1),
+                interrupted: false,
+            };
+            Summary::new(&config, outcome).slo.unwrap().missed
+        };
+        let cases: &[(&str, Option<&str>)] = &[
+            ("fast:p99<2ms", None),
+            // The run's p99 is slow's.
+            ("p99<2ms", Some("p99 100.01ms >= 2.00ms")),
+            ("slow:p99<2ms", Some("slow: p99 100.14ms >= 2.00ms")),
+            ("fast:errors<1%", None),
+            ("errors<1%", Some("errors 1.00% >= 1%")),
+            ("slow:errors<1%", Some("slow: errors 2.00% >= 1%")),
+            ("fast:rps>49,slow:rps>49", Some("slow: rps 49.0 <= 49")),
+        ];
+        for (slo, missed) in cases {
+            assert_eq!(verdict(slo).as_deref(), *missed, "{slo}");
+        }
+    }
+
     #[test]
     fn parses_objectives() {
         let slo = Slo::parse(" p99<100ms, errors<1%, rps>=2.5k ").unwrap();
         assert_eq!(
-            slo.bounds,
+            unscoped(&slo),
             vec![
                 Bound::Latency {
                     quantile: 0.99,
@@ -249,7 +408,7 @@ mod tests {
         for (text, quantile, max_us) in cases {
             let slo = Slo::parse(text).unwrap();
             assert_eq!(
-                slo.bounds,
+                unscoped(&slo),
                 vec![Bound::Latency {
                     quantile: *quantile,
                     max_us: *max_us
@@ -269,6 +428,10 @@ mod tests {
             "rps>fast",
             "",
             "p99<1ms,",
+            ":p99<1ms",
+            "predict:",
+            "predict:p98<1ms",
+            "p99<1:30",
         ] {
             let error = Slo::parse(bad).unwrap_err();
             assert!(error.starts_with("invalid --slo"), "{bad:?}: {error}");

@@ -131,6 +131,20 @@ fn errors_name_what_is_wrong() {
             &["--find-max", "http://127.0.0.1:1/"],
             "not provided: --slo",
         ),
+        (
+            &["--slo", "predict:p99<1s", "http://127.0.0.1:1/"],
+            "--slo bound on target 'predict' needs --targets",
+        ),
+        (
+            &[
+                "--slo",
+                "p99<1s,nope:errors<1%",
+                "--targets",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/docs/mix.jsonl"),
+                "http://127.0.0.1:1/",
+            ],
+            "--slo names target 'nope', which --targets does not have (its targets: predict, predict-get, health)",
+        ),
         (&["--rate", "0", "http://127.0.0.1:1/"], "invalid rate '0'"),
         (&["-c", "0", "http://127.0.0.1:1/"], "--connections"),
         (&["serve", "--bogus"], "(see blast serve --help)"),

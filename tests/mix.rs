@@ -248,6 +248,75 @@ fn a_mix_sweep_shows_each_target_per_step() {
     }
 }
 
+/// `--slo NAME:bound` judges that target's requests alone: against a server that spoils
+/// one prediction body in ten, `health` meets an error bound that `predict` and the totals
+/// miss, and the miss names its target. `blast merge` judges the same way.
+#[test]
+fn an_objective_may_bound_one_target() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults {
+        bad_body_share: 0.1,
+        ..Faults::default()
+    });
+    let url = format!("http://{}/", server.addr);
+    let dir = scratch("mix-slo");
+    let targets = dir.join("targets.jsonl");
+    std::fs::write(&targets, MIX).unwrap();
+    let json = dir.join("run.json");
+    let run = |slo: &str| {
+        let out = blast(&[
+            "-c",
+            "2",
+            "-t",
+            "1",
+            "-n",
+            "1000",
+            "--targets",
+            targets.to_str().unwrap(),
+            "--expect-json",
+            "prediction=0|1",
+            "--slo",
+            slo,
+            "--json",
+            json.to_str().unwrap(),
+            &url,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text)
+    };
+    let cases: &[(&str, i32, &str)] = &[
+        ("health:errors<1%,missing:errors<1%", 0, ": met\n"),
+        (
+            "health:errors<1%,predict:errors<5%",
+            1,
+            "MISSED (predict: errors 10.00% >= 5%)",
+        ),
+        ("errors<5%", 1, "MISSED (errors 6.00% >= 5%)"),
+        ("health:p99<1s, predict : p99<1s", 0, ": met\n"),
+    ];
+    for (slo, code, says) in cases {
+        let (got, text) = run(slo);
+        assert_eq!(got, Some(*code), "{slo}: {text}");
+        assert!(text.contains(says), "{slo}: {text}");
+    }
+    server.stop().unwrap();
+    let json = json.to_str().unwrap();
+    let merged = blast(&["merge", json, "--slo", "predict:errors<5%"]);
+    assert_eq!(merged.status.code(), Some(1), "{merged:?}");
+    let text = String::from_utf8_lossy(&merged.stdout);
+    assert!(
+        text.contains("MISSED (predict: errors 10.00% >= 5%)"),
+        "{text}"
+    );
+    let merged = blast(&["merge", json, "--slo", "nope:errors<5%"]);
+    assert_eq!(merged.status.code(), Some(2), "{merged:?}");
+    let error = String::from_utf8_lossy(&merged.stderr);
+    assert!(
+        error.contains("names target 'nope', which the reports do not have (their targets: predict, health, missing)"),
+        "{error}"
+    );
+}
+
 /// Reports of one mix merge target by target; a report of another mix is refused.
 #[test]
 fn mixes_merge_target_by_target() {
