@@ -249,15 +249,19 @@ mod tests {
             record_latency(&mut stats.latency, ms * 1_000_000);
             stats.record_response(200, (i < failed).then_some(ErrorKind::Status));
         }
-        let outcome = RunOutcome {
+        Summary::new(&config, one_second(stats)).slo.unwrap().missed
+    }
+
+    /// A one-second run's outcome.
+    fn one_second(stats: Stats) -> RunOutcome {
+        RunOutcome {
             stats,
             seconds: Vec::new(),
             driver: "epoll",
             threads: 1,
             elapsed: Duration::from_secs(1),
             interrupted: false,
-        };
-        Summary::new(&config, outcome).slo.unwrap().missed
+        }
     }
 
     #[test]
@@ -358,14 +362,7 @@ mod tests {
         let verdict = |slo: &str| {
             let mut config = config.clone();
             config.slo = Some(Slo::parse(slo).unwrap());
-            let outcome = RunOutcome {
-                stats: stats.clone(),
-                seconds: Vec::new(),
-                driver: "epoll",
-                threads: 1,
-                elapsed: Duration::from_secs(1),
-                interrupted: false,
-            };
+            let outcome = one_second(stats.clone());
             Summary::new(&config, outcome).slo.unwrap().missed
         };
         let cases: &[(&str, Option<&str>)] = &[

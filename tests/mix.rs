@@ -37,6 +37,29 @@ fn mix_config(url: &str, text: &str, requests: u64) -> Config {
     config
 }
 
+/// Runs the blast binary on one thread with the mix in `targets`, the prediction check (which
+/// the mix's lines replace or drop) and the JSON report to `json`, plus `more`, against `url`.
+fn blast_mix(
+    targets: &std::path::Path,
+    json: &std::path::Path,
+    more: &[&str],
+    url: &str,
+) -> std::process::Output {
+    let mut args = vec![
+        "-t",
+        "1",
+        "--targets",
+        targets.to_str().unwrap(),
+        "--expect-json",
+        "prediction=0|1",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    args.push(url);
+    blast(&args)
+}
+
 fn target<'a>(summary: &'a Summary, name: &str) -> &'a TargetSummary {
     summary.targets.iter().find(|t| t.name == name).unwrap()
 }
@@ -204,23 +227,8 @@ fn a_mix_sweep_shows_each_target_per_step() {
     let dir = scratch("mix-sweep");
     let (targets, json) = (dir.join("targets.jsonl"), dir.join("sweep.json"));
     std::fs::write(&targets, MIX).unwrap();
-    let out = blast(&[
-        "-c",
-        "4",
-        "-t",
-        "1",
-        "-d",
-        "1",
-        "--rates",
-        "500,1000",
-        "--targets",
-        targets.to_str().unwrap(),
-        "--expect-json",
-        "prediction=0|1",
-        "--json",
-        json.to_str().unwrap(),
-        &url,
-    ]);
+    let more = ["-c", "4", "-d", "1", "--rates", "500,1000"];
+    let out = blast_mix(&targets, &json, &more, &url);
     server.stop().unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
@@ -264,23 +272,12 @@ fn an_objective_may_bound_one_target() {
     std::fs::write(&targets, MIX).unwrap();
     let json = dir.join("run.json");
     let run = |slo: &str| {
-        let out = blast(&[
-            "-c",
-            "2",
-            "-t",
-            "1",
-            "-n",
-            "1000",
-            "--targets",
-            targets.to_str().unwrap(),
-            "--expect-json",
-            "prediction=0|1",
-            "--slo",
-            slo,
-            "--json",
-            json.to_str().unwrap(),
+        let out = blast_mix(
+            &targets,
+            &json,
+            &["-c", "2", "-n", "1000", "--slo", slo],
             &url,
-        ]);
+        );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         (out.status.code(), text)
     };
@@ -328,21 +325,7 @@ fn mixes_merge_target_by_target() {
     std::fs::write(&targets, MIX).unwrap();
     let report = |name: &str, targets: &std::path::Path| {
         let path = dir.join(name);
-        let out = blast(&[
-            "-c",
-            "2",
-            "-t",
-            "1",
-            "-n",
-            "500",
-            "--targets",
-            targets.to_str().unwrap(),
-            "--expect-json",
-            "prediction=0|1",
-            "--json",
-            path.to_str().unwrap(),
-            &url,
-        ]);
+        let out = blast_mix(targets, &path, &["-c", "2", "-n", "500"], &url);
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         path.to_str().unwrap().to_string()
     };

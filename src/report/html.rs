@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use super::chart::{self, Chart, Series, Unit};
 use super::sweep::{self, SweepReport};
-use super::{Latency, Summary, text};
+use super::{Latency, Summary, TargetSummary, text};
 use crate::series::SecondRow;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;\
@@ -122,26 +122,15 @@ fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             series: distribution,
         },
     ];
-    if !s.targets.is_empty() {
-        charts.push(Chart {
-            title: if s.targets.len() > CHART_TARGETS {
-                "Latency by percentile, by target (the first four)"
-            } else {
-                "Latency by percentile, by target"
-            },
-            x: Unit::Nines,
-            y: Unit::Micros,
-            series: s
-                .targets
-                .iter()
-                .take(CHART_TARGETS)
-                .map(|t| Series {
-                    name: &t.name,
-                    points: spectrum(&t.latency),
-                })
-                .collect(),
-        });
-    }
+    charts.extend(by_target(
+        &s.targets,
+        [
+            "Latency by percentile, by target",
+            "Latency by percentile, by target (the first four)",
+        ],
+        Unit::Nines,
+        |t| spectrum(&t.latency),
+    ));
     charts
 }
 
@@ -235,33 +224,46 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
         },
     ];
     // `--targets`: every step ran the same mix, so the first step names the targets.
-    if let Some(first) = steps.first().filter(|s| !s.targets.is_empty()) {
-        charts.push(Chart {
-            title: if first.targets.len() > CHART_TARGETS {
-                "p99 by target rate, by target (the first four)"
-            } else {
-                "p99 by target rate, by target"
-            },
-            x: Unit::Count,
-            y: Unit::Micros,
-            series: first
-                .targets
-                .iter()
-                .take(CHART_TARGETS)
-                .map(|t| Series {
-                    name: &t.name,
-                    points: steps
-                        .iter()
-                        .filter_map(|s| {
-                            let row = s.targets.iter().find(|u| u.name == t.name)?;
-                            Some((target(s), row.latency.p99))
-                        })
-                        .collect(),
-                })
-                .collect(),
-        });
-    }
+    let targets = steps.first().map_or(&[][..], |s| &s.targets);
+    charts.extend(by_target(
+        targets,
+        [
+            "p99 by target rate, by target",
+            "p99 by target rate, by target (the first four)",
+        ],
+        Unit::Count,
+        |t| {
+            let p99 = |s: &&Summary| {
+                let row = s.targets.iter().find(|u| u.name == t.name)?;
+                Some((target(s), row.latency.p99))
+            };
+            steps.iter().filter_map(p99).collect()
+        },
+    ));
     charts
+}
+
+/// `--targets`: a chart of latency with a line per target (the first `CHART_TARGETS`), titled
+/// `titles[1]` when there are more; none without targets.
+fn by_target<'a>(
+    targets: &'a [TargetSummary],
+    titles: [&'static str; 2],
+    x: Unit,
+    points: impl Fn(&TargetSummary) -> Vec<(f64, f64)>,
+) -> Option<Chart<'a>> {
+    (!targets.is_empty()).then(|| Chart {
+        title: titles[usize::from(targets.len() > CHART_TARGETS)],
+        x,
+        y: Unit::Micros,
+        series: targets
+            .iter()
+            .take(CHART_TARGETS)
+            .map(|t| Series {
+                name: &t.name,
+                points: points(t),
+            })
+            .collect(),
+    })
 }
 
 fn target(s: &Summary) -> f64 {
