@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::Summary;
+use super::{Latency, Summary};
 use crate::units::format_micros;
 
 /// The steps of a sweep, in the order run, each with its verdict on `--slo` when one was
@@ -50,14 +50,10 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
         };
         writeln!(
             out,
-            "  {:>10.1} {:>10.1} {:>10.1} {:>9} {:>9} {:>9} {:>8.2}%{verdict}",
+            "  {:>10.1} {:>10.1} {}{verdict}",
             rate.map_or(0.0, |r| r.target),
             rate.map_or(0.0, |r| r.send_rate),
-            step.rps,
-            format_micros(step.latency.p50),
-            format_micros(step.latency.p95),
-            format_micros(step.latency.p99),
-            step.success_pct
+            outcome_cells(step.rps, &step.latency, step.success_pct),
         )?;
         write_target_rows(out, step)?;
     }
@@ -73,21 +69,23 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
 
 /// `--targets`: under each step, one row per target, so a mix's sweep shows which target's
 /// latency gives first. Its name fills the step's first two columns (longer names push the
-/// row right rather than being cut); the objective judges the step's totals only.
+/// row right rather than being cut); the objective column stays the step's.
 fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
     for t in &step.targets {
-        writeln!(
-            out,
-            "    {:<19} {:>10.1} {:>9} {:>9} {:>9} {:>8.2}%",
-            t.name,
-            t.rps,
-            format_micros(t.latency.p50),
-            format_micros(t.latency.p95),
-            format_micros(t.latency.p99),
-            t.success_pct
-        )?;
+        let cells = outcome_cells(t.rps, &t.latency, t.success_pct);
+        writeln!(out, "    {:<19} {cells}", t.name)?;
     }
     Ok(())
+}
+
+/// The columns from `done/s` to `success`, for a step or one of its targets.
+fn outcome_cells(rps: f64, latency: &Latency, success_pct: f64) -> String {
+    format!(
+        "{rps:>10.1} {:>9} {:>9} {:>9} {success_pct:>8.2}%",
+        format_micros(latency.p50),
+        format_micros(latency.p95),
+        format_micros(latency.p99),
+    )
 }
 
 pub fn to_value(report: &SweepReport) -> Value {
