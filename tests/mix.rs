@@ -194,6 +194,65 @@ fn lines_go_out_as_written_in_weighted_order() {
     assert_eq!(names, ["POST /predict", "PUT /other?q=1"]);
 }
 
+/// A vegeta targets file (http format) runs as it is: its requests go out in turn, exactly
+/// as written, with the body read from the file it names (relative to the current
+/// directory, as vegeta reads it), and `# name:` groups URLs into one target.
+#[test]
+fn vegeta_targets_run_unchanged() {
+    let _turn = common::one_at_a_time();
+    let server = common::Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let dir = scratch("mix-vegeta");
+    std::fs::write(dir.join("body.json"), r#"{"features": [1, 2]}"#).unwrap();
+    let targets = format!(
+        "# vegeta's http format\n\
+         POST {}\n\
+         Content-Type: application/json\n\
+         @body.json\n\
+         \n\
+         # name: items\n\
+         GET {}\n\
+         GET /items/2\n",
+        server.url("/predict"),
+        server.url("/items/1"),
+    );
+    std::fs::write(dir.join("targets.txt"), targets).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["-c", "1", "-t", "1", "-n", "6", "--targets", "targets.txt"])
+        .args(["--expect-json", "prediction=1", "--json", "-"])
+        .arg(server.url("/"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counts: Vec<(&str, u64)> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["successes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [("POST /predict", 2), ("items", 4)]);
+    let ua = concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"));
+    let first = format!(
+        "POST /predict HTTP/1.1\r\nHost: {}\r\n{ua}\r\nContent-Length: 20\r\n\
+         Content-Type: application/json\r\n\r\n{{\"features\": [1, 2]}}",
+        server.addr
+    );
+    let first_request = server.first_request.lock().unwrap().clone();
+    assert_eq!(String::from_utf8(first_request).unwrap(), first);
+    let item = format!(
+        "GET /items/1 HTTP/1.1\r\nHost: {}\r\n{ua}\r\n\r\n",
+        server.addr
+    );
+    let (p, i) = (first.len(), item.len());
+    assert_eq!(*server.lengths.lock().unwrap(), [p, i, i, p, i, i]);
+}
+
 /// A request that never got a connection counts for the target it was to go to: 50
 /// connections each fail their first connect, which takes 50 requests of the rotation
 /// (predict, health, predict, missing, predict) in turn.

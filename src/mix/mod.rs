@@ -8,6 +8,12 @@
 //!   "body": {"x": [1, 2]}, "weight": 3, "expect_status": "200",
 //!   "expect_json": "prediction=0|1", "expect_body": "ok"}`.
 //! Blank lines and lines starting with `#` are skipped.
+//!
+//! A file whose first line (past blanks and comments) is a request line such as
+//! `GET http://host/path` is read in vegeta's http format instead (`http`), so that vegeta's
+//! targets files run unchanged.
+
+mod http;
 
 use std::collections::HashSet;
 
@@ -69,6 +75,19 @@ pub fn read(path: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
 
 /// Parses the text of a targets file (see the module's documentation).
 pub fn parse(text: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'));
+    let lines = match first {
+        Some(line) if http::request_line(line).is_some() => http::parse(text, defaults)?,
+        _ => parse_json_lines(text, defaults)?,
+    };
+    check_mix(&lines)?;
+    Ok(lines)
+}
+
+fn parse_json_lines(text: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
     let mut lines = Vec::new();
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -81,7 +100,6 @@ pub fn parse(text: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
         let parsed = parse_line(line, defaults).map_err(|e| format!("line {}: {e}", number + 1))?;
         lines.push(parsed);
     }
-    check_mix(&lines)?;
     Ok(lines)
 }
 
@@ -129,16 +147,10 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
     };
     let path = match (text(&fields, "path")?, text(&fields, "url")?) {
         (Some(_), Some(_)) => return Err("give 'path' or 'url', not both".into()),
-        (Some(path), None) => path.to_string(),
+        (Some(path), None) => checked_path(path)?,
         (None, Some(url)) => same_origin(url, defaults.target)?,
         (None, None) => defaults.target.path.clone(),
     };
-    let path = path.as_str();
-    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err(format!(
-            "path '{path}' must start with / and hold no spaces or control characters"
-        ));
-    }
     let name = match text(&fields, "name")? {
         Some("") => return Err("an empty name".into()),
         Some(name) => name.to_string(),
@@ -147,12 +159,22 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
     Ok(MixLine {
         name,
         method,
-        path: path.to_string(),
+        path,
         headers: headers(fields.get("headers"), defaults.headers)?,
         body,
         weight: weight(fields.get("weight"))?,
         expect: expect(&fields, defaults.expect)?,
     })
+}
+
+/// A path as given: it must start with `/` and hold no spaces or control characters.
+fn checked_path(path: &str) -> Result<String, String> {
+    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(format!(
+            "path '{path}' must start with / and hold no spaces or control characters"
+        ));
+    }
+    Ok(path.to_string())
 }
 
 /// The path of `url`, which must be on the run's scheme, host and port: every request of the
@@ -162,7 +184,7 @@ fn same_origin(url: &str, target: &Target) -> Result<String, String> {
     let origin = |t: &Target| (t.tls, t.host.to_ascii_lowercase(), t.port);
     if origin(&parsed) != origin(target) {
         return Err(format!(
-            "'url' {url} is not on the run's URL's scheme, host and port ({}): a mix goes \
+            "{url} is not on the run's URL's scheme, host and port ({}): a mix goes \
              to one server",
             target.url()
         ));
@@ -214,13 +236,21 @@ fn headers(
             _ => Err(format!("header '{name}' must be a string")),
         })
         .collect::<Result<_, _>>()?;
+    Ok(with_defaults(own, defaults))
+}
+
+/// The `-H` headers that `own` does not replace, then `own`.
+fn with_defaults(
+    own: Vec<(String, String)>,
+    defaults: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = defaults
         .iter()
         .filter(|(name, _)| !own.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
         .cloned()
         .collect();
     all.extend(own);
-    Ok(all)
+    all
 }
 
 /// The command line's expectations, each replaced where the line sets its own.
@@ -268,7 +298,7 @@ fn texts<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<Vec<&'a
 mod tests {
     use super::*;
 
-    fn defaults_parse(text: &str) -> Result<Vec<MixLine>, String> {
+    pub(super) fn defaults_parse(text: &str) -> Result<Vec<MixLine>, String> {
         let headers = vec![("X-Run".to_string(), "7".to_string())];
         let target = Target::parse("http://127.0.0.1:8000/predict").unwrap();
         let expect = Expect {
