@@ -115,7 +115,7 @@ fn check_mix(lines: &[MixLine]) -> Result<(), String> {
     }
     if names(lines).len() > MAX_NAMES {
         return Err(format!(
-            "has more than {MAX_NAMES} target names (lines with the same name are reported together)"
+            "has more than {MAX_NAMES} target names: requests that share a name are reported together (a 'name' key, or a '# name:' comment in the http format)"
         ));
     }
     Ok(())
