@@ -146,7 +146,8 @@ struct DemoArgs {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Target URL (http://host[:port]/path, or https://)
+    /// Target URL (http://host[:port]/path, or https://); with --targets, the file's first
+    /// absolute URL when none is given
     #[arg(value_name = "URL")]
     url: Option<String>,
 
@@ -487,15 +488,28 @@ fn help_command(rendered: &str) -> String {
 }
 
 fn config(cli: RunArgs) -> Result<Config, String> {
+    // Read first: without a URL on the command line, the file's first one is the run's.
+    let targets = match &cli.targets {
+        Some(path) => Some((path, mix::read_text(path)?)),
+        None => None,
+    };
     let url = match (cli.url, cli.url_flag) {
         (Some(_), Some(_)) => return Err("give the URL once: positionally or with --url".into()),
         (Some(url), None) | (None, Some(url)) => url,
-        (None, None) => {
-            return Err(
-                "missing URL, e.g. blast http://127.0.0.1:8000/, or blast demo (see blast --help)"
-                    .into(),
-            );
-        }
+        (None, None) => match &targets {
+            Some((path, text)) => mix::first_url(text).ok_or_else(|| {
+                format!(
+                    "missing URL: give one, or an absolute URL in --targets '{path}' (a request \
+                     line such as 'GET http://host/path', or a line's \"url\")"
+                )
+            })?,
+            None => {
+                return Err(
+                    "missing URL, e.g. blast http://127.0.0.1:8000/, or blast demo (see blast --help)"
+                        .into(),
+                );
+            }
+        },
     };
     let mut target = Target::parse(&url)?;
     target.unix_socket = cli.unix_socket.map(Into::into);
@@ -559,9 +573,10 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.driver = driver(cli.driver);
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json, &cli.expect_body)?;
-    config.mix = match &cli.targets {
-        Some(path) => Some(mix::read(
+    config.mix = match &targets {
+        Some((path, text)) => Some(mix::load(
             path,
+            text,
             &mix::Defaults {
                 target: &config.target,
                 headers: &config.request.headers,

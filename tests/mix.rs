@@ -253,6 +253,69 @@ fn vegeta_targets_run_unchanged() {
     assert_eq!(*server.lengths.lock().unwrap(), [p, i, i, p, i, i]);
 }
 
+/// Targets piped in (`--targets -`) with no URL on the command line, as vegeta takes them:
+/// the first request line's URL is the run's.
+#[test]
+fn targets_from_stdin_need_no_url() {
+    use std::io::Write;
+    let _turn = common::one_at_a_time();
+    let server = common::Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let run = |targets: String| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+            .args([
+                "-c",
+                "1",
+                "-t",
+                "1",
+                "-n",
+                "4",
+                "--targets",
+                "-",
+                "--json",
+                "-",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(targets.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(format!("GET {}\nGET /b\n", server.url("/a")));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["url"], server.url("/a"));
+    let counts: Vec<(&str, u64)> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["successes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [("GET /a", 2), ("GET /b", 2)]);
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+    // Paths alone name no server: one line on stderr, exit 2.
+    let out = run("{\"path\": \"/a\"}\n".into());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let error = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        error.starts_with("blast: missing URL: give one, or an absolute URL in --targets '-'"),
+        "{error}"
+    );
+    assert_eq!(error.lines().count(), 1, "{error}");
+}
+
 /// A request that never got a connection counts for the target it was to go to: 50
 /// connections each fail their first connect, which takes 50 requests of the rotation
 /// (predict, health, predict, missing, predict) in turn.

@@ -66,11 +66,31 @@ pub struct Defaults<'a> {
     pub expect: &'a Expect,
 }
 
-/// Reads the `--targets` file at `path`. Errors name the file and the line.
-pub fn read(path: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read --targets '{path}': {e}"))?;
-    parse(&text, defaults).map_err(|e| format!("--targets '{path}' {e}"))
+/// The text of the `--targets` file at `path` (`-`: standard input, as vegeta reads targets).
+pub fn read_text(path: &str) -> Result<String, String> {
+    let text = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
+    text.map_err(|e| format!("cannot read --targets '{path}': {e}"))
+}
+
+/// Parses the `text` of the `--targets` file at `path`. Errors name the file and the line.
+pub fn load(path: &str, text: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
+    parse(text, defaults).map_err(|e| format!("--targets '{path}' {e}"))
+}
+
+/// The first absolute URL a targets file names (a request line's, or a JSON line's `url`):
+/// the run's URL when the command line gives none, as vegeta needs none besides its targets.
+pub fn first_url(text: &str) -> Option<String> {
+    text.lines().map(str::trim).find_map(|line| {
+        if let Some((_, url)) = http::request_line(line) {
+            return url.starts_with("http").then(|| url.to_string());
+        }
+        let value: Value = serde_json::from_str(line).ok()?;
+        value.get("url")?.as_str().map(str::to_string)
+    })
 }
 
 /// Parses the text of a targets file (see the module's documentation).
@@ -313,6 +333,26 @@ mod tests {
                 expect: &expect,
             },
         )
+    }
+
+    #[test]
+    fn the_first_absolute_url_may_stand_for_the_runs() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("GET /a\nGET http://h:1/b\n", Some("http://h:1/b")),
+            (
+                "# GET http://h:1/c\nPOST https://h/d\n",
+                Some("https://h/d"),
+            ),
+            (
+                "{\"path\": \"/a\"}\n{\"url\": \"http://h/e\"}\n",
+                Some("http://h/e"),
+            ),
+            ("{\"path\": \"/a\"}\nGET /b\n", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(first_url(text).as_deref(), *want, "{text:?}");
+        }
     }
 
     #[test]
