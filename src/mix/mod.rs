@@ -16,6 +16,7 @@
 mod http;
 
 use std::collections::HashSet;
+use std::io::IsTerminal;
 
 use serde_json::{Map, Value};
 
@@ -69,6 +70,9 @@ pub struct Defaults<'a> {
 /// The text of the `--targets` file at `path` (`-`: standard input, as vegeta reads targets).
 pub fn read_text(path: &str) -> Result<String, String> {
     let text = if path == "-" {
+        if std::io::stdin().is_terminal() {
+            eprintln!("blast: reading --targets from the terminal; end them with Ctrl-D");
+        }
         std::io::read_to_string(std::io::stdin())
     } else {
         std::fs::read_to_string(path)
