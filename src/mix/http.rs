@@ -247,6 +247,10 @@ mod tests {
             ]
         );
         std::fs::remove_file(&body).unwrap();
+        // A byte-order mark and CRLF line ends, as some editors write them.
+        let crlf = defaults_parse("\u{feff}GET /a\r\nX-A: 1\r\n\r\nGET /b\r\n").unwrap();
+        assert_eq!(crlf[0].headers.last(), Some(&header("X-A", "1")));
+        assert_eq!(crlf[1].path, "/b");
         // The command line's expectations apply to every request.
         let lines = defaults_parse("GET /a").unwrap();
         assert_eq!(lines[0].expect.json.len(), 1);

@@ -88,6 +88,7 @@ pub fn load(path: &str, text: &str, defaults: &Defaults) -> Result<Vec<MixLine>,
 /// The first absolute URL a targets file names (a request line's, or a JSON line's `url`):
 /// the run's URL when the command line gives none, as vegeta needs none besides its targets.
 pub fn first_url(text: &str) -> Option<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     text.lines().map(str::trim).find_map(|line| {
         if let Some((_, url)) = http::request_line(line) {
             return url.starts_with("http").then(|| url.to_string());
@@ -99,6 +100,8 @@ pub fn first_url(text: &str) -> Option<String> {
 
 /// Parses the text of a targets file (see the module's documentation).
 pub fn parse(text: &str, defaults: &Defaults) -> Result<Vec<MixLine>, String> {
+    // Some editors start a UTF-8 file with a byte-order mark; it is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first = text
         .lines()
         .map(str::trim)
@@ -353,6 +356,7 @@ mod tests {
             ),
             ("{\"path\": \"/a\"}\nGET /b\n", None),
             ("", None),
+            ("\u{feff}GET http://h/f\r\n", Some("http://h/f")),
         ];
         for (text, want) in cases {
             assert_eq!(first_url(text).as_deref(), *want, "{text:?}");
