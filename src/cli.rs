@@ -247,7 +247,8 @@ struct RunArgs {
     /// A mix of requests, one JSON object per line (name, method, path or url, headers, body,
     /// weight, expect_status, expect_json, expect_body; see docs/targets.md), sent in
     /// proportion to their weights on the URL's host; the report breaks results down by name.
-    /// A vegeta targets file (http format: 'GET http://host/path' lines) is read as it is
+    /// A vegeta targets file (http format: 'GET http://host/path' lines) is read as it is;
+    /// '-' reads standard input
     #[arg(
         long,
         value_name = "PATH",
