@@ -60,6 +60,19 @@ fn blast_mix(
     blast(&args)
 }
 
+/// A JSON report's targets: (name, successes) of each.
+fn successes_by_target(report: &serde_json::Value) -> Vec<(&str, u64)> {
+    let targets = report["targets"].as_array().unwrap().iter();
+    targets
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["successes"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn target<'a>(summary: &'a Summary, name: &str) -> &'a TargetSummary {
     summary.targets.iter().find(|t| t.name == name).unwrap()
 }
@@ -225,17 +238,7 @@ fn vegeta_targets_run_unchanged() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let counts: Vec<(&str, u64)> = report["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap(),
-                t["successes"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let counts = successes_by_target(&report);
     assert_eq!(counts, [("POST /predict", 2), ("items", 4)]);
     let ua = concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"));
     let first = format!(
@@ -291,17 +294,7 @@ fn targets_from_stdin_need_no_url() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["url"], server.url("/a"));
-    let counts: Vec<(&str, u64)> = report["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap(),
-                t["successes"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let counts = successes_by_target(&report);
     assert_eq!(counts, [("GET /a", 2), ("GET /b", 2)]);
     assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 4);
 
