@@ -145,7 +145,13 @@ async fn run_core(
     } else {
         Vec::new()
     };
+    // Ctrl-C while the connections were opening: the clock never started, so the measured
+    // window is empty, however long the books take to close on a busy machine.
+    let stopped_before_start = signal::stop_requested();
     let worker = Worker::new(plan, tls, &share, Instant::now(), series, opened);
+    if stopped_before_start {
+        return (worker.finish().0, Duration::ZERO);
+    }
     let tasks: Vec<_> = (0..share.connections)
         .map(|index| conn::spawn(&worker, index))
         .collect();
