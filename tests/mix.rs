@@ -307,6 +307,17 @@ fn targets_from_stdin_need_no_url() {
         "{error}"
     );
     assert_eq!(error.lines().count(), 1, "{error}");
+
+    // A bad line of the http format: one line naming it, exit 2, nothing sent.
+    let out = run(format!("GET {}\n@/no/such/body\n", server.url("/a")));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let error = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        error.starts_with("blast: --targets '-' line 2: cannot read body '@/no/such/body'"),
+        "{error}"
+    );
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
 
 /// A request that never got a connection counts for the target it was to go to: 50
