@@ -27,6 +27,8 @@ pub struct ChunkError;
 #[derive(Debug, Clone)]
 pub struct Chunked {
     state: State,
+    /// Some chunk data has been decoded (`--first-byte` times the first of it).
+    data_seen: bool,
 }
 
 impl Default for Chunked {
@@ -36,6 +38,7 @@ impl Default for Chunked {
                 value: 0,
                 digits: 0,
             },
+            data_seen: false,
         }
     }
 }
@@ -43,6 +46,11 @@ impl Default for Chunked {
 impl Chunked {
     pub fn is_done(&self) -> bool {
         self.state == State::Done
+    }
+
+    /// Whether any chunk data (not just framing) has arrived.
+    pub fn data_seen(&self) -> bool {
+        self.data_seen
     }
 
     /// Decodes `buf[from..]`. Data bytes are moved to `from..` when `keep` is set and dropped
@@ -58,6 +66,7 @@ impl Chunked {
         while read < buf.len() && self.state != State::Done {
             if let State::Data(left) = self.state {
                 let take = left.min((buf.len() - read) as u64) as usize;
+                self.data_seen = true;
                 if keep {
                     buf.copy_within(read..read + take, write);
                     write += take;

@@ -270,6 +270,11 @@ struct RunArgs {
     #[arg(long, default_value = "5s", value_name = "TIME")]
     connect_timeout: String,
 
+    /// Also time each response's first body byte (TTFB; for a streamed body, such as a model
+    /// server's tokens, the time to first token), from the same start as the latency
+    #[arg(long)]
+    first_byte: bool,
+
     /// I/O driver: auto uses io_uring and falls back to epoll where io_uring is unavailable
     #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
     driver: DriverArg,
@@ -571,6 +576,8 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.request.no_keepalive = cli.no_keepalive;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
+    // A bound on the first byte needs it timed.
+    config.first_byte = cli.first_byte || config.slo.as_ref().is_some_and(Slo::bounds_first_byte);
     config.driver = driver(cli.driver);
     config.health = cli.health;
     config.expect = expect(&cli.expect_status, &cli.expect_json, &cli.expect_body)?;

@@ -87,6 +87,8 @@ pub struct Config {
     pub outputs: Outputs,
     /// Largest response body kept for a body check.
     pub max_body: usize,
+    /// `--first-byte`: also time each response's first body byte.
+    pub first_byte: bool,
     /// Print the one-line status every second (the CLI enables it when stderr is a terminal).
     pub live: bool,
 }
@@ -122,6 +124,7 @@ impl Config {
             health: None,
             outputs: Outputs::default(),
             max_body: 16 << 20,
+            first_byte: false,
             live: false,
         }
     }

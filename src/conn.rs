@@ -44,6 +44,9 @@ struct Conn<S> {
     served: u64,
     backoff: Duration,
     timer: Timer,
+    /// `--first-byte`: when the current response's first body byte came, if a read before
+    /// the one that ended it brought it (a streamed body). Set only with `--first-byte`.
+    first_byte: Option<Instant>,
 }
 
 /// A response that arrived: its status and whether the connection may be reused.
@@ -81,6 +84,7 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
         served: 0,
         backoff: BACKOFF_MIN,
         timer: Timer::default(),
+        first_byte: None,
     };
     let mut ever_connected = false;
     if let Some(stream) = worker.take_opened(index).and_then(S::from_stream) {
@@ -147,7 +151,16 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
                     CheckFailure::TooLarge => ErrorKind::TooLarge,
                 });
                 let status = Some(arrived.status);
-                worker.end(now, slot, sent, request, Outcome { status, failure });
+                let latency = worker.end(now, slot, sent, request, Outcome { status, failure });
+                if plan.first_byte {
+                    // Taken whether or not the response counted (a warm-up one), so that it
+                    // cannot stand for the next. A body that came whole began at the end.
+                    let at = conn.first_byte.take();
+                    if let Some(ns) = latency {
+                        let before_end = at.map_or(0, |at| (now - at).as_nanos() as u64);
+                        worker.first_byte(request, ns.saturating_sub(before_end));
+                    }
+                }
                 conn.served += 1;
                 conn.backoff = BACKOFF_MIN;
                 if arrived.keep_alive && plan.keep_alive {
@@ -217,6 +230,8 @@ impl<S: Transport> Conn<S> {
     fn adopt(&mut self, stream: S) {
         self.stream = Some(stream);
         self.served = 0;
+        // A response cut off on the last connection may have left its stamp.
+        self.first_byte = None;
         self.buf.clear();
         self.framer.reset();
     }
@@ -268,15 +283,29 @@ impl<S: Transport> Conn<S> {
         }
         loop {
             // Bytes left from before the write are framed first; otherwise read at once.
-            if !self.buf.is_empty()
-                && let Some(response) = self.framer.advance(&mut self.buf).map_err(frame_error)?
-            {
-                return Ok(self.arrived(check, response, response.keep_alive));
+            if !self.buf.is_empty() {
+                match self.framer.advance(&mut self.buf).map_err(frame_error)? {
+                    Some(response) => {
+                        return Ok(self.arrived(check, response, response.keep_alive));
+                    }
+                    // Only a response that a read left unfinished is stamped: a body that
+                    // arrives whole costs no clock read.
+                    None if worker.plan.first_byte => self.stamp_first_byte(),
+                    None => {}
+                }
             }
             if self.read(worker, measured).await? == 0 {
                 let response = self.framer.finish_eof().map_err(frame_error)?;
                 return Ok(self.arrived(check, response, false));
             }
+        }
+    }
+
+    /// `--first-byte`: notes the time if the unfinished response's body has just begun.
+    #[cold]
+    fn stamp_first_byte(&mut self) {
+        if self.first_byte.is_none() && self.framer.body_begun() {
+            self.first_byte = Some(Instant::now());
         }
     }
 

@@ -70,6 +70,11 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
                 ));
             }
         };
+        if part.outcome.stats.first_byte.is_some() != outcome.stats.first_byte.is_some() {
+            return Err(format!(
+                "'{path}' mixes runs with and without --first-byte: merge runs of one kind"
+            ));
+        }
         if part.info.keep_alive != info.keep_alive {
             return Err(format!(
                 "'{path}' mixes runs with and without keep-alive: merge runs of one kind"
@@ -196,6 +201,19 @@ impl Report<'_> {
         self.histogram_into(pointer, new_histogram(sigfig))
     }
 
+    /// A histogram the report may lack: `None` when it is null or missing (a run without
+    /// `--first-byte`, or a report from before it).
+    fn optional_histogram(
+        &self,
+        pointer: &str,
+        hist: Histogram<u64>,
+    ) -> Result<Option<Histogram<u64>>, String> {
+        match self.value.pointer(pointer) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.histogram_into(pointer, hist).map(Some),
+        }
+    }
+
     /// A histogram written by the report, added into `hist`.
     fn histogram_into(
         &self,
@@ -227,6 +245,8 @@ fn part(r: &Report) -> Result<Part, String> {
     };
     stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
     stats.connect = r.histogram("/histogram/connect_data", CONNECT_SIGFIG)?;
+    stats.first_byte =
+        r.optional_histogram("/histogram/first_byte_data", new_histogram(LATENCY_SIGFIG))?;
     outcomes(r, "", &mut stats)?;
     let (routes, route_stats) = targets(r)?;
     stats.routes = route_stats;
@@ -320,6 +340,8 @@ fn targets(r: &Report) -> Result<(Vec<Route>, Vec<Stats>), String> {
             };
             let mut stats = Stats::route();
             stats.latency = r.histogram_into(&format!("{at}/histogram"), growing_histogram())?;
+            let first_byte = format!("{at}/first_byte_histogram");
+            stats.first_byte = r.optional_histogram(&first_byte, growing_histogram())?;
             outcomes(r, &at, &mut stats)?;
             Ok((route, stats))
         })

@@ -70,6 +70,8 @@ pub struct Plan {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_body: usize,
+    /// `--first-byte`: each core keeps a histogram of the time to the first body byte.
+    pub first_byte: bool,
     pub driver: Driver,
     pub duration: Option<Duration>,
     /// `--warmup`: load before the measured window, on the same connections and schedule.
@@ -131,6 +133,7 @@ impl Plan {
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
             max_body: config.max_body,
+            first_byte: config.first_byte,
             driver: config.driver,
             duration: config.duration,
             warmup: config.warmup,

@@ -83,6 +83,9 @@ pub struct Framer {
     kept: usize,
     /// This response's body ran over `max_body`: the rest of it is dropped as it arrives.
     oversized: bool,
+    /// Some of a length-framed or close-delimited body has arrived (chunked bodies keep
+    /// their own flag): `--first-byte` times the first of it.
+    body_seen: bool,
     status: u16,
     keep_alive: bool,
     /// Heads parsed before, with their verdicts (shared by the core's framers).
@@ -122,6 +125,7 @@ impl Framer {
             start: 0,
             kept: 0,
             oversized: false,
+            body_seen: false,
             status: 0,
             keep_alive: false,
             known,
@@ -148,6 +152,17 @@ impl Framer {
         self.start = 0;
         self.kept = 0;
         self.oversized = false;
+        self.body_seen = false;
+    }
+
+    /// Whether a byte of the current response's body has arrived (not its head, nor a chunk's
+    /// framing): for a streamed body, its first token.
+    pub fn body_begun(&self) -> bool {
+        match &self.body {
+            Body::Head => false,
+            Body::Chunked(chunked) => chunked.data_seen(),
+            Body::Length(_) | Body::UntilClose => self.body_seen,
+        }
     }
 
     /// Frames what is in `buf`. `Ok(None)` means more bytes are needed.
@@ -229,6 +244,7 @@ impl Framer {
 
     /// Keeps or drops the next `take` body bytes that follow the kept ones.
     fn consume(&mut self, buf: &mut Vec<u8>, take: usize) {
+        self.body_seen |= take > 0;
         if self.keep_body && !self.oversized {
             self.kept += take;
         } else {
@@ -580,6 +596,49 @@ mod tests {
         }
         let response = result.expect("complete after last byte");
         assert_eq!(&buf[response.body()], b"wxyz");
+    }
+
+    /// `body_begun` turns true with the byte that brings the first byte of body data — not
+    /// with the head, an interim response, or a chunk's size line — whether the body is kept
+    /// or dropped. Fed one byte at a time; `|` marks the first body byte (`None`: no body).
+    #[test]
+    fn body_begins_at_its_first_data_byte() {
+        let cases: &[(&str, bool)] = &[
+            ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n|abc", false),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\n|wxyz\r\n0\r\n\r\n",
+                false,
+            ),
+            (
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n|ok",
+                false,
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n|until close", false),
+            ("HTTP/1.1 204 No Content\r\n\r\n", false),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", true),
+        ];
+        for &(marked, head_request) in cases {
+            let want = marked.find('|');
+            let wire = marked.replace('|', "");
+            for keep in [true, false] {
+                let mut framer = Framer::new(head_request, keep, 1024);
+                let mut buf = Vec::new();
+                let mut begun_at = None;
+                for (i, &byte) in wire.as_bytes().iter().enumerate() {
+                    buf.push(byte);
+                    let done = framer.advance(&mut buf).unwrap();
+                    if begun_at.is_none() && framer.body_begun() {
+                        begun_at = Some(i);
+                    }
+                    if done.is_some() {
+                        break;
+                    }
+                }
+                assert_eq!(begun_at, want, "{marked:?} keep {keep}");
+                framer.reset();
+                assert!(!framer.body_begun(), "reset for the next response");
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum Bound {
     /// A latency percentile (0.5, 0.9, 0.95, 0.99, 0.999; 1.0 is the maximum) below this
     /// many microseconds.
     Latency { quantile: f64, max_us: f64 },
+    /// The same, on the time to the first body byte (`first_byte_p99<300ms`; `--first-byte`).
+    FirstByte { quantile: f64, max_us: f64 },
     /// The share of failed requests below this percentage.
     Errors { max_pct: f64 },
     /// Successful responses per second above this many.
@@ -37,6 +39,8 @@ pub struct Scoped {
 /// What a bound is judged on: the run's totals or one target's.
 struct Measured<'a> {
     latency: &'a Latency,
+    /// `None` when first bytes were not timed.
+    first_byte: Option<&'a Latency>,
     requests: u64,
     success_pct: f64,
     success_rps: f64,
@@ -46,6 +50,7 @@ impl<'a> From<&'a Summary> for Measured<'a> {
     fn from(s: &'a Summary) -> Self {
         Measured {
             latency: &s.latency,
+            first_byte: s.first_byte.as_ref().map(|f| &f.latency),
             requests: s.requests,
             success_pct: s.success_pct,
             success_rps: s.success_rps,
@@ -57,12 +62,16 @@ impl<'a> From<&'a TargetSummary> for Measured<'a> {
     fn from(t: &'a TargetSummary) -> Self {
         Measured {
             latency: &t.latency,
+            first_byte: t.first_byte.as_ref().map(|f| &f.latency),
             requests: t.requests,
             success_pct: t.success_pct,
             success_rps: t.success_rps,
         }
     }
 }
+
+/// What names a bound on the time to the first body byte: `first_byte_p99`.
+const FIRST_BYTE: &str = "first_byte_";
 
 /// The percentiles a latency bound may name, with the quantile each stands for.
 const PERCENTILES: &[(&str, f64)] = &[
@@ -95,6 +104,13 @@ impl Slo {
         self.bounds
             .iter()
             .any(|b| matches!(b.bound, Bound::Throughput { .. }))
+    }
+
+    /// Whether any bound is on the time to the first body byte (which `--first-byte` times).
+    pub fn bounds_first_byte(&self) -> bool {
+        self.bounds
+            .iter()
+            .any(|b| matches!(b.bound, Bound::FirstByte { .. }))
     }
 
     /// The first target a bound names that is not among `names` (the mix's), if any.
@@ -147,8 +163,12 @@ fn parse_scoped(part: &str) -> Result<Scoped, String> {
 }
 
 fn parse_bound(part: &str) -> Result<Bound, String> {
-    let bad =
-        || format!("invalid --slo '{part}' (use e.g. p99<100ms, max<1s, errors<1% or rps>5000)");
+    let bad = || {
+        format!(
+            "invalid --slo '{part}' (use e.g. p99<100ms, max<1s, first_byte_p99<300ms, errors<1% \
+             or rps>5000)"
+        )
+    };
     if let Some((name, value)) = split(part, '>') {
         return match name {
             "rps" => crate::units::parse_rate(value)
@@ -166,15 +186,23 @@ fn parse_bound(part: &str) -> Result<Bound, String> {
             .ok_or_else(bad)?;
         return Ok(Bound::Errors { max_pct: pct });
     }
+    let (first_byte, label) = match name.strip_prefix(FIRST_BYTE) {
+        Some(label) => (true, label),
+        None => (false, name),
+    };
     let quantile = PERCENTILES
         .iter()
-        .find(|(label, _)| *label == name)
+        .find(|(known, _)| *known == label)
         .map(|(_, q)| *q)
         .ok_or_else(bad)?;
-    let max = crate::units::parse_duration(value).map_err(|_| bad())?;
-    Ok(Bound::Latency {
-        quantile,
-        max_us: max.as_secs_f64() * 1e6,
+    let max_us = crate::units::parse_duration(value)
+        .map_err(|_| bad())?
+        .as_secs_f64()
+        * 1e6;
+    Ok(if first_byte {
+        Bound::FirstByte { quantile, max_us }
+    } else {
+        Bound::Latency { quantile, max_us }
     })
 }
 
@@ -188,21 +216,10 @@ fn split(part: &str, op: char) -> Option<(&str, &str)> {
 fn check(bound: Bound, run: &Measured) -> Result<(), String> {
     match bound {
         Bound::Latency { quantile, max_us } => {
-            let got = latency(run.latency, quantile);
-            let name = PERCENTILES
-                .iter()
-                .find(|(_, q)| *q == quantile)
-                .map_or("p?", |(label, _)| label);
-            if run.latency.count == 0 {
-                return Err(format!("{name}: no complete responses"));
-            }
-            if got >= max_us {
-                return Err(format!(
-                    "{name} {} >= {}",
-                    format_micros(got),
-                    format_micros(max_us)
-                ));
-            }
+            check_percentile("", Some(run.latency), quantile, max_us)?;
+        }
+        Bound::FirstByte { quantile, max_us } => {
+            check_percentile(FIRST_BYTE, run.first_byte, quantile, max_us)?;
         }
         Bound::Errors { max_pct } => {
             let pct = 100.0 - run.success_pct;
@@ -219,7 +236,37 @@ fn check(bound: Bound, run: &Measured) -> Result<(), String> {
     Ok(())
 }
 
-fn latency(l: &Latency, quantile: f64) -> f64 {
+/// A percentile bound on `latency` (`None`: not timed), named `prefix` + its label.
+fn check_percentile(
+    prefix: &str,
+    latency: Option<&Latency>,
+    quantile: f64,
+    max_us: f64,
+) -> Result<(), String> {
+    let label = PERCENTILES
+        .iter()
+        .find(|(_, q)| *q == quantile)
+        .map_or("p?", |(label, _)| label);
+    let Some(latency) = latency else {
+        return Err(format!(
+            "{prefix}{label}: first bytes were not timed (--first-byte)"
+        ));
+    };
+    if latency.count == 0 {
+        return Err(format!("{prefix}{label}: no complete responses"));
+    }
+    let got = percentile(latency, quantile);
+    if got >= max_us {
+        return Err(format!(
+            "{prefix}{label} {} >= {}",
+            format_micros(got),
+            format_micros(max_us)
+        ));
+    }
+    Ok(())
+}
+
+fn percentile(l: &Latency, quantile: f64) -> f64 {
     match quantile {
         q if q <= 0.5 => l.p50,
         q if q <= 0.9 => l.p90,
@@ -300,6 +347,57 @@ mod tests {
                 "{slo} over {} responses",
                 latencies.len()
             );
+        }
+    }
+
+    /// `first_byte_pNN` bounds judge the first-byte times (here a tenth of each latency),
+    /// and say so when the run did not time them.
+    #[test]
+    fn first_byte_bounds_judge_the_first_byte_times() {
+        let verdict = |timed: bool, slo: &str| {
+            let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+            config.slo = Some(Slo::parse(slo).unwrap());
+            let mut stats = Stats::default();
+            stats.first_byte = timed.then(|| crate::stats::new_histogram(3));
+            for ms in 1..=100u64 {
+                record_latency(&mut stats.latency, ms * 1_000_000);
+                if let Some(hist) = &mut stats.first_byte {
+                    record_latency(hist, ms * 100_000);
+                }
+                stats.record_response(200, None);
+            }
+            Summary::new(&config, one_second(stats)).slo.unwrap().missed
+        };
+        let cases: &[(bool, &str, Option<&str>)] = &[
+            (true, "first_byte_p99<10ms,p99<101ms", None),
+            (
+                true,
+                "first_byte_p99<9ms",
+                Some("first_byte_p99 9.90ms >= 9.00ms"),
+            ),
+            (
+                true,
+                "first_byte_max<10ms",
+                Some("first_byte_max 10.00ms >= 10.00ms"),
+            ),
+            (true, "first_byte_p99.9 < 1s", None),
+            (
+                false,
+                "p99<1s,first_byte_p50<1s",
+                Some("first_byte_p50: first bytes were not timed (--first-byte)"),
+            ),
+        ];
+        for (timed, slo, missed) in cases {
+            assert_eq!(
+                verdict(*timed, slo).as_deref(),
+                *missed,
+                "{slo} timed {timed}"
+            );
+            assert!(Slo::parse(slo).unwrap().bounds_first_byte(), "{slo}");
+        }
+        assert!(!Slo::parse("p99<1s").unwrap().bounds_first_byte());
+        for bad in ["first_byte<1s", "first_byte_p98<1s", "first_byte_errors<1%"] {
+            assert!(Slo::parse(bad).is_err(), "{bad}");
         }
     }
 

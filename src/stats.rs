@@ -99,6 +99,9 @@ pub struct Stats {
     pub uncorrected: Option<Histogram<u64>>,
     /// Rate mode: how long after its intended time each request was sent.
     pub send_lag: Option<Histogram<u64>>,
+    /// `--first-byte`: the time to each complete response's first body byte, from the same
+    /// start as `latency`.
+    pub first_byte: Option<Histogram<u64>>,
     /// Rate mode: requests sent more than `LATE_AFTER` after their intended time.
     pub late: u64,
     /// Most connections open at once.
@@ -136,6 +139,7 @@ impl Stats {
             sent: 0,
             uncorrected: None,
             send_lag: None,
+            first_byte: None,
             late: 0,
             peak_connections: 0,
             routes: Vec::new(),
@@ -247,6 +251,7 @@ impl Stats {
     pub fn merge(&mut self, other: &Stats) {
         merge_optional(&mut self.uncorrected, &other.uncorrected);
         merge_optional(&mut self.send_lag, &other.send_lag);
+        merge_optional(&mut self.first_byte, &other.first_byte);
         self.sent += other.sent;
         self.late += other.late;
         self.peak_connections += other.peak_connections;

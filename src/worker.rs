@@ -91,6 +91,12 @@ impl Worker {
         };
         stats.established = opened.iter().flatten().count() as u64;
         stats.routes = vec![Stats::route(); plan.routes.len()];
+        if plan.first_byte {
+            stats.first_byte = Some(crate::stats::new_histogram(crate::stats::LATENCY_SIGFIG));
+            for route in &mut stats.routes {
+                route.first_byte = Some(crate::stats::growing_histogram());
+            }
+        }
         let checks = plan
             .expects
             .iter()
@@ -232,14 +238,22 @@ impl Worker {
     /// response status or without one. Its latency runs from `slot.intended(sent)`; in rate
     /// mode the latency from the actual send is kept too. One that ends after the deadline
     /// stays counted as in flight: the measured window is exactly the run's duration.
-    pub fn end(&self, now: Instant, slot: Slot, sent: Instant, request: u32, outcome: Outcome) {
+    /// Returns the latency recorded, in nanoseconds (`None`: not a counted response).
+    pub fn end(
+        &self,
+        now: Instant,
+        slot: Slot,
+        sent: Instant,
+        request: u32,
+        outcome: Outcome,
+    ) -> Option<u64> {
         let Outcome { status, failure } = outcome;
         if self.deadline.is_some_and(|d| now > d) {
             self.stopped.set(true);
-            return;
+            return None;
         }
         if !self.measured(slot) {
-            return;
+            return None;
         }
         self.in_flight.set(self.in_flight.get() - 1);
         let since = |t: Instant| now.saturating_duration_since(t).as_nanos() as u64;
@@ -261,6 +275,22 @@ impl Worker {
                 route.over_range += u64::from(crate::stats::record_latency(&mut route.latency, ns));
             }
             route.record(status, failure);
+        }
+        latency
+    }
+
+    /// `--first-byte`: the response to request `request`, whose latency `end` just recorded,
+    /// had its first body byte `ns` nanoseconds after the latency's start.
+    pub fn first_byte(&self, request: u32, ns: u64) {
+        let mut stats = self.stats.borrow_mut();
+        if let Some(hist) = &mut stats.first_byte {
+            crate::stats::record_latency(hist, ns);
+        }
+        if !stats.routes.is_empty() {
+            let route = &mut stats.routes[self.plan.requests[request as usize].route as usize];
+            if let Some(hist) = &mut route.first_byte {
+                crate::stats::record_latency(hist, ns);
+            }
         }
     }
 

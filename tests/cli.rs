@@ -128,6 +128,14 @@ fn errors_name_what_is_wrong() {
             "--find-max cannot search with an rps bound",
         ),
         (
+            &["--slo", "first_byte_p98<1s", "http://127.0.0.1:1/"],
+            "invalid --slo 'first_byte_p98<1s' (use e.g. p99<100ms, max<1s, first_byte_p99<300ms",
+        ),
+        (
+            &["--first-byte=yes", "http://127.0.0.1:1/"],
+            "unexpected value 'yes' for '--first-byte'",
+        ),
+        (
             &["--find-max", "http://127.0.0.1:1/"],
             "not provided: --slo",
         ),

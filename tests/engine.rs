@@ -465,3 +465,67 @@ fn health_check_gates_the_run() {
     config.requests = Some(10);
     assert_eq!(app::run(&config).unwrap().successes, 10);
 }
+
+/// `--first-byte` times the first byte of the body, not of the head: a streamed body (the
+/// head at once, a token every 20 ms) has its first byte at the first token, 20 ms in, and
+/// its last at the third, 60 ms in. A body that arrives whole begins when it ends. After a
+/// warm-up of streamed responses too: their times are dropped with them.
+#[test]
+fn first_byte_is_the_first_token_of_a_streamed_body() {
+    const PAUSE: Duration = Duration::from_millis(20);
+    let ms = |us: f64| us / 1e3;
+    for driver in DRIVERS {
+        let server = Server::start(Behavior::Tokens(
+            &["data: 0\n\n", "data: 1\n\n", "data: 2\n\n"],
+            PAUSE,
+        ));
+        let mut config = server.config("/generate");
+        config.connections = 2;
+        config.requests = Some(20);
+        config.warmup = Duration::from_millis(150);
+        config.first_byte = true;
+        let summary = run(config, driver);
+        assert_eq!(summary.successes, 20, "{driver:?} {:?}", summary.errors);
+        let first = &summary.first_byte.as_ref().expect("timed").latency;
+        let last = &summary.latency;
+        assert_eq!(first.count, 20, "{driver:?}");
+        // The head came at once: a clock that stopped at it would read under 20 ms.
+        assert!(
+            first.min >= 20_000.0,
+            "{driver:?} first byte min {}ms",
+            ms(first.min)
+        );
+        assert!(
+            first.p50 < 40_000.0,
+            "{driver:?} first byte p50 {}ms",
+            ms(first.p50)
+        );
+        assert!(
+            last.min >= 60_000.0,
+            "{driver:?} latency min {}ms",
+            ms(last.min)
+        );
+
+        let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+        let mut config = server.config("/predict");
+        config.requests = Some(200);
+        config.first_byte = true;
+        let summary = run(config.clone(), driver);
+        let first = &summary.first_byte.as_ref().expect("timed").latency;
+        assert_eq!(
+            (first.count, first.p50, first.max),
+            (
+                summary.latency.count,
+                summary.latency.p50,
+                summary.latency.max
+            ),
+            "{driver:?}: one read, one time"
+        );
+        config.first_byte = false;
+        assert_eq!(
+            run(config, driver).first_byte,
+            None,
+            "{driver:?}: off by default"
+        );
+    }
+}

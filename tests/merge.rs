@@ -29,7 +29,8 @@ fn merged(files: &[&Path], more: &[&str]) -> (Option<i32>, Value) {
 
 /// Two runs at once (4 connections on io_uring, 2 on epoll) against one server whose bodies
 /// fail the check one time in twenty, each writing its report into `dir`; rate mode (and a
-/// connection per request) when `rate` is given. Returns the two reports' paths.
+/// connection per request) when `rate` is given, otherwise timing first bytes
+/// (`--first-byte`). Returns the two reports' paths.
 fn two_runs(dir: &Path, rate: Option<&str>) -> [PathBuf; 2] {
     let server = common::builtin(Faults {
         delay: Delay::Fixed(Duration::from_millis(1)),
@@ -55,6 +56,8 @@ fn two_runs(dir: &Path, rate: Option<&str>) -> [PathBuf; 2] {
             if let Some(rate) = rate {
                 // Without keep-alive too: every request's connect is timed, and merged.
                 args.extend_from_slice(&["--rate", rate, "--no-keepalive"]);
+            } else {
+                args.push("--first-byte");
             }
             let args: Vec<String> = args
                 .iter()
@@ -194,8 +197,16 @@ fn runs_at_the_same_time_merge_into_one() {
             let uncorrected =
                 decode_histogram(m["histogram"]["uncorrected_data"].as_str().unwrap());
             assert_eq!(uncorrected.unwrap().len(), sum("/latency_us/count"));
+            assert!(m["first_byte_us"].is_null());
         } else {
             assert!(m["rate"].is_null());
+            // First bytes merge exactly too: every response once.
+            assert_eq!(
+                m["first_byte_us"]["count"].as_u64().unwrap(),
+                sum("/latency_us/count")
+            );
+            let first = decode_histogram(m["histogram"]["first_byte_data"].as_str().unwrap());
+            assert_eq!(first.unwrap().len(), sum("/latency_us/count"));
         }
         // Judged against an objective the merged run misses: exit 1.
         let (code, judged) = merged(
@@ -260,6 +271,22 @@ fn reports_that_cannot_merge_are_one_line_and_exit_2() {
                 }),
             ],
             "mixes runs with and without keep-alive",
+        ),
+        (
+            vec![
+                closed.clone(),
+                edited("no-first-byte.json", &|v| {
+                    v["first_byte_us"] = Value::Null;
+                    v["histogram"]["first_byte_data"] = Value::Null;
+                }),
+            ],
+            "mixes runs with and without --first-byte",
+        ),
+        (
+            vec![edited("first-byte-hist.json", &|v| {
+                v["histogram"]["first_byte_data"] = "bm90IGEgaGlzdG9ncmFt".into()
+            })],
+            "'histogram.first_byte_data' is missing or invalid",
         ),
         (
             vec![closed.clone(), {

@@ -10,6 +10,7 @@ use blast::config::{Config, Driver};
 use blast::mix::{self, Defaults};
 use blast::report::{Summary, TargetSummary};
 use blast::serve::faults::Faults;
+use blast::slo::Slo;
 use blast::target::Target;
 use common::{Behavior, DRIVERS, blast, errors, prediction_rule, run_on, scratch};
 
@@ -495,4 +496,32 @@ fn mixes_merge_target_by_target() {
     assert!(error.contains("another --targets mix"), "{error}");
     server.stop().unwrap();
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// With `--first-byte`, each target keeps its own first-byte times (a streamed body: the
+/// first token 20 ms in, the last 40 ms in), and a target's `first_byte_` bound judges them.
+#[test]
+fn each_target_times_its_first_byte() {
+    let _turn = common::one_at_a_time();
+    let pause = Duration::from_millis(20);
+    let server = common::Server::start(Behavior::Tokens(&["data: 0\n\n", "data: 1\n\n"], pause));
+    let text = "{\"name\": \"a\", \"path\": \"/a\", \"expect_json\": [], \"expect_body\": \"data: 1\"}\n\
+                {\"name\": \"b\", \"path\": \"/b\", \"expect_json\": []}";
+    let mut config = mix_config(&server.url("/"), text, 40);
+    config.first_byte = true;
+    config.slo = Some(Slo::parse("a:first_byte_p50<1s,b:first_byte_max<1ms").unwrap());
+    let summary = run_on(config, DRIVERS[0]);
+    assert_eq!(summary.successes, 40, "{:?}", summary.errors);
+    for t in &summary.targets {
+        let first = &t.first_byte.as_ref().expect("timed").latency;
+        assert_eq!(first.count, t.latency.count, "{}", t.name);
+        assert_eq!(first.count, 20, "{}", t.name);
+        assert!(
+            first.min >= 20_000.0 && first.max < t.latency.max,
+            "{}: {first:?}",
+            t.name
+        );
+    }
+    let missed = summary.slo.unwrap().missed.unwrap();
+    assert!(missed.starts_with("b: first_byte_max "), "{missed}");
 }

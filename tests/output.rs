@@ -16,7 +16,9 @@ use blast::report::sweep::{self as sweep_report, SweepReport};
 use blast::report::{Summary, csv, html, json, text};
 use blast::series::SecondRow;
 use blast::slo::Slo;
-use blast::stats::{ErrorKind, Stats, record_latency};
+use blast::stats::{
+    ErrorKind, LATENCY_SIGFIG, Stats, growing_histogram, new_histogram, record_latency,
+};
 use blast::target::Target;
 use regex::Regex;
 use serde_json::Value;
@@ -44,6 +46,7 @@ fn golden(name: &str, actual: &str) {
 
 /// A fixed outcome: 1,000 responses over two seconds with latencies 100 µs .. 2 ms, a few of
 /// each failure kind, and in rate mode the send-side numbers; judged against `slo` if given.
+/// The closed loop times first bytes too (`--first-byte`), at two thirds of each latency.
 fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
     let mut config = Config::new(Target::parse("http://127.0.0.1:8000/predict").unwrap());
     config.connections = 64;
@@ -54,9 +57,13 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
     } else {
         Stats::default()
     };
+    stats.first_byte = rate.is_none().then(|| new_histogram(LATENCY_SIGFIG));
     for i in 0..1_000u64 {
         let ns = 100_000 + i * 1_900;
         record_latency(&mut stats.latency, ns);
+        if let Some(hist) = &mut stats.first_byte {
+            record_latency(hist, ns * 2 / 3);
+        }
         let failure = match i % 200 {
             0 => Some(ErrorKind::Status),
             1 => Some(ErrorKind::Body),
@@ -122,6 +129,13 @@ fn mix_summary(rate: Option<f64>) -> Summary {
         Stats::default()
     };
     stats.routes = vec![Stats::route(), Stats::route()];
+    // The closed loop times first bytes (`--first-byte`): at half of each latency.
+    if rate.is_none() {
+        stats.first_byte = Some(new_histogram(LATENCY_SIGFIG));
+        for route in &mut stats.routes {
+            route.first_byte = Some(growing_histogram());
+        }
+    }
     for i in 0..400u64 {
         let (route, ns, status) = match i % 4 {
             3 => (1, 50_000 + i * 100, if i == 399 { 503 } else { 200 }),
@@ -130,6 +144,9 @@ fn mix_summary(rate: Option<f64>) -> Summary {
         let failure = (status == 503).then_some(ErrorKind::Status);
         let respond = |s: &mut Stats| {
             record_latency(&mut s.latency, ns);
+            if let Some(hist) = &mut s.first_byte {
+                record_latency(hist, ns / 2);
+            }
             s.record_response(status, failure);
         };
         respond(&mut stats.routes[route]);

@@ -377,6 +377,50 @@ fn fastapi_under_gunicorn_with_uvicorn_workers() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("status 404"));
 }
 
+/// A streamed answer from a real model-server stack: the app's /generate under Gunicorn and
+/// Uvicorn sends its headers at once, the first token after 50 ms, then one every 30 ms.
+/// `--first-byte` reports the first token, not the headers and not the end; the body check
+/// still reads the whole stream.
+#[test]
+fn fastapi_streamed_tokens_time_their_first_byte() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "2"]);
+    let url = format!("http://127.0.0.1:{port}/generate?tokens=5&first_ms=50&delay_ms=30");
+    let report = blast_json(&[
+        "-c",
+        "4",
+        "-d",
+        "2",
+        "--first-byte",
+        "--expect-body",
+        "data: [DONE]",
+        &url,
+    ]);
+    assert_eq!(report["failures"], 0, "{}", report["errors"]);
+    let (first, last) = (&report["first_byte_us"], &report["latency_us"]);
+    let us = |v: &serde_json::Value, key: &str| v[key].as_f64().unwrap();
+    assert_eq!(first["count"], last["count"]);
+    assert!(us(first, "min") >= 50_000.0, "first byte {first}");
+    assert!(us(last, "min") >= 170_000.0, "latency {last}");
+    assert!(
+        us(first, "p50") < us(last, "p50") - 80_000.0,
+        "first byte {first}, latency {last}"
+    );
+    // An objective on the first byte times it without --first-byte, and judges it: the
+    // first token comes after 50 ms, the last after 170 ms.
+    for (slo, code) in [("first_byte_p50<150ms", 0), ("first_byte_p50<40ms", 1)] {
+        let report = blast_json_exit(&["-c", "4", "-n", "24", "--slo", slo, &url], code);
+        assert_eq!(report["first_byte_us"]["count"], 24, "{slo}");
+        let missed = report["slo"]["missed"].as_str().unwrap_or("");
+        assert_eq!(
+            missed.starts_with("first_byte_p50 "),
+            code == 1,
+            "{slo}: {missed}"
+        );
+    }
+}
+
 /// nginx over https (`listen ... ssl`, a certificate from a throw-away CA): the full check on
 /// both drivers with its CA trusted, a new handshake per request without keep-alive, and the
 /// same nginx refused without the CA.

@@ -92,6 +92,12 @@ fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             points: spectrum(&rate.uncorrected),
         });
     }
+    if let Some(first_byte) = &s.first_byte {
+        distribution.push(Series {
+            name: "to the first body byte",
+            points: spectrum(&first_byte.latency),
+        });
+    }
     let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
     let mut charts = vec![
         Chart {

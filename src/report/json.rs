@@ -46,6 +46,8 @@ fn target_value(t: &super::TargetSummary) -> Value {
         "errors": counts(&t.errors),
         "status_codes": counts(&t.status_codes),
         "histogram": t.histogram,
+        "first_byte_us": t.first_byte.as_ref().map(|f| latency_value(&f.latency)),
+        "first_byte_histogram": t.first_byte.as_ref().map(|f| &f.histogram),
     })
 }
 
@@ -76,6 +78,7 @@ pub fn to_value(s: &Summary) -> Value {
         "concurrency": s.concurrency,
         "latency_us": latency_value(&s.latency),
         "connect_us": latency_value(&s.connect),
+        "first_byte_us": s.first_byte.as_ref().map(|f| latency_value(&f.latency)),
         "rate": s.rate.as_ref().map(rate_value),
         "latency_uncorrected_us": s.rate.as_ref().map(|r| latency_value(&r.uncorrected)),
         "errors": counts(&s.errors),
@@ -96,6 +99,7 @@ pub fn to_value(s: &Summary) -> Value {
             "encoding": "hdrhistogram-v2-deflate-base64",
             "data": s.histogram,
             "connect_data": s.connect_histogram,
+            "first_byte_data": s.first_byte.as_ref().map(|f| &f.histogram),
             "uncorrected_data": s.rate.as_ref().map(|r| &r.uncorrected_histogram),
             "send_lag_data": s.rate.as_ref().map(|r| &r.send_lag_histogram),
         },

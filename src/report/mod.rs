@@ -40,6 +40,22 @@ pub struct Latency {
     pub spectrum: Vec<(f64, f64)>,
 }
 
+/// `--first-byte` figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstByte {
+    pub latency: Latency,
+    pub histogram: String,
+}
+
+impl FirstByte {
+    fn of(hist: &Histogram<u64>) -> FirstByte {
+        FirstByte {
+            latency: latency(hist, 0),
+            histogram: encode_histogram(hist),
+        }
+    }
+}
+
 /// Open-loop figures (`--rate`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateSummary {
@@ -87,6 +103,8 @@ pub struct TargetSummary {
     pub status_codes: Vec<(u16, u64)>,
     /// Its latency histogram, encoded like `Summary::histogram`, so that mixes merge exactly.
     pub histogram: String,
+    /// `--first-byte`: its time to the first body byte (at 1% precision).
+    pub first_byte: Option<FirstByte>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +152,9 @@ pub struct Summary {
     pub histogram: String,
     /// The connect-time histogram, encoded the same way.
     pub connect_histogram: String,
+    /// `--first-byte`: the time to each complete response's first body byte, and its
+    /// histogram encoded like `histogram`.
+    pub first_byte: Option<FirstByte>,
     pub rate: Option<RateSummary>,
     /// The verdict on `--slo`, when one was given.
     pub slo: Option<SloVerdict>,
@@ -215,6 +236,7 @@ impl Summary {
         let secs = outcome.elapsed.as_secs_f64().max(1e-9);
         let requests = stats.requests();
         let connect = latency(&stats.connect, 0);
+        let first_byte = stats.first_byte.as_ref().map(FirstByte::of);
         let latency = latency(&stats.latency, stats.over_range);
         let rps = requests as f64 / secs;
         let mut summary = Summary {
@@ -250,6 +272,7 @@ impl Summary {
             per_second: outcome.seconds,
             histogram: encode_histogram(&stats.latency),
             connect_histogram: encode_histogram(&stats.connect),
+            first_byte,
             rate: info.rate.map(|target| rate_summary(target, stats, secs)),
             slo: None,
             targets: target_summaries(&info.routes, &stats.routes, secs),
@@ -300,6 +323,7 @@ fn target_summaries(routes: &[Route], stats: &[Stats], secs: f64) -> Vec<TargetS
                 errors: error_counts(stats),
                 status_codes: stats.status_counts().collect(),
                 histogram: encode_histogram(&stats.latency),
+                first_byte: stats.first_byte.as_ref().map(FirstByte::of),
             }
         })
         .collect()

@@ -49,6 +49,19 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.rps, s.success_rps
     )?;
     write_latency(out, s)?;
+    if let Some(f) = s.first_byte.as_ref().filter(|f| f.latency.count > 0) {
+        let f = &f.latency;
+        writeln!(
+            out,
+            "  First byte  mean {}, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}",
+            format_micros(f.mean),
+            format_micros(f.p50),
+            format_micros(f.p90),
+            format_micros(f.p99),
+            format_micros(f.p999),
+            format_micros(f.max)
+        )?;
+    }
     let c = &s.connect;
     if c.count > 0 {
         let which = if s.keep_alive {
@@ -128,34 +141,44 @@ fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::R
         .max()
         .unwrap_or(0)
         .clamp(6, 40);
+    // `--first-byte`: two more columns, its p50 and p99.
+    let first_byte = targets.iter().any(|t| t.first_byte.is_some());
     writeln!(out)?;
-    writeln!(
+    write!(
         out,
-        "  {:<width$} {:>6} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}  failures",
+        "  {:<width$} {:>6} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8}",
         "Target", "share", "requests", "success", "req/s", "p50", "p99", "max"
     )?;
+    if first_byte {
+        write!(out, " {:>8} {:>8}", "1st p50", "1st p99")?;
+    }
+    writeln!(out, "  failures")?;
     for t in targets {
-        let l = &t.latency;
-        let micros = |us: f64| {
+        let micros = |l: &super::Latency, us: f64| {
             if l.count == 0 {
                 "-".to_string()
             } else {
                 format_micros(us)
             }
         };
-        writeln!(
+        let l = &t.latency;
+        write!(
             out,
-            "  {:<width$} {:>5.1}% {:>9} {:>7.2}% {:>9.1} {:>8} {:>8} {:>8}  {}",
+            "  {:<width$} {:>5.1}% {:>9} {:>7.2}% {:>9.1} {:>8} {:>8} {:>8}",
             t.name,
             t.share_pct,
             t.requests,
             t.success_pct,
             t.rps,
-            micros(l.p50),
-            micros(l.p99),
-            micros(l.max),
-            failure_list(&t.errors)
+            micros(l, l.p50),
+            micros(l, l.p99),
+            micros(l, l.max),
         )?;
+        if let Some(f) = &t.first_byte {
+            let f = &f.latency;
+            write!(out, " {:>8} {:>8}", micros(f, f.p50), micros(f, f.p99))?;
+        }
+        writeln!(out, "  {}", failure_list(&t.errors))?;
     }
     Ok(())
 }

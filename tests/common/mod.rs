@@ -118,6 +118,9 @@ pub enum Behavior {
     Chunked(&'static str),
     /// Send the response one byte at a time with this pause between bytes.
     Drip(&'static str, Duration),
+    /// A streamed body, as a generative model sends its tokens: the head of a chunked
+    /// response at once, then each piece as a chunk after this pause, then the last chunk.
+    Tokens(&'static [&'static str], Duration),
     /// HTTP/1.0 response without Content-Length: the body ends when the server closes.
     CloseDelimited(&'static str),
     /// 200 with the body after this delay.
@@ -465,6 +468,18 @@ fn respond<W: Wire>(stream: &mut W, behavior: &Behavior, served: u64) -> bool {
             thread::sleep(*pause);
             write(stream, &[*byte])
         }),
+        Behavior::Tokens(pieces, pause) => {
+            let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            write(stream, head.as_bytes())
+                && pieces.iter().all(|piece| {
+                    thread::sleep(*pause);
+                    write(
+                        stream,
+                        format!("{:x}\r\n{piece}\r\n", piece.len()).as_bytes(),
+                    )
+                })
+                && write(stream, b"0\r\n\r\n")
+        }
         Behavior::CloseDelimited(b) => {
             write(stream, format!("HTTP/1.0 200 OK\r\n\r\n{b}").as_bytes());
             false
