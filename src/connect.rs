@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use monoio::BufResult;
 use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::{TcpStream, UnixStream};
 use monoio::time::timeout_at;
 
@@ -66,6 +66,17 @@ pub trait Transport: AsRawFd + Sized {
 
     /// Reads HTTP bytes into the buffer's room (0: the end of the stream).
     fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>>;
+
+    /// Whether the loop may queue requests with `queue` on io_uring. Only for sockets that
+    /// monoio declares `Split`: the loop reads while the queued write is pending.
+    const QUEUES: bool = false;
+
+    /// io_uring: puts one write of `buf` on the ring at once (it leaves with the runtime's
+    /// next submission, the response's read after it); the future gives its result. Used
+    /// only where `QUEUES`; otherwise the same as `write_all`.
+    fn queue<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        self.write_all(buf)
+    }
 }
 
 /// A socket whose bytes are the HTTP bytes: TCP, or a Unix socket (`--unix-socket`). One
@@ -94,6 +105,16 @@ impl Transport for Plain {
         }
     }
 
+    // Both sockets are `Split` (checked below).
+    const QUEUES: bool = true;
+
+    fn queue<T: IoBuf>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
+        match self {
+            Plain::Tcp(s) => Either::Tcp(s.write(buf)),
+            Plain::Unix(s) => Either::Unix(s.write(buf)),
+        }
+    }
+
     /// The socket's own read. The branch picks the future once; polling it adds one match
     /// and no state of its own (an `async fn` wrapper would add both, on every read).
     fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
@@ -103,6 +124,13 @@ impl Transport for Plain {
         }
     }
 }
+
+/// `Plain::QUEUES` rests on this: a read and a write of either socket may be in flight at once.
+const _: () = {
+    const fn split<T: monoio::io::Split>() {}
+    split::<TcpStream>();
+    split::<UnixStream>();
+};
 
 /// The future of one of the two sockets' operations.
 enum Either<A, B> {

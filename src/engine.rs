@@ -119,7 +119,7 @@ fn spawn_core(
                 deferred: share.max_connections <= DEFERRED_MAX_CONNECTIONS,
             };
             let driver = plan.driver;
-            let core = run_core(plan, share, series, ticks);
+            let core = |uring| run_core(plan, share, series, ticks, uring);
             let ((stats, elapsed), name) = block_on(driver, ring, core)?;
             Ok((stats, name, elapsed))
         })
@@ -128,12 +128,13 @@ fn spawn_core(
 
 /// This core's connections, until they finish (`-n`) or the watcher stops the core. The
 /// core's clock starts once its connections are open (see `connect`); a closed loop with
-/// `--ramp` opens them one by one over the ramp instead.
+/// `--ramp` opens them one by one over the ramp instead. `uring`: the runtime is io_uring's.
 async fn run_core(
     plan: Arc<Plan>,
     share: CoreShare,
     series: Arc<CoreSeries>,
     ticks: ticker::Receiver,
+    uring: bool,
 ) -> (Stats, Duration) {
     let mut ticks = Ticks::new(ticks);
     let open_loop = plan.rate.is_some();
@@ -148,7 +149,7 @@ async fn run_core(
     // Ctrl-C while the connections were opening: the clock never started, so the measured
     // window is empty, however long the books take to close on a busy machine.
     let stopped_before_start = signal::stop_requested();
-    let worker = Worker::new(plan, tls, &share, Instant::now(), series, opened);
+    let worker = Worker::new(plan, tls, &share, Instant::now(), series, opened, uring);
     if stopped_before_start {
         return (worker.finish().0, Duration::ZERO);
     }
@@ -200,15 +201,16 @@ fn uring_setup(deferred: bool) -> io_uring::Builder {
 /// A runtime of either driver; both carry the timer.
 type Runtime = FusionRuntime<TimeDriver<IoUringDriver>, TimeDriver<LegacyDriver>>;
 
-/// Builds the runtime the driver asks for and runs `future` on it; returns the driver used.
+/// Builds the runtime the driver asks for and runs the future `future(uring)` makes on it
+/// (`uring`: the runtime is io_uring's); returns the driver used.
 pub(crate) fn block_on<F: Future>(
     driver: Driver,
     ring: Ring,
-    future: F,
+    future: impl FnOnce(bool) -> F,
 ) -> Result<(F::Output, &'static str), String> {
     match build_runtime(driver, ring)? {
-        FusionRuntime::Uring(mut rt) => Ok((rt.block_on(future), "io_uring")),
-        FusionRuntime::Legacy(mut rt) => Ok((rt.block_on(future), "epoll")),
+        FusionRuntime::Uring(mut rt) => Ok((rt.block_on(future(true)), "io_uring")),
+        FusionRuntime::Legacy(mut rt) => Ok((rt.block_on(future(false)), "epoll")),
     }
 }
 

@@ -69,6 +69,8 @@ pub struct Worker {
     /// A closed loop still in its warm-up (until a `begin` sees the clock past `from`).
     warming: Cell<bool>,
     stopped: Cell<bool>,
+    /// The runtime is io_uring's: plain requests are queued on its ring (`conn`).
+    pub ring_sends: bool,
 }
 
 impl Worker {
@@ -79,6 +81,7 @@ impl Worker {
         start: Instant,
         series: Arc<CoreSeries>,
         opened: Vec<Option<Stream>>,
+        uring: bool,
     ) -> Rc<Worker> {
         let from = start + plan.warmup;
         let deadline = plan.duration.map(|d| from + d);
@@ -125,6 +128,7 @@ impl Worker {
             opened: RefCell::new(opened),
             warming: Cell::new(warming),
             stopped: Cell::new(false),
+            ring_sends: uring,
         })
     }
 

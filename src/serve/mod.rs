@@ -193,7 +193,7 @@ fn serve_thread(
         entries: 4096,
         deferred: true,
     };
-    engine::block_on(config.driver, ring, run)?.0
+    engine::block_on(config.driver, ring, |_| run)?.0
 }
 
 /// One core's server state, shared by its connection tasks.
