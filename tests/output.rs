@@ -129,12 +129,10 @@ fn mix_summary(rate: Option<f64>) -> Summary {
         Stats::default()
     };
     stats.routes = vec![Stats::route(), Stats::route()];
-    // The closed loop times first bytes (`--first-byte`): at half of each latency.
-    if rate.is_none() {
-        stats.first_byte = Some(new_histogram(LATENCY_SIGFIG));
-        for route in &mut stats.routes {
-            route.first_byte = Some(growing_histogram());
-        }
+    // First bytes are timed (`--first-byte`): at half of each latency.
+    stats.first_byte = Some(new_histogram(LATENCY_SIGFIG));
+    for route in &mut stats.routes {
+        route.first_byte = Some(growing_histogram());
     }
     for i in 0..400u64 {
         let (route, ns, status) = match i % 4 {

@@ -92,3 +92,42 @@ fn rates(report: &blast::report::sweep::SweepReport) -> Vec<f64> {
         .map(|s| s.rate.as_ref().unwrap().target)
         .collect()
 }
+
+/// With `--first-byte` every step times first bytes: its JSON step carries them (one per
+/// response) and the table two more columns. Judged by a `first_byte_` bound, which turns
+/// the timing on by itself.
+#[test]
+fn a_sweep_times_first_bytes_in_every_step() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/predict", server.addr);
+    let out = common::blast(&[
+        "-t",
+        "1",
+        "-c",
+        "4",
+        "-d",
+        "0.5",
+        "--rates",
+        "200,400",
+        "--slo",
+        "first_byte_p99<1s",
+        "--json",
+        "-",
+        &url,
+    ]);
+    server.stop().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for step in json["steps"].as_array().unwrap() {
+        assert_eq!(step["first_byte_us"]["count"], step["latency_us"]["count"]);
+        assert_eq!(step["slo"]["met"], true);
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("1st p50   1st p99  objective"), "{text}");
+}

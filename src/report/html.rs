@@ -229,6 +229,13 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             ],
         },
     ];
+    // `--first-byte`: its p99 beside the latency's.
+    if steps.first().is_some_and(|s| s.first_byte.is_some()) {
+        charts[1].series.push(Series {
+            name: "first byte p99",
+            points: by_rate(|s| s.first_byte.as_ref().map_or(0.0, |f| f.latency.p99)),
+        });
+    }
     // `--targets`: every step ran the same mix, so the first step names the targets.
     let targets = steps.first().map_or(&[][..], |s| &s.targets);
     charts.extend(by_target(

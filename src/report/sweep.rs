@@ -35,9 +35,15 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
         report.steps.len(),
         first.duration_s
     )?;
+    // `--first-byte`: its p50 and p99 after the success column.
+    let first_bytes = if first.first_byte.is_some() {
+        format!(" {:>9} {:>9}", "1st p50", "1st p99")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}  objective",
+        "  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}{first_bytes}  objective",
         "target/s", "sent/s", "done/s", "p50", "p95", "p99", "success"
     )?;
     for step in &report.steps {
@@ -53,7 +59,12 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             "  {:>10.1} {:>10.1} {}{verdict}",
             rate.map_or(0.0, |r| r.target),
             rate.map_or(0.0, |r| r.send_rate),
-            outcome_cells(step.rps, &step.latency, step.success_pct),
+            outcome_cells(
+                step.rps,
+                &step.latency,
+                step.success_pct,
+                first_byte(&step.first_byte)
+            ),
         )?;
         write_target_rows(out, step)?;
     }
@@ -72,20 +83,34 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
 /// row right rather than being cut); the objective column stays the step's.
 fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
     for t in &step.targets {
-        let cells = outcome_cells(t.rps, &t.latency, t.success_pct);
+        let cells = outcome_cells(t.rps, &t.latency, t.success_pct, first_byte(&t.first_byte));
         writeln!(out, "    {:<19} {cells}", t.name)?;
     }
     Ok(())
 }
 
-/// The columns from `done/s` to `success`, for a step or one of its targets.
-fn outcome_cells(rps: f64, latency: &Latency, success_pct: f64) -> String {
-    format!(
+/// The columns from `done/s` to `success` (and with `--first-byte` its two), for a step or
+/// one of its targets.
+fn outcome_cells(
+    rps: f64,
+    latency: &Latency,
+    success_pct: f64,
+    first_byte: Option<&Latency>,
+) -> String {
+    let mut cells = format!(
         "{rps:>10.1} {:>9} {:>9} {:>9} {success_pct:>8.2}%",
         format_micros(latency.p50),
         format_micros(latency.p95),
         format_micros(latency.p99),
-    )
+    );
+    if let Some(f) = first_byte {
+        cells += &format!(" {:>9} {:>9}", format_micros(f.p50), format_micros(f.p99));
+    }
+    cells
+}
+
+fn first_byte(first_byte: &Option<super::FirstByte>) -> Option<&Latency> {
+    first_byte.as_ref().map(|f| &f.latency)
 }
 
 pub fn to_value(report: &SweepReport) -> Value {
