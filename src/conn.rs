@@ -11,7 +11,6 @@
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBuf, IoBufMut};
@@ -21,7 +20,6 @@ use monoio::time::Sleep;
 use crate::check::CheckFailure;
 use crate::connect::{self, ConnectError, Plain, Transport};
 use crate::pacer::Slot;
-use crate::plan::Plan;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
 use crate::tls::stream::TlsStream;
@@ -277,9 +275,10 @@ impl<S: Transport> Conn<S> {
             // a read and a write may be in flight together, as its own `into_split` lets
             // them. The stream stays in `self.stream` until this returns, after the future.
             let writer: &mut S = unsafe { &mut *(stream as *mut S) };
-            Some(writer.queue(Queued {
+            Some(writer.queue(Unsent {
                 worker: worker.clone(),
                 index,
+                from: 0,
             }))
         } else {
             let sent = stream.send_now(&request.bytes);
@@ -287,7 +286,7 @@ impl<S: Transport> Conn<S> {
                 // Only what the write's future holds lives across this wait: the task's
                 // state stays as small as it was with one request.
                 let rest = Unsent {
-                    plan: worker.plan.clone(),
+                    worker: worker.clone(),
                     // One write moves at most 2 GiB (Linux's MAX_RW_COUNT), so this fits.
                     index,
                     from: sent as u32,
@@ -383,11 +382,13 @@ impl<S: Transport> Conn<S> {
     }
 }
 
-/// The part of a request the first write left unsent, as an owned buffer for the runtime's
-/// write (which may outlive this task's borrow): it holds the plan, and with it the bytes.
-/// (16 bytes: it lives in the task's state while it waits.)
+/// A request's bytes from `from` on, as an owned buffer for the runtime's write (which may
+/// outlive this task's borrow): a whole request queued on the ring, or the part the first
+/// write left unsent. It keeps the core's worker, and with it the plan and the bytes, alive
+/// as long as the write may run (non-atomically: the worker is this thread's). 16 bytes: it
+/// lives in the task's state while it waits.
 struct Unsent {
-    plan: Arc<Plan>,
+    worker: Rc<Worker>,
     index: u32,
     from: u32,
 }
@@ -395,11 +396,11 @@ struct Unsent {
 impl Unsent {
     /// The whole request.
     fn bytes(&self) -> &[u8] {
-        &self.plan.requests[self.index as usize].bytes
+        &self.worker.plan.requests[self.index as usize].bytes
     }
 }
 
-// SAFETY: the bytes live in the plan, which this value keeps alive, and never move or change
+// SAFETY: the bytes live in the plan, which the worker keeps alive, and never move or change
 // (the plan is read-only during the run).
 unsafe impl IoBuf for Unsent {
     fn read_ptr(&self) -> *const u8 {
@@ -408,27 +409,6 @@ unsafe impl IoBuf for Unsent {
 
     fn bytes_init(&self) -> usize {
         self.bytes().len() - self.from as usize
-    }
-}
-
-/// A request queued on the ring whole, as the ring's write takes it: an owned buffer that
-/// keeps the core's worker, and with it the plan and the bytes, alive as long as the write
-/// may run (non-atomically: the worker is this thread's).
-struct Queued {
-    worker: Rc<Worker>,
-    index: u32,
-}
-
-// SAFETY: the bytes live in the plan, which the worker keeps alive, and never move or change.
-unsafe impl IoBuf for Queued {
-    fn read_ptr(&self) -> *const u8 {
-        self.worker.plan.requests[self.index as usize]
-            .bytes
-            .as_ptr()
-    }
-
-    fn bytes_init(&self) -> usize {
-        self.worker.plan.requests[self.index as usize].bytes.len()
     }
 }
 
