@@ -273,8 +273,7 @@ impl Worker {
             crate::stats::record_latency(hist, since(sent));
         }
         // `--targets`: the request's target counts it too.
-        if !stats.routes.is_empty() {
-            let route = &mut stats.routes[self.plan.requests[request as usize].route as usize];
+        if let Some(route) = self.route_stats(&mut stats, request) {
             if let Some(ns) = latency {
                 route.over_range += u64::from(crate::stats::record_latency(&mut route.latency, ns));
             }
@@ -290,12 +289,21 @@ impl Worker {
         if let Some(hist) = &mut stats.first_byte {
             crate::stats::record_latency(hist, ns);
         }
-        if !stats.routes.is_empty() {
-            let route = &mut stats.routes[self.plan.requests[request as usize].route as usize];
-            if let Some(hist) = &mut route.first_byte {
-                crate::stats::record_latency(hist, ns);
-            }
+        if let Some(hist) = self
+            .route_stats(&mut stats, request)
+            .and_then(|route| route.first_byte.as_mut())
+        {
+            crate::stats::record_latency(hist, ns);
         }
+    }
+
+    /// `--targets`: the counts of request `request`'s target (`None` without a mix, which
+    /// then reads nothing more).
+    fn route_stats<'a>(&self, stats: &'a mut Stats, request: u32) -> Option<&'a mut Stats> {
+        if stats.routes.is_empty() {
+            return None;
+        }
+        Some(&mut stats.routes[self.plan.requests[request as usize].route as usize])
     }
 
     /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick, and in
