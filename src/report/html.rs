@@ -189,6 +189,27 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     let by_rate = |value: fn(&Summary) -> f64| -> Vec<(f64, f64)> {
         steps.iter().map(|s| (target(s), value(s))).collect()
     };
+    let mut latency = vec![
+        Series {
+            name: "p50",
+            points: by_rate(|s| s.latency.p50),
+        },
+        Series {
+            name: "p95",
+            points: by_rate(|s| s.latency.p95),
+        },
+        Series {
+            name: "p99",
+            points: by_rate(|s| s.latency.p99),
+        },
+    ];
+    // `--first-byte`: its p99 beside the latency's.
+    if steps.first().is_some_and(|s| s.first_byte.is_some()) {
+        latency.push(Series {
+            name: "first byte p99",
+            points: by_rate(|s| s.first_byte.as_ref().map_or(0.0, |f| f.latency.p99)),
+        });
+    }
     let mut charts = vec![
         Chart {
             title: "Achieved rate by target rate",
@@ -213,29 +234,9 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             title: "Latency by target rate",
             x: Unit::Count,
             y: Unit::Micros,
-            series: vec![
-                Series {
-                    name: "p50",
-                    points: by_rate(|s| s.latency.p50),
-                },
-                Series {
-                    name: "p95",
-                    points: by_rate(|s| s.latency.p95),
-                },
-                Series {
-                    name: "p99",
-                    points: by_rate(|s| s.latency.p99),
-                },
-            ],
+            series: latency,
         },
     ];
-    // `--first-byte`: its p99 beside the latency's.
-    if steps.first().is_some_and(|s| s.first_byte.is_some()) {
-        charts[1].series.push(Series {
-            name: "first byte p99",
-            points: by_rate(|s| s.first_byte.as_ref().map_or(0.0, |f| f.latency.p99)),
-        });
-    }
     // `--targets`: every step ran the same mix, so the first step names the targets.
     let targets = steps.first().map_or(&[][..], |s| &s.targets);
     charts.extend(by_target(
