@@ -71,7 +71,7 @@ fn expectation(c: &mut Criterion) {
 fn recording(c: &mut Criterion) {
     let mut stats = Stats::default();
     let start = Instant::now();
-    let mut seconds = SecondRecorder::new(Arc::new(CoreSeries::default()), start);
+    let mut seconds = SecondRecorder::new(Arc::new(CoreSeries::default()), start, false);
     let now = start + Duration::from_millis(10);
     let mut latency = 400_000u64;
     c.bench_function("stats/record response + second", |b| {

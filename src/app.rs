@@ -47,13 +47,11 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         eprintln!("blast: warming up for {:.1}s", config.warmup.as_secs_f64());
     }
     let mut failures = 0;
+    let timed = plan.first_byte;
     let mut live = |row: &crate::series::SecondRow| {
         failures += row.failures;
         if config.live {
-            eprint!(
-                "\r\x1b[K{}",
-                text::live_line(row.second, row.requests, failures, row.p99_us)
-            );
+            eprint!("\r\x1b[K{}", text::live_line(row, failures, timed));
         }
     };
     let outcome = engine::run(plan, &mut live)?;

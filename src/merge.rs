@@ -130,6 +130,8 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
         r.failures += row.failures;
         r.p50_us = r.p50_us.max(row.p50_us);
         r.p99_us = r.p99_us.max(row.p99_us);
+        r.first_byte_p50_us = r.first_byte_p50_us.max(row.first_byte_p50_us);
+        r.first_byte_p99_us = r.first_byte_p99_us.max(row.first_byte_p99_us);
     }
     into.seconds = seconds.into_values().collect();
     if into.driver != from.driver {
@@ -187,6 +189,14 @@ impl Report<'_> {
             .as_f64()
             .filter(|n| *n >= 0.0)
             .ok_or_else(|| self.missing(pointer))
+    }
+
+    /// A number that only some reports carry (null or absent in the others): 0 there.
+    fn number_or_zero(&self, pointer: &str) -> Result<f64, String> {
+        match self.value.pointer(pointer) {
+            None | Some(Value::Null) => Ok(0.0),
+            Some(_) => self.number(pointer),
+        }
     }
 
     fn text(&self, pointer: &str) -> Result<&str, String> {
@@ -363,6 +373,8 @@ fn seconds(r: &Report) -> Result<Vec<SecondRow>, String> {
                 failures: r.count(&at("failures"))?,
                 p50_us: r.number(&at("p50_us"))?,
                 p99_us: r.number(&at("p99_us"))?,
+                first_byte_p50_us: r.number_or_zero(&at("first_byte_p50_us"))?,
+                first_byte_p99_us: r.number_or_zero(&at("first_byte_p99_us"))?,
             })
         })
         .collect()

@@ -27,6 +27,8 @@ struct Sample {
     requests: u64,
     failures: u64,
     latency: Option<Histogram<u64>>,
+    /// `--first-byte`: the times to the first body byte.
+    first_byte: Option<Histogram<u64>>,
 }
 
 /// The hand-over point between one core and the collector.
@@ -43,9 +45,16 @@ pub struct SecondRecorder {
     shared: Arc<CoreSeries>,
     current: Sample,
     next_boundary: Instant,
-    /// The current second's latencies, at the run's precision; cleared when it is handed on.
+    latency: Timing,
+    /// `--first-byte`: the times to the first body byte, kept the same way.
+    first_byte: Option<Timing>,
+}
+
+/// One timing's histograms on a core, both at the run's precision.
+struct Timing {
+    /// The current second's; cleared when it is handed on.
     second: Histogram<u64>,
-    /// Every second's latencies so far: the core's run histogram.
+    /// Every second's so far: the core's run histogram.
     run: Histogram<u64>,
 }
 
@@ -57,18 +66,49 @@ impl Sample {
             requests: 0,
             failures: 0,
             latency: None,
+            first_byte: None,
         }
     }
 }
 
+impl Timing {
+    fn new() -> Timing {
+        Timing {
+            second: new_histogram(LATENCY_SIGFIG),
+            run: new_histogram(LATENCY_SIGFIG),
+        }
+    }
+
+    /// Adds the current second into the run and hands it on at the per-second precision
+    /// (`None`: nothing was recorded in it).
+    fn close_second(&mut self) -> Option<Histogram<u64>> {
+        if self.second.is_empty() {
+            return None;
+        }
+        self.run
+            .add(&self.second)
+            .expect("identical histogram bounds");
+        // Allocated once per active second per core, not per request.
+        let mut coarse = new_histogram(SECOND_SIGFIG);
+        coarse.add(&self.second).expect("same bounds");
+        self.second.reset();
+        Some(coarse)
+    }
+
+    fn take_run(&mut self) -> Histogram<u64> {
+        std::mem::replace(&mut self.run, new_histogram(LATENCY_SIGFIG))
+    }
+}
+
 impl SecondRecorder {
-    pub fn new(shared: Arc<CoreSeries>, start: Instant) -> SecondRecorder {
+    /// Seconds from `start`; `first_byte`: times to the first body byte are recorded too.
+    pub fn new(shared: Arc<CoreSeries>, start: Instant, first_byte: bool) -> SecondRecorder {
         SecondRecorder {
             shared,
             current: Sample::empty(0),
             next_boundary: start + Duration::from_secs(1),
-            second: new_histogram(LATENCY_SIGFIG),
-            run: new_histogram(LATENCY_SIGFIG),
+            latency: Timing::new(),
+            first_byte: first_byte.then(Timing::new),
         }
     }
 
@@ -78,7 +118,15 @@ impl SecondRecorder {
         self.roll(now);
         self.current.requests += 1;
         self.current.failures += failed as u64;
-        latency_ns.is_some_and(|ns| record_latency(&mut self.second, ns))
+        latency_ns.is_some_and(|ns| record_latency(&mut self.latency.second, ns))
+    }
+
+    /// `--first-byte`: the response `record` just counted had its first body byte after
+    /// `ns` nanoseconds. (Never over the range unless its latency was, which counts it.)
+    pub fn record_first_byte(&mut self, ns: u64) {
+        if let Some(timing) = &mut self.first_byte {
+            record_latency(&mut timing.second, ns);
+        }
     }
 
     /// Counts one request sent at `now`.
@@ -100,26 +148,19 @@ impl SecondRecorder {
     }
 
     /// Publishes the partial last second, marks this core finished and returns the run
-    /// histogram.
-    pub fn finish(&mut self, now: Instant) -> Histogram<u64> {
+    /// histograms: the latencies, and with `--first-byte` the times to the first byte.
+    pub fn finish(&mut self, now: Instant) -> (Histogram<u64>, Option<Histogram<u64>>) {
         self.roll(now);
         let last = std::mem::replace(&mut self.current, Sample::empty(0));
         self.publish(last);
         self.shared.finished.store(true, Ordering::Release);
-        std::mem::replace(&mut self.run, new_histogram(LATENCY_SIGFIG))
+        let first_byte = self.first_byte.as_mut().map(Timing::take_run);
+        (self.latency.take_run(), first_byte)
     }
 
     fn publish(&mut self, mut sample: Sample) {
-        if !self.second.is_empty() {
-            self.run
-                .add(&self.second)
-                .expect("identical histogram bounds");
-            // Allocated once per active second per core, not per request.
-            let mut coarse = new_histogram(SECOND_SIGFIG);
-            coarse.add(&self.second).expect("same bounds");
-            sample.latency = Some(coarse);
-            self.second.reset();
-        }
+        sample.latency = self.latency.close_second();
+        sample.first_byte = self.first_byte.as_mut().and_then(Timing::close_second);
         if sample.requests > 0 || sample.sent > 0 {
             self.shared
                 .pending
@@ -144,6 +185,9 @@ pub struct SecondRow {
     /// Percentiles of the responses completed in this second; 0 when there were none.
     pub p50_us: f64,
     pub p99_us: f64,
+    /// The same of their times to the first body byte; 0 also without `--first-byte`.
+    pub first_byte_p50_us: f64,
+    pub first_byte_p99_us: f64,
 }
 
 /// The collector side, on the main thread.
@@ -197,11 +241,8 @@ impl Collector {
         open.sent += sample.sent;
         open.requests += sample.requests;
         open.failures += sample.failures;
-        match (&mut open.latency, sample.latency) {
-            (Some(into), Some(from)) => into.add(&from).expect("identical histogram bounds"),
-            (slot @ None, from) => *slot = from,
-            (Some(_), None) => {}
-        }
+        add_into(&mut open.latency, sample.latency);
+        add_into(&mut open.first_byte, sample.first_byte);
     }
 
     /// Emits rows for all seconds below `limit`, filling idle seconds with zero rows.
@@ -217,20 +258,29 @@ impl Collector {
     }
 }
 
+fn add_into(into: &mut Option<Histogram<u64>>, from: Option<Histogram<u64>>) {
+    match (into, from) {
+        (Some(into), Some(from)) => into.add(&from).expect("identical histogram bounds"),
+        (slot @ None, from) => *slot = from,
+        (Some(_), None) => {}
+    }
+}
+
 fn row(second: u32, sample: Option<Sample>) -> SecondRow {
-    let quantile = |q: f64| {
-        sample
-            .as_ref()
-            .and_then(|s| s.latency.as_ref())
-            .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3)
+    let quantile = |hist: Option<&Histogram<u64>>, q: f64| {
+        hist.map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3)
     };
+    let latency = sample.as_ref().and_then(|s| s.latency.as_ref());
+    let first_byte = sample.as_ref().and_then(|s| s.first_byte.as_ref());
     SecondRow {
         second,
         sent: sample.as_ref().map_or(0, |s| s.sent),
         requests: sample.as_ref().map_or(0, |s| s.requests),
         failures: sample.as_ref().map_or(0, |s| s.failures),
-        p50_us: quantile(0.5),
-        p99_us: quantile(0.99),
+        p50_us: quantile(latency, 0.5),
+        p99_us: quantile(latency, 0.99),
+        first_byte_p50_us: quantile(first_byte, 0.5),
+        first_byte_p99_us: quantile(first_byte, 0.99),
     }
 }
 
@@ -242,18 +292,18 @@ mod tests {
     fn merges_cores_per_second() {
         let start = Instant::now();
         let shared: Vec<Arc<CoreSeries>> = (0..2).map(|_| Arc::default()).collect();
-        let mut a = SecondRecorder::new(shared[0].clone(), start);
-        let mut b = SecondRecorder::new(shared[1].clone(), start);
+        let mut a = SecondRecorder::new(shared[0].clone(), start, false);
+        let mut b = SecondRecorder::new(shared[1].clone(), start, false);
         let at = |ms: u64| start + Duration::from_millis(ms);
         a.record(at(100), Some(1_000_000), false);
         b.record(at(200), Some(3_000_000), true);
         b.record(at(300), None, true);
         let mut collector = Collector::default();
         assert_eq!(collector.collect(&shared), 0, "no second is complete yet");
-        let mut c = SecondRecorder::new(Arc::default(), start);
+        let mut c = SecondRecorder::new(Arc::default(), start, false);
         assert!(c.record(at(1), Some(crate::stats::LATENCY_MAX_NS + 1), false));
         assert!(!c.record(at(1), Some(1), false), "in range");
-        assert_eq!(c.finish(at(2)).len(), 2);
+        assert_eq!(c.finish(at(2)).0.len(), 2);
 
         a.roll(at(1_100));
         assert_eq!(
@@ -264,11 +314,12 @@ mod tests {
         b.record(at(2_500), Some(2_000_000), false);
         assert_eq!(collector.collect(&shared), 1);
         assert_eq!(
-            a.finish(at(2_600)).len(),
+            a.finish(at(2_600)).0.len(),
             1,
             "a's run histogram: its one second"
         );
-        let b_run = b.finish(at(2_600));
+        let (b_run, b_first_byte) = b.finish(at(2_600));
+        assert!(b_first_byte.is_none(), "not timed");
         assert_eq!(b_run.len(), 2, "b's run histogram: both of its seconds");
         assert!(b_run.max() >= 3_000_000 && b_run.min() < 2_100_000);
         let rows = collector.finish(&shared);
@@ -278,5 +329,52 @@ mod tests {
         assert!((rows[0].p99_us - 3_000.0).abs() < 40.0, "{:?}", rows[0]);
         assert_eq!((rows[1].requests, rows[1].p99_us), (0, 0.0), "idle second");
         assert_eq!(rows[2].requests, 1);
+    }
+
+    /// With `--first-byte`, each second also carries its responses' first-byte percentiles,
+    /// merged across cores, and the run's first-byte histogram holds every second's.
+    #[test]
+    fn first_bytes_per_second() {
+        let start = Instant::now();
+        let shared: Vec<Arc<CoreSeries>> = (0..2).map(|_| Arc::default()).collect();
+        let mut a = SecondRecorder::new(shared[0].clone(), start, true);
+        let mut b = SecondRecorder::new(shared[1].clone(), start, true);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for (on_b, ms, latency, first) in [
+            (false, 100, 5_000_000, 1_000_000),
+            (true, 200, 6_000_000, 2_000_000),
+            (false, 1_500, 9_000_000, 4_000_000),
+        ] {
+            let core = if on_b { &mut b } else { &mut a };
+            core.record(at(ms), Some(latency), false);
+            core.record_first_byte(first);
+        }
+        a.record_first_byte(crate::stats::LATENCY_MAX_NS + 1);
+        b.record(at(2_100), None, true);
+        let (_, a_first) = a.finish(at(2_600));
+        let (_, b_first) = b.finish(at(2_600));
+        assert_eq!((a_first.unwrap().len(), b_first.unwrap().len()), (3, 1));
+        let rows = Collector::default().finish(&shared);
+        assert_eq!(rows.len(), 3);
+        assert!(
+            (rows[0].first_byte_p50_us - 1_000.0).abs() < 20.0,
+            "{:?}",
+            rows[0]
+        );
+        assert!(
+            (rows[0].first_byte_p99_us - 2_000.0).abs() < 40.0,
+            "{:?}",
+            rows[0]
+        );
+        assert!((rows[0].p99_us - 6_000.0).abs() < 100.0, "{:?}", rows[0]);
+        assert!(rows[1].first_byte_p50_us >= 4_000.0, "{:?}", rows[1]);
+        assert_eq!(rows[2].first_byte_p99_us, 0.0, "a second of failures only");
+        let mut untimed = SecondRecorder::new(Arc::default(), start, false);
+        untimed.record(at(1), Some(1), false);
+        untimed.record_first_byte(1);
+        assert!(
+            untimed.finish(at(2)).1.is_none(),
+            "not kept without --first-byte"
+        );
     }
 }

@@ -95,11 +95,12 @@ impl Worker {
         stats.established = opened.iter().flatten().count() as u64;
         stats.routes = vec![Stats::route(); plan.routes.len()];
         if plan.first_byte {
-            stats.first_byte = Some(crate::stats::new_histogram(crate::stats::LATENCY_SIGFIG));
+            // The whole run's histogram comes from the per-second recorder at the end.
             for route in &mut stats.routes {
                 route.first_byte = Some(crate::stats::growing_histogram());
             }
         }
+        let seconds = SecondRecorder::new(series, from, plan.first_byte);
         let checks = plan
             .expects
             .iter()
@@ -122,7 +123,7 @@ impl Worker {
             next_request: Cell::new(0),
             connections: Cell::new(share.connections),
             max_connections: share.max_connections,
-            seconds: RefCell::new(SecondRecorder::new(series, from)),
+            seconds: RefCell::new(seconds),
             budget: Cell::new(share.requests),
             in_flight: Cell::new(0),
             opened: RefCell::new(opened),
@@ -285,10 +286,8 @@ impl Worker {
     /// `--first-byte`: the response to request `request`, whose latency `end` just recorded,
     /// had its first body byte `ns` nanoseconds after the latency's start.
     pub fn first_byte(&self, request: u32, ns: u64) {
+        self.seconds.borrow_mut().record_first_byte(ns);
         let mut stats = self.stats.borrow_mut();
-        if let Some(hist) = &mut stats.first_byte {
-            crate::stats::record_latency(hist, ns);
-        }
         if let Some(hist) = self
             .route_stats(&mut stats, request)
             .and_then(|route| route.first_byte.as_mut())
@@ -351,9 +350,10 @@ impl Worker {
     pub fn finish(&self) -> (Stats, Duration) {
         let now = Instant::now();
         let end = self.deadline.map_or(now, |d| d.min(now));
-        let latency = self.seconds.borrow_mut().finish(end);
+        let (latency, first_byte) = self.seconds.borrow_mut().finish(end);
         let mut stats = self.stats.take();
         stats.latency = latency;
+        stats.first_byte = first_byte;
         stats.in_flight = self.in_flight.get();
         stats.peak_connections = self.connections.get() as u64;
         (stats, end.saturating_duration_since(self.from))

@@ -355,10 +355,18 @@ fn csv_rows_are_the_json_numbers() {
     let (json_path, csv_path) = (dir.join("run.json"), dir.join("run.csv"));
     let runs: [(&[&str], &str, &[&str]); 2] = [
         (
-            &["-d", "2.2"],
+            &["-d", "2.2", "--first-byte"],
             "/per_second",
             &[
-                "second", "target", "sent", "requests", "failures", "p50_us", "p99_us",
+                "second",
+                "target",
+                "sent",
+                "requests",
+                "failures",
+                "p50_us",
+                "p99_us",
+                "first_byte_p50_us",
+                "first_byte_p99_us",
             ],
         ),
         (
@@ -700,8 +708,12 @@ fn live_line_only_on_a_terminal() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // On a pseudo-terminal (util-linux `script`): one line per second, erased before the report.
-    let command = format!("{} -c 2 -d 2.5 {url}", env!("CARGO_BIN_EXE_blast"));
+    // On a pseudo-terminal (util-linux `script`): one line per second, erased before the report;
+    // with --first-byte it shows that second's first-byte p99 too.
+    let command = format!(
+        "{} -c 2 -d 2.5 --first-byte {url}",
+        env!("CARGO_BIN_EXE_blast")
+    );
     let out = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .output()
@@ -712,6 +724,7 @@ fn live_line_only_on_a_terminal() {
         tty.contains("[   1s]") && tty.contains("[   2s]"),
         "{tty:?}"
     );
+    assert_eq!(tty.matches("  1st p99 ").count(), 2, "{tty:?}");
     assert!(tty.contains("Requests    "), "{tty:?}");
 }
 

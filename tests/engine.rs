@@ -505,6 +505,14 @@ fn first_byte_is_the_first_token_of_a_streamed_body() {
             "{driver:?} latency min {}ms",
             ms(last.min)
         );
+        // Per second too: the seconds' first bytes are the first tokens.
+        let seconds = summary.per_second.iter().filter(|r| r.requests > 0);
+        assert_eq!(seconds.clone().map(|r| r.requests).sum::<u64>(), 20);
+        for row in seconds {
+            let first = row.first_byte_p50_us;
+            assert!((20_000.0..40_000.0).contains(&first), "{driver:?} {row:?}");
+            assert!(row.p50_us >= 60_000.0, "{driver:?} {row:?}");
+        }
 
         let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
         let mut config = server.config("/predict");

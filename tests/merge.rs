@@ -183,10 +183,15 @@ fn runs_at_the_same_time_merge_into_one() {
                     "{name} second {i} {key}"
                 );
             }
-            assert_eq!(
-                row["p99_us"].as_f64().unwrap(),
-                of(&a, "p99_us").max(of(&b, "p99_us"))
-            );
+            // First-byte ones too, with --first-byte (null in the rate runs, as in theirs).
+            for key in ["p50_us", "p99_us", "first_byte_p50_us", "first_byte_p99_us"] {
+                let its = |v: &Value| rows(v).get(i).map(|r| r[key].clone());
+                let want = match (its(&a), its(&b)) {
+                    (Some(Value::Null), _) | (_, Some(Value::Null)) => Value::Null,
+                    _ => of(&a, key).max(of(&b, key)).into(),
+                };
+                assert_eq!(row[key], want, "{name} second {i} {key}");
+            }
         }
         if rate.is_some() {
             assert!(m["connect_us"]["count"].as_u64().unwrap() > 1_000);

@@ -95,6 +95,9 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         failures: 5,
         p50_us,
         p99_us,
+        // Shown with `--first-byte` only (not in rate runs here).
+        first_byte_p50_us: p50_us / 2.0,
+        first_byte_p99_us: p99_us / 2.0,
     };
     let outcome = RunOutcome {
         stats,
@@ -165,6 +168,8 @@ fn mix_summary(rate: Option<f64>) -> Summary {
             failures: 2,
             p50_us: 420.0,
             p99_us: 790.0,
+            first_byte_p50_us: 210.0,
+            first_byte_p99_us: 395.0,
         }],
         driver: "io_uring",
         threads: 1,

@@ -407,6 +407,13 @@ fn fastapi_streamed_tokens_time_their_first_byte() {
         us(first, "p50") < us(last, "p50") - 80_000.0,
         "first byte {first}, latency {last}"
     );
+    // Each second has its own first-byte percentiles: the first token, not the last.
+    for row in report["per_second"].as_array().unwrap() {
+        if row["requests"].as_u64().unwrap() > 0 {
+            let (first, last) = (us(row, "first_byte_p99_us"), us(row, "p50_us"));
+            assert!(first >= 50_000.0 && first < last - 80_000.0, "{row}");
+        }
+    }
     // An objective on the first byte times it without --first-byte, and judges it: the
     // first token comes after 50 ms, the last after 170 ms.
     for (slo, code) in [("first_byte_p50<150ms", 0), ("first_byte_p50<40ms", 1)] {

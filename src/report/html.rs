@@ -92,13 +92,27 @@ fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             points: spectrum(&rate.uncorrected),
         });
     }
+    let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
+    let mut per_second_latency = vec![
+        Series {
+            name: "p50",
+            points: per_second_where(s, answered, |r| r.p50_us),
+        },
+        Series {
+            name: "p99",
+            points: per_second_where(s, answered, |r| r.p99_us),
+        },
+    ];
     if let Some(first_byte) = &s.first_byte {
         distribution.push(Series {
             name: "to the first body byte",
             points: spectrum(&first_byte.latency),
         });
+        per_second_latency.push(Series {
+            name: "first byte p99",
+            points: per_second_where(s, answered, |r| r.first_byte_p99_us),
+        });
     }
-    let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
     let mut charts = vec![
         Chart {
             title: "Throughput per second",
@@ -110,16 +124,7 @@ fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             title: "Latency per second",
             x: Unit::Seconds,
             y: Unit::Micros,
-            series: vec![
-                Series {
-                    name: "p50",
-                    points: per_second_where(s, answered, |r| r.p50_us),
-                },
-                Series {
-                    name: "p99",
-                    points: per_second_where(s, answered, |r| r.p99_us),
-                },
-            ],
+            series: per_second_latency,
         },
         Chart {
             title: "Latency by percentile",

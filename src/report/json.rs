@@ -52,6 +52,9 @@ fn target_value(t: &super::TargetSummary) -> Value {
 }
 
 pub fn to_value(s: &Summary) -> Value {
+    // Per-second first-byte times exist with `--first-byte` only (null otherwise, as
+    // `first_byte_us` is).
+    let timed = s.first_byte.is_some();
     json!({
         "url": s.url,
         "unix_socket": s.unix_socket,
@@ -90,6 +93,8 @@ pub fn to_value(s: &Summary) -> Value {
             "second": r.second, "target": s.rate.as_ref().map(|rate| rate.target), "sent": r.sent,
             "requests": r.requests, "failures": r.failures,
             "p50_us": r.p50_us, "p99_us": r.p99_us,
+            "first_byte_p50_us": timed.then_some(r.first_byte_p50_us),
+            "first_byte_p99_us": timed.then_some(r.first_byte_p99_us),
         })).collect::<Vec<_>>(),
         "slo": s.slo.as_ref().map(|slo| json!({
             "objective": slo.objective, "met": slo.met(), "missed": slo.missed,

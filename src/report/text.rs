@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use super::Summary;
+use crate::series::SecondRow;
 use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -269,13 +270,18 @@ fn status_name(code: u16) -> String {
     }
 }
 
-/// The live line printed on stderr once per second while running on a terminal.
-pub fn live_line(second: u32, requests: u64, failures_so_far: u64, p99_us: f64) -> String {
-    format!(
+/// The live line printed on stderr once per second while running on a terminal; with
+/// `--first-byte` (`timed`) it ends with that second's first-byte p99.
+pub fn live_line(row: &SecondRow, failures_so_far: u64, timed: bool) -> String {
+    let mut line = format!(
         "[{:>4}s] {:>8} req/s  {:>6} failed  p99 {}",
-        second + 1,
-        format_count(requests as f64),
+        row.second + 1,
+        format_count(row.requests as f64),
         failures_so_far,
-        format_micros(p99_us)
-    )
+        format_micros(row.p99_us)
+    );
+    if timed {
+        line += &format!("  1st p99 {}", format_micros(row.first_byte_p99_us));
+    }
+    line
 }
