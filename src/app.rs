@@ -175,7 +175,7 @@ pub fn serve(config: ServeConfig) -> Result<ServeStats, String> {
     signal::install();
     let server = Server::start(config)?;
     eprintln!(
-        "blast serve: listening on http://{}/ (/predict, /health); Ctrl-C stops",
+        "blast serve: listening on http://{}/ (/predict, /health, /generate); Ctrl-C stops",
         server.addr
     );
     let stats = server.wait()?;

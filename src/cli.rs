@@ -46,7 +46,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run blast's built-in target server: /predict, /health, with fault knobs (docs/serve.md)
+    /// Run blast's built-in target: /predict, /health, a streamed /generate; fault knobs (docs/serve.md)
     Serve(ServeArgs),
     /// Start the built-in target on one CPU and blast it from the others, prediction check on
     Demo(DemoArgs),

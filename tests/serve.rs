@@ -214,3 +214,84 @@ fn a_burst_of_a_thousand_connections_is_accepted_at_once() {
     assert_eq!(summary.failures, 0);
     assert!(summary.successes > 1_000, "{}", summary.successes);
 }
+
+/// `/generate` streams like a model server: blast's `--first-byte` sees the first token
+/// `first_ms` in and the end after the last (a dozen tokens: two-digit chunk sizes are framed
+/// too), on both drivers; `--error-rate` turns exact shares of them into 500s.
+#[test]
+fn streamed_answers_time_their_first_token() {
+    let _turn = common::one_at_a_time();
+    for (driver, error_share) in [(Driver::Uring, 0.0), (Driver::Epoll, 0.25)] {
+        let server = common::builtin(Faults {
+            error_share,
+            ..Faults::default()
+        });
+        let url = format!(
+            "http://{}/generate?tokens=12&first_ms=30&delay_ms=3",
+            server.addr
+        );
+        let mut config = Config::new(Target::parse(&url).unwrap());
+        config.connections = 4;
+        config.threads = Some(1);
+        config.requests = Some(40);
+        config.driver = driver;
+        config.first_byte = true;
+        config.expect.body = vec![b"data: {\"token\": 11}\n\ndata: [DONE]\n\n".to_vec()];
+        let (summary, stats) = run(server, &config);
+        assert_eq!(stats.errors, (40.0 * error_share) as u64, "{driver:?}");
+        assert_eq!(errors(&summary, "status"), stats.errors, "{driver:?}");
+        assert_eq!(summary.successes, 40 - stats.errors, "{driver:?}");
+        let first = &summary.first_byte.as_ref().expect("timed").latency;
+        // A 500 comes whole at once; every stream's first token 30 ms in.
+        let streams_from = if error_share == 0.0 {
+            first.min
+        } else {
+            first.p50
+        };
+        assert!(streams_from >= 30_000.0, "{driver:?} first byte {first:?}");
+        if error_share == 0.0 {
+            // Eleven waits of 3 ms after the first token.
+            let last = &summary.latency;
+            assert!(last.min >= 63_000.0, "{driver:?} latency {last:?}");
+            assert!(
+                first.max < last.min - 20_000.0,
+                "{driver:?} {first:?} {last:?}"
+            );
+        }
+    }
+}
+
+/// The stream's framing on the wire: chunked for HTTP/1.1 (a pipelined request after it is
+/// answered after its end), ended by the close for HTTP/1.0; bad parameters get a 400.
+#[test]
+fn streams_are_framed_for_each_http_version() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults::default());
+    let exchange = |request: &[u8]| {
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        stream.write_all(request).unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    };
+    let text = exchange(
+        b"GET /generate?tokens=2&first_ms=1&delay_ms=1 HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    let chunked = "Transfer-Encoding: chunked\r\n\r\n\
+                   14\r\ndata: {\"token\": 0}\n\n\r\n\
+                   14\r\ndata: {\"token\": 1}\n\n\r\n\
+                   e\r\ndata: [DONE]\n\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n";
+    assert!(text.contains(chunked), "{text:?}");
+    assert!(text.ends_with(r#"{"status":"ok"}"#), "{text:?}");
+    let text = exchange(b"GET /generate?tokens=1&first_ms=0 HTTP/1.0\r\n\r\n");
+    assert!(
+        text.ends_with("Connection: close\r\n\r\ndata: {\"token\": 0}\n\ndata: [DONE]\n\n"),
+        "{text:?}"
+    );
+    for bad in ["tokens=-1", "tokens=x", "first_ms=-5", "delay_ms=1e9"] {
+        let text = exchange(format!("GET /generate?{bad} HTTP/1.1\r\n\r\n").as_bytes());
+        assert!(text.starts_with("HTTP/1.1 400"), "{bad}: {text:?}");
+    }
+    let stats = server.stop().unwrap();
+    assert_eq!((stats.requests, stats.bad_requests), (3, 4));
+}

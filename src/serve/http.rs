@@ -2,6 +2,7 @@
 //! response bytes, all built once.
 
 use std::mem::MaybeUninit;
+use std::time::Duration;
 
 use super::faults::Fault;
 
@@ -16,8 +17,24 @@ pub enum Route {
     /// `/predict`, with the prediction derived from the request.
     Predict(u8),
     Health,
+    /// `/generate`: an answer streamed token by token, as a generative model's.
+    Generate(Stream),
     NotFound,
 }
+
+/// A streamed answer (`/generate?tokens=8&first_ms=50&delay_ms=10`, the FastAPI app's
+/// parameters and defaults): server-sent events `data: {"token": i}`, the first after
+/// `first`, then one every `delay`, then `data: [DONE]`. The head goes out at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stream {
+    pub tokens: u32,
+    pub first: Duration,
+    pub delay: Duration,
+}
+
+/// Bounds on `/generate`'s parameters: a bigger value is a bad request.
+const MAX_TOKENS: u32 = 100_000;
+const MAX_WAIT_MS: f64 = 600_000.0;
 
 /// A complete request at the front of the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +43,8 @@ pub struct Request {
     pub keep_alive: bool,
     /// An HTTP/1.0 client that asked for keep-alive must be told it got it (ab relies on it).
     pub confirm_keep_alive: bool,
+    /// HTTP/1.1: a streamed answer may be chunked (to HTTP/1.0 it ends with the connection).
+    pub http11: bool,
     /// Bytes of the buffer this request used.
     pub len: usize,
 }
@@ -76,6 +95,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, BadRequest> {
             body
         })),
         Some("/health") => Route::Health,
+        Some("/generate") => Route::Generate(stream_of(path)?),
         _ => Route::NotFound,
     };
     let http11 = request.version == Some(1);
@@ -84,8 +104,41 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request>, BadRequest> {
         route,
         keep_alive,
         confirm_keep_alive: !http11 && keep,
+        http11,
         len: head + length,
     }))
+}
+
+/// `/generate`'s parameters from the query; unknown ones are ignored.
+fn stream_of(path: &str) -> Result<Stream, BadRequest> {
+    let mut stream = Stream {
+        tokens: 8,
+        first: Duration::from_millis(50),
+        delay: Duration::from_millis(10),
+    };
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    let millis = |v: &str| {
+        v.parse::<f64>()
+            .ok()
+            .filter(|ms| (0.0..=MAX_WAIT_MS).contains(ms))
+            .map(|ms| Duration::from_secs_f64(ms / 1e3))
+            .ok_or(BadRequest)
+    };
+    for (key, value) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        match key {
+            "tokens" => {
+                stream.tokens = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= MAX_TOKENS)
+                    .ok_or(BadRequest)?
+            }
+            "first_ms" => stream.first = millis(value)?,
+            "delay_ms" => stream.delay = millis(value)?,
+            _ => {}
+        }
+    }
+    Ok(stream)
 }
 
 /// A deterministic 0 or 1 from the request (FNV-1a of the body, or of the path).
@@ -115,6 +168,15 @@ pub struct Responses {
     bad_prediction: [Vec<u8>; 3],
     invalid_json: [Vec<u8>; 3],
     bad_request: Vec<u8>,
+    /// `/generate`'s head: chunked, in each `Connection` variant; and for HTTP/1.0, ended by
+    /// the close.
+    stream_head: [Vec<u8>; 3],
+    stream_head_http10: Vec<u8>,
+}
+
+fn stream_head(extra: &str) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\nServer: blast\r\nContent-Type: text/event-stream\r\n{extra}\r\n")
+        .into_bytes()
 }
 
 fn response(status: &str, content_type: &str, body: &str) -> [Vec<u8>; 3] {
@@ -151,6 +213,12 @@ impl Default for Responses {
             invalid_json: response("200 OK", json, r#"{"prediction":1"#),
             bad_request: response("400 Bad Request", json, r#"{"detail":"bad request"}"#)[1]
                 .clone(),
+            stream_head: [
+                stream_head("Transfer-Encoding: chunked\r\n"),
+                stream_head("Transfer-Encoding: chunked\r\nConnection: close\r\n"),
+                stream_head("Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n"),
+            ],
+            stream_head_http10: stream_head("Connection: close\r\n"),
         }
     }
 }
@@ -165,7 +233,7 @@ impl Responses {
             (Fault::InvalidJson, Route::Predict(_)) => &self.invalid_json,
             (_, Route::Predict(p)) => &self.predict[p as usize],
             (_, Route::Health) => &self.health,
-            (_, Route::NotFound) => &self.not_found,
+            (_, Route::Generate(_) | Route::NotFound) => &self.not_found,
         };
         &set[variant]
     }
@@ -173,6 +241,42 @@ impl Responses {
     pub fn bad_request(&self) -> &[u8] {
         &self.bad_request
     }
+
+    /// The head of a streamed answer; `chunked` for HTTP/1.1 (otherwise the answer ends with
+    /// the connection).
+    pub fn stream_head(&self, chunked: bool, connection: Connection) -> &[u8] {
+        if chunked {
+            &self.stream_head[connection as usize]
+        } else {
+            &self.stream_head_http10
+        }
+    }
+}
+
+/// Appends token `index` of a streamed answer, as a chunk when `chunked`.
+pub fn push_token(out: &mut Vec<u8>, index: u32, chunked: bool) {
+    use std::io::Write;
+    let event_len = "data: {\"token\": }\n\n".len() + decimal_len(index);
+    if chunked {
+        let _ = write!(out, "{event_len:x}\r\n");
+    }
+    let _ = write!(out, "data: {{\"token\": {index}}}\n\n");
+    if chunked {
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends the end of a streamed answer: `data: [DONE]`, and the last chunk when `chunked`.
+pub fn push_done(out: &mut Vec<u8>, chunked: bool) {
+    if chunked {
+        out.extend_from_slice(b"e\r\ndata: [DONE]\n\n\r\n0\r\n\r\n");
+    } else {
+        out.extend_from_slice(b"data: [DONE]\n\n");
+    }
+}
+
+fn decimal_len(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 #[cfg(test)]
@@ -206,6 +310,23 @@ mod tests {
             parse(b"GET /x HTTP/1.1\r\n\r\n").unwrap().unwrap().route,
             Route::NotFound
         );
+        let generate = |target: &str| {
+            parse(format!("POST {target} HTTP/1.1\r\n\r\n").as_bytes()).map(|r| r.unwrap().route)
+        };
+        let ms = Duration::from_millis;
+        let stream = |tokens, first, delay| {
+            Ok(Route::Generate(Stream {
+                tokens,
+                first,
+                delay,
+            }))
+        };
+        assert_eq!(generate("/generate"), stream(8, ms(50), ms(10)), "defaults");
+        assert_eq!(
+            generate("/generate?delay_ms=2.5&x=y&tokens=0&first_ms=0"),
+            stream(0, ms(0), Duration::from_micros(2_500))
+        );
+        assert_eq!(generate("/generate?tokens=100001"), Err(BadRequest));
         assert_eq!(parse(b"BLAH\r\n\r\n"), Err(BadRequest));
         assert_eq!(
             parse(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),

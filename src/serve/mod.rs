@@ -248,10 +248,7 @@ async fn connection(mut stream: TcpStream, core: Rc<Core>) {
         }
         let (consumed, close) = answer(&core, &buf, &mut out, &mut served, &mut stream).await;
         buf.drain(..consumed);
-        let (written, back) = stream.write_all(out).await;
-        out = back;
-        out.clear();
-        if written.is_err() || close {
+        if !flush(&mut stream, &mut out).await || close {
             return;
         }
     }
@@ -296,22 +293,66 @@ async fn answer(
         }
         if !wait.is_zero() {
             // Answers already made go out before the wait, as a slow server's would.
-            if !out.is_empty() {
-                let (_, back) = stream.write_all(std::mem::take(out)).await;
-                *out = back;
-                out.clear();
-            }
+            flush(stream, out).await;
             monoio::time::sleep(wait).await;
         }
-        let close = closing || !request.keep_alive;
+        // A streamed answer to HTTP/1.0 is not chunked: it ends when the connection does.
+        let streams = matches!(request.route, Route::Generate(_)) && fault != Fault::Error;
+        let close = closing || !request.keep_alive || (streams && !request.http11);
         let connection = match (close, request.confirm_keep_alive) {
             (true, _) => Connection::Close,
             (false, true) => Connection::KeepAlive,
             (false, false) => Connection::Implicit,
         };
-        out.extend_from_slice(core.responses.pick(request.route, fault, connection));
+        match request.route {
+            Route::Generate(tokens) if streams => {
+                let head = core.responses.stream_head(request.http11, connection);
+                out.extend_from_slice(head);
+                if !stream_tokens(stream, out, tokens, request.http11).await {
+                    return (consumed, true);
+                }
+            }
+            route => out.extend_from_slice(core.responses.pick(route, fault, connection)),
+        }
         if close {
             return (consumed, true);
         }
     }
+}
+
+/// Sends what `out` holds (nothing when empty); returns whether the write succeeded.
+async fn flush(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let (written, back) = stream.write_all(std::mem::take(out)).await;
+    *out = back;
+    out.clear();
+    written.is_ok()
+}
+
+/// `/generate`: sends the head in `out` at once, then each token when it is due, then the
+/// end; returns whether every write succeeded.
+async fn stream_tokens(
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    tokens: http::Stream,
+    chunked: bool,
+) -> bool {
+    if !flush(stream, out).await {
+        return false;
+    }
+    monoio::time::sleep(tokens.first).await;
+    for index in 0..tokens.tokens {
+        if index > 0 {
+            monoio::time::sleep(tokens.delay).await;
+        }
+        http::push_token(out, index, chunked);
+        // The end follows the last token at once, in the same write.
+        if index + 1 < tokens.tokens && !flush(stream, out).await {
+            return false;
+        }
+    }
+    http::push_done(out, chunked);
+    flush(stream, out).await
 }
