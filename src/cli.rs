@@ -123,6 +123,14 @@ struct ServeArgs {
     /// Stop after this long [default: run until Ctrl-C]
     #[arg(short = 'd', long, value_name = "TIME")]
     duration: Option<String>,
+
+    /// Speak https with this certificate chain (PEM; needs --key)
+    #[arg(long, value_name = "PATH", requires = "key")]
+    cert: Option<String>,
+
+    /// The private key of --cert (PEM)
+    #[arg(long, value_name = "PATH", requires = "cert")]
+    key: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -425,6 +433,9 @@ fn serve_config(args: ServeArgs) -> Result<ServeConfig, String> {
             .transpose()?,
         stall: positive_duration("--stall", &args.stall)?,
     };
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        config.tls = Some(crate::serve::server_config(cert.as_ref(), key.as_ref())?);
+    }
     Ok(config)
 }
 

@@ -135,6 +135,15 @@ fn errors_name_what_is_wrong() {
             &["--first-byte=yes", "http://127.0.0.1:1/"],
             "unexpected value 'yes' for '--first-byte'",
         ),
+        (&["serve", "--cert", "/x.pem"], "not provided: --key"),
+        (
+            &["serve", "--cert", "/nonexistent", "--key", "/nonexistent"],
+            "cannot read --cert '/nonexistent'",
+        ),
+        (
+            &["serve", "--cert", "Cargo.toml", "--key", "Cargo.toml"],
+            "--cert 'Cargo.toml' holds no PEM certificate",
+        ),
         (
             &["--find-max", "http://127.0.0.1:1/"],
             "not provided: --slo",

@@ -10,8 +10,9 @@ use blast::app;
 use blast::config::{Config, Driver};
 use blast::report::Summary;
 use blast::serve::faults::{Delay, Faults};
-use blast::serve::{ServeStats, Server};
+use blast::serve::{ServeConfig, ServeStats, Server};
 use blast::target::Target;
+use blast::tls::Trust;
 use common::errors;
 
 fn client(server: &Server, requests: u64) -> Config {
@@ -294,4 +295,60 @@ fn streams_are_framed_for_each_http_version() {
     }
     let stats = server.stop().unwrap();
     assert_eq!((stats.requests, stats.bad_requests), (3, 4));
+}
+
+/// `--cert`/`--key`: blast serve speaks https. blast's full check on both drivers (with and
+/// without keep-alive: a handshake per request), injected errors counted exactly as over
+/// TCP, a /generate stream over TLS, and a client that does not speak TLS is dropped
+/// without harm to the others.
+#[test]
+fn serves_https_with_a_certificate() {
+    let _turn = common::one_at_a_time();
+    let certs = common::test_certs();
+    let tls =
+        blast::serve::server_config(&certs.join("server.pem"), &certs.join("server.key")).unwrap();
+    for (driver, no_keepalive) in [(Driver::Uring, false), (Driver::Epoll, true)] {
+        let mut serve = ServeConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        serve.threads = Some(1);
+        serve.tls = Some(tls.clone());
+        serve.faults.error_share = 0.1;
+        let server = Server::start(serve).unwrap();
+        let mut plain = std::net::TcpStream::connect(server.addr).unwrap();
+        plain.write_all(b"GET /predict HTTP/1.1\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        let _ = plain.read_to_end(&mut answer);
+        assert!(!answer.starts_with(b"HTTP"), "{answer:?}");
+
+        let mut config = client(&server, 500);
+        config.target = Target::parse(&format!("https://{}/predict", server.addr)).unwrap();
+        config.trust = Trust::Cacert(certs.join("ca.pem"));
+        config.driver = driver;
+        config.request.no_keepalive = no_keepalive;
+        let summary = app::run(&config).unwrap();
+        assert_eq!(summary.tls.as_ref().expect("negotiated").version, "TLSv1.3");
+        let mut stream = config.clone();
+        stream.target = Target::parse(&format!(
+            "https://{}/generate?tokens=3&first_ms=20&delay_ms=1",
+            server.addr
+        ))
+        .unwrap();
+        stream.request.method = "GET".into();
+        stream.expect = Default::default();
+        stream.expect.body = vec![b"data: {\"token\": 2}\n\ndata: [DONE]\n\n".to_vec()];
+        stream.first_byte = true;
+        stream.requests = Some(20);
+        let streamed = app::run(&stream).unwrap();
+        let stats = server.stop().unwrap();
+
+        assert_eq!(stats.errors, 52, "{driver:?}: 10% of 520");
+        let failed = errors(&summary, "status") + errors(&streamed, "status");
+        assert_eq!(failed, stats.errors, "{driver:?}");
+        assert_eq!(summary.successes + streamed.successes, 520 - stats.errors);
+        assert_eq!(summary.failures, errors(&summary, "status"), "{driver:?}");
+        assert!(streamed.first_byte.unwrap().latency.p50 >= 20_000.0);
+        // Each run's handshake before it, the runs' own (without keep-alive one per
+        // request), and the one that spoke plain HTTP.
+        let runs = if no_keepalive { 500 + 20 } else { 4 + 4 };
+        assert_eq!(stats.connections, 2 + runs + 1, "{driver:?}");
+    }
 }

@@ -5,6 +5,9 @@
 
 pub mod faults;
 pub mod http;
+mod wire;
+
+pub use wire::server_config;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -14,15 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::{TcpListener, TcpStream};
+use monoio::net::TcpListener;
 
 use crate::config::Driver;
 use crate::engine;
 use crate::signal;
 use faults::{Fault, Faults, Injector};
 use http::{Connection, MAX_REQUEST_BODY, MAX_REQUEST_HEAD, Route};
+use wire::{TlsWire, Wire};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -34,6 +36,8 @@ pub struct ServeConfig {
     pub faults: Faults,
     /// Stop by itself after this long (`None`: at Ctrl-C or `Server::stop`).
     pub duration: Option<Duration>,
+    /// `--cert`/`--key`: speak https (`wire::server_config`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ServeConfig {
@@ -45,6 +49,7 @@ impl ServeConfig {
             driver: Driver::Auto,
             faults: Faults::default(),
             duration: None,
+            tls: None,
         }
     }
 }
@@ -175,6 +180,7 @@ fn serve_thread(
         core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
     }
     let core = Rc::new(Core {
+        tls: config.tls.clone(),
         faults: config.faults.clone(),
         responses: http::Responses::default(),
         injector: RefCell::new(Injector::new(seed + 0x9e37_79b9)),
@@ -198,6 +204,7 @@ fn serve_thread(
 
 /// One core's server state, shared by its connection tasks.
 struct Core {
+    tls: Option<Arc<rustls::ServerConfig>>,
     faults: Faults,
     responses: http::Responses,
     injector: RefCell<Injector>,
@@ -219,7 +226,14 @@ async fn accept_loop(listener: &TcpListener, core: &Rc<Core>) {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 core.stats.borrow_mut().connections += 1;
-                monoio::spawn(connection(stream, core.clone()));
+                match &core.tls {
+                    None => drop(monoio::spawn(connection(stream, core.clone()))),
+                    Some(tls) => {
+                        if let Ok(wire) = TlsWire::new(stream, tls) {
+                            monoio::spawn(connection(wire, core.clone()));
+                        }
+                    }
+                }
             }
             // Out of descriptors or similar: wait instead of spinning.
             Err(_) => monoio::time::sleep(Duration::from_millis(10)).await,
@@ -229,7 +243,7 @@ async fn accept_loop(listener: &TcpListener, core: &Rc<Core>) {
 
 /// Serves one connection: every complete request in the buffer is answered in order
 /// (pipelining), and the answers go out in one write.
-async fn connection(mut stream: TcpStream, core: Rc<Core>) {
+async fn connection<W: Wire>(mut stream: W, core: Rc<Core>) {
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut served = 0u64;
@@ -240,9 +254,8 @@ async fn connection(mut stream: TcpStream, core: Rc<Core>) {
             }
             buf.reserve(8 * 1024);
         }
-        let (len, capacity) = (buf.len(), buf.capacity());
-        let (read, slice) = stream.read(buf.slice_mut(len..capacity)).await;
-        buf = slice.into_inner();
+        let (read, back) = stream.read_into(buf).await;
+        buf = back;
         if !matches!(read, Ok(n) if n > 0) {
             return;
         }
@@ -261,7 +274,7 @@ async fn answer(
     buf: &[u8],
     out: &mut Vec<u8>,
     served: &mut u64,
-    stream: &mut TcpStream,
+    stream: &mut impl Wire,
 ) -> (usize, bool) {
     let mut consumed = 0;
     loop {
@@ -321,11 +334,11 @@ async fn answer(
 }
 
 /// Sends what `out` holds (nothing when empty); returns whether the write succeeded.
-async fn flush(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
+async fn flush(stream: &mut impl Wire, out: &mut Vec<u8>) -> bool {
     if out.is_empty() {
         return true;
     }
-    let (written, back) = stream.write_all(std::mem::take(out)).await;
+    let (written, back) = stream.send(std::mem::take(out)).await;
     *out = back;
     out.clear();
     written.is_ok()
@@ -334,7 +347,7 @@ async fn flush(stream: &mut TcpStream, out: &mut Vec<u8>) -> bool {
 /// `/generate`: sends the head in `out` at once, then each token when it is due, then the
 /// end; returns whether every write succeeded.
 async fn stream_tokens(
-    stream: &mut TcpStream,
+    stream: &mut impl Wire,
     out: &mut Vec<u8>,
     tokens: http::Stream,
     chunked: bool,
