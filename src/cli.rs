@@ -31,6 +31,7 @@ use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
                   blast --unix-socket /run/app.sock -c 64 -d 30 http://localhost/predict\n  \
                   blast --cacert ca.pem -c 64 -d 30 https://127.0.0.1:8443/predict\n  \
                   blast --targets docs/mix.jsonl -c 64 -d 30 http://127.0.0.1:8000/\n  \
+                  blast -c 32 -d 10 --first-byte 'http://127.0.0.1:8080/generate?tokens=8'\n  \
                   blast demo\n  blast serve --listen 127.0.0.1:8080 --delay 1ms-5ms --error-rate 0.01\n  \
                   blast merge host1.json host2.json --json all.json",
     args_conflicts_with_subcommands = true,
