@@ -351,4 +351,79 @@ fn serves_https_with_a_certificate() {
         let runs = if no_keepalive { 500 + 20 } else { 4 + 4 };
         assert_eq!(stats.connections, 2 + runs + 1, "{driver:?}");
     }
+    // Request bodies of many records each, several records to a socket read: the server
+    // takes them a record at a time, as rustls wants.
+    let mut serve = ServeConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    serve.tls = Some(tls);
+    let server = Server::start(serve).unwrap();
+    let mut config = client(&server, 60);
+    config.target = Target::parse(&format!("https://{}/predict", server.addr)).unwrap();
+    config.trust = Trust::Cacert(certs.join("ca.pem"));
+    config.request.bodies = vec![vec![b'7'; 700_000]];
+    let (summary, stats) = run(server, &config);
+    assert_eq!(
+        (summary.successes, stats.requests),
+        (60, 60),
+        "{:?}",
+        summary.errors
+    );
+}
+
+/// Pipelined requests over TLS, each in a record of its own and all sent at once: a socket
+/// read then holds more plaintext than rustls keeps unread (16 KiB), so the server must take
+/// the plaintext out between records. Every request is answered, in order.
+#[test]
+fn pipelined_records_over_tls_are_all_answered() {
+    use rustls::pki_types::ServerName;
+    use rustls::pki_types::pem::PemObject;
+    let _turn = common::one_at_a_time();
+    let certs = common::test_certs();
+    let mut serve = ServeConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    serve.threads = Some(1);
+    serve.tls = Some(
+        blast::serve::server_config(&certs.join("server.pem"), &certs.join("server.key")).unwrap(),
+    );
+    let server = Server::start(serve).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(certs.join("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut session = rustls::ClientConnection::new(client.into(), name).unwrap();
+    let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
+    // The handshake, then every request written as its own record into one buffer.
+    while session.is_handshaking() {
+        session.complete_io(&mut tcp).unwrap();
+    }
+    session.set_buffer_limit(None);
+    const REQUESTS: usize = 64;
+    let body = "1".repeat(1_050);
+    for i in 0..REQUESTS {
+        let close = if i + 1 == REQUESTS {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        let request = format!(
+            "POST /predict HTTP/1.1\r\nContent-Length: {}\r\n{close}\r\n{body}",
+            body.len()
+        );
+        session.writer().write_all(request.as_bytes()).unwrap();
+    }
+    let mut wire = Vec::new();
+    while session.wants_write() {
+        session.write_tls(&mut wire).unwrap();
+    }
+    assert!(wire.len() > REQUESTS * 1_100, "{} bytes", wire.len());
+    tcp.write_all(&wire).unwrap();
+    let mut text = String::new();
+    let _ = rustls::Stream::new(&mut session, &mut tcp).read_to_string(&mut text);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), REQUESTS, "{text}");
+    assert_eq!(server.stop().unwrap().requests, REQUESTS as u64);
 }

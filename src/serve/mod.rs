@@ -1,7 +1,8 @@
 //! `blast serve`: a small thread-per-core HTTP/1.1 server on monoio, for calibrating the
-//! client and for demos. `/predict` answers `{"prediction":0|1}`, `/health` answers ok, and
-//! the fault knobs in `faults` inject latency, 500s, bad bodies, closes and stalls, each
-//! counted so that tests can check that blast counts exactly what was injected.
+//! client and for demos, over plain TCP or TLS (`wire`). `/predict` answers
+//! `{"prediction":0|1}`, `/health` answers ok, `/generate` streams tokens as a model server
+//! does, and the fault knobs in `faults` inject latency, 500s, bad bodies, closes and stalls,
+//! each counted so that tests can check that blast counts exactly what was injected.
 
 pub mod faults;
 pub mod http;
@@ -227,7 +228,11 @@ async fn accept_loop(listener: &TcpListener, core: &Rc<Core>) {
                 let _ = stream.set_nodelay(true);
                 core.stats.borrow_mut().connections += 1;
                 match &core.tls {
-                    None => drop(monoio::spawn(connection(stream, core.clone()))),
+                    None => {
+                        monoio::spawn(connection(stream, core.clone()));
+                    }
+                    // (A session is refused only for a configuration rustls cannot use,
+                    // which `server_config` has already ruled out.)
                     Some(tls) => {
                         if let Ok(wire) = TlsWire::new(stream, tls) {
                             monoio::spawn(connection(wire, core.clone()));

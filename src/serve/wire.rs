@@ -67,8 +67,9 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Strin
 pub struct TlsWire {
     tcp: TcpStream,
     session: ServerConnection,
-    /// Ciphertext read from the socket and not yet taken by rustls.
+    /// Ciphertext from the last socket read; the first `fed` bytes are with rustls already.
     cipher: Vec<u8>,
+    fed: usize,
     /// Records waiting to be sent.
     out: Vec<u8>,
 }
@@ -80,6 +81,7 @@ impl TlsWire {
             tcp,
             session,
             cipher: Vec::with_capacity(CIPHER_BUF),
+            fed: 0,
             out: Vec::with_capacity(1024),
         })
     }
@@ -112,22 +114,24 @@ impl TlsWire {
         }
     }
 
-    /// Reads ciphertext from the socket and hands it to rustls; `Ok(false)` at EOF.
+    /// Hands rustls what it takes of the ciphertext not yet fed, and has it decrypt that.
+    /// One step at a time, with the plaintext taken in between: rustls refuses ciphertext
+    /// while more than a record of plaintext waits unread.
+    fn feed(&mut self) -> io::Result<()> {
+        self.fed += self.session.read_tls(&mut &self.cipher[self.fed..])?;
+        self.session
+            .process_new_packets()
+            .map(|_| ())
+            .map_err(io::Error::other)
+    }
+
+    /// Reads ciphertext from the socket; `Ok(false)` at EOF.
     async fn fill(&mut self) -> io::Result<bool> {
+        self.cipher.clear();
+        self.fed = 0;
         let (read, cipher) = self.tcp.read_into(std::mem::take(&mut self.cipher)).await;
         self.cipher = cipher;
-        if read? == 0 {
-            return Ok(false);
-        }
-        let mut fed = 0;
-        while fed < self.cipher.len() {
-            fed += self.session.read_tls(&mut &self.cipher[fed..])?;
-            self.session
-                .process_new_packets()
-                .map_err(io::Error::other)?;
-        }
-        self.cipher.clear();
-        Ok(true)
+        Ok(read? > 0)
     }
 }
 
@@ -139,12 +143,16 @@ impl Wire for TlsWire {
                 Ok(None) => {}
                 Err(e) => return (Err(e), buf),
             }
-            // Answer the handshake (or send an alert) before waiting for more.
-            let filled = match self.flush().await {
-                Ok(()) => self.fill().await,
-                Err(e) => Err(e),
+            let step = if self.fed < self.cipher.len() {
+                self.feed().map(|()| true)
+            } else {
+                // Answer the handshake (or send what rustls queued) before waiting for more.
+                match self.flush().await {
+                    Ok(()) => self.fill().await,
+                    Err(e) => Err(e),
+                }
             };
-            match filled {
+            match step {
                 Ok(true) => {}
                 Ok(false) => return (Ok(0), buf),
                 Err(e) => {
