@@ -118,7 +118,12 @@ impl TlsWire {
     /// One step at a time, with the plaintext taken in between: rustls refuses ciphertext
     /// while more than a record of plaintext waits unread.
     fn feed(&mut self) -> io::Result<()> {
-        self.fed += self.session.read_tls(&mut &self.cipher[self.fed..])?;
+        match self.session.read_tls(&mut &self.cipher[self.fed..])? {
+            // After the client's close_notify rustls takes nothing more: the rest is dropped
+            // (the next plaintext read reports the end).
+            0 => self.fed = self.cipher.len(),
+            n => self.fed += n,
+        }
         self.session
             .process_new_packets()
             .map(|_| ())
