@@ -114,20 +114,10 @@ impl TlsWire {
         }
     }
 
-    /// Hands rustls what it takes of the ciphertext not yet fed, and has it decrypt that.
-    /// One step at a time, with the plaintext taken in between: rustls refuses ciphertext
-    /// while more than a record of plaintext waits unread.
+    /// The next part of the ciphertext to rustls, one step at a time with the plaintext
+    /// taken in between (`crate::tls::feed`).
     fn feed(&mut self) -> io::Result<()> {
-        match self.session.read_tls(&mut &self.cipher[self.fed..])? {
-            // After the client's close_notify rustls takes nothing more: the rest is dropped
-            // (the next plaintext read reports the end).
-            0 => self.fed = self.cipher.len(),
-            n => self.fed += n,
-        }
-        self.session
-            .process_new_packets()
-            .map(|_| ())
-            .map_err(io::Error::other)
+        crate::tls::feed(&mut self.session, &self.cipher, &mut self.fed)
     }
 
     /// Reads ciphertext from the socket; `Ok(false)` at EOF.

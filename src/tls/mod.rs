@@ -33,6 +33,27 @@ pub enum Trust {
     Any,
 }
 
+/// Hands `session` the next part of `cipher` from `*fed` on (rustls takes up to 4 KiB at a
+/// time) and decrypts the records it completes. Callers do this only when no plaintext is
+/// waiting, so rustls's limit on unread plaintext (16 KiB beyond one record) is never reached;
+/// feeding a whole socket read of small records at once would overflow it. Client and server.
+pub(crate) fn feed<Data>(
+    session: &mut rustls::ConnectionCommon<Data>,
+    cipher: &[u8],
+    fed: &mut usize,
+) -> io::Result<()> {
+    match session.read_tls(&mut &cipher[*fed..])? {
+        // After the peer's close_notify rustls takes nothing more: what is left is dropped
+        // (the next plaintext read reports the end of the stream).
+        0 => *fed = cipher.len(),
+        n => *fed += n,
+    }
+    session
+        .process_new_packets()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(())
+}
+
 /// Session tickets each core keeps: one per server is enough for a load test; more covers
 /// a `--health` URL on another host.
 const SESSIONS_PER_CORE: usize = 16;

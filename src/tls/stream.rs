@@ -138,20 +138,9 @@ impl TlsStream {
         Ok(Some(n))
     }
 
-    /// Hands rustls the next part of the ciphertext (it takes up to 4 KiB at a time) and
-    /// decrypts the records it completes. Only done when no plaintext is waiting, so rustls's
-    /// plaintext limit (16 KiB beyond one record) is never reached.
+    /// The next part of the ciphertext to rustls (`super::feed`).
     fn feed(&mut self) -> io::Result<()> {
-        match self.session.read_tls(&mut &self.cipher[self.fed..])? {
-            // After the server's close_notify rustls takes nothing more: what is left is
-            // dropped (the next plaintext read reports the end of the stream).
-            0 => self.fed = self.cipher.len(),
-            n => self.fed += n,
-        }
-        self.session
-            .process_new_packets()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(())
+        super::feed(&mut self.session, &self.cipher, &mut self.fed)
     }
 
     /// One socket read of ciphertext.
