@@ -2,7 +2,7 @@
 //! itself, or TLS over it (`--cert`/`--key`). The connection loop is written once against
 //! `Wire`, and compiled once for each.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -100,18 +100,13 @@ impl TlsWire {
         written.map(|_| ())
     }
 
-    /// Plaintext rustls has ready, into the spare capacity of `buf`: `None` when it needs
-    /// more ciphertext first.
+    /// Plaintext rustls has ready, into the spare capacity of `buf` (which does not grow):
+    /// `None` when it needs more ciphertext first.
     fn take_plaintext(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
-        let len = buf.len();
-        buf.resize(buf.capacity(), 0);
-        let read = self.session.reader().read(&mut buf[len..]);
-        buf.truncate(len + *read.as_ref().unwrap_or(&0));
-        match read {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
+        let room = buf.capacity() - buf.len();
+        crate::tls::take_plaintext(self.session.reader(), room, |chunk| {
+            buf.extend_from_slice(chunk)
+        })
     }
 
     /// The next part of the ciphertext to rustls, one step at a time with the plaintext

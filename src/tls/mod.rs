@@ -54,6 +54,36 @@ pub(crate) fn feed<Data>(
     Ok(())
 }
 
+/// Moves up to `room` bytes of the plaintext rustls holds, chunk by chunk, to `put`: `None`
+/// when it holds none, `Some(0)` once the peer has closed the session with its close_notify.
+/// Client and server: the caller's buffer is filled without being zeroed first.
+pub(crate) fn take_plaintext(
+    mut reader: rustls::Reader<'_>,
+    room: usize,
+    mut put: impl FnMut(&[u8]),
+) -> io::Result<Option<usize>> {
+    use std::io::BufRead;
+    let mut n = 0;
+    while n < room {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || n > 0 => break,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            if n == 0 {
+                return Ok(Some(0));
+            }
+            break;
+        }
+        let take = chunk.len().min(room - n);
+        put(&chunk[..take]);
+        reader.consume(take);
+        n += take;
+    }
+    Ok((n > 0).then_some(n))
+}
+
 /// Session tickets each core keeps: one per server is enough for a load test; more covers
 /// a `--health` URL on another host.
 const SESSIONS_PER_CORE: usize = 16;

@@ -6,7 +6,7 @@
 //! one buffer for each record it encrypts and one for each it decrypts (docs/benchmarks.md).
 
 use std::future::Future;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
 
 use monoio::BufResult;
@@ -109,33 +109,18 @@ impl TlsStream {
     /// `Some(0)` once the server has closed the session with its close_notify.
     fn plaintext_into<T: IoBufMut>(&mut self, buf: &mut T) -> io::Result<Option<usize>> {
         let (to, room) = (buf.write_ptr(), buf.bytes_total());
-        let mut reader = self.session.reader();
-        let mut n = 0;
-        while n < room {
-            let chunk = match reader.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || n > 0 => break,
-                Err(e) => return Err(e),
-            };
-            if chunk.is_empty() {
-                if n == 0 {
-                    return Ok(Some(0));
-                }
-                break;
-            }
-            let take = chunk.len().min(room - n);
-            // SAFETY: `to` is valid for `room` bytes (the buffer's room) and `n + take <=
-            // room`; rustls's plaintext does not overlap the caller's buffer.
-            unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), to.add(n), take) };
-            reader.consume(take);
-            n += take;
+        let mut at = 0;
+        let taken = super::take_plaintext(self.session.reader(), room, |chunk| {
+            // SAFETY: `to` is valid for `room` bytes (the buffer's room) and `take_plaintext`
+            // puts at most `room` in all; rustls's plaintext does not overlap the buffer.
+            unsafe { std::ptr::copy_nonoverlapping(chunk.as_ptr(), to.add(at), chunk.len()) };
+            at += chunk.len();
+        })?;
+        if let Some(n) = taken.filter(|n| *n > 0) {
+            // SAFETY: the first `n` bytes of the room were just written.
+            unsafe { buf.set_init(n) };
         }
-        if n == 0 {
-            return Ok(None);
-        }
-        // SAFETY: the first `n` bytes of the room were just written.
-        unsafe { buf.set_init(n) };
-        Ok(Some(n))
+        Ok(taken)
     }
 
     /// The next part of the ciphertext to rustls (`super::feed`).
