@@ -173,9 +173,12 @@ pub fn sweep_exit_code(report: &SweepReport) -> i32 {
 /// `blast serve`: runs the built-in target until its duration ends or Ctrl-C.
 pub fn serve(config: ServeConfig) -> Result<ServeStats, String> {
     signal::install();
-    let config_tls = config.tls.is_some();
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let server = Server::start(config)?;
-    let scheme = if config_tls { "https" } else { "http" };
     eprintln!(
         "blast serve: listening on {scheme}://{}/ (/predict, /health, /generate); Ctrl-C stops",
         server.addr

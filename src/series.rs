@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::stats::{LATENCY_SIGFIG, new_histogram, record_latency};
+use crate::stats::{LATENCY_SIGFIG, merge_optional, new_histogram, record_latency};
 
 /// Per-second percentiles need less precision than the run's (1%): a handed-over second is
 /// an eighth of the size of the core's histograms.
@@ -241,8 +241,8 @@ impl Collector {
         open.sent += sample.sent;
         open.requests += sample.requests;
         open.failures += sample.failures;
-        add_into(&mut open.latency, sample.latency);
-        add_into(&mut open.first_byte, sample.first_byte);
+        merge_optional(&mut open.latency, &sample.latency);
+        merge_optional(&mut open.first_byte, &sample.first_byte);
     }
 
     /// Emits rows for all seconds below `limit`, filling idle seconds with zero rows.
@@ -255,14 +255,6 @@ impl Collector {
             next += 1;
         }
         self.rows.len() - before
-    }
-}
-
-fn add_into(into: &mut Option<Histogram<u64>>, from: Option<Histogram<u64>>) {
-    match (into, from) {
-        (Some(into), Some(from)) => into.add(&from).expect("identical histogram bounds"),
-        (slot @ None, from) => *slot = from,
-        (Some(_), None) => {}
     }
 }
 

@@ -288,7 +288,8 @@ impl Stats {
     }
 }
 
-fn merge_optional(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+/// Adds an optional histogram (`--first-byte`'s, rate mode's) into another.
+pub(crate) fn merge_optional(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
     match (into.as_mut(), from) {
         (Some(into), Some(from)) => into.add(from).expect("identical histogram bounds"),
         (None, Some(from)) => *into = Some(from.clone()),

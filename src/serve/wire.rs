@@ -94,10 +94,10 @@ impl TlsWire {
         if self.out.is_empty() {
             return Ok(());
         }
-        let (written, out) = self.tcp.write_all(std::mem::take(&mut self.out)).await;
+        let (written, out) = self.tcp.send(std::mem::take(&mut self.out)).await;
         self.out = out;
         self.out.clear();
-        written.map(|_| ())
+        written
     }
 
     /// Plaintext rustls has ready, into the spare capacity of `buf` (which does not grow):
