@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use monoio::buf::{IoBuf, IoBufMut};
+use monoio::buf::{IoBuf, IoBufMut, SliceMut};
 use monoio::task::JoinHandle;
 use monoio::time::Sleep;
 
@@ -93,10 +93,7 @@ async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
     // When the last response on a kept connection ended; see `reuse` below.
     let mut ended: Option<Instant> = None;
     // Closed-loop ramp: this core's connections start one after another over `--ramp`.
-    let opens_at = worker.ramp_start(index);
-    if opens_at > Instant::now() {
-        conn.timer.until(opens_at).await;
-    }
+    conn.ramp(worker.ramp_start(index)).await;
     while let Some(slot) = worker.begin() {
         let request = worker.next_request();
         // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
@@ -238,6 +235,14 @@ impl<S: Transport> Conn<S> {
         self.stream = None;
     }
 
+    /// Waits until `at`, when this connection's ramp lets it start. (A method: a local of the
+    /// loop's function would stay in the task's state, and in its cache lines, all its life.)
+    async fn ramp(&mut self, at: Instant) {
+        if at > Instant::now() {
+            self.timer.until(at).await;
+        }
+    }
+
     async fn back_off(&mut self) {
         self.timer.until(Instant::now() + self.backoff).await;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
@@ -312,7 +317,12 @@ impl<S: Transport> Conn<S> {
                     Err(error) => break Err(frame_error(error)),
                 }
             }
-            match self.read(worker, measured).await {
+            // Awaited here rather than in a helper: each `async fn` layer adds its own copy of
+            // the locals to the task's state.
+            let stream = self.stream.as_mut().expect("connected before read");
+            let (result, slice) = stream.read(spare(&mut self.buf)).await;
+            self.buf = slice.into_inner();
+            match count_read(result, worker, measured) {
                 Ok(0) => {
                     break match self.framer.finish_eof() {
                         Ok(response) => Ok(self.arrived(check, response, false)),
@@ -362,24 +372,31 @@ impl<S: Transport> Conn<S> {
             check,
         }
     }
+}
 
-    /// One read into the spare capacity of the buffer.
-    async fn read(&mut self, worker: &Worker, measured: bool) -> Result<usize, ErrorKind> {
-        let len = self.buf.len();
-        if self.buf.capacity() - len < MIN_READ {
-            self.buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
-        }
-        let stream = self.stream.as_mut().expect("connected before read");
-        let owned = std::mem::take(&mut self.buf);
-        let capacity = owned.capacity();
-        let (result, slice) = stream.read(owned.slice_mut(len..capacity)).await;
-        self.buf = slice.into_inner();
-        let n = result.map_err(|_| ErrorKind::Read)?;
-        if measured {
-            worker.stats.borrow_mut().bytes_read += n as u64;
-        }
-        Ok(n)
+/// The result of a read into a connection's buffer, its bytes counted when `measured`.
+fn count_read(
+    result: std::io::Result<usize>,
+    worker: &Worker,
+    measured: bool,
+) -> Result<usize, ErrorKind> {
+    let n = result.map_err(|_| ErrorKind::Read)?;
+    if measured {
+        worker.stats.borrow_mut().bytes_read += n as u64;
     }
+    Ok(n)
+}
+
+/// The buffer's spare capacity, for one read (at least `MIN_READ`), taken with the buffer:
+/// the runtime owns it until the read ends, and `into_inner` gives it back.
+fn spare(buf: &mut Vec<u8>) -> SliceMut<Vec<u8>> {
+    let len = buf.len();
+    if buf.capacity() - len < MIN_READ {
+        buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
+    }
+    let owned = std::mem::take(buf);
+    let capacity = owned.capacity();
+    owned.slice_mut(len..capacity)
 }
 
 /// A request's bytes from `from` on, as an owned buffer for the runtime's write (which may
