@@ -8,6 +8,7 @@
 //! (rare waits live outside it): at hundreds of connections per core, every cache line of it
 //! that a response touches is a cache miss.
 
+use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -34,13 +35,19 @@ const MIN_READ: usize = 4 * 1024;
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// In declaration order (`repr(C)`), what every response touches first: the task's state
+/// starts with this struct, and at hundreds of connections per core each of its cache lines
+/// is a miss. The stream comes after the hot fields because only its first bytes (the
+/// socket's handle) are used per request; the rest of it, and the fields used only on a
+/// reconnect or with `--first-byte`, fill a line that a response does not touch.
+#[repr(C)]
 struct Conn<S> {
-    stream: Option<S>,
     buf: Vec<u8>,
     framer: Framer,
     /// Responses completed on the current connection.
     served: u64,
     backoff: Duration,
+    stream: Option<S>,
     timer: Timer,
     /// `--first-byte`: when the current response's first body byte came, if a read before
     /// the one that ended it brought it (a streamed body). Set only with `--first-byte`.
@@ -67,109 +74,119 @@ pub fn spawn(worker: &Rc<Worker>, index: usize) -> JoinHandle<()> {
 /// core opened for it before its clock started, if any. (That connection is taken from the
 /// worker rather than passed in: an `async fn`'s arguments stay in the task's state for its
 /// whole life, and a stream is 80 bytes of it.)
-async fn run<S: Transport>(worker: Rc<Worker>, index: usize) {
-    let plan = &worker.plan;
-    let mut conn = Conn {
-        stream: None,
-        buf: Vec::with_capacity(READ_BUF),
-        framer: Framer::sharing(
-            false,
-            plan.needs_body(),
-            plan.max_body,
-            worker.heads.clone(),
-        )
-        .mixing_head(plan.mixes_head()),
-        served: 0,
-        backoff: BACKOFF_MIN,
-        timer: Timer::default(),
-        first_byte: None,
-    };
-    let mut ever_connected = false;
-    if let Some(stream) = worker.take_opened(index).and_then(S::from_stream) {
-        // Counted when the core opened it.
-        conn.adopt(stream);
-        ever_connected = true;
-    }
-    // When the last response on a kept connection ended; see `reuse` below.
-    let mut ended: Option<Instant> = None;
-    // Closed-loop ramp: this core's connections start one after another over `--ramp`.
-    conn.ramp(worker.ramp_start(index)).await;
-    while let Some(slot) = worker.begin() {
-        let request = worker.next_request();
-        // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
-        // for: waking early keeps its rounding out of the measured latency (see
-        // `Slot::intended`).
-        if let Slot::At(at) = slot
-            && at > Instant::now() + TIMER_SLACK
-        {
-            conn.timer.until(at - TIMER_SLACK).await;
-        }
-        // On a kept-alive connection in a closed loop, the clock read that ended the last
-        // response is the send time of this one, which follows it within a microsecond of
-        // bookkeeping: one clock read per request instead of two, and latency can only come
-        // out longer by that microsecond, never shorter.
-        let reuse = ended.take().filter(|_| slot == Slot::Now);
-        // Without keep-alive every request opens its own connection, and starts when the
-        // connect does: the handshake is part of what that mode measures.
-        let mut connected_from = None;
-        if conn.stream.is_none() {
-            let began = Instant::now();
-            // Boxed: connecting is rare (with keep-alive), and its future (a timeout around
-            // a connect) would otherwise make up most of the task's state.
-            if let Err(kind) = Box::pin(conn.connect(&worker, &mut ever_connected)).await {
-                let now = Instant::now();
-                worker.sending(slot, now);
-                worker.end(now, slot, now, request, failed(kind));
-                conn.back_off().await;
-                continue;
-            }
-            worker.connected(slot, began, Instant::now());
-            connected_from = (!plan.keep_alive).then_some(began);
-        }
-        let sent = reuse.or(connected_from).unwrap_or_else(Instant::now);
-        worker.sending(slot, sent);
-        worker.deadlines.arm(index, conn.fd(), sent + plan.timeout);
-        let result = conn
-            .write_and_read(&worker, request, worker.measured(slot))
-            .await;
-        let result = if worker.deadlines.disarm(index) {
-            Err(ErrorKind::Timeout)
-        } else {
-            result
+fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> {
+    // An `async` block rather than an `async fn`: the function form keeps a second copy of
+    // its arguments in the task's state.
+    async move {
+        let mut conn = Conn {
+            stream: None,
+            buf: Vec::with_capacity(READ_BUF),
+            framer: Framer::sharing(
+                false,
+                worker.plan.needs_body(),
+                worker.plan.max_body,
+                worker.heads.clone(),
+            )
+            .mixing_head(worker.plan.mixes_head()),
+            served: 0,
+            backoff: BACKOFF_MIN,
+            timer: Timer::default(),
+            first_byte: None,
         };
-        let now = Instant::now();
-        match result {
-            Ok(arrived) => {
-                let failure = arrived.check.err().map(|f| match f {
-                    CheckFailure::Status => ErrorKind::Status,
-                    CheckFailure::Body => ErrorKind::Body,
-                    CheckFailure::TooLarge => ErrorKind::TooLarge,
-                });
-                let status = Some(arrived.status);
-                let latency = worker.end(now, slot, sent, request, Outcome { status, failure });
-                if plan.first_byte {
-                    // Taken whether or not the response counted (a warm-up one), so that it
-                    // cannot stand for the next. A body that came whole began at the end.
-                    let at = conn.first_byte.take();
-                    if let Some(ns) = latency {
-                        let before_end = at.map_or(0, |at| (now - at).as_nanos() as u64);
-                        worker.first_byte(request, ns.saturating_sub(before_end));
+        let mut ever_connected = false;
+        if let Some(stream) = worker.take_opened(index).and_then(S::from_stream) {
+            // Counted when the core opened it.
+            conn.adopt(stream);
+            ever_connected = true;
+        }
+        // When the last response on a kept connection ended; see `reuse` below.
+        let mut ended: Option<Instant> = None;
+        // Closed-loop ramp: this core's connections start one after another over `--ramp`.
+        conn.ramp(worker.ramp_start(index)).await;
+        while let Some(slot) = worker.begin() {
+            let request = worker.next_request();
+            // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
+            // for: waking early keeps its rounding out of the measured latency (see
+            // `Slot::intended`).
+            if let Slot::At(at) = slot
+                && at > Instant::now() + TIMER_SLACK
+            {
+                conn.timer.until(at - TIMER_SLACK).await;
+            }
+            // Without keep-alive every request opens its own connection, and starts when the
+            // connect does: the handshake is part of what that mode measures.
+            let mut connected_from = None;
+            if conn.stream.is_none() {
+                // Boxed: connecting is rare (with keep-alive), and its future (a timeout around
+                // a connect) would otherwise make up most of the task's state. So is the time
+                // it began, which it returns.
+                match Box::pin(conn.connect(&worker, &mut ever_connected)).await {
+                    Ok(began) => {
+                        worker.connected(slot, began, Instant::now());
+                        connected_from = (!worker.plan.keep_alive).then_some(began);
+                    }
+                    Err(kind) => {
+                        let now = Instant::now();
+                        worker.sending(slot, now);
+                        worker.end(now, slot, now, request, failed(kind));
+                        conn.back_off().await;
+                        continue;
                     }
                 }
-                conn.served += 1;
-                conn.backoff = BACKOFF_MIN;
-                if arrived.keep_alive && plan.keep_alive {
-                    ended = Some(now);
-                } else {
-                    conn.close();
-                }
             }
-            Err(kind) => {
-                worker.end(now, slot, sent, request, failed(kind));
-                let served = conn.served;
-                conn.close();
-                if served == 0 {
-                    conn.back_off().await;
+            // On a kept-alive connection in a closed loop, the clock read that ended the last
+            // response is the send time of this one, which follows it within a microsecond of
+            // bookkeeping: one clock read per request instead of two, and latency can only come
+            // out longer by that microsecond, never shorter. (A connection just opened has no
+            // such end: `ended` is set only on a connection kept open.)
+            let reuse = ended.take().filter(|_| slot == Slot::Now);
+            let sent = reuse.or(connected_from).unwrap_or_else(Instant::now);
+            worker.sending(slot, sent);
+            worker
+                .deadlines
+                .arm(index, conn.fd(), sent + worker.plan.timeout);
+            let result = conn
+                .write_and_read(&worker, request, worker.measured(slot))
+                .await;
+            let result = if worker.deadlines.disarm(index) {
+                Err(ErrorKind::Timeout)
+            } else {
+                result
+            };
+            let now = Instant::now();
+            match result {
+                Ok(arrived) => {
+                    let failure = arrived.check.err().map(|f| match f {
+                        CheckFailure::Status => ErrorKind::Status,
+                        CheckFailure::Body => ErrorKind::Body,
+                        CheckFailure::TooLarge => ErrorKind::TooLarge,
+                    });
+                    let status = Some(arrived.status);
+                    let latency = worker.end(now, slot, sent, request, Outcome { status, failure });
+                    if worker.plan.first_byte {
+                        // Taken whether or not the response counted (a warm-up one), so that it
+                        // cannot stand for the next. A body that came whole began at the end.
+                        let at = conn.first_byte.take();
+                        if let Some(ns) = latency {
+                            let before_end = at.map_or(0, |at| (now - at).as_nanos() as u64);
+                            worker.first_byte(request, ns.saturating_sub(before_end));
+                        }
+                    }
+                    conn.served += 1;
+                    conn.backoff = BACKOFF_MIN;
+                    if arrived.keep_alive && worker.plan.keep_alive {
+                        ended = Some(now);
+                    } else {
+                        conn.close();
+                    }
+                }
+                Err(kind) => {
+                    worker.end(now, slot, sent, request, failed(kind));
+                    let served = conn.served;
+                    conn.close();
+                    if served == 0 {
+                        conn.back_off().await;
+                    }
                 }
             }
         }
@@ -201,11 +218,13 @@ impl Timer {
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 impl<S: Transport> Conn<S> {
+    /// Opens a connection and takes it into use; returns when the attempt began.
     async fn connect(
         &mut self,
         worker: &Worker,
         ever_connected: &mut bool,
-    ) -> Result<(), ErrorKind> {
+    ) -> Result<Instant, ErrorKind> {
+        let began = Instant::now();
         let opened = connect::open(&worker.plan, worker.tls.as_ref()).await;
         let mut stats = worker.stats.borrow_mut();
         let stream = opened.map_err(|e| {
@@ -218,7 +237,7 @@ impl<S: Transport> Conn<S> {
         stats.reconnects += u64::from(*ever_connected);
         *ever_connected = true;
         self.adopt(stream);
-        Ok(())
+        Ok(began)
     }
 
     /// Takes a new connection into use.
@@ -255,92 +274,95 @@ impl<S: Transport> Conn<S> {
     /// Writes the plan's request `index` and reads until one response is framed; its bytes
     /// are counted when it is `measured` (not a warm-up request). A request past its deadline
     /// has its socket shut down by the watcher, which ends the read here.
-    async fn write_and_read(
-        &mut self,
-        worker: &Rc<Worker>,
+    fn write_and_read<'a>(
+        &'a mut self,
+        worker: &'a Rc<Worker>,
         index: u32,
         measured: bool,
-    ) -> Result<Arrived, ErrorKind> {
-        let stream = self.stream.as_mut().expect("connected before exchange");
-        let request = &worker.plan.requests[index as usize];
-        let check = &worker.checks[request.expect as usize];
-        self.framer.prepare(request.head, request.keep_body);
-        let len = request.bytes.len();
-        if measured {
-            worker.stats.borrow_mut().bytes_written += len as u64;
-        }
-        let queued = if S::QUEUES && worker.ring_sends && len <= QUEUE_MAX {
-            // On io_uring the write goes on the ring and the read after it, and both leave
-            // with the runtime's next submission: one syscall for all the connections ready
-            // then, instead of one per request (about 10% less user CPU per request against
-            // nginx; docs/benchmarks.md). The write's result is taken once the response is in.
-            //
-            // SAFETY: the write's future and the reads below use the stream at once. A
-            // transport that `QUEUES` is a socket monoio declares `Split` (see `Transport`):
-            // a read and a write may be in flight together, as its own `into_split` lets
-            // them. The stream stays in `self.stream` until this returns, after the future.
-            let writer: &mut S = unsafe { &mut *(stream as *mut S) };
-            Some(writer.queue(Unsent {
-                worker: worker.clone(),
-                index,
-                from: 0,
-            }))
-        } else {
-            let sent = stream.send_now(&request.bytes);
-            if sent < len {
-                // Only what the write's future holds lives across this wait: the task's
-                // state stays as small as it was with one request.
-                let rest = Unsent {
+    ) -> impl Future<Output = Result<Arrived, ErrorKind>> + 'a {
+        // An `async` block, as `run` is.
+        async move {
+            let stream = self.stream.as_mut().expect("connected before exchange");
+            let request = &worker.plan.requests[index as usize];
+            let check = &worker.checks[request.expect as usize];
+            self.framer.prepare(request.head, request.keep_body);
+            let len = request.bytes.len();
+            if measured {
+                worker.stats.borrow_mut().bytes_written += len as u64;
+            }
+            let queued = if S::QUEUES && worker.ring_sends && len <= QUEUE_MAX {
+                // On io_uring the write goes on the ring and the read after it, and both leave
+                // with the runtime's next submission: one syscall for all the connections ready
+                // then, instead of one per request (about 10% less user CPU per request against
+                // nginx; docs/benchmarks.md). The write's result is taken once the response is in.
+                //
+                // SAFETY: the write's future and the reads below use the stream at once. A
+                // transport that `QUEUES` is a socket monoio declares `Split` (see `Transport`):
+                // a read and a write may be in flight together, as its own `into_split` lets
+                // them. The stream stays in `self.stream` until this returns, after the future.
+                let writer: &mut S = unsafe { &mut *(stream as *mut S) };
+                Some(writer.queue(Unsent {
                     worker: worker.clone(),
-                    // One write moves at most 2 GiB (Linux's MAX_RW_COUNT), so this fits.
                     index,
-                    from: sent as u32,
-                };
-                let (written, _) = stream.write_all(rest).await;
-                written.map_err(|_| ErrorKind::Write)?;
-            }
-            None
-        };
-        // Reads until the response is framed (a `break` with the outcome, so that a queued
-        // write's failure can still be named after a failed read).
-        let arrived = loop {
-            // Bytes left from before the write are framed first; otherwise read at once.
-            if !self.buf.is_empty() {
-                match self.framer.advance(&mut self.buf) {
-                    Ok(Some(response)) => {
-                        break Ok(self.arrived(check, response, response.keep_alive));
-                    }
-                    // Only a response that a read left unfinished is stamped: a body that
-                    // arrives whole costs no clock read.
-                    Ok(None) if worker.plan.first_byte => self.stamp_first_byte(),
-                    Ok(None) => {}
-                    Err(error) => break Err(frame_error(error)),
-                }
-            }
-            // Awaited here rather than in a helper: each `async fn` layer adds its own copy of
-            // the locals to the task's state.
-            let stream = self.stream.as_mut().expect("connected before read");
-            let (result, slice) = stream.read(spare(&mut self.buf)).await;
-            self.buf = slice.into_inner();
-            match count_read(result, worker, measured) {
-                Ok(0) => {
-                    break match self.framer.finish_eof() {
-                        Ok(response) => Ok(self.arrived(check, response, false)),
-                        Err(error) => Err(frame_error(error)),
+                    from: 0,
+                }))
+            } else {
+                let sent = stream.send_now(&request.bytes);
+                if sent < len {
+                    // Only what the write's future holds lives across this wait: the task's
+                    // state stays as small as it was with one request.
+                    let rest = Unsent {
+                        worker: worker.clone(),
+                        // One write moves at most 2 GiB (Linux's MAX_RW_COUNT), so this fits.
+                        index,
+                        from: sent as u32,
                     };
+                    let (written, _) = stream.write_all(rest).await;
+                    written.map_err(|_| ErrorKind::Write)?;
                 }
-                Ok(_) => {}
-                Err(kind) => break Err(kind),
+                None
+            };
+            // Reads until the response is framed (a `break` with the outcome, so that a queued
+            // write's failure can still be named after a failed read).
+            let arrived = loop {
+                // Bytes left from before the write are framed first; otherwise read at once.
+                if !self.buf.is_empty() {
+                    match self.framer.advance(&mut self.buf) {
+                        Ok(Some(response)) => {
+                            break Ok(self.arrived(check, response, response.keep_alive));
+                        }
+                        // Only a response that a read left unfinished is stamped: a body that
+                        // arrives whole costs no clock read.
+                        Ok(None) if worker.plan.first_byte => self.stamp_first_byte(),
+                        Ok(None) => {}
+                        Err(error) => break Err(frame_error(error)),
+                    }
+                }
+                // Awaited here rather than in a helper: each `async fn` layer adds its own copy of
+                // the locals to the task's state.
+                let stream = self.stream.as_mut().expect("connected before read");
+                let (result, slice) = stream.read(spare(&mut self.buf)).await;
+                self.buf = slice.into_inner();
+                match count_read(result, worker, measured) {
+                    Ok(0) => {
+                        break match self.framer.finish_eof() {
+                            Ok(response) => Ok(self.arrived(check, response, false)),
+                            Err(error) => Err(frame_error(error)),
+                        };
+                    }
+                    Ok(_) => {}
+                    Err(kind) => break Err(kind),
+                }
+            };
+            let Some(queued) = queued else {
+                return arrived;
+            };
+            match queued.await.0 {
+                Ok(n) if n == len => arrived,
+                // A short write cannot happen to a request this small on an idle socket; a failed
+                // one fails the read too, and is its cause.
+                _ => Err(ErrorKind::Write),
             }
-        };
-        let Some(queued) = queued else {
-            return arrived;
-        };
-        match queued.await.0 {
-            Ok(n) if n == len => arrived,
-            // A short write cannot happen to a request this small on an idle socket; a failed
-            // one fails the read too, and is its cause.
-            _ => Err(ErrorKind::Write),
         }
     }
 
