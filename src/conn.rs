@@ -74,6 +74,7 @@ pub fn spawn(worker: &Rc<Worker>, index: usize) -> JoinHandle<()> {
 /// core opened for it before its clock started, if any. (That connection is taken from the
 /// worker rather than passed in: an `async fn`'s arguments stay in the task's state for its
 /// whole life, and a stream is 80 bytes of it.)
+#[allow(clippy::manual_async_fn)] // the async block is the point, see below
 fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> {
     // An `async` block rather than an `async fn`: the function form keeps a second copy of
     // its arguments in the task's state.
@@ -274,6 +275,7 @@ impl<S: Transport> Conn<S> {
     /// Writes the plan's request `index` and reads until one response is framed; its bytes
     /// are counted when it is `measured` (not a warm-up request). A request past its deadline
     /// has its socket shut down by the watcher, which ends the read here.
+    #[allow(clippy::manual_async_fn)] // as `run`
     fn write_and_read<'a>(
         &'a mut self,
         worker: &'a Rc<Worker>,
