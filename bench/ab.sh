@@ -4,7 +4,8 @@
 #   [N=300000] [C=64] [DRIVER=uring] bench/ab.sh REPS CLIENT...
 # A CLIENT is a path to a blast binary (run with -n N and the prediction check), `wrk` (3 s),
 # or `floor` (bench/floor.c, built by bench/suite.py into target/floor; 3 s). Columns: user and
-# system CPU µs per request (from GNU time), RPS, and nginx CPU µs per request. With
+# system CPU µs per request (from GNU time), RPS, and nginx CPU µs per request; then each
+# client's means, and its medians with their range. With
 # SCHEME=https, every client but the floor goes over TLS to nginx's https port (blast with
 # --cacert for nginx's throw-away CA).
 set -euo pipefail
@@ -18,6 +19,7 @@ else
   URL=http://127.0.0.1:18083/predict; TLS=()
 fi
 WPID=$(pgrep -P $PID | head -1)
+ROUNDS=$(mktemp)
 scpu() { awk '{print $14+$15}' /proc/$WPID/stat; }
 for i in $(seq $1); do
   for b in "${@:2}"; do
@@ -32,5 +34,14 @@ for i in $(seq $1); do
     s1=$(scpu)
     echo "$line $((s1-s0))"
   done
-done | awk -v tck="$(getconf CLK_TCK)" '{r=$5/1e6; u[$1]+=$2/r; s[$1]+=$3/r; q[$1]+=$5/$4; sv[$1]+=$6*1e6/tck/$5; n[$1]++; printf "%s user %.2f sys %.2f us/req  rps %.0f server %.2f\n", $1, $2/r, $3/r, $5/$4, $6*1e6/tck/$5} END {for (b in u) printf "MEAN %s user %.3f sys %.3f total %.3f us/req rps %.0f server %.2f us/req\n", b, u[b]/n[b], s[b]/n[b], (u[b]+s[b])/n[b], q[b]/n[b], sv[b]/n[b]}'
+done | awk -v tck="$(getconf CLK_TCK)" '{r=$5/1e6; u[$1]+=$2/r; s[$1]+=$3/r; q[$1]+=$5/$4; sv[$1]+=$6*1e6/tck/$5; n[$1]++; printf "%s user %.2f sys %.2f us/req  rps %.0f server %.2f\n", $1, $2/r, $3/r, $5/$4, $6*1e6/tck/$5} END {for (b in u) printf "MEAN %s user %.3f sys %.3f total %.3f us/req rps %.0f server %.2f us/req\n", b, u[b]/n[b], s[b]/n[b], (u[b]+s[b])/n[b], q[b]/n[b], sv[b]/n[b]}' | tee "$ROUNDS"
+# Medians and ranges of user and total CPU per request: one busy round moves a mean of five
+# by a tenth, a median not at all.
+for b in "${@:2}"; do
+  grep "^$b user " "$ROUNDS" | awk '{print $3, $3+$5}' | sort -n | awk -v b="$b" '{u[NR]=$1; t[NR]=$2} END {
+    m=int((NR+1)/2); printf "MEDIAN %s user %.2f (%.2f-%.2f) us/req\n", b, (u[m]+u[NR+1-m])/2, u[1], u[NR]}'
+  grep "^$b user " "$ROUNDS" | awk '{print $3+$5}' | sort -n | awk -v b="$b" '{t[NR]=$1} END {
+    m=int((NR+1)/2); printf "MEDIAN %s total %.2f (%.2f-%.2f) us/req\n", b, (t[m]+t[NR+1-m])/2, t[1], t[NR]}'
+done
+rm -f "$ROUNDS"
 scripts/nginx.sh stop $PID
