@@ -300,7 +300,7 @@ fn streams_are_framed_for_each_http_version() {
 /// `--cert`/`--key`: blast serve speaks https. blast's full check on both drivers (with and
 /// without keep-alive: a handshake per request), injected errors counted exactly as over
 /// TCP, a /generate stream over TLS, and a client that does not speak TLS is dropped
-/// without harm to the others.
+/// without harm to the others. The server counts handshakes and resumptions.
 #[test]
 fn serves_https_with_a_certificate() {
     let _turn = common::one_at_a_time();
@@ -350,6 +350,13 @@ fn serves_https_with_a_certificate() {
         // request), and the one that spoke plain HTTP.
         let runs = if no_keepalive { 500 + 20 } else { 4 + 4 };
         assert_eq!(stats.connections, 2 + runs + 1, "{driver:?}");
+        // Every connection but the plain one completed a handshake; blast's client keeps
+        // its session tickets, so a connection per request resumes (all but the first few).
+        assert_eq!(stats.tls_handshakes, 2 + runs, "{driver:?}");
+        if no_keepalive {
+            assert!(stats.tls_resumed >= runs - 20, "{stats:?}");
+        }
+        assert!(stats.tls_resumed < stats.tls_handshakes, "{stats:?}");
     }
     // Request bodies of many records each, several records to a socket read: the server
     // takes them a record at a time, as rustls wants.

@@ -70,6 +70,10 @@ pub struct ServeStats {
     pub stalls: u64,
     /// Requests that could not be parsed (answered 400, connection closed).
     pub bad_requests: u64,
+    /// `--cert`: TLS handshakes completed, and how many of them resumed an earlier session
+    /// (a client that resumes skips the certificate and key exchange).
+    pub tls_handshakes: u64,
+    pub tls_resumed: u64,
 }
 
 impl ServeStats {
@@ -81,13 +85,23 @@ impl ServeStats {
         self.closes += other.closes;
         self.stalls += other.stalls;
         self.bad_requests += other.bad_requests;
+        self.tls_handshakes += other.tls_handshakes;
+        self.tls_resumed += other.tls_resumed;
     }
 
-    /// One line for the end of `blast serve`.
+    /// One line for the end of `blast serve` (with the TLS handshakes when there were any).
     pub fn line(&self) -> String {
+        let tls = if self.tls_handshakes > 0 {
+            format!(
+                "; TLS: {} handshakes, {} resumed",
+                self.tls_handshakes, self.tls_resumed
+            )
+        } else {
+            String::new()
+        };
         format!(
             "blast serve: {} requests on {} connections; injected: {} errors, {} bad bodies, \
-             {} closes, {} stalls; {} bad requests",
+             {} closes, {} stalls; {} bad requests{tls}",
             self.requests,
             self.connections,
             self.errors,
@@ -261,6 +275,11 @@ async fn connection<W: Wire>(mut stream: W, core: Rc<Core>) {
         }
         let (read, back) = stream.read_into(buf).await;
         buf = back;
+        if let Some(resumed) = stream.handshake_done() {
+            let mut stats = core.stats.borrow_mut();
+            stats.tls_handshakes += 1;
+            stats.tls_resumed += u64::from(resumed);
+        }
         if !matches!(read, Ok(n) if n > 0) {
             return;
         }
@@ -373,4 +392,32 @@ async fn stream_tokens(
     }
     http::push_done(out, chunked);
     flush(stream, out).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServeStats;
+
+    #[test]
+    fn the_stop_line_names_tls_handshakes_only_when_there_were_some() {
+        let mut stats = ServeStats {
+            requests: 10,
+            connections: 3,
+            ..ServeStats::default()
+        };
+        assert_eq!(
+            stats.line(),
+            "blast serve: 10 requests on 3 connections; injected: 0 errors, 0 bad bodies, \
+             0 closes, 0 stalls; 0 bad requests"
+        );
+        stats.tls_handshakes = 3;
+        stats.tls_resumed = 2;
+        assert!(
+            stats
+                .line()
+                .ends_with("0 bad requests; TLS: 3 handshakes, 2 resumed"),
+            "{}",
+            stats.line()
+        );
+    }
 }

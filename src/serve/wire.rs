@@ -22,6 +22,11 @@ pub trait Wire {
     async fn read_into(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
     /// Sends all of `bytes`, which comes back (cleared by the caller).
     async fn send(&mut self, bytes: Vec<u8>) -> (io::Result<()>, Vec<u8>);
+    /// TLS: once, after the read that completed the handshake, whether it resumed an
+    /// earlier session; `None` before and after that, and always on a plain socket.
+    fn handshake_done(&mut self) -> Option<bool> {
+        None
+    }
 }
 
 impl Wire for TcpStream {
@@ -72,6 +77,8 @@ pub struct TlsWire {
     fed: usize,
     /// Records waiting to be sent.
     out: Vec<u8>,
+    /// The completed handshake has been reported (`handshake_done`).
+    reported: bool,
 }
 
 impl TlsWire {
@@ -83,6 +90,7 @@ impl TlsWire {
             cipher: Vec::with_capacity(CIPHER_BUF),
             fed: 0,
             out: Vec::with_capacity(1024),
+            reported: false,
         })
     }
 
@@ -160,5 +168,13 @@ impl Wire for TlsWire {
             Err(e) => Err(e),
         };
         (written, bytes)
+    }
+
+    fn handshake_done(&mut self) -> Option<bool> {
+        if self.reported || self.session.is_handshaking() {
+            return None;
+        }
+        self.reported = true;
+        Some(self.session.handshake_kind() == Some(rustls::HandshakeKind::Resumed))
     }
 }
