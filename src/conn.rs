@@ -72,7 +72,7 @@ pub fn spawn(worker: &Rc<Worker>, index: usize) -> JoinHandle<()> {
 
 /// Runs connection `index` of its core until the core stops, starting on the connection the
 /// core opened for it before its clock started, if any. (That connection is taken from the
-/// worker rather than passed in: an `async fn`'s arguments stay in the task's state for its
+/// worker rather than passed in: what the loop captures stays in the task's state for its
 /// whole life, and a stream is 80 bytes of it.)
 #[allow(clippy::manual_async_fn)] // the async block is the point, see below
 fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> {
