@@ -36,12 +36,14 @@ for i in $(seq $1); do
   done
 done | awk -v tck="$(getconf CLK_TCK)" '{r=$5/1e6; u[$1]+=$2/r; s[$1]+=$3/r; q[$1]+=$5/$4; sv[$1]+=$6*1e6/tck/$5; n[$1]++; printf "%s user %.2f sys %.2f us/req  rps %.0f server %.2f\n", $1, $2/r, $3/r, $5/$4, $6*1e6/tck/$5} END {for (b in u) printf "MEAN %s user %.3f sys %.3f total %.3f us/req rps %.0f server %.2f us/req\n", b, u[b]/n[b], s[b]/n[b], (u[b]+s[b])/n[b], q[b]/n[b], sv[b]/n[b]}' | tee "$ROUNDS"
 # Medians and ranges of user and total CPU per request: one busy round moves a mean of five
-# by a tenth, a median not at all.
+# by a tenth, a median not at all. `median CLIENT NAME EXPR`: EXPR of a round's columns.
+median() {
+  awk -v b="$1" "\$1 == b && \$2 == \"user\" {print $3}" "$ROUNDS" | sort -n | awk -v b="$1" -v k="$2" '{v[NR]=$1} END {
+    m=int((NR+1)/2); printf "MEDIAN %s %s %.2f (%.2f-%.2f) us/req\n", b, k, (v[m]+v[NR+1-m])/2, v[1], v[NR]}'
+}
 for b in "${@:2}"; do
-  grep "^$b user " "$ROUNDS" | awk '{print $3, $3+$5}' | sort -n | awk -v b="$b" '{u[NR]=$1; t[NR]=$2} END {
-    m=int((NR+1)/2); printf "MEDIAN %s user %.2f (%.2f-%.2f) us/req\n", b, (u[m]+u[NR+1-m])/2, u[1], u[NR]}'
-  grep "^$b user " "$ROUNDS" | awk '{print $3+$5}' | sort -n | awk -v b="$b" '{t[NR]=$1} END {
-    m=int((NR+1)/2); printf "MEDIAN %s total %.2f (%.2f-%.2f) us/req\n", b, (t[m]+t[NR+1-m])/2, t[1], t[NR]}'
+  median "$b" user '$3'
+  median "$b" total '$3+$5'
 done
 rm -f "$ROUNDS"
 scripts/nginx.sh stop $PID
