@@ -3,7 +3,8 @@
 # CPU 0): each named client runs REPS times in turn, and the means are printed.
 #   [N=300000] [C=64] [DRIVER=uring] bench/ab.sh REPS CLIENT...
 # A CLIENT is a path to a blast binary (run with -n N and the prediction check), `wrk` (3 s),
-# or `floor` (bench/floor.c, built by bench/suite.py into target/floor; 3 s). Columns: user and
+# `floor` (bench/floor.c, built by bench/suite.py into target/floor; 3 s), or `runtime-floor`
+# (bench/runtime_floor.rs, `cargo build --release --example runtime_floor`; 3 s). Columns: user and
 # system CPU µs per request (from GNU time), RPS, and nginx CPU µs per request; then each
 # client's means, and its medians with their range. With
 # SCHEME=https, every client but the floor goes over TLS to nginx's https port (blast with
@@ -24,8 +25,9 @@ scpu() { awk '{print $14+$15}' /proc/$WPID/stat; }
 for i in $(seq $1); do
   for b in "${@:2}"; do
     s0=$(scpu)
-    if [ "$b" = floor ]; then
-      line=$(/usr/bin/time -f "$b %U %S %e" taskset -c 0 target/floor 127.0.0.1 18083 /predict $C 3 2>&1 | tr '\n' ' ' | awk '{print $5, $6, $7, $8, $2}')
+    if [ "$b" = floor ] || [ "$b" = runtime-floor ]; then
+      bin=target/floor; [ "$b" = floor ] || bin=target/release/examples/runtime_floor
+      line=$(/usr/bin/time -f "$b %U %S %e" taskset -c 0 $bin 127.0.0.1 18083 /predict $C 3 2>&1 | tr '\n' ' ' | awk '{print $5, $6, $7, $8, $2}')
     elif [ "$b" = wrk ]; then
       line=$(/usr/bin/time -f "$b %U %S %e" taskset -c 0 wrk -t1 -c$C -d3s $URL 2>&1 | tr '\n' ' ' | sed -E 's/.* ([0-9]+) requests in.*(wrk [0-9.]+ [0-9.]+ [0-9.]+).*/\2 \1/')
     else

@@ -20,7 +20,10 @@ connections can land mostly on one of them, which halves the server's capacity).
     bench/suite.py --targets serve --server-cpus 8-15 --scaling 1,2,4,8   # client-core scaling
 
 Client "floor" is bench/floor.c, a minimal epoll client in C (built here with gcc): the
-raw-syscall floor of CPU per request, with no latency clock and no checks.
+raw-syscall floor of CPU per request, with no latency clock and no checks. Client
+"runtime-floor" is bench/runtime_floor.rs (built here with cargo): the same least work on
+blast's runtime (monoio's io_uring driver, set up as blast sets it up), which separates what the
+runtime costs per request from what blast's checks, clock and statistics add.
 Clients missing on the machine are skipped with a note (scripts/setup.sh installs nginx, wrk,
 hey, ab; `cargo install oha` adds oha). Each client sends GET /predict; blast also checks every
 response (--expect-status 200 --expect-json 'prediction=0|1'); the others check nothing.
@@ -195,12 +198,16 @@ def ab_parse(out):
 
 
 FLOOR = os.path.join(ROOT, "target", "floor")
+RUNTIME_FLOOR = os.path.join(ROOT, "target", "release", "examples", "runtime_floor")
 
 
-def floor_command(conns, duration, url, _threads):
-    host_port = url.split("//")[1].split("/")[0]
-    host, port = host_port.split(":")
-    return [FLOOR, host, port, "/" + url.split("//")[1].split("/", 1)[1], str(conns), str(duration)]
+def floor_client(program):
+    """A floor client's (command, parse): `program HOST PORT PATH CONNECTIONS SECONDS`."""
+    def command(conns, duration, url, _threads):
+        host_port = url.split("//")[1].split("/")[0]
+        host, port = host_port.split(":")
+        return [program, host, port, "/" + url.split("//")[1].split("/", 1)[1], str(conns), str(duration)]
+    return command, floor_parse
 
 
 def floor_parse(out):
@@ -210,7 +217,8 @@ def floor_parse(out):
 
 
 CLIENTS = {
-    "floor": ((floor_command, floor_parse), FLOOR),
+    "floor": (floor_client(FLOOR), FLOOR),
+    "runtime-floor": (floor_client(RUNTIME_FLOOR), RUNTIME_FLOOR),
     "blast-uring": (blast_client("uring"), BLAST),
     "blast-epoll": (blast_client("epoll"), BLAST),
     "wrk": ((wrk_command, wrk_parse), "wrk"),
@@ -301,10 +309,14 @@ def table(results, reference):
 
 
 def build(clients):
-    """Builds blast (and the C floor client); where no compiler is installed (a benchmark box
-    that was handed the binaries), what is already built is used."""
+    """Builds blast (and the floor clients named); where no compiler is installed (a benchmark
+    box that was handed the binaries), what is already built is used."""
+    clients = clients.split(",")
     if shutil.which("cargo"):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+        if "runtime-floor" in clients:
+            subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "runtime_floor"],
+                           cwd=ROOT, check=True)
     if "floor" in clients and shutil.which("gcc"):
         subprocess.run(["gcc", "-O2", "-o", FLOOR, os.path.join(ROOT, "bench", "floor.c")], check=True)
 
