@@ -5,9 +5,10 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blast::check::{Expect, JsonExpectation, StatusSet};
+use blast::clock::Stamp;
 use blast::recall::KnownBodies;
 use blast::response::Framer;
 use blast::series::{CoreSeries, SecondRecorder};
@@ -70,7 +71,7 @@ fn expectation(c: &mut Criterion) {
 
 fn recording(c: &mut Criterion) {
     let mut stats = Stats::default();
-    let start = Instant::now();
+    let start = Stamp::now();
     let mut seconds = SecondRecorder::new(Arc::new(CoreSeries::default()), start, false);
     let now = start + Duration::from_millis(10);
     let mut latency = 400_000u64;

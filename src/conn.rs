@@ -12,13 +12,14 @@ use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, SliceMut};
 use monoio::task::JoinHandle;
 use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
+use crate::clock::Stamp;
 use crate::connect::{self, ConnectError, Plain, Transport};
 use crate::pacer::Slot;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
@@ -51,7 +52,7 @@ struct Conn<S> {
     timer: Timer,
     /// `--first-byte`: when the current response's first body byte came, if a read before
     /// the one that ended it brought it (a streamed body). Set only with `--first-byte`.
-    first_byte: Option<Instant>,
+    first_byte: Option<Stamp>,
 }
 
 /// A response that arrived: its status and whether the connection may be reused.
@@ -101,7 +102,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
             ever_connected = true;
         }
         // When the last response on a kept connection ended; see `reuse` below.
-        let mut ended: Option<Instant> = None;
+        let mut ended: Option<Stamp> = None;
         // Closed-loop ramp: this core's connections start one after another over `--ramp`.
         conn.ramp(worker.ramp_start(index)).await;
         while let Some(slot) = worker.begin() {
@@ -110,7 +111,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
             // for: waking early keeps its rounding out of the measured latency (see
             // `Slot::intended`).
             if let Slot::At(at) = slot
-                && at > Instant::now() + TIMER_SLACK
+                && at > Stamp::now() + TIMER_SLACK
             {
                 conn.timer.until(at - TIMER_SLACK).await;
             }
@@ -123,11 +124,11 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                 // it began, which it returns.
                 match Box::pin(conn.connect(&worker, &mut ever_connected)).await {
                     Ok(began) => {
-                        worker.connected(slot, began, Instant::now());
+                        worker.connected(slot, began, Stamp::now());
                         connected_from = (!worker.plan.keep_alive).then_some(began);
                     }
                     Err(kind) => {
-                        let now = Instant::now();
+                        let now = Stamp::now();
                         worker.sending(slot, now);
                         worker.end(now, slot, now, request, failed(kind));
                         conn.back_off().await;
@@ -141,7 +142,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
             // out longer by that microsecond, never shorter. (A connection just opened has no
             // such end: `ended` is set only on a connection kept open.)
             let reuse = ended.take().filter(|_| slot == Slot::Now);
-            let sent = reuse.or(connected_from).unwrap_or_else(Instant::now);
+            let sent = reuse.or(connected_from).unwrap_or_else(Stamp::now);
             worker.sending(slot, sent);
             worker
                 .deadlines
@@ -154,7 +155,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
             } else {
                 result
             };
-            let now = Instant::now();
+            let now = Stamp::now();
             match result {
                 Ok(arrived) => {
                     let failure = arrived.check.err().map(|f| match f {
@@ -169,7 +170,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                         // cannot stand for the next. A body that came whole began at the end.
                         let at = conn.first_byte.take();
                         if let Some(ns) = latency {
-                            let before_end = at.map_or(0, |at| (now - at).as_nanos() as u64);
+                            let before_end = at.map_or(0, |at| now.since(at));
                             worker.first_byte(request, ns.saturating_sub(before_end));
                         }
                     }
@@ -202,8 +203,8 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
 struct Timer(Option<Pin<Box<Sleep>>>);
 
 impl Timer {
-    async fn until(&mut self, at: Instant) {
-        let at = monoio::time::Instant::from_std(at);
+    async fn until(&mut self, at: Stamp) {
+        let at = monoio::time::Instant::from_std(at.to_instant());
         let sleep = match &mut self.0 {
             Some(sleep) => {
                 sleep.as_mut().reset(at);
@@ -224,8 +225,8 @@ impl<S: Transport> Conn<S> {
         &mut self,
         worker: &Worker,
         ever_connected: &mut bool,
-    ) -> Result<Instant, ErrorKind> {
-        let began = Instant::now();
+    ) -> Result<Stamp, ErrorKind> {
+        let began = Stamp::now();
         let opened = connect::open(&worker.plan, worker.tls.as_ref()).await;
         let mut stats = worker.stats.borrow_mut();
         let stream = opened.map_err(|e| {
@@ -257,14 +258,14 @@ impl<S: Transport> Conn<S> {
 
     /// Waits until `at`, when this connection's ramp lets it start. (A method: a local of the
     /// loop's function would stay in the task's state, and in its cache lines, all its life.)
-    async fn ramp(&mut self, at: Instant) {
-        if at > Instant::now() {
+    async fn ramp(&mut self, at: Stamp) {
+        if at > Stamp::now() {
             self.timer.until(at).await;
         }
     }
 
     async fn back_off(&mut self) {
-        self.timer.until(Instant::now() + self.backoff).await;
+        self.timer.until(Stamp::now() + self.backoff).await;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
@@ -372,7 +373,7 @@ impl<S: Transport> Conn<S> {
     #[cold]
     fn stamp_first_byte(&mut self) {
         if self.first_byte.is_none() && self.framer.body_begun() {
-            self.first_byte = Some(Instant::now());
+            self.first_byte = Some(Stamp::now());
         }
     }
 

@@ -5,11 +5,12 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use monoio::time::TimeDriver;
 use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
+use crate::clock::Stamp;
 use crate::config::Driver;
 use crate::conn;
 use crate::connect;
@@ -149,7 +150,7 @@ async fn run_core(
     // Ctrl-C while the connections were opening: the clock never started, so the measured
     // window is empty, however long the books take to close on a busy machine.
     let stopped_before_start = signal::stop_requested();
-    let worker = Worker::new(plan, tls, &share, Instant::now(), series, opened, uring);
+    let worker = Worker::new(plan, tls, &share, Stamp::now(), series, opened, uring);
     if stopped_before_start {
         return (worker.finish().0, Duration::ZERO);
     }

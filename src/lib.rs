@@ -4,6 +4,7 @@ pub mod app;
 pub mod check;
 pub mod chunked;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod connect;

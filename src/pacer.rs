@@ -4,7 +4,9 @@
 //! stalls shows up in the percentiles (no coordinated omission).
 
 use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Stamp;
 
 /// When a connection should send its next request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +16,7 @@ pub enum Slot {
     /// Closed loop during `--warmup`: as soon as the connection is free, and not measured.
     Warm,
     /// Open loop: at this intended time (measured unless it falls in the warm-up).
-    At(Instant),
+    At(Stamp),
 }
 
 impl Slot {
@@ -23,7 +25,7 @@ impl Slot {
     /// sent up to two timer ticks early is measured from when it really left, so the timer's
     /// resolution never counts as server latency; one sent late is measured from its slot,
     /// so queueing behind a slow server always does).
-    pub fn intended(self, sent: Instant) -> Instant {
+    pub fn intended(self, sent: Stamp) -> Stamp {
         match self {
             Slot::At(at) => at.min(sent),
             Slot::Now | Slot::Warm => sent,
@@ -36,7 +38,7 @@ impl Slot {
 /// `k < rate·T/2`, then `k / rate + T/2`).
 #[derive(Debug)]
 pub struct Pacer {
-    start: Instant,
+    start: Stamp,
     rate: f64,
     ramp_s: f64,
     next: Cell<u64>,
@@ -44,7 +46,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// `rate`: this core's requests per second (> 0); `ramp`: time to reach it.
-    pub fn new(start: Instant, rate: f64, ramp: Duration) -> Pacer {
+    pub fn new(start: Stamp, rate: f64, ramp: Duration) -> Pacer {
         Pacer {
             start,
             rate,
@@ -54,13 +56,13 @@ impl Pacer {
     }
 
     /// The time of the next unclaimed slot.
-    pub fn peek(&self) -> Instant {
+    pub fn peek(&self) -> Stamp {
         self.at(self.next.get())
     }
 
     /// Claims the next slot (the worker peeks, checks the deadline, then advances).
     #[cfg(test)]
-    pub fn claim(&self) -> Instant {
+    pub fn claim(&self) -> Stamp {
         let at = self.peek();
         self.advance();
         at
@@ -78,16 +80,16 @@ impl Pacer {
     }
 
     /// Unclaimed slots due at or before `t`.
-    pub fn overdue(&self, t: Instant) -> u64 {
+    pub fn overdue(&self, t: Stamp) -> u64 {
         self.due(t).saturating_sub(self.next.get())
     }
 
     /// Slots due at or before `t` (the inverse of `at`).
-    fn due(&self, t: Instant) -> u64 {
-        let Some(since) = t.checked_duration_since(self.start) else {
+    fn due(&self, t: Stamp) -> u64 {
+        if t < self.start {
             return 0;
-        };
-        let secs = since.as_secs_f64();
+        }
+        let secs = t.since(self.start) as f64 / 1e9;
         let k = if secs < self.ramp_s {
             self.rate * secs * secs / (2.0 * self.ramp_s)
         } else {
@@ -96,7 +98,7 @@ impl Pacer {
         k as u64 + 1
     }
 
-    fn at(&self, k: u64) -> Instant {
+    fn at(&self, k: u64) -> Stamp {
         let k = k as f64;
         let ramp_slots = self.rate * self.ramp_s / 2.0;
         let secs = if k < ramp_slots {
@@ -114,7 +116,7 @@ mod tests {
 
     #[test]
     fn slots_are_evenly_spaced_from_the_start() {
-        let start = Instant::now();
+        let start = Stamp::now();
         let pacer = Pacer::new(start, 4_000.0, Duration::ZERO);
         assert_eq!(pacer.peek(), start);
         assert_eq!(pacer.claim(), start);
@@ -133,7 +135,7 @@ mod tests {
 
     #[test]
     fn overdue_counts_the_unclaimed_slots_due() {
-        let start = Instant::now();
+        let start = Stamp::now();
         let ms = Duration::from_millis;
         let pacer = Pacer::new(start, 1_000.0, Duration::ZERO);
         assert_eq!(pacer.overdue(start), 1, "slot 0 is due at the start");
@@ -156,7 +158,7 @@ mod tests {
 
     #[test]
     fn a_ramp_climbs_linearly_then_holds() {
-        let start = Instant::now();
+        let start = Stamp::now();
         // 1,000/s after a 2 s ramp: 1,000 slots in the ramp (the average rate is half).
         let pacer = Pacer::new(start, 1_000.0, Duration::from_secs(2));
         let secs = |k| pacer.at(k).duration_since(start).as_secs_f64();

@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::clock::Stamp;
 use crate::stats::{LATENCY_SIGFIG, merge_optional, new_histogram, record_latency};
 
 /// Per-second percentiles need less precision than the run's (1%): a handed-over second is
@@ -44,7 +45,7 @@ pub struct CoreSeries {
 pub struct SecondRecorder {
     shared: Arc<CoreSeries>,
     current: Sample,
-    next_boundary: Instant,
+    next_boundary: Stamp,
     latency: Timing,
     /// `--first-byte`: the times to the first body byte, kept the same way.
     first_byte: Option<Timing>,
@@ -102,7 +103,7 @@ impl Timing {
 
 impl SecondRecorder {
     /// Seconds from `start`; `first_byte`: times to the first body byte are recorded too.
-    pub fn new(shared: Arc<CoreSeries>, start: Instant, first_byte: bool) -> SecondRecorder {
+    pub fn new(shared: Arc<CoreSeries>, start: Stamp, first_byte: bool) -> SecondRecorder {
         SecondRecorder {
             shared,
             current: Sample::empty(0),
@@ -114,7 +115,7 @@ impl SecondRecorder {
 
     /// Counts one finished request at `now`; `latency_ns` when a response arrived. Returns
     /// whether that latency was over the histogram's range (recorded at its maximum).
-    pub fn record(&mut self, now: Instant, latency_ns: Option<u64>, failed: bool) -> bool {
+    pub fn record(&mut self, now: Stamp, latency_ns: Option<u64>, failed: bool) -> bool {
         self.roll(now);
         self.current.requests += 1;
         self.current.failures += failed as u64;
@@ -130,14 +131,14 @@ impl SecondRecorder {
     }
 
     /// Counts one request sent at `now`.
-    pub fn sent(&mut self, now: Instant) {
+    pub fn sent(&mut self, now: Stamp) {
         self.roll(now);
         self.current.sent += 1;
     }
 
     /// Publishes every second that ended before `now`. Called per record and by the core's
     /// watcher, so idle seconds are published too.
-    pub fn roll(&mut self, now: Instant) {
+    pub fn roll(&mut self, now: Stamp) {
         while now >= self.next_boundary {
             let next = self.current.index + 1;
             let done = std::mem::replace(&mut self.current, Sample::empty(next));
@@ -149,7 +150,7 @@ impl SecondRecorder {
 
     /// Publishes the partial last second, marks this core finished and returns the run
     /// histograms: the latencies, and with `--first-byte` the times to the first byte.
-    pub fn finish(&mut self, now: Instant) -> (Histogram<u64>, Option<Histogram<u64>>) {
+    pub fn finish(&mut self, now: Stamp) -> (Histogram<u64>, Option<Histogram<u64>>) {
         self.roll(now);
         let last = std::mem::replace(&mut self.current, Sample::empty(0));
         self.publish(last);
@@ -282,7 +283,7 @@ mod tests {
 
     #[test]
     fn merges_cores_per_second() {
-        let start = Instant::now();
+        let start = Stamp::now();
         let shared: Vec<Arc<CoreSeries>> = (0..2).map(|_| Arc::default()).collect();
         let mut a = SecondRecorder::new(shared[0].clone(), start, false);
         let mut b = SecondRecorder::new(shared[1].clone(), start, false);
@@ -327,7 +328,7 @@ mod tests {
     /// merged across cores, and the run's first-byte histogram holds every second's.
     #[test]
     fn first_bytes_per_second() {
-        let start = Instant::now();
+        let start = Stamp::now();
         let shared: Vec<Arc<CoreSeries>> = (0..2).map(|_| Arc::default()).collect();
         let mut a = SecondRecorder::new(shared[0].clone(), start, true);
         let mut b = SecondRecorder::new(shared[1].clone(), start, true);

@@ -12,7 +12,8 @@
 
 use std::cell::Cell;
 use std::os::fd::RawFd;
-use std::time::Instant;
+
+use crate::clock::Stamp;
 
 /// `at` of a slot with no request in flight.
 const IDLE: u32 = 0;
@@ -23,7 +24,7 @@ const EXPIRED: u32 = u32::MAX;
 #[derive(Debug)]
 pub struct Deadlines {
     /// Deadlines count whole milliseconds from here.
-    base: Instant,
+    base: Stamp,
     slots: Vec<Slot>,
 }
 
@@ -36,7 +37,7 @@ struct Slot {
 
 impl Deadlines {
     /// Room for `connections` connections, counting from `base`.
-    pub fn new(base: Instant, connections: usize) -> Deadlines {
+    pub fn new(base: Stamp, connections: usize) -> Deadlines {
         let slot = || Slot {
             at: Cell::new(IDLE),
             fd: Cell::new(-1),
@@ -48,12 +49,9 @@ impl Deadlines {
     }
 
     /// Connection `index`'s request on socket `fd` must finish by `at`.
-    pub fn arm(&self, index: usize, fd: RawFd, at: Instant) {
+    pub fn arm(&self, index: usize, fd: RawFd, at: Stamp) {
         let slot = &self.slots[index];
-        // In u64: a u128 division would be a call to a software routine on every request.
-        let since = at.saturating_duration_since(self.base);
-        let millis = since.as_secs().saturating_mul(1000)
-            + u64::from(since.subsec_nanos().div_ceil(1_000_000));
+        let millis = at.since(self.base).div_ceil(1_000_000);
         slot.at.set(millis.clamp(1, u64::from(EXPIRED - 1)) as u32);
         slot.fd.set(fd);
     }
@@ -64,11 +62,11 @@ impl Deadlines {
     }
 
     /// Expires every request past its deadline at `now`: shuts down its socket.
-    pub fn sweep(&self, now: Instant) {
-        let now = now.saturating_duration_since(self.base).as_millis();
+    pub fn sweep(&self, now: Stamp) {
+        let now = now.since(self.base) / 1_000_000;
         for slot in &self.slots {
             let at = slot.at.get();
-            if at != IDLE && at != EXPIRED && now >= u128::from(at) {
+            if at != IDLE && at != EXPIRED && now >= u64::from(at) {
                 slot.at.set(EXPIRED);
                 // SAFETY: the fd belongs to the connection's open socket: a slot is armed
                 // only while the connection owns it, and disarmed before the socket closes.
@@ -92,7 +90,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let _server = listener.accept().unwrap();
-        let start = Instant::now();
+        let start = Stamp::now();
         let deadlines = Deadlines::new(start, 2);
         deadlines.arm(0, client.as_raw_fd(), start + Duration::from_micros(4_500));
         deadlines.arm(1, -1, start + Duration::from_secs(60));

@@ -4,9 +4,10 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::check::Expect;
+use crate::clock::Stamp;
 use crate::connect::Stream;
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
@@ -37,12 +38,12 @@ pub struct Worker {
     pub tls: Option<Tls>,
     /// When load starts: once this core's connections are open (a closed loop's `--ramp`
     /// opens them after it); the ramp and the schedule begin here.
-    pub start: Instant,
+    pub start: Stamp,
     /// When the measured window starts: `start` plus `--warmup`. Requests intended before
     /// it are sent like any other on the same connections but counted nowhere.
-    from: Instant,
+    from: Stamp,
     /// The end of the measured window.
-    pub deadline: Option<Instant>,
+    pub deadline: Option<Stamp>,
     pub stats: RefCell<Stats>,
     /// The request deadline of each connection of this core, by connection index (room for
     /// `max_connections`).
@@ -78,7 +79,7 @@ impl Worker {
         plan: Arc<Plan>,
         tls: Option<Tls>,
         share: &CoreShare,
-        start: Instant,
+        start: Stamp,
         series: Arc<CoreSeries>,
         opened: Vec<Option<Stream>>,
         uring: bool,
@@ -154,7 +155,7 @@ impl Worker {
 
     /// When connection `index` starts: spread over `--ramp` in a closed loop (in rate mode the
     /// pacer ramps the rate instead, and connections start at once).
-    pub fn ramp_start(&self, index: usize) -> Instant {
+    pub fn ramp_start(&self, index: usize) -> Stamp {
         let first = self.connections.get().max(1);
         if self.pacer.is_some() || index >= first {
             return self.start;
@@ -201,7 +202,7 @@ impl Worker {
 
     /// Whether a closed loop is still warming up. The clock is read only during the warm-up.
     fn warming(&self) -> bool {
-        if self.warming.get() && Instant::now() >= self.from {
+        if self.warming.get() && Stamp::now() >= self.from {
             self.warming.set(false);
         }
         self.warming.get()
@@ -218,7 +219,7 @@ impl Worker {
 
     /// A request is being written at `sent`, for its `slot`: counts it, and in rate mode
     /// records how late it left.
-    pub fn sending(&self, slot: Slot, sent: Instant) {
+    pub fn sending(&self, slot: Slot, sent: Stamp) {
         if !self.measured(slot) {
             return;
         }
@@ -226,15 +227,15 @@ impl Worker {
         let mut stats = self.stats.borrow_mut();
         stats.sent += 1;
         if let Slot::At(at) = slot {
-            stats.record_open_loop(None, sent.saturating_duration_since(at).as_nanos() as u64);
+            stats.record_open_loop(None, sent.since(at));
         }
     }
 
     /// A connection for a request of `slot` took from `began` to `now` to open: counted when
     /// the request is (not in the warm-up, not after the deadline).
-    pub fn connected(&self, slot: Slot, began: Instant, now: Instant) {
+    pub fn connected(&self, slot: Slot, began: Stamp, now: Stamp) {
         if self.measured(slot) && self.deadline.is_none_or(|d| now <= d) {
-            let ns = now.saturating_duration_since(began).as_nanos() as u64;
+            let ns = now.since(began);
             crate::stats::record_latency(&mut self.stats.borrow_mut().connect, ns);
         }
     }
@@ -246,9 +247,9 @@ impl Worker {
     /// Returns the latency recorded, in nanoseconds (`None`: not a counted response).
     pub fn end(
         &self,
-        now: Instant,
+        now: Stamp,
         slot: Slot,
-        sent: Instant,
+        sent: Stamp,
         request: u32,
         outcome: Outcome,
     ) -> Option<u64> {
@@ -261,7 +262,7 @@ impl Worker {
             return None;
         }
         self.in_flight.set(self.in_flight.get() - 1);
-        let since = |t: Instant| now.saturating_duration_since(t).as_nanos() as u64;
+        let since = |t: Stamp| now.since(t);
         let latency = status.map(|_| since(slot.intended(sent)));
         let over_range = self
             .seconds
@@ -310,7 +311,7 @@ impl Worker {
     /// overdue; returning stops this core.
     pub async fn watch(&self, open: &dyn Fn(usize), ticks: &mut Ticks) {
         loop {
-            let now = Instant::now();
+            let now = Stamp::now();
             if signal::stop_requested() || self.deadline.is_some_and(|d| now >= d) {
                 self.stopped.set(true);
                 return;
@@ -333,7 +334,7 @@ impl Worker {
     /// however slow the server turns; but at most as many as are open (growth at most
     /// doubles per tick, so a brief hiccup does not open hundreds) and never past
     /// `--max-connections`.
-    fn connections_wanted(&self, now: Instant) -> usize {
+    fn connections_wanted(&self, now: Stamp) -> usize {
         let Some(pacer) = &self.pacer else { return 0 };
         let open = self.connections.get();
         let overdue = now.checked_sub(TICK).map_or(0, |t| pacer.overdue(t));
@@ -348,7 +349,7 @@ impl Worker {
     /// when there is one (the watcher may notice it a tick later, but nothing after it is
     /// counted), otherwise to now; zero when the run stopped during the warm-up.
     pub fn finish(&self) -> (Stats, Duration) {
-        let now = Instant::now();
+        let now = Stamp::now();
         let end = self.deadline.map_or(now, |d| d.min(now));
         let (latency, first_byte) = self.seconds.borrow_mut().finish(end);
         let mut stats = self.stats.take();
@@ -356,6 +357,6 @@ impl Worker {
         stats.first_byte = first_byte;
         stats.in_flight = self.in_flight.get();
         stats.peak_connections = self.connections.get() as u64;
-        (stats, end.saturating_duration_since(self.from))
+        (stats, end.duration_since(self.from))
     }
 }
