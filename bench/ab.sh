@@ -7,7 +7,7 @@
 # (bench/runtime_floor.rs, `cargo build --release --example runtime_floor`; 3 s). Columns: user and
 # system CPU µs per request (from GNU time), RPS, and nginx CPU µs per request; then each
 # client's means, and its medians with their range. With
-# SCHEME=https, every client but the floor goes over TLS to nginx's https port (blast with
+# SCHEME=https, every client but the two floors goes over TLS to nginx's https port (blast with
 # --cacert for nginx's throw-away CA).
 set -euo pipefail
 cd "$(dirname "$0")/.."

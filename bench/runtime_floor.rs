@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use memchr::memmem::Finder;
+use monoio::buf::{IoBufMut, SliceMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::time::TimeDriver;
@@ -113,7 +114,7 @@ async fn connection(mut stream: TcpStream, request: Rc<[u8]>, shared: Rc<Shared>
         let write = writer.write(Request(request.clone()));
         let mut have = 0;
         let length = loop {
-            let (n, back) = stream.read(buf.slice_mut_from(have)).await;
+            let (n, back) = stream.read(room_from(buf, have)).await;
             buf = back.into_inner();
             match n {
                 Ok(n) if n > 0 => have += n,
@@ -161,15 +162,9 @@ unsafe impl monoio::buf::IoBuf for Request {
     }
 }
 
-/// The buffer's room from `from` on, for one read.
-trait SliceFrom {
-    fn slice_mut_from(self, from: usize) -> monoio::buf::SliceMut<Vec<u8>>;
-}
-
-impl SliceFrom for Vec<u8> {
-    fn slice_mut_from(self, from: usize) -> monoio::buf::SliceMut<Vec<u8>> {
-        use monoio::buf::IoBufMut;
-        let capacity = self.capacity();
-        self.slice_mut(from..capacity)
-    }
+/// The buffer's room from `from` on, for one read. (A response larger than the buffer
+/// would get an empty read, which ends its connection: the floor is for small responses.)
+fn room_from(buf: Vec<u8>, from: usize) -> SliceMut<Vec<u8>> {
+    let capacity = buf.capacity();
+    buf.slice_mut(from..capacity)
 }

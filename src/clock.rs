@@ -41,6 +41,12 @@ impl Stamp {
         Duration::from_nanos(self.since(earlier))
     }
 
+    /// `ns` nanoseconds after this stamp (saturating).
+    #[inline]
+    pub fn after_nanos(self, ns: u64) -> Stamp {
+        Stamp(self.0.saturating_add(ns))
+    }
+
     /// This stamp less `d`, if that is not before the clock's zero.
     pub fn checked_sub(self, d: Duration) -> Option<Stamp> {
         self.0.checked_sub(nanos(d)).map(Stamp)
@@ -76,7 +82,7 @@ impl Add<Duration> for Stamp {
 
     #[inline]
     fn add(self, d: Duration) -> Stamp {
-        Stamp(self.0.saturating_add(nanos(d)))
+        self.after_nanos(nanos(d))
     }
 }
 
@@ -105,6 +111,8 @@ mod tests {
     fn arithmetic_is_in_whole_nanoseconds() {
         let t = Stamp(5_000_000_000);
         assert_eq!((t + Duration::from_millis(1_500)).since(t), 1_500_000_000);
+        assert_eq!(t.after_nanos(7), t + Duration::from_nanos(7));
+        assert_eq!(t.after_nanos(u64::MAX), Stamp(u64::MAX));
         assert_eq!(t.since(t + Duration::from_nanos(1)), 0, "saturates");
         assert_eq!(t - Duration::from_secs(2), Stamp(3_000_000_000));
         assert_eq!(t.checked_sub(Duration::from_secs(6)), None);

@@ -106,7 +106,7 @@ impl Pacer {
         } else {
             k / self.rate + self.ramp_s / 2.0
         };
-        self.start + Duration::from_nanos((secs * 1e9) as u64)
+        self.start.after_nanos((secs * 1e9) as u64)
     }
 }
 

@@ -262,8 +262,7 @@ impl Worker {
             return None;
         }
         self.in_flight.set(self.in_flight.get() - 1);
-        let since = |t: Stamp| now.since(t);
-        let latency = status.map(|_| since(slot.intended(sent)));
+        let latency = status.map(|_| now.since(slot.intended(sent)));
         let over_range = self
             .seconds
             .borrow_mut()
@@ -272,7 +271,7 @@ impl Worker {
         stats.over_range += u64::from(over_range);
         stats.record(status, failure);
         if let (Some(hist), Some(_)) = (&mut stats.uncorrected, status) {
-            crate::stats::record_latency(hist, since(sent));
+            crate::stats::record_latency(hist, now.since(sent));
         }
         // `--targets`: the request's target counts it too.
         if let Some(route) = self.route_stats(&mut stats, request) {
