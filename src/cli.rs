@@ -90,7 +90,7 @@ struct ServeArgs {
     cpus: Option<String>,
 
     /// Server threads [default: one per CPU in --cpus]
-    #[arg(short = 't', long, value_name = "N")]
+    #[arg(allow_hyphen_values = true, short = 't', long, value_name = "N")]
     threads: Option<String>,
 
     /// I/O driver, as for the client
@@ -98,15 +98,15 @@ struct ServeArgs {
     driver: DriverArg,
 
     /// Extra latency per response: fixed (5ms) or uniformly random (1ms-10ms)
-    #[arg(long, value_name = "TIME[-TIME]")]
+    #[arg(allow_hyphen_values = true, long, value_name = "TIME[-TIME]")]
     delay: Option<String>,
 
     /// Share of responses that are 500s: 0.01 or 1%
-    #[arg(long, value_name = "SHARE")]
+    #[arg(allow_hyphen_values = true, long, value_name = "SHARE")]
     error_rate: Option<String>,
 
     /// Share of /predict responses with a bad body ({"prediction":2} and invalid JSON, alternately)
-    #[arg(long, value_name = "SHARE")]
+    #[arg(allow_hyphen_values = true, long, value_name = "SHARE")]
     bad_body_rate: Option<String>,
 
     /// Close each connection after N responses (the last says Connection: close)
@@ -118,11 +118,16 @@ struct ServeArgs {
     stall_every: Option<String>,
 
     /// How long a stalled response is held back
-    #[arg(long, default_value = "1s", value_name = "TIME")]
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        default_value = "1s",
+        value_name = "TIME"
+    )]
     stall: String,
 
     /// Stop after this long [default: run until Ctrl-C]
-    #[arg(short = 'd', long, value_name = "TIME")]
+    #[arg(allow_hyphen_values = true, short = 'd', long, value_name = "TIME")]
     duration: Option<String>,
 
     /// Speak https with this certificate chain (PEM; needs --key)
@@ -137,11 +142,23 @@ struct ServeArgs {
 #[derive(Args, Debug)]
 struct DemoArgs {
     /// Connections
-    #[arg(short = 'c', long, default_value = "64", value_name = "N")]
+    #[arg(
+        allow_hyphen_values = true,
+        short = 'c',
+        long,
+        default_value = "64",
+        value_name = "N"
+    )]
     connections: String,
 
     /// Run time
-    #[arg(short = 'd', long, default_value = "10s", value_name = "TIME")]
+    #[arg(
+        allow_hyphen_values = true,
+        short = 'd',
+        long,
+        default_value = "10s",
+        value_name = "TIME"
+    )]
     duration: String,
 
     /// Also write the results as JSON to PATH ('-' for stdout)
@@ -180,20 +197,31 @@ struct RunArgs {
     insecure: bool,
 
     /// Total keep-alive connections, spread evenly over the threads
-    #[arg(short = 'c', long, default_value = "64", value_name = "N")]
+    #[arg(
+        allow_hyphen_values = true,
+        short = 'c',
+        long,
+        default_value = "64",
+        value_name = "N"
+    )]
     connections: String,
 
     /// Run time: 30, 30s, 500ms, 2m, 1h [default: 10s, or until -n is done when -n is given]
-    #[arg(short = 'd', long, value_name = "TIME")]
+    #[arg(allow_hyphen_values = true, short = 'd', long, value_name = "TIME")]
     duration: Option<String>,
 
-    /// Open loop: send R requests per second in total (5k accepted), latency measured from
-    /// each request's intended send time
-    #[arg(long, value_name = "R")]
+    /// Open loop: send R requests per second in total (5k and 1M accepted), latency measured
+    /// from each request's intended send time
+    #[arg(allow_hyphen_values = true, long, value_name = "R")]
     rate: Option<String>,
 
     /// Run each of these rates in turn (-d each) and print one table, e.g. 1000,2000,5k
-    #[arg(long, value_name = "LIST", conflicts_with = "rate")]
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        value_name = "LIST",
+        conflicts_with = "rate"
+    )]
     rates: Option<String>,
 
     /// Search for the highest rate meeting --slo: double from --rate (default 1000) until a
@@ -209,23 +237,28 @@ struct RunArgs {
     slo: Option<String>,
 
     /// Load this long first, on the same connections, excluded from the results and from -n
-    #[arg(long, value_name = "TIME")]
+    #[arg(allow_hyphen_values = true, long, value_name = "TIME")]
     warmup: Option<String>,
 
     /// Bring connections (closed loop) or the rate (--rate) up linearly over this long
-    #[arg(long, value_name = "TIME")]
+    #[arg(allow_hyphen_values = true, long, value_name = "TIME")]
     ramp: Option<String>,
 
     /// Rate mode: open more connections, up to this many, when the server falls behind
-    #[arg(long, default_value = "1024", value_name = "N")]
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        default_value = "1024",
+        value_name = "N"
+    )]
     max_connections: String,
 
-    /// Stop after N requests in total (10k and 1m are accepted)
-    #[arg(short = 'n', long, value_name = "N")]
+    /// Stop after N requests in total (10k and 1M are accepted)
+    #[arg(allow_hyphen_values = true, short = 'n', long, value_name = "N")]
     requests: Option<String>,
 
     /// Threads, one monoio runtime each [default: one per CPU in --cpus]
-    #[arg(short = 't', long, value_name = "N")]
+    #[arg(allow_hyphen_values = true, short = 't', long, value_name = "N")]
     threads: Option<String>,
 
     /// CPUs to pin threads to, e.g. 0,2-3 [default: the CPUs this process may run on]
@@ -272,12 +305,27 @@ struct RunArgs {
 
     /// Per-request timeout, from the write to the last response byte; the connection is
     /// closed and reopened after one
-    #[arg(long, default_value = "10s", value_name = "TIME")]
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        default_value = "10s",
+        value_name = "TIME"
+    )]
     timeout: String,
 
     /// Timeout for establishing a TCP connection
-    #[arg(long, default_value = "5s", value_name = "TIME")]
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        default_value = "5s",
+        value_name = "TIME"
+    )]
     connect_timeout: String,
+
+    /// After -d, wait up to this long for the requests still out, each until it is answered
+    /// or its --timeout expires; 0 stops at -d and reports them in flight [default: --timeout]
+    #[arg(allow_hyphen_values = true, long, value_name = "TIME")]
+    drain: Option<String>,
 
     /// Also time each response's first body byte (TTFB; for a streamed body, such as a model
     /// server's tokens, the time to first token), from the same start as the latency
@@ -297,7 +345,8 @@ struct RunArgs {
     expect_status: String,
 
     /// The body must be a JSON object with this top-level field; with =, its value must be
-    /// one of the |-separated JSON literals, e.g. 'prediction=0|1' (repeatable)
+    /// one of the |-separated JSON literals, e.g. 'prediction=0|1' (repeatable). The whole body
+    /// is validated; nesting deeper than 128 arrays and objects fails it
     #[arg(long = "expect-json", value_name = "FIELD[=V1|V2]")]
     expect_json: Vec<String>,
 
@@ -306,10 +355,15 @@ struct RunArgs {
     #[arg(long = "expect-body", value_name = "TEXT")]
     expect_body: Vec<String>,
 
-    /// Largest response body --expect-json or --expect-body checks (k, m, g: KiB, MiB, GiB);
+    /// Largest response body --expect-json or --expect-body checks (k, M, g: KiB, MiB, GiB);
     /// a larger one is read, dropped and counted as too_large. Each connection's buffer grows
     /// to the largest body it checks
-    #[arg(long, default_value = "16m", value_name = "SIZE")]
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        default_value = "16M",
+        value_name = "SIZE"
+    )]
     max_body: String,
 
     /// Also write the results as JSON to PATH ('-': JSON on stdout, the text report on stderr)
@@ -475,6 +529,24 @@ fn demo_config(args: DemoArgs) -> Result<Config, String> {
     Ok(config)
 }
 
+/// A ramp longer than the run would leave most of its connections (or its rate) never
+/// reached.
+fn ramp_fits(config: &Config) -> Result<(), String> {
+    let Some(duration) = config.duration.filter(|_| config.requests.is_none()) else {
+        return Ok(());
+    };
+    if config.ramp > duration + config.warmup {
+        return Err(format!(
+            "--ramp {}s is longer than the run (-d {}s + --warmup {}s): the ramp would never \
+             finish; shorten it or run longer",
+            config.ramp.as_secs_f64(),
+            duration.as_secs_f64(),
+            config.warmup.as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
 /// clap's messages span several lines (usage, tips); the first one says what is wrong, and
 /// when it ends in a colon the lines after it name what it means (the missing flags).
 fn first_line(rendered: &str) -> String {
@@ -588,6 +660,12 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     config.request.no_keepalive = cli.no_keepalive;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
+    config.drain = cli
+        .drain
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| format!("--drain: {e}"))?;
     // A bound on the first byte needs it timed.
     config.first_byte = cli.first_byte || config.slo.as_ref().is_some_and(Slo::bounds_first_byte);
     config.driver = driver(cli.driver);
@@ -614,6 +692,7 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         csv: cli.csv,
         html: cli.html,
     };
+    ramp_fits(&config)?;
     config.live = std::io::stderr().is_terminal();
     Ok(config)
 }

@@ -80,6 +80,8 @@ pub struct Config {
     /// CPUs to pin threads to; `None` means the CPUs this process may run on.
     pub cpus: Option<Vec<usize>>,
     pub timeout: Duration,
+    /// After `-d`: how long to wait for the requests still out (`None`: up to `timeout`).
+    pub drain: Option<Duration>,
     pub connect_timeout: Duration,
     pub driver: Driver,
     /// Path or URL fetched once before the run; the run aborts unless it answers 2xx.
@@ -119,6 +121,7 @@ impl Config {
             threads: None,
             cpus: None,
             timeout: Duration::from_secs(10),
+            drain: None,
             connect_timeout: Duration::from_secs(5),
             driver: Driver::Auto,
             health: None,

@@ -142,6 +142,18 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
             // out longer by that microsecond, never shorter. (A connection just opened has no
             // such end: `ended` is set only on a connection kept open.)
             let reuse = ended.take().filter(|_| slot == Slot::Now);
+            // A connection that was idle (a paced wait, or a new connection) may hold bytes
+            // the server sent while nothing was asked: they are no answer to this request.
+            // (A closed loop's kept connection was idle only for the bookkeeping since its
+            // last response, whose read took every byte then there: a peek per request
+            // would be a syscall each, for microseconds of exposure.)
+            if reuse.is_none() && conn.stream.as_ref().is_some_and(S::unasked) {
+                let now = Stamp::now();
+                worker.sending(slot, now);
+                worker.end(now, slot, now, request, failed(ErrorKind::Unsolicited));
+                conn.close();
+                continue;
+            }
             let sent = reuse.or(connected_from).unwrap_or_else(Stamp::now);
             worker.sending(slot, sent);
             worker
@@ -186,7 +198,8 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                     worker.end(now, slot, sent, request, failed(kind));
                     let served = conn.served;
                     conn.close();
-                    if served == 0 {
+                    // A server that answered (too much) is not down: no back-off.
+                    if served == 0 && kind != ErrorKind::Unsolicited {
                         conn.back_off().await;
                     }
                 }
@@ -230,13 +243,19 @@ impl<S: Transport> Conn<S> {
         let opened = connect::open(&worker.plan, worker.tls.as_ref()).await;
         let mut stats = worker.stats.borrow_mut();
         let stream = opened.map_err(|e| {
-            stats.no_local_port += u64::from(e == ConnectError::NoLocalPort);
+            match e {
+                ConnectError::NoLocalPort => stats.no_local_port += 1,
+                ConnectError::Failed(cause) => {
+                    stats.connect_cause.get_or_insert(cause);
+                }
+            }
             ErrorKind::Connect
         })?;
         // `open` makes the plan's kind of stream, which is the kind this loop runs.
         let stream = S::from_stream(stream).ok_or(ErrorKind::Connect)?;
         stats.established += 1;
         stats.reconnects += u64::from(*ever_connected);
+        stats.added += u64::from(!*ever_connected);
         *ever_connected = true;
         self.adopt(stream);
         Ok(began)
@@ -328,7 +347,8 @@ impl<S: Transport> Conn<S> {
             // Reads until the response is framed (a `break` with the outcome, so that a queued
             // write's failure can still be named after a failed read).
             let arrived = loop {
-                // Bytes left from before the write are framed first; otherwise read at once.
+                // Bytes read so far are framed (none at first: a response leaves nothing
+                // behind, or the connection is closed), then more are read.
                 if !self.buf.is_empty() {
                     match self.framer.advance(&mut self.buf) {
                         Ok(Some(response)) => {
@@ -338,7 +358,7 @@ impl<S: Transport> Conn<S> {
                         // arrives whole costs no clock read.
                         Ok(None) if worker.plan.first_byte => self.stamp_first_byte(),
                         Ok(None) => {}
-                        Err(error) => break Err(frame_error(error)),
+                        Err(error) => break Err(self.malformed(worker, error)),
                     }
                 }
                 // Awaited here rather than in a helper: each `async fn` layer adds its own copy of
@@ -350,12 +370,18 @@ impl<S: Transport> Conn<S> {
                     Ok(0) => {
                         break match self.framer.finish_eof() {
                             Ok(response) => Ok(self.arrived(check, response, false)),
-                            Err(error) => Err(frame_error(error)),
+                            Err(error) => Err(self.malformed(worker, error)),
                         };
                     }
                     Ok(_) => {}
                     Err(kind) => break Err(kind),
                 }
+            };
+            // Bytes after the response answer nothing that was asked: the response that
+            // brought them is not trusted either (it may itself be one such answer).
+            let arrived = match arrived {
+                Ok(_) if !self.buf.is_empty() => Err(ErrorKind::Unsolicited),
+                arrived => arrived,
             };
             let Some(queued) = queued else {
                 return arrived;
@@ -367,6 +393,16 @@ impl<S: Transport> Conn<S> {
                 _ => Err(ErrorKind::Write),
             }
         }
+    }
+
+    /// The failure a framing error is; an answer in TLS (a plain-http request to an https
+    /// port) is counted too, so that the report can say so.
+    #[cold]
+    fn malformed(&self, worker: &Worker, error: FrameError) -> ErrorKind {
+        if error == FrameError::Malformed && crate::response::is_tls_record(&self.buf) {
+            worker.stats.borrow_mut().tls_answers += 1;
+        }
+        frame_error(error)
     }
 
     /// `--first-byte`: notes the time if the unfinished response's body has just begun.
@@ -412,16 +448,27 @@ fn count_read(
     Ok(n)
 }
 
-/// The buffer's spare capacity, for one read (at least `MIN_READ`), taken with the buffer:
-/// the runtime owns it until the read ends, and `into_inner` gives it back.
+/// The buffer's spare capacity, for one read (at least `MIN_READ`, at most `MAX_READ`),
+/// taken with the buffer: the runtime owns it until the read ends, and `into_inner` gives it
+/// back.
 fn spare(buf: &mut Vec<u8>) -> SliceMut<Vec<u8>> {
     let len = buf.len();
     if buf.capacity() - len < MIN_READ {
         buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
     }
     let owned = std::mem::take(buf);
-    let capacity = owned.capacity();
-    owned.slice_mut(len..capacity)
+    let end = read_end(len, owned.capacity());
+    owned.slice_mut(len..end)
+}
+
+/// The most one read asks for. A kept body of a gigabyte grows the buffer past 2 GiB, and
+/// io_uring's read takes its length as a 32-bit count and returns it in an `i32`: asked for
+/// that much, every read failed for the rest of the run. Bodies that large take several reads.
+const MAX_READ: usize = 64 << 20;
+
+/// Where a read into a buffer of `len` bytes and `capacity` ends.
+fn read_end(len: usize, capacity: usize) -> usize {
+    capacity.min(len + MAX_READ)
 }
 
 /// A request's bytes from `from` on, as an owned buffer for the runtime's write (which may
@@ -471,5 +518,22 @@ fn frame_error(error: FrameError) -> ErrorKind {
     match error {
         FrameError::Eof => ErrorKind::Read,
         FrameError::Malformed | FrameError::HeadTooLarge => ErrorKind::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_asks_for_at_most_max_read() {
+        assert_eq!(read_end(0, READ_BUF), READ_BUF);
+        assert_eq!(read_end(100, 3 << 30), 100 + MAX_READ);
+        assert_eq!(read_end(2 << 30, (2 << 30) + 10), (2 << 30) + 10);
+        // The buffer's own slice, as the runtime gets it: never past the cap.
+        let mut buf = Vec::with_capacity(3 << 30);
+        buf.extend_from_slice(b"HTTP/1.1");
+        let mut slice = spare(&mut buf);
+        assert_eq!(slice.bytes_total(), MAX_READ);
     }
 }

@@ -37,7 +37,39 @@ pub enum ConnectError {
     /// report says so, as it is the client machine's limit, not the server's.
     NoLocalPort,
     /// Refused, unreachable, or not done within `--connect-timeout`.
-    Failed,
+    Failed(Cause),
+}
+
+/// Why a connect failed, as the report names it once (the first of a run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The system's error: refused, no route, reset, ...
+    Os(i32),
+    /// Not done within `--connect-timeout`.
+    TimedOut,
+    /// The TCP connection opened but the TLS handshake failed.
+    Handshake,
+}
+
+impl Cause {
+    /// The cause `describe` named (a report read back by `blast merge`).
+    pub fn described(text: &str) -> Option<Cause> {
+        [Cause::TimedOut, Cause::Handshake]
+            .into_iter()
+            .find(|c| c.describe() == text)
+            .or_else(|| {
+                let code = text.strip_suffix(')')?.rsplit_once("(os error ")?.1;
+                code.parse().ok().map(Cause::Os)
+            })
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Cause::Os(code) => io::Error::from_raw_os_error(code).to_string(),
+            Cause::TimedOut => "not connected within --connect-timeout".into(),
+            Cause::Handshake => "the TLS handshake failed".into(),
+        }
+    }
 }
 
 /// An open connection of either transport, as `open` makes it and a core keeps the ones it
@@ -66,6 +98,14 @@ pub trait Transport: AsRawFd + Sized {
 
     /// Reads HTTP bytes into the buffer's room (0: the end of the stream).
     fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>>;
+
+    /// Whether the server has sent bytes that wait unread: asked before a request is sent on
+    /// a connection that was idle, they answer no request (`ErrorKind::Unsolicited`). Over
+    /// TLS the socket may hold records that are no answer but no fault either (session
+    /// tickets), so only bytes after a response are checked there.
+    fn unasked(&self) -> bool {
+        false
+    }
 
     /// Whether the loop may queue requests with `queue` on io_uring. Only for sockets that
     /// monoio declares `Split`: the loop reads while the queued write is pending.
@@ -96,6 +136,10 @@ impl Transport for Plain {
 
     fn send_now(&mut self, request: &[u8]) -> usize {
         send_now(self.as_raw_fd(), request)
+    }
+
+    fn unasked(&self) -> bool {
+        waiting_bytes(self.as_raw_fd())
     }
 
     fn write_all<T: IoBuf>(&mut self, rest: T) -> impl Future<Output = BufResult<usize, T>> {
@@ -181,6 +225,22 @@ pub(crate) fn send_now(fd: RawFd, bytes: &[u8]) -> usize {
     usize::try_from(n).unwrap_or(0)
 }
 
+/// Whether bytes wait unread on the socket (a peek that does not wait; a closed or failed
+/// socket has none: its request fails when it is sent).
+fn waiting_bytes(fd: RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: a one-byte buffer that lives across the call; MSG_PEEK leaves the byte queued.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0
+}
+
 /// One connection to the target within `--connect-timeout`: with https, the handshake
 /// too, with this core's `tls`.
 pub async fn open(plan: &Plan, tls: Option<&Tls>) -> Result<Stream, ConnectError> {
@@ -192,10 +252,11 @@ pub async fn open(plan: &Plan, tls: Option<&Tls>) -> Result<Stream, ConnectError
             .map(|r| r.map(|s| Stream::Plain(Plain::Unix(s)))),
     };
     opened
-        .map_err(|_| ConnectError::Failed)?
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::AddrNotAvailable => ConnectError::NoLocalPort,
-            _ => ConnectError::Failed,
+        .map_err(|_| ConnectError::Failed(Cause::TimedOut))?
+        .map_err(|e| match (e.kind(), e.raw_os_error()) {
+            (io::ErrorKind::AddrNotAvailable, _) => ConnectError::NoLocalPort,
+            (_, Some(code)) => ConnectError::Failed(Cause::Os(code)),
+            _ => ConnectError::Failed(Cause::Handshake),
         })
 }
 

@@ -20,7 +20,7 @@ use crate::signal;
 use crate::stats::Stats;
 use crate::ticker::{self, Ticker, Ticks};
 use crate::tls::Tls;
-use crate::worker::Worker;
+use crate::worker::{Times, Worker};
 
 /// io_uring rejects larger rings.
 const MAX_RING_ENTRIES: u32 = 32_768;
@@ -43,11 +43,14 @@ pub struct RunOutcome {
     /// The driver the runtimes used: `io_uring` or `epoll`.
     pub driver: &'static str,
     pub threads: usize,
+    /// The measured window (the longest of the cores').
     pub elapsed: Duration,
+    /// The drain after it: the wait for the requests sent in the window (the longest).
+    pub drain: Duration,
     pub interrupted: bool,
 }
 
-type CoreResult = Result<(Stats, &'static str, Duration), String>;
+type CoreResult = Result<(Stats, &'static str, Times), String>;
 
 /// Runs the plan to its end. `on_second` sees each per-second row as soon as it is complete.
 pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutcome, String> {
@@ -82,14 +85,15 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
 
     let mut merged = Stats::default();
     let mut driver = "";
-    let mut elapsed = Duration::ZERO;
+    let (mut elapsed, mut drain) = (Duration::ZERO, Duration::ZERO);
     for handle in handles {
-        let (stats, name, core_elapsed) = handle
+        let (stats, name, times) = handle
             .join()
             .map_err(|_| "a core thread panicked".to_string())??;
         merged.merge(&stats);
         driver = name;
-        elapsed = elapsed.max(core_elapsed);
+        elapsed = elapsed.max(times.window);
+        drain = drain.max(times.drain);
     }
     Ok(RunOutcome {
         stats: merged,
@@ -97,6 +101,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         driver,
         threads: plan.cores.len(),
         elapsed,
+        drain,
         interrupted: signal::stop_requested(),
     })
 }
@@ -121,8 +126,8 @@ fn spawn_core(
             };
             let driver = plan.driver;
             let core = |uring| run_core(plan, share, series, ticks, uring);
-            let ((stats, elapsed), name) = block_on(driver, ring, core)?;
-            Ok((stats, name, elapsed))
+            let ((stats, times), name) = block_on(driver, ring, core)?;
+            Ok((stats, name, times))
         })
         .map_err(|e| format!("cannot start a core thread: {e}"))
 }
@@ -136,7 +141,7 @@ async fn run_core(
     series: Arc<CoreSeries>,
     ticks: ticker::Receiver,
     uring: bool,
-) -> (Stats, Duration) {
+) -> (Stats, Times) {
     let mut ticks = Ticks::new(ticks);
     let open_loop = plan.rate.is_some();
     // With a closed-loop ramp none is opened here: `Worker::take_opened` then finds none.
@@ -152,7 +157,7 @@ async fn run_core(
     let stopped_before_start = signal::stop_requested();
     let worker = Worker::new(plan, tls, &share, Stamp::now(), series, opened, uring);
     if stopped_before_start {
-        return (worker.finish().0, Duration::ZERO);
+        return (worker.finish().0, Times::default());
     }
     let tasks: Vec<_> = (0..share.connections)
         .map(|index| conn::spawn(&worker, index))
@@ -238,8 +243,34 @@ fn build_runtime(driver: Driver, ring: Ring) -> Result<Runtime, String> {
         Driver::Uring => {
             uring().map_err(|e| format!("io_uring is not available here ({e}): use --driver epoll"))
         }
-        // seccomp (Docker's default profile) or an old kernel: fall back to epoll.
-        Driver::Auto if monoio::utils::detect_uring() => uring().or_else(|_| epoll()),
-        Driver::Auto | Driver::Epoll => epoll(),
+        // seccomp (Docker's default profile) or an old kernel: fall back to epoll, and say so.
+        Driver::Auto => uring().or_else(|e| {
+            say_fallback(&e);
+            epoll()
+        }),
+        Driver::Epoll => epoll(),
+    }
+}
+
+/// One line on stderr, once per process (every core builds a runtime), when `--driver auto`
+/// falls back to epoll: the numbers of the two drivers differ, so the user must know.
+fn say_fallback(error: &std::io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "blast: io_uring is unavailable, using epoll: {}",
+            why(error)
+        )
+    });
+}
+
+fn why(error: &std::io::Error) -> String {
+    match error.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => format!(
+            "{error}: blocked, by a seccomp profile (Docker's default blocks it) or by \
+             kernel.io_uring_disabled"
+        ),
+        Some(libc::ENOSYS) => format!("{error}: this kernel has no io_uring (5.6 or later)"),
+        _ => error.to_string(),
     }
 }

@@ -139,6 +139,7 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
     }
     into.threads += from.threads;
     into.elapsed = into.elapsed.max(from.elapsed);
+    into.drain = into.drain.max(from.drain);
     into.interrupted |= from.interrupted;
 }
 
@@ -251,6 +252,8 @@ fn part(r: &Report) -> Result<Part, String> {
         stats.sent = r.count("/rate/sent")?;
         stats.late = r.count("/rate/late")?;
         stats.peak_connections = r.count("/rate/connections_used")?;
+        stats.capped =
+            u64::from(r.get("/rate/connection_limited").ok() == Some(&Value::Bool(true)));
         Some(r.number("/rate/target")?)
     };
     stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
@@ -264,7 +267,15 @@ fn part(r: &Report) -> Result<Part, String> {
     stats.bytes_written = r.count("/bytes_written")?;
     stats.established = r.count("/connections/established")?;
     stats.reconnects = r.count("/connections/reconnects")?;
+    // Reports from before it have none.
+    stats.added = r.count("/connections/added").unwrap_or(0);
     stats.no_local_port = r.count("/connections/no_local_port")?;
+    // Reports from before these have neither.
+    stats.connect_cause = r
+        .text("/connect_error")
+        .ok()
+        .and_then(crate::connect::Cause::described);
+    stats.tls_answers = r.count("/tls_answers").unwrap_or(0);
     stats.in_flight = r.count("/in_flight")?;
     let outcome = RunOutcome {
         stats,
@@ -278,6 +289,12 @@ fn part(r: &Report) -> Result<Part, String> {
         threads: r.count("/threads")? as usize,
         elapsed: Duration::try_from_secs_f64(r.number("/duration_s")?)
             .map_err(|_| r.missing("/duration_s"))?,
+        // Reports from before the drain have none.
+        drain: match r.get("/drain_s") {
+            Ok(Value::Number(_)) => Duration::try_from_secs_f64(r.number("/drain_s")?)
+                .map_err(|_| r.missing("/drain_s"))?,
+            _ => Duration::ZERO,
+        },
         interrupted: r
             .get("/interrupted")?
             .as_bool()

@@ -68,6 +68,8 @@ pub struct Plan {
     /// Connections are reused (`false`: `--no-keepalive`, one per request).
     pub keep_alive: bool,
     pub timeout: Duration,
+    /// After the measured window: the longest wait for the requests sent in it.
+    pub drain: Duration,
     pub connect_timeout: Duration,
     pub max_body: usize,
     /// `--first-byte`: each core keeps a histogram of the time to the first body byte.
@@ -131,6 +133,7 @@ impl Plan {
             routes,
             keep_alive: !config.request.no_keepalive,
             timeout: config.timeout,
+            drain: config.drain.unwrap_or(config.timeout),
             connect_timeout: config.connect_timeout,
             max_body: config.max_body,
             first_byte: config.first_byte,

@@ -49,6 +49,12 @@ impl Response {
     }
 }
 
+/// Whether these bytes begin a TLS record (a handshake or an alert, TLS 1.0 to 1.3): what an
+/// https server answers to a plain-http request.
+pub fn is_tls_record(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
     /// Not HTTP: bad status line, bad header, bad chunk, conflicting lengths, too many headers.

@@ -307,6 +307,7 @@ mod tests {
             driver: "epoll",
             threads: 1,
             elapsed: Duration::from_secs(1),
+            drain: Duration::ZERO,
             interrupted: false,
         }
     }

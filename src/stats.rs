@@ -30,6 +30,11 @@ pub enum ErrorKind {
     Write,
     /// The bytes received are not a valid HTTP/1.x response (or exceed the size limits).
     Malformed,
+    /// The server sent bytes while no request was outstanding on the connection: after a
+    /// complete response (trailing bytes, a second response) or before the request was
+    /// sent. They are never taken for an answer: the request fails and the connection is
+    /// closed and reopened.
+    Unsolicited,
     /// A complete response whose status is not in `--expect-status`.
     Status,
     /// A complete response whose body fails `--expect-json`.
@@ -40,12 +45,13 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Read,
         ErrorKind::Write,
         ErrorKind::Malformed,
+        ErrorKind::Unsolicited,
         ErrorKind::Status,
         ErrorKind::Body,
         ErrorKind::TooLarge,
@@ -58,6 +64,7 @@ impl ErrorKind {
             ErrorKind::Read => "read",
             ErrorKind::Write => "write",
             ErrorKind::Malformed => "malformed",
+            ErrorKind::Unsolicited => "unsolicited",
             ErrorKind::Status => "status",
             ErrorKind::Body => "body",
             ErrorKind::TooLarge => "too_large",
@@ -81,11 +88,19 @@ pub struct Stats {
     status: Vec<u64>,
     pub bytes_read: u64,
     pub bytes_written: u64,
-    /// Connections established, and how many of those replaced an earlier one.
+    /// Connections established; how many of those replaced an earlier one (`reconnects`:
+    /// reopened after a close or a failure), and how many were opened during the run as
+    /// new ones (`added`: a closed loop's `--ramp`, rate mode's growth, or one whose opening
+    /// before the start failed). The rest were opened before the clock started.
     pub established: u64,
     pub reconnects: u64,
+    pub added: u64,
     /// Connects that failed for want of a free local port (`connect::ConnectError`).
     pub no_local_port: u64,
+    /// The first connect failure's cause, named in the report.
+    pub connect_cause: Option<crate::connect::Cause>,
+    /// Malformed responses that were TLS records: an https server answering plain http.
+    pub tls_answers: u64,
     /// How long each connection opened in the measured window took to establish (the TCP
     /// handshake on TCP), in nanoseconds: every request's with `--no-keepalive`, otherwise
     /// the reconnects'.
@@ -106,6 +121,9 @@ pub struct Stats {
     pub late: u64,
     /// Most connections open at once.
     pub peak_connections: u64,
+    /// Rate mode: ticks on which slots were overdue and `--max-connections` allowed no more
+    /// connections (the server, not the client, held the schedule back).
+    pub capped: u64,
     /// `--targets`: the same counts for each target name, by `Plan::routes` index (only
     /// `latency`, `over_range`, `successes`, `errors` and the statuses are kept).
     pub routes: Vec<Stats>,
@@ -133,7 +151,10 @@ impl Stats {
             bytes_written: 0,
             established: 0,
             reconnects: 0,
+            added: 0,
             no_local_port: 0,
+            connect_cause: None,
+            tls_answers: 0,
             connect,
             in_flight: 0,
             sent: 0,
@@ -142,6 +163,7 @@ impl Stats {
             first_byte: None,
             late: 0,
             peak_connections: 0,
+            capped: 0,
             routes: Vec::new(),
         }
     }
@@ -255,6 +277,7 @@ impl Stats {
         self.sent += other.sent;
         self.late += other.late;
         self.peak_connections += other.peak_connections;
+        self.capped += other.capped;
         self.latency
             .add(&other.latency)
             .expect("identical histogram bounds");
@@ -272,7 +295,10 @@ impl Stats {
         self.bytes_written += other.bytes_written;
         self.established += other.established;
         self.reconnects += other.reconnects;
+        self.added += other.added;
         self.no_local_port += other.no_local_port;
+        self.connect_cause = self.connect_cause.or(other.connect_cause);
+        self.tls_answers += other.tls_answers;
         self.connect
             .add(&other.connect)
             .expect("identical histogram bounds");

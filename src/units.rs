@@ -12,7 +12,8 @@ const DURATION_UNITS: &[(&str, f64)] = &[
     ("h", 3600.0),
 ];
 
-/// Count suffixes: decimal multiples, as users type request counts (`10k`, `1m`).
+/// Count suffixes: decimal multiples, as users type request counts (`10k`, `1M`). A lower-case
+/// `m` is refused (`ambiguous_m`); the upper-case one is matched after lower-casing.
 const COUNT_UNITS: &[(&str, f64)] = &[("k", 1e3), ("m", 1e6), ("g", 1e9)];
 
 /// Size suffixes: binary multiples, as in nginx's `client_max_body_size 16m`; `KiB`, `kb`
@@ -40,24 +41,47 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Parses `1000`, `10k`, `1.5m` (million) into a whole count.
+/// Parses `1000`, `10k`, `1.5M` (million) into a whole count.
 pub fn parse_count(text: &str) -> Result<u64, String> {
+    ambiguous_m(text, "millions", &millions)?;
     let value = parse_scaled(&text.to_ascii_lowercase(), COUNT_UNITS, 1.0)
-        .ok_or_else(|| format!("invalid count '{text}' (use e.g. 1000, 10k, 1m)"))?;
+        .ok_or_else(|| format!("invalid count '{text}' (use e.g. 1000, 10k, 1M)"))?;
     if !(0.0..1.8e19).contains(&value) || value.fract() != 0.0 {
         return Err(format!("count '{text}' must be a whole number"));
     }
     Ok(value as u64)
 }
 
-/// Parses a size in bytes: `4096`, `64k`, `16m`, `1.5MiB`, `1g`, rounded down to a whole byte.
+/// Parses a size in bytes: `4096`, `64k`, `16M`, `1.5MiB`, `1g`, rounded down to a whole byte.
 pub fn parse_size(text: &str) -> Result<u64, String> {
+    ambiguous_m(text, "mebibytes", &|n| format!("{n}M or {n}MiB"))?;
     let bytes = parse_scaled(&text.to_ascii_lowercase(), SIZE_UNITS, 1.0)
-        .ok_or_else(|| format!("invalid size '{text}' (use e.g. 4096, 64k, 16m, 1g)"))?;
+        .ok_or_else(|| format!("invalid size '{text}' (use e.g. 4096, 64k, 16M, 1g)"))?;
     if !(0.0..1.8e19).contains(&bytes) {
         return Err(format!("size '{text}' is out of range"));
     }
     Ok(bytes as u64)
+}
+
+/// A lower-case `m` means minutes in a duration (`-d 2m`), so it means nothing else: where a
+/// count, rate or size would take it as a million or a mebibyte, it is refused with the
+/// spellings that say which (`what`: the multiple; `write`: them, for the number typed).
+fn ambiguous_m(text: &str, what: &str, write: &dyn Fn(&str) -> String) -> Result<(), String> {
+    match text.trim().strip_suffix('m') {
+        Some(number) => Err(format!(
+            "'{text}' is ambiguous: 'm' means minutes in a duration; for {what} write {}",
+            write(number)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `10M or 10000000` for `10`, or just `1.5M` where the number is not a plain one.
+fn millions(number: &str) -> String {
+    match parse_scaled(number, &[], 1.0) {
+        Some(n) if (n * 1e6).fract() == 0.0 => format!("{number}M or {}", n * 1e6),
+        _ => format!("{number}M"),
+    }
 }
 
 fn parse_scaled(text: &str, units: &[(&str, f64)], bare: f64) -> Option<f64> {
@@ -72,8 +96,9 @@ fn parse_scaled(text: &str, units: &[(&str, f64)], bare: f64) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * scale)
 }
 
-/// Parses a rate in requests per second: `500`, `2.5k`, `1m`.
+/// Parses a rate in requests per second: `500`, `2.5k`, `1M`.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
+    ambiguous_m(text, "millions per second", &millions)?;
     parse_scaled(&text.to_ascii_lowercase(), COUNT_UNITS, 1.0)
         .filter(|r| *r > 0.0 && *r < 1e9)
         .ok_or_else(|| format!("invalid rate '{text}' (use e.g. 500, 2.5k)"))
@@ -151,7 +176,8 @@ mod tests {
             ("1000", Some(1000)),
             ("10k", Some(10_000)),
             ("10K", Some(10_000)),
-            ("1.5m", Some(1_500_000)),
+            ("1.5M", Some(1_500_000)),
+            ("1.5m", None),
             ("2g", Some(2_000_000_000)),
             ("0", Some(0)),
             ("1.5", None),
@@ -172,9 +198,12 @@ mod tests {
             ("64k", Some(65_536)),
             ("64KiB", Some(65_536)),
             ("64kb", Some(65_536)),
-            ("16m", Some(16 << 20)),
+            ("16M", Some(16 << 20)),
+            ("16m", None),
             ("16MiB", Some(16 << 20)),
-            ("1.5m", Some(1_572_864)),
+            ("16mib", Some(16 << 20)),
+            ("16mb", Some(16 << 20)),
+            ("1.5M", Some(1_572_864)),
             ("1g", Some(1 << 30)),
             ("0", Some(0)),
             ("", None),
@@ -193,9 +222,31 @@ mod tests {
         assert_eq!(parse_rate("5k"), Ok(5000.0));
         assert_eq!(parse_rate("2.5K"), Ok(2500.0));
         assert_eq!(parse_rate("0.5"), Ok(0.5));
-        for bad in ["0", "", "fast", "-1"] {
+        assert_eq!(parse_rate("1M"), Ok(1e6));
+        for bad in ["0", "", "fast", "-1", "-100"] {
             assert!(parse_rate(bad).is_err(), "{bad:?}");
         }
+        // `m` is minutes in a duration: never a million.
+        let refused = parse_rate("10m").unwrap_err();
+        assert!(
+            refused.contains("ambiguous") && refused.contains("10M"),
+            "{refused}"
+        );
+        assert!(
+            parse_count("1m")
+                .unwrap_err()
+                .contains("write 1M or 1000000")
+        );
+        assert!(
+            parse_count("1.5m")
+                .unwrap_err()
+                .contains("write 1.5M or 1500000")
+        );
+        assert!(
+            parse_size("16m")
+                .unwrap_err()
+                .contains("write 16M or 16MiB")
+        );
     }
 
     #[test]

@@ -32,6 +32,13 @@ pub struct Check {
     pub known: RefCell<KnownBodies>,
 }
 
+/// How long a core measured, and how long it drained after.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Times {
+    pub window: Duration,
+    pub drain: Duration,
+}
+
 pub struct Worker {
     pub plan: Arc<Plan>,
     /// https: this core's client configuration, with its own session cache.
@@ -42,8 +49,11 @@ pub struct Worker {
     /// When the measured window starts: `start` plus `--warmup`. Requests intended before
     /// it are sent like any other on the same connections but counted nowhere.
     from: Stamp,
-    /// The end of the measured window.
+    /// The end of the measured window: no request starts after it.
     pub deadline: Option<Stamp>,
+    /// The end of the drain after it: the requests sent in the window and still out are
+    /// waited for until then (`--drain`).
+    drain_end: Option<Stamp>,
     pub stats: RefCell<Stats>,
     /// The request deadline of each connection of this core, by connection index (room for
     /// `max_connections`).
@@ -86,6 +96,7 @@ impl Worker {
     ) -> Rc<Worker> {
         let from = start + plan.warmup;
         let deadline = plan.duration.map(|d| from + d);
+        let drain_end = deadline.map(|d| d + plan.drain);
         let ramp = plan.ramp;
         let warming = !plan.warmup.is_zero();
         let mut stats = if share.rate.is_some() {
@@ -116,6 +127,7 @@ impl Worker {
             start,
             from,
             deadline,
+            drain_end,
             stats: RefCell::new(stats),
             deadlines: Deadlines::new(start, share.max_connections),
             heads: KnownHeads::shared(),
@@ -220,7 +232,7 @@ impl Worker {
     /// A request is being written at `sent`, for its `slot`: counts it, and in rate mode
     /// records how late it left.
     pub fn sending(&self, slot: Slot, sent: Stamp) {
-        if !self.measured(slot) {
+        if !self.measured(slot) || self.after_window(slot, sent) {
             return;
         }
         self.seconds.borrow_mut().sent(sent);
@@ -254,19 +266,31 @@ impl Worker {
         outcome: Outcome,
     ) -> Option<u64> {
         let Outcome { status, failure } = outcome;
-        if self.deadline.is_some_and(|d| now > d) {
-            self.stopped.set(true);
-            return None;
-        }
         if !self.measured(slot) {
             return None;
         }
         self.in_flight.set(self.in_flight.get() - 1);
+        if let Some(d) = self.deadline
+            && now > d
+        {
+            // The window is over: no more requests start. One that started in it is
+            // counted (this is the drain); one that a closed loop started after it, before
+            // it noticed, belongs to no window.
+            self.stopped.set(true);
+            if self.after_window(slot, sent) {
+                return None;
+            }
+        }
         let latency = status.map(|_| now.since(slot.intended(sent)));
+        // The drain's completions go to the window's last second, whose requests they are
+        // (a row of its own would be a second that lasted only the drain).
+        let second = self
+            .deadline
+            .map_or(now, |d| now.min(d - Duration::from_nanos(1)));
         let over_range = self
             .seconds
             .borrow_mut()
-            .record(now, latency, failure.is_some());
+            .record(second, latency, failure.is_some());
         let mut stats = self.stats.borrow_mut();
         stats.over_range += u64::from(over_range);
         stats.record(status, failure);
@@ -281,6 +305,12 @@ impl Worker {
             route.record(status, failure);
         }
         latency
+    }
+
+    /// Whether a request of `slot` sent at `sent` started after the measured window (a closed
+    /// loop's, sent before the core noticed the deadline; a slot of the schedule never is).
+    fn after_window(&self, slot: Slot, sent: Stamp) -> bool {
+        self.deadline.is_some_and(|d| slot.intended(sent) >= d)
     }
 
     /// `--first-byte`: the response to request `request`, whose latency `end` just recorded,
@@ -308,21 +338,40 @@ impl Worker {
     /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick, and in
     /// rate mode opening connections (`open(index)`) while slots are more than a tick
     /// overdue; returning stops this core.
+    ///
+    /// At the deadline no request starts any more, and the core drains: it waits for the
+    /// requests still out, each until it is answered or its `--timeout` expires, for at most
+    /// `--drain`; what is still out then is reported in flight.
     pub async fn watch(&self, open: &dyn Fn(usize), ticks: &mut Ticks) {
         loop {
             let now = Stamp::now();
-            if signal::stop_requested() || self.deadline.is_some_and(|d| now >= d) {
+            if signal::stop_requested() {
                 self.stopped.set(true);
                 return;
             }
-            if self.budget.get() == Some(0) && self.in_flight.get() == 0 {
+            let idle = self.in_flight.get() == 0;
+            if self.deadline.is_some_and(|d| now >= d) {
+                self.stopped.set(true);
+                if idle {
+                    return;
+                }
+            }
+            if self.budget.get() == Some(0) && idle {
                 return;
             }
-            self.seconds.borrow_mut().roll(now);
             self.deadlines.sweep(now);
-            for _ in 0..self.connections_wanted(now) {
-                open(self.connections.get());
-                self.connections.set(self.connections.get() + 1);
+            if self.drain_end.is_some_and(|end| now >= end) {
+                // The sweep has just failed what timed out by now: one more tick lets those
+                // connections count it.
+                ticks.next().await;
+                return;
+            }
+            if !self.stopped.get() {
+                self.seconds.borrow_mut().roll(now);
+                for _ in 0..self.connections_wanted(now) {
+                    open(self.connections.get());
+                    self.connections.set(self.connections.get() + 1);
+                }
             }
             ticks.next().await;
         }
@@ -338,24 +387,33 @@ impl Worker {
         let open = self.connections.get();
         let overdue = now.checked_sub(TICK).map_or(0, |t| pacer.overdue(t));
         let overdue = usize::try_from(overdue).unwrap_or(usize::MAX);
-        overdue
-            .min(open)
-            .min(self.max_connections.saturating_sub(open))
+        let room = self.max_connections.saturating_sub(open);
+        if overdue > 0 && room == 0 {
+            self.stats.borrow_mut().capped += 1;
+        }
+        overdue.min(open).min(room)
     }
 
     /// Closes the books: in-flight requests and the last partial second. Returns the stats
-    /// and the length of the measured window, from the end of the warm-up to the deadline
-    /// when there is one (the watcher may notice it a tick later, but nothing after it is
-    /// counted), otherwise to now; zero when the run stopped during the warm-up.
-    pub fn finish(&self) -> (Stats, Duration) {
+    /// and the core's times: the measured window, from the end of the warm-up to the
+    /// deadline when there is one (the watcher may notice it a tick later, but no request
+    /// starts after it), otherwise to now (zero when the run stopped during the warm-up);
+    /// and the drain after the deadline, until now.
+    pub fn finish(&self) -> (Stats, Times) {
         let now = Stamp::now();
         let end = self.deadline.map_or(now, |d| d.min(now));
         let (latency, first_byte) = self.seconds.borrow_mut().finish(end);
         let mut stats = self.stats.take();
         stats.latency = latency;
         stats.first_byte = first_byte;
+        // Requests a closed loop started after the deadline and that did not end count in
+        // flight too: they were sent, and nothing came back.
         stats.in_flight = self.in_flight.get();
         stats.peak_connections = self.connections.get() as u64;
-        (stats, end.duration_since(self.from))
+        let times = Times {
+            window: end.duration_since(self.from),
+            drain: now.duration_since(end),
+        };
+        (stats, times)
     }
 }

@@ -20,6 +20,14 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--unix-socket", "/tmp/app.sock", "https://localhost/"],
         &["127.0.0.1:8000/predict"],
         &["-c", "0", "http://127.0.0.1:1/"],
+        &["-c", "-64", "http://127.0.0.1:1/"],
+        &["--rate", "-100", "http://127.0.0.1:1/"],
+        &["--rate", "10m", "http://127.0.0.1:1/"],
+        &["-n", "1m", "http://127.0.0.1:1/"],
+        &["--max-body", "16m", "http://127.0.0.1:1/"],
+        &["--ramp", "10s", "-d", "1", "http://127.0.0.1:1/"],
+        &["--drain", "-1s", "http://127.0.0.1:1/"],
+        &["-d", "-5", "http://127.0.0.1:1/"],
         &["-d", "forever", "http://127.0.0.1:1/"],
         &[
             "--body-file",
@@ -164,6 +172,35 @@ fn errors_name_what_is_wrong() {
         ),
         (&["--rate", "0", "http://127.0.0.1:1/"], "invalid rate '0'"),
         (&["-c", "0", "http://127.0.0.1:1/"], "--connections"),
+        // A negative value reaches its parser, as `--rate=-100` always did, rather than
+        // being taken for a flag ('-1').
+        (
+            &["--rate", "-100", "http://127.0.0.1:1/"],
+            "invalid rate '-100'",
+        ),
+        (
+            &["--rate=-100", "http://127.0.0.1:1/"],
+            "invalid rate '-100'",
+        ),
+        (&["-c", "-64", "http://127.0.0.1:1/"], "--connections"),
+        (&["-c", "-64", "http://127.0.0.1:1/"], "'-64'"),
+        // `m` is minutes in a duration, and nothing else anywhere.
+        (
+            &["--rate", "10m", "http://127.0.0.1:1/"],
+            "'10m' is ambiguous: 'm' means minutes in a duration; for millions per second write 10M or 10000000",
+        ),
+        (
+            &["--max-body", "16m", "http://127.0.0.1:1/"],
+            "write 16M or 16MiB",
+        ),
+        (
+            &["--ramp", "10s", "-d", "1", "http://127.0.0.1:1/"],
+            "--ramp 10s is longer than the run (-d 1s + --warmup 0s)",
+        ),
+        (
+            &["--drain", "soon", "http://127.0.0.1:1/"],
+            "--drain: invalid duration 'soon'",
+        ),
         (&["serve", "--bogus"], "(see blast serve --help)"),
         (&["--bogus", "http://127.0.0.1:1/"], "(see blast --help)"),
         (
@@ -538,7 +575,7 @@ fn an_objective_is_reported_and_a_miss_exits_1() {
         ("max<2ms", Some(1), "Objective   max<2ms: MISSED (max "),
         ("p99<1s,errors<5%", Some(1), "MISSED (errors 10.00% >= 5%)"),
         ("rps>100", Some(0), ": met"),
-        ("rps>1m", Some(1), "Objective   rps>1m: MISSED (rps "),
+        ("rps>1M", Some(1), "Objective   rps>1M: MISSED (rps "),
     ];
     for (slo, code, says) in cases {
         let (got, text) = run(slo, &[]);
@@ -673,7 +710,9 @@ fn ctrl_c_while_the_connections_are_still_opening() {
     assert!(stopping < Duration::from_secs(1), "stopped promptly");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("4 connections (1 established, 0 reconnects), 0.00s (interrupted)"),
+        text.contains(
+            "4 connections (1 established: 1 at start, 0 added, 0 reopened), 0.00s (interrupted)"
+        ),
         "{text}"
     );
     assert!(text.contains("Requests    0 total"), "{text}");

@@ -234,11 +234,18 @@ fn frames_chunked_dripped_and_close_delimited_bodies() {
 
 #[test]
 fn a_stalled_server_times_out_and_the_run_still_ends_on_time() {
-    for driver in DRIVERS {
+    // The drain waits for the requests out at the deadline until they time out; with
+    // `--drain 0` they are reported in flight.
+    for (driver, drain) in [
+        (DRIVERS[0], None),
+        (DRIVERS[1], None),
+        (DRIVERS[0], Some(0)),
+    ] {
         let server = Server::start(Behavior::Stall);
         let mut config = server.config("/");
         config.timeout = Duration::from_millis(200);
         config.duration = Some(Duration::from_millis(1100));
+        config.drain = drain.map(Duration::from_millis);
         let started = Instant::now();
         let summary = run(config, driver);
         assert!(
@@ -247,17 +254,24 @@ fn a_stalled_server_times_out_and_the_run_still_ends_on_time() {
             started.elapsed()
         );
         let timeouts = errors(&summary, "timeout");
-        // 4 connections, one timeout per 200 ms each (plus reconnect backoff): 4..=20.
-        assert!((4..=20).contains(&timeouts), "timeouts {timeouts}");
+        // 4 connections, one timeout per 200 ms each (plus reconnect backoff): 4..=20, and
+        // the 4 out at the deadline when they are drained.
+        assert!((4..=24).contains(&timeouts), "timeouts {timeouts}");
         assert_eq!(other_errors(&summary, "timeout"), 0, "{:?}", summary.errors);
         assert!(
             summary.reconnects >= 4,
             "a timed-out connection is replaced"
         );
+        let (in_flight, drained) = if drain.is_some() {
+            (4, 0.0..0.05)
+        } else {
+            (0, 0.05..0.5)
+        };
         assert_eq!(
-            summary.in_flight, 4,
-            "the stalled requests at the deadline are reported"
+            summary.in_flight, in_flight,
+            "{driver:?} {drain:?}: the stalled requests at the deadline are drained or reported"
         );
+        assert!(drained.contains(&summary.drain_s), "{}", summary.drain_s);
     }
 }
 
@@ -422,9 +436,12 @@ fn closed_loop_latency_satisfies_littles_law() {
             "duration {}",
             summary.duration_s
         );
-        assert_eq!(
-            summary.in_flight, 16,
-            "each connection had a request out at the deadline"
+        // Each connection had a request out at the deadline: the drain waited for them.
+        assert_eq!(summary.in_flight, 0);
+        assert!(
+            summary.drain_s > 0.0 && summary.drain_s < 0.05,
+            "{}",
+            summary.drain_s
         );
         let per_second: u64 = summary.per_second.iter().map(|r| r.requests).sum();
         assert_eq!(

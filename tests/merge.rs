@@ -153,7 +153,13 @@ fn runs_at_the_same_time_merge_into_one() {
             .unwrap()
             .max(b["duration_s"].as_f64().unwrap());
         assert_eq!(m["duration_s"], longest);
-        let rps = m["requests"].as_f64().unwrap() / longest;
+        // And the longest drain after it: rates are over both.
+        let drain = a["drain_s"]
+            .as_f64()
+            .unwrap()
+            .max(b["drain_s"].as_f64().unwrap());
+        assert_eq!(m["drain_s"], drain);
+        let rps = m["requests"].as_f64().unwrap() / (longest + drain);
         assert!((m["rps"].as_f64().unwrap() - rps).abs() < 1e-6 * rps);
         // The merged histogram is the two added: every response once, percentiles between
         // the two runs' own.

@@ -84,6 +84,11 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         record_latency(&mut stats.connect, ns);
     }
     stats.no_local_port = u64::from(rate.is_none());
+    // The other connect was refused; a rate run held back by --max-connections.
+    stats.connect_cause = rate
+        .is_none()
+        .then_some(blast::connect::Cause::Os(libc::ECONNREFUSED));
+    stats.capped = u64::from(rate.is_some());
     stats.in_flight = 3;
     stats.sent = 1_005;
     stats.peak_connections = 64;
@@ -105,6 +110,7 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         driver: "io_uring",
         threads: 2,
         elapsed: Duration::from_secs(2),
+        drain: Duration::from_millis(if rate.is_some() { 250 } else { 0 }),
         interrupted: false,
     };
     Summary::new(&config, outcome)
@@ -174,6 +180,7 @@ fn mix_summary(rate: Option<f64>) -> Summary {
         driver: "io_uring",
         threads: 1,
         elapsed: Duration::from_secs(1),
+        drain: Duration::ZERO,
         interrupted: false,
     };
     Summary::new(&config, outcome)

@@ -262,7 +262,7 @@ fn nginx_bodies_over_max_body_are_too_large() {
         assert_eq!(over["status_codes"]["200"], 1000, "{driver}");
         assert_eq!(over["connections"]["reconnects"], 0, "{driver}: kept alive");
         assert!(over["bytes_read"].as_u64().unwrap() > 1000 * 100_000);
-        let under = run(driver, "1m", 0);
+        let under = run(driver, "1M", 0);
         assert_eq!(under["successes"], 1000, "{driver}: {}", under["errors"]);
     }
 }

@@ -33,18 +33,44 @@ fn run(server: Server, config: &Config) -> (Summary, ServeStats) {
     (summary, server.stop().unwrap())
 }
 
+/// Client and server each on either driver (a server on epoll once never answered: its
+/// listener blocked the thread in `accept`).
 #[test]
 fn clean_run_on_both_drivers() {
     let _turn = common::one_at_a_time();
-    for driver in [Driver::Uring, Driver::Epoll] {
-        let server = common::builtin(Faults::default());
-        let mut config = client(&server, 2_000);
-        config.driver = driver;
-        let (summary, stats) = run(server, &config);
-        assert_eq!((summary.successes, summary.failures), (2_000, 0));
-        assert_eq!(stats.requests, 2_000);
-        assert_eq!(stats.connections, 4);
+    for served_on in common::DRIVERS {
+        for driver in common::DRIVERS {
+            let server = common::builtin_on(Faults::default(), served_on);
+            let mut config = client(&server, 2_000);
+            config.driver = driver;
+            let (summary, stats) = run(server, &config);
+            let on = format!("client {driver:?}, server {served_on:?}");
+            assert_eq!((summary.successes, summary.failures), (2_000, 0), "{on}");
+            assert_eq!(stats.requests, 2_000, "{on}");
+            assert_eq!(stats.connections, 4, "{on}");
+        }
     }
+}
+
+/// Faults are injected the same on an epoll server, and its `-d` ends it.
+#[test]
+fn an_epoll_server_injects_faults_and_stops_by_itself() {
+    let _turn = common::one_at_a_time();
+    let mut config = ServeConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.threads = Some(1);
+    config.driver = Driver::Epoll;
+    config.duration = Some(Duration::from_millis(1_500));
+    config.faults = Faults {
+        error_share: 0.1,
+        ..Faults::default()
+    };
+    let server = Server::start(config).unwrap();
+    let summary = app::run(&client(&server, 500)).unwrap();
+    assert_eq!(errors(&summary, "status"), 50, "one 500 in ten, exactly");
+    let began = std::time::Instant::now();
+    let stats = server.wait().unwrap();
+    assert!(began.elapsed() < Duration::from_secs(5), "-d ends it");
+    assert_eq!((stats.requests, stats.errors), (500, 50));
 }
 
 #[test]

@@ -174,7 +174,8 @@ fn covered_seconds<'a>(
 ) -> impl Iterator<Item = (f64, f64, &'a SecondRow)> {
     s.per_second.iter().filter_map(move |row| {
         let start = f64::from(row.second);
-        let covered = (s.duration_s - start).clamp(0.0, 1.0);
+        // The last second also holds the drain's completions.
+        let covered = (s.duration_s + s.drain_s - start).clamp(0.0, 1.0);
         (covered >= 0.05 && keep(row)).then_some((start + covered / 2.0, covered, row))
     })
 }

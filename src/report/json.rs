@@ -23,6 +23,7 @@ fn rate_value(r: &super::RateSummary) -> Value {
         "send_lag_us": { "p99": r.lag_p99_us, "max": r.lag_max_us },
         "late": r.late,
         "connections_used": r.connections_used,
+        "connection_limited": r.connection_limited,
     })
 }
 
@@ -67,9 +68,13 @@ pub fn to_value(s: &Summary) -> Value {
             "keep_alive": s.keep_alive,
             "established": s.connections_established,
             "reconnects": s.reconnects,
+            "added": s.connections_added,
             "no_local_port": s.no_local_port,
         },
+        "connect_error": s.connect_error,
+        "tls_answers": s.tls_answers,
         "duration_s": s.duration_s,
+        "drain_s": s.drain_s,
         "interrupted": s.interrupted,
         "requests": s.requests,
         "successes": s.successes,

@@ -73,6 +73,9 @@ pub struct RateSummary {
     pub late: u64,
     /// Connections open at the end (the run starts with `-c` and may grow).
     pub connections_used: u64,
+    /// Slots were overdue while `--max-connections` were all open and busy: the server held
+    /// the schedule back, not the client.
+    pub connection_limited: bool,
     /// Latency from the actual send, which hides queueing: compare with `latency`.
     pub uncorrected: Latency,
     /// The uncorrected latency and the send lag histograms (nanoseconds), encoded like
@@ -121,10 +124,21 @@ pub struct Summary {
     /// `false` with `--no-keepalive`: a new connection for every request.
     pub keep_alive: bool,
     pub connections_established: u64,
+    /// Of those: reopened in place of a closed one, and opened during the run as new ones
+    /// (`Stats::added`); the rest were open before the clock started.
     pub reconnects: u64,
+    pub connections_added: u64,
     /// Connects that failed for want of a free local port.
     pub no_local_port: u64,
+    /// Why the first failed connect failed (`None`: none failed).
+    pub connect_error: Option<String>,
+    /// Malformed responses that were TLS records: plain http sent to an https port.
+    pub tls_answers: u64,
+    /// The measured window: `-d` (less when interrupted).
     pub duration_s: f64,
+    /// The wait after it for the requests sent in it (`--drain`). Rates divide by the
+    /// window and the drain together: what was answered, over the time it took.
+    pub drain_s: f64,
     pub interrupted: bool,
     pub requests: u64,
     pub successes: u64,
@@ -233,7 +247,9 @@ impl Summary {
 
     pub fn of(info: RunInfo, outcome: RunOutcome) -> Summary {
         let stats = &outcome.stats;
-        let secs = outcome.elapsed.as_secs_f64().max(1e-9);
+        let window = outcome.elapsed.as_secs_f64();
+        let drain = outcome.drain.as_secs_f64();
+        let secs = (window + drain).max(1e-9);
         let requests = stats.requests();
         let connect = latency(&stats.connect, 0);
         let first_byte = stats.first_byte.as_ref().map(FirstByte::of);
@@ -250,8 +266,12 @@ impl Summary {
             keep_alive: info.keep_alive,
             connections_established: stats.established,
             reconnects: stats.reconnects,
+            connections_added: stats.added,
             no_local_port: stats.no_local_port,
-            duration_s: secs,
+            connect_error: stats.connect_cause.map(|c| c.describe()),
+            tls_answers: stats.tls_answers,
+            duration_s: window,
+            drain_s: drain,
             interrupted: outcome.interrupted,
             requests,
             successes: stats.successes,
@@ -273,7 +293,10 @@ impl Summary {
             histogram: encode_histogram(&stats.latency),
             connect_histogram: encode_histogram(&stats.connect),
             first_byte,
-            rate: info.rate.map(|target| rate_summary(target, stats, secs)),
+            // Sends happen in the window only.
+            rate: info
+                .rate
+                .map(|target| rate_summary(target, stats, window.max(1e-9))),
             slo: None,
             targets: target_summaries(&info.routes, &stats.routes, secs),
         };
@@ -346,6 +369,7 @@ fn rate_summary(target: f64, stats: &Stats, secs: f64) -> RateSummary {
         lag_max_us: lag(1.0),
         late: stats.late,
         connections_used: stats.peak_connections,
+        connection_limited: stats.capped > 0,
         uncorrected: stats
             .uncorrected
             .as_ref()

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
+use super::text::format_pct;
 use super::{Latency, Summary};
 use crate::units::format_micros;
 
@@ -62,7 +63,7 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             outcome_cells(
                 step.rps,
                 &step.latency,
-                step.success_pct,
+                format_pct(step.success_pct, step.successes, step.requests),
                 first_byte(&step.first_byte)
             ),
         )?;
@@ -83,7 +84,8 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
 /// row right rather than being cut); the objective column stays the step's.
 fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
     for t in &step.targets {
-        let cells = outcome_cells(t.rps, &t.latency, t.success_pct, first_byte(&t.first_byte));
+        let success = format_pct(t.success_pct, t.successes, t.requests);
+        let cells = outcome_cells(t.rps, &t.latency, success, first_byte(&t.first_byte));
         writeln!(out, "    {:<19} {cells}", t.name)?;
     }
     Ok(())
@@ -94,11 +96,11 @@ fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
 fn outcome_cells(
     rps: f64,
     latency: &Latency,
-    success_pct: f64,
+    success: String,
     first_byte: Option<&Latency>,
 ) -> String {
     let mut cells = format!(
-        "{rps:>10.1} {:>9} {:>9} {:>9} {success_pct:>8.2}%",
+        "{rps:>10.1} {:>9} {:>9} {:>9} {success:>9}",
         format_micros(latency.p50),
         format_micros(latency.p95),
         format_micros(latency.p99),

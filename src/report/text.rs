@@ -8,6 +8,12 @@ use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let stopped = if s.interrupted { " (interrupted)" } else { "" };
+    // Shown when it took long enough to matter (a closed loop's is its last latency).
+    let drain = if s.drain_s >= 0.005 {
+        format!(" + {:.2}s drain", s.drain_s)
+    } else {
+        String::new()
+    };
     write!(out, "blast {} {}", s.method, s.url)?;
     if let Some(socket) = &s.unix_socket {
         write!(out, " via {socket}")?;
@@ -19,9 +25,10 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     // Without keep-alive every request reconnects, so the count that says something is
     // how many connections were opened.
     let connections = if s.keep_alive {
+        let at_start = s.connections_established - s.reconnects - s.connections_added;
         format!(
-            "({} established, {} reconnects)",
-            s.connections_established, s.reconnects
+            "({} established: {at_start} at start, {} added, {} reopened)",
+            s.connections_established, s.connections_added, s.reconnects
         )
     } else {
         format!(
@@ -31,18 +38,26 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     };
     writeln!(
         out,
-        "  {} thread{} ({}), {} connections {connections}, {:.2}s{stopped}",
+        "  {} thread{} ({}), {} connection{} {connections}, {:.2}s{drain}{stopped}",
         s.threads,
         if s.threads == 1 { "" } else { "s" },
         s.driver,
         s.connections_requested,
+        if s.connections_requested == 1 {
+            ""
+        } else {
+            "s"
+        },
         s.duration_s
     )?;
     writeln!(out)?;
     writeln!(
         out,
-        "  Requests    {} total, {} ok, {} failed ({:.2}% success)",
-        s.requests, s.successes, s.failures, s.success_pct
+        "  Requests    {} total, {} ok, {} failed ({} success)",
+        s.requests,
+        s.successes,
+        s.failures,
+        format_pct(s.success_pct, s.successes, s.requests)
     )?;
     writeln!(
         out,
@@ -66,7 +81,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let c = &s.connect;
     if c.count > 0 {
         let which = if s.keep_alive {
-            "reconnects"
+            "added or reopened in the window"
         } else {
             "one per request, in its latency"
         };
@@ -98,6 +113,16 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         }
     )?;
     writeln!(out, "  Failures    {}", failure_list(&s.errors))?;
+    if let Some(cause) = &s.connect_error {
+        writeln!(out, "  Connect     failed: {cause}")?;
+    }
+    if s.tls_answers > 0 {
+        writeln!(
+            out,
+            "  Malformed   {} answered in TLS: this port speaks https (use an https:// URL)",
+            s.tls_answers
+        )?;
+    }
     if s.no_local_port > 0 {
         writeln!(
             out,
@@ -165,11 +190,11 @@ fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::R
         let l = &t.latency;
         write!(
             out,
-            "  {:<width$} {:>5.1}% {:>9} {:>7.2}% {:>9.1} {:>8} {:>8} {:>8}",
+            "  {:<width$} {:>5.1}% {:>9} {:>8} {:>9.1} {:>8} {:>8} {:>8}",
             t.name,
             t.share_pct,
             t.requests,
-            t.success_pct,
+            format_pct(t.success_pct, t.successes, t.requests),
             t.rps,
             micros(l, l.p50),
             micros(l, l.p99),
@@ -222,9 +247,18 @@ fn write_rate(out: &mut dyn Write, r: &super::RateSummary, completed: f64) -> io
         format_micros(u.max)
     )?;
     if r.shortfall_pct > 1.0 {
+        let why = if r.connection_limited {
+            format!(
+                "all {} connections (--max-connections) were waiting on the server, which \
+                 could not keep up (raise --max-connections to queue more)",
+                r.connections_used
+            )
+        } else {
+            "the client could not keep the schedule".into()
+        };
         writeln!(
             out,
-            "  WARNING     sent {:.1}/s, {:.1}% under the target {:.1}/s: the client could not keep the schedule",
+            "  WARNING     sent {:.1}/s, {:.1}% under the target {:.1}/s: {why}",
             r.send_rate, r.shortfall_pct, r.target
         )?;
     }
@@ -284,4 +318,16 @@ pub fn live_line(row: &SecondRow, failures_so_far: u64, timed: bool) -> String {
         line += &format!("  1st p99 {}", format_micros(row.first_byte_p99_us));
     }
     line
+}
+
+/// A success share with two decimals that never rounds to a whole it is not: a run with a
+/// failure is not 100.00%, and one with a success is not 0.00%.
+pub fn format_pct(pct: f64, part: u64, whole: u64) -> String {
+    if part < whole && pct >= 99.995 {
+        ">99.99%".into()
+    } else if part > 0 && pct < 0.005 {
+        "<0.01%".into()
+    } else {
+        format!("{pct:.2}%")
+    }
 }

@@ -202,6 +202,11 @@ fn serve_thread(
         stats: RefCell::default(),
     });
     let run = async move {
+        // monoio's epoll driver waits for readiness and then accepts: a blocking socket
+        // would block the whole thread in `accept` (io_uring does not care either way).
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| format!("cannot listen: {e}"))?;
         let listener =
             TcpListener::from_std(listener).map_err(|e| format!("cannot listen: {e}"))?;
         monoio::select! {

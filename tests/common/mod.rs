@@ -56,9 +56,15 @@ pub fn errors(summary: &Summary, kind: &str) -> u64 {
 
 /// `blast serve` on one thread and a free loopback port, with these faults.
 pub fn builtin(faults: Faults) -> blast::serve::Server {
+    builtin_on(faults, Driver::Auto)
+}
+
+/// The same on this driver.
+pub fn builtin_on(faults: Faults, driver: Driver) -> blast::serve::Server {
     let mut config = ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     config.threads = Some(1);
     config.faults = faults;
+    config.driver = driver;
     blast::serve::Server::start(config).unwrap()
 }
 
@@ -130,6 +136,18 @@ pub enum Behavior {
     /// 200 at once, but when the N-th request arrives the whole server stops answering for
     /// this long (a stop-the-world pause: every connection waits).
     PauseOnce(u64, Duration),
+    /// A valid JSON body (`{"prediction":1,"pad":"xx…"}`) of this many bytes, written a
+    /// mebibyte at a time.
+    Huge(usize),
+    /// Two responses to every request, in one write.
+    Twice,
+    /// The response with bytes after its Content-Length body, in one write.
+    Trailing,
+    /// A response as soon as the connection is accepted, before any request; then one per
+    /// request, each after this delay.
+    Greet(Duration),
+    /// A response, then a second one after this pause.
+    SecondLater(Duration),
 }
 
 pub struct Server {
@@ -355,6 +373,13 @@ fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
     if let Behavior::AcceptClose = behavior {
         return;
     }
+    if let Behavior::Greet(_) = behavior
+        && stream
+            .write_all(ok(r#"{"prediction":0}"#).as_bytes())
+            .is_err()
+    {
+        return;
+    }
     let mut buf = Vec::new();
     let mut served = 0u64;
     while !stop.load(Ordering::Relaxed) {
@@ -490,6 +515,32 @@ fn respond<W: Wire>(stream: &mut W, behavior: &Behavior, served: u64) -> bool {
         }
         Behavior::AcceptClose => false,
         Behavior::PauseOnce(..) => write(stream, ok(body).as_bytes()),
+        Behavior::Huge(size) => {
+            let shell = r#"{"prediction":1,"pad":""}"#;
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n");
+            let mut left = size - shell.len();
+            let piece = vec![b'x'; 1 << 20];
+            write(stream, head.as_bytes())
+                && write(stream, &shell.as_bytes()[..shell.len() - 2])
+                && std::iter::from_fn(|| {
+                    let n = left.min(piece.len());
+                    left -= n;
+                    (n > 0).then_some(n)
+                })
+                .all(|n| write(stream, &piece[..n]))
+                && write(stream, b"\"}")
+        }
+        Behavior::Twice => write(stream, ok(body).repeat(2).as_bytes()),
+        Behavior::Trailing => write(stream, (ok(body) + "\r\n").as_bytes()),
+        Behavior::Greet(delay) => {
+            thread::sleep(*delay);
+            write(stream, ok(body).as_bytes())
+        }
+        Behavior::SecondLater(pause) => {
+            let answered = write(stream, ok(body).as_bytes());
+            thread::sleep(*pause);
+            answered && write(stream, ok(body).as_bytes())
+        }
     }
 }
 
