@@ -378,7 +378,9 @@ impl<S: Transport> Conn<S> {
                 }
             };
             // Bytes after the response answer nothing that was asked: the response that
-            // brought them is not trusted either (it may itself be one such answer).
+            // brought them is not trusted either (it may itself be one such answer). (With
+            // pipelining, "asked" will be the requests still in the pipeline: bytes are
+            // unsolicited only past the last of them.)
             let arrived = match arrived {
                 Ok(_) if !self.buf.is_empty() => Err(ErrorKind::Unsolicited),
                 arrived => arrived,

@@ -451,6 +451,18 @@ fn json_on_stdout_moves_the_text_to_stderr() {
 
 /// `--no-keepalive` (and its alias from hey and oha) in the text and JSON reports, and in
 /// what `blast merge` will combine.
+/// The header counts in words that fit: one connection, and where its connections came from.
+#[test]
+fn one_connection_is_one_connection() {
+    let server = Server::start(Behavior::Body("{}"));
+    let out = blast(&["-c", "1", "-t", "1", "-n", "10", &server.url("/")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(", 1 connection (1 established: 1 at start, 0 added, 0 reopened), "),
+        "{text}"
+    );
+}
+
 #[test]
 fn no_keepalive_is_reported() {
     let server = Server::start(Behavior::Body("{}"));

@@ -186,13 +186,24 @@ fn the_schedule_starts_once_the_connections_are_open() {
 #[test]
 fn connections_grow_when_the_server_is_slow() {
     let _turn = common::one_at_a_time();
-    // 10 ms per response: 4 connections carry 400/s at most; 1,000/s needs about 10.
+    // 10 ms per response: 4 connections carry 400/s at most; 1,000/s needs about 10. Without
+    // growth 60% of the schedule would go unsent; with it, none on an idle machine. Two
+    // CPU hogs beside the test once left 11% unsent (a core stalled across the deadline
+    // leaves the slots due in the stall unsent), so the bound is what growth alone explains.
     let summary = against_fixed_delay(Duration::from_millis(10), 1_000.0, 2.0, 64);
     let rate = summary.rate.as_ref().unwrap();
     assert!(rate.connections_used > 4, "{rate:?}");
-    assert!(rate.shortfall_pct < 2.0, "{rate:?}");
+    assert!(rate.shortfall_pct < 25.0, "{rate:?}");
+    // The grown connections are new ones, not reconnects (they were labelled so once).
+    assert_eq!(summary.reconnects, 0);
+    assert_eq!(summary.connections_added, rate.connections_used - 4);
+    assert_eq!(
+        summary.connections_established, rate.connections_used,
+        "4 at start and the ones added"
+    );
+    assert!(!rate.connection_limited, "{rate:?}");
     assert!(
-        summary.latency.p50 >= 10_000.0 && summary.latency.p50 < 30_000.0,
+        summary.latency.p50 >= 10_000.0 && summary.latency.p50 < 100_000.0,
         "{:?}",
         summary.latency
     );
@@ -318,4 +329,23 @@ fn warmup_is_excluded_and_ramps_climb() {
     assert_eq!(summary.rate.as_ref().unwrap().sent, 300);
     assert_eq!(summary.requests, 300);
     assert!(served.abs_diff(800) <= 4, "served {served}");
+}
+
+/// When `--max-connections` are all open and waiting on a slow server, the schedule falls
+/// behind because of the server: the report says so instead of blaming the client.
+#[test]
+fn a_schedule_held_back_by_max_connections_says_so() {
+    let _turn = common::one_at_a_time();
+    // 10 ms per response: 4 connections carry 400/s at most.
+    let summary = against_fixed_delay(Duration::from_millis(10), 1_000.0, 1.0, 4);
+    let rate = summary.rate.as_ref().unwrap();
+    assert!(rate.shortfall_pct > 40.0, "{rate:?}");
+    assert!(rate.connection_limited, "{rate:?}");
+    let mut text = Vec::new();
+    blast::report::text::write(&mut text, &summary).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("all 4 connections (--max-connections) were waiting on the server"),
+        "{text}"
+    );
 }

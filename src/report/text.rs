@@ -331,3 +331,18 @@ pub fn format_pct(pct: f64, part: u64, whole: u64) -> String {
         format!("{pct:.2}%")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::format_pct;
+
+    #[test]
+    fn a_share_never_rounds_to_a_whole_it_is_not() {
+        assert_eq!(format_pct(100.0, 5, 5), "100.00%");
+        assert_eq!(format_pct(99.995, 19_999, 20_000), ">99.99%");
+        assert_eq!(format_pct(99.994, 99_994, 100_000), "99.99%");
+        assert_eq!(format_pct(0.0, 0, 4), "0.00%");
+        assert_eq!(format_pct(0.001, 1, 100_000), "<0.01%");
+        assert_eq!(format_pct(98.8, 988, 1_000), "98.80%");
+    }
+}
