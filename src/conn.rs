@@ -12,6 +12,8 @@ use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
+#[cfg(test)]
+use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, SliceMut};
@@ -141,20 +143,24 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
             // bookkeeping: one clock read per request instead of two, and latency can only come
             // out longer by that microsecond, never shorter. (A connection just opened has no
             // such end: `ended` is set only on a connection kept open.)
-            let reuse = ended.take().filter(|_| slot == Slot::Now);
-            // A connection that was idle (a paced wait, or a new connection) may hold bytes
-            // the server sent while nothing was asked: they are no answer to this request.
-            // (A closed loop's kept connection was idle only for the bookkeeping since its
-            // last response, whose read took every byte then there: a peek per request
-            // would be a syscall each, for microseconds of exposure.)
-            if reuse.is_none() && conn.stream.as_ref().is_some_and(S::unasked) {
-                let now = Stamp::now();
-                worker.sending(slot, now);
-                worker.end(now, slot, now, request, failed(ErrorKind::Unsolicited));
-                conn.close();
-                continue;
-            }
-            let sent = reuse.or(connected_from).unwrap_or_else(Stamp::now);
+            // (No local holds the reused end across the exchange's wait: it would stay in
+            // the task's state.)
+            let sent = match ended.take().filter(|_| slot == Slot::Now) {
+                Some(reused) => reused,
+                // A connection that was idle (a paced wait, or a new connection) may hold
+                // bytes the server sent while nothing was asked: they are no answer to this
+                // request. (A closed loop's kept connection was idle only for the bookkeeping
+                // since its last response, whose read took every byte then there: a peek per
+                // request would be a syscall each, for microseconds of exposure.)
+                None if conn.stream.as_ref().is_some_and(S::unasked) => {
+                    let now = Stamp::now();
+                    worker.sending(slot, now);
+                    worker.end(now, slot, now, request, failed(ErrorKind::Unsolicited));
+                    conn.close();
+                    continue;
+                }
+                None => connected_from.unwrap_or_else(Stamp::now),
+            };
             worker.sending(slot, sent);
             worker
                 .deadlines
@@ -526,6 +532,35 @@ fn frame_error(error: FrameError) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::plan::Plan;
+    use crate::target::Target;
+
+    /// The task's state is what every response touches: at hundreds of connections per core
+    /// each of its cache lines is a miss (docs/benchmarks.md, the cache-miss sections). A
+    /// local that lives across the exchange's wait grows it (a 16-byte one did, once, unseen
+    /// for a session), so its size is held here: 656 bytes for plain sockets when this test
+    /// was written, and the TLS loop's (its stream is kilobytes, inline) by the same margin.
+    /// A change that grows either must say why, here.
+    #[test]
+    fn the_connection_task_stays_within_its_cache_lines() {
+        let config = Config::new(Target::parse("http://127.0.0.1:9/").unwrap());
+        let plan = Arc::new(Plan::new(&config).unwrap());
+        let share = plan.cores[0].clone();
+        let worker = Worker::new(
+            plan,
+            None,
+            &share,
+            Stamp::now(),
+            Arc::default(),
+            Vec::new(),
+            true,
+        );
+        let plain = std::mem::size_of_val(&run::<Plain>(worker.clone(), 0));
+        assert!(plain <= 656, "{plain} bytes");
+        let tls = std::mem::size_of_val(&run::<TlsStream>(worker, 0));
+        assert!(tls <= 2216, "{tls} bytes");
+    }
 
     #[test]
     fn a_read_asks_for_at_most_max_read() {
