@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use blast::check::KnownBodies;
 use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::clock::Stamp;
-use blast::recall::KnownBodies;
 use blast::response::Framer;
 use blast::series::{CoreSeries, SecondRecorder};
 use blast::stats::Stats;

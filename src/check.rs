@@ -2,7 +2,12 @@
 //! Parsed once from the command line; checked per response without allocating.
 
 use crate::json_scan::{self, Value};
-use crate::recall::KnownBodies;
+use crate::recall::Recall;
+
+/// Bodies up to this size are remembered (larger ones are checked every time).
+pub const REMEMBER_BODY: usize = 256;
+/// Bodies checked on one core, with the `--expect-json` verdict on each.
+pub type KnownBodies = Recall<Result<(), CheckFailure>, REMEMBER_BODY>;
 
 /// Most `--expect-json` flags one run may carry (their results are bits of a `u8`).
 pub const MAX_JSON_EXPECTATIONS: usize = 8;
@@ -259,7 +264,6 @@ impl Expect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recall::REMEMBER_BODY;
 
     #[test]
     fn status_sets() {

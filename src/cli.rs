@@ -577,38 +577,63 @@ fn help_command(rendered: &str) -> String {
     }
 }
 
-fn config(cli: RunArgs) -> Result<Config, String> {
+/// The run's `Config`, one flag group at a time: where to, how much load, what to send and
+/// when to give up, what counts as success, where the results go.
+fn config(mut cli: RunArgs) -> Result<Config, String> {
     // Read first: without a URL on the command line, the file's first one is the run's.
     let targets = match &cli.targets {
-        Some(path) => Some((path, mix::read_text(path)?)),
+        Some(path) => Some((path.clone(), mix::read_text(path)?)),
         None => None,
     };
-    let url = match (cli.url, cli.url_flag) {
-        (Some(_), Some(_)) => return Err("give the URL once: positionally or with --url".into()),
-        (Some(url), None) | (None, Some(url)) => url,
-        (None, None) => match &targets {
+    let url = url(cli.url.take(), cli.url_flag.take(), targets.as_ref())?;
+    let mut target = Target::parse(&url)?;
+    target.unix_socket = cli.unix_socket.take().map(Into::into);
+    let mut config = Config::new(target);
+    config.trust = match (cli.insecure, cli.cacert.take()) {
+        (true, _) => Trust::Any,
+        (false, Some(path)) => Trust::Cacert(path.into()),
+        (false, None) => Trust::System,
+    };
+    load(&mut config, &cli)?;
+    sending(&mut config, &mut cli)?;
+    checks(&mut config, &cli, targets.as_ref())?;
+    config.outputs = Outputs {
+        json: json_out(cli.json),
+        csv: cli.csv,
+        html: cli.html,
+    };
+    ramp_fits(&config)?;
+    config.live = std::io::stderr().is_terminal();
+    Ok(config)
+}
+
+/// The URL, given positionally or with `--url`, or else the `--targets` file's first.
+fn url(
+    positional: Option<String>,
+    flag: Option<String>,
+    targets: Option<&(String, String)>,
+) -> Result<String, String> {
+    match (positional, flag) {
+        (Some(_), Some(_)) => Err("give the URL once: positionally or with --url".into()),
+        (Some(url), None) | (None, Some(url)) => Ok(url),
+        (None, None) => match targets {
             Some((path, text)) => mix::first_url(text).ok_or_else(|| {
                 format!(
                     "missing URL: give one, or an absolute URL in --targets '{path}' (a request \
                      line such as 'GET http://host/path', or a line's \"url\")"
                 )
-            })?,
-            None => {
-                return Err(
-                    "missing URL, e.g. blast http://127.0.0.1:8000/, or blast demo (see blast --help)"
-                        .into(),
-                );
-            }
+            }),
+            None => Err(
+                "missing URL, e.g. blast http://127.0.0.1:8000/, or blast demo (see blast --help)"
+                    .into(),
+            ),
         },
-    };
-    let mut target = Target::parse(&url)?;
-    target.unix_socket = cli.unix_socket.map(Into::into);
-    let mut config = Config::new(target);
-    config.trust = match (cli.insecure, cli.cacert) {
-        (true, _) => Trust::Any,
-        (false, Some(path)) => Trust::Cacert(path.into()),
-        (false, None) => Trust::System,
-    };
+    }
+}
+
+/// How much load and for how long: connections, rate, sweeps, objective, warm-up, ramp, `-n`,
+/// `-d`, threads and CPUs.
+fn load(config: &mut Config, cli: &RunArgs) -> Result<(), String> {
     config.connections = positive("--connections", &cli.connections)? as usize;
     config.rate = cli
         .rate
@@ -655,8 +680,14 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         .map(|t| positive("--threads", t).map(|t| t as usize))
         .transpose()?;
     config.cpus = cli.cpus.as_deref().map(parse_cpus).transpose()?;
-    let bodies = bodies(cli.body, cli.body_file, cli.body_lines)?;
-    config.request = request_spec(cli.method, &cli.headers, bodies)?;
+    Ok(())
+}
+
+/// What is sent and how long it may take: method, headers, body, keep-alive, timeouts, the
+/// drain, the first-byte timing, the driver and the health check.
+fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
+    let bodies = bodies(cli.body.take(), cli.body_file.take(), cli.body_lines.take())?;
+    config.request = request_spec(cli.method.take(), &cli.headers, bodies)?;
     config.request.no_keepalive = cli.no_keepalive;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
@@ -669,9 +700,19 @@ fn config(cli: RunArgs) -> Result<Config, String> {
     // A bound on the first byte needs it timed.
     config.first_byte = cli.first_byte || config.slo.as_ref().is_some_and(Slo::bounds_first_byte);
     config.driver = driver(cli.driver);
-    config.health = cli.health;
+    config.health = cli.health.take();
+    Ok(())
+}
+
+/// What counts as success: the expectations, a `--targets` mix with its own, the objective's
+/// targets, and the largest body checked.
+fn checks(
+    config: &mut Config,
+    cli: &RunArgs,
+    targets: Option<&(String, String)>,
+) -> Result<(), String> {
     config.expect = expect(&cli.expect_status, &cli.expect_json, &cli.expect_body)?;
-    config.mix = match &targets {
+    config.mix = match targets {
         Some((path, text)) => Some(mix::load(
             path,
             text,
@@ -687,14 +728,7 @@ fn config(cli: RunArgs) -> Result<Config, String> {
         slo_targets(slo, config.mix.as_deref())?;
     }
     config.max_body = max_body(&cli.max_body)?;
-    config.outputs = Outputs {
-        json: json_out(cli.json),
-        csv: cli.csv,
-        html: cli.html,
-    };
-    ramp_fits(&config)?;
-    config.live = std::io::stderr().is_terminal();
-    Ok(config)
+    Ok(())
 }
 
 /// Each target an objective's bounds name must be one of the mix's.

@@ -336,7 +336,12 @@ fn outcomes(r: &Report, at: &str, stats: &mut Stats) -> Result<(), String> {
     stats.over_range = r.count(&format!("{at}/latency_us/over_range"))?;
     stats.successes = r.count(&format!("{at}/successes"))?;
     for kind in ErrorKind::ALL {
-        stats.errors[kind as usize] = r.count(&format!("{at}/errors/{}", kind.name()))?;
+        let count = r.count(&format!("{at}/errors/{}", kind.name()));
+        stats.errors[kind as usize] = match (kind, count) {
+            // Reports from before the category have none.
+            (ErrorKind::Unsolicited, Err(_)) => 0,
+            (_, count) => count?,
+        };
     }
     let pointer = format!("{at}/status_codes");
     let codes = r.get(&pointer)?.as_object();

@@ -13,25 +13,16 @@
 //! servers whose answers alternate (a body length that varies, nginx's `Date` turning over
 //! while older heads are still in flight, predictions 0 and 1).
 
+//!
+//! Generic over the verdict: the framer names its recall of heads (`response::KnownHeads`)
+//! and the check its recall of bodies (`check::KnownBodies`), so this file depends on
+//! neither.
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::check::CheckFailure;
-use crate::response::Head;
-
-/// Heads up to this size are remembered (larger ones are parsed every time).
-pub const REMEMBER_HEAD: usize = 512;
-/// Bodies up to this size are remembered (larger ones are checked every time).
-pub const REMEMBER_BODY: usize = 256;
 /// How many distinct strings are remembered; the oldest is replaced first.
 const SLOTS: usize = 4;
-
-/// Heads parsed on one core, with what the framer made of them.
-pub type KnownHeads = Recall<Head, REMEMBER_HEAD>;
-/// One core's remembered heads, shared by its connections' framers (same thread only).
-pub type SharedHeads = Rc<RefCell<KnownHeads>>;
-/// Bodies checked on one core, with the `--expect-json` verdict on each.
-pub type KnownBodies = Recall<Result<(), CheckFailure>, REMEMBER_BODY>;
 
 /// The last `SLOTS` distinct strings of at most `MAX` bytes, each with its verdict `V`.
 pub struct Recall<V, const MAX: usize> {
@@ -119,7 +110,7 @@ impl<V: Clone, const MAX: usize> Recall<V, MAX> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::Framer;
+    use crate::response::{Framer, KnownHeads, REMEMBER_HEAD, SharedHeads};
 
     fn wire(length: usize) -> Vec<u8> {
         let body = "x".repeat(length);

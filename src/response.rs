@@ -15,7 +15,14 @@
 use std::mem::MaybeUninit;
 
 use crate::chunked::Chunked;
-use crate::recall::{KnownHeads, SharedHeads};
+use crate::recall::Recall;
+
+/// Heads up to this size are remembered (larger ones are parsed every time).
+pub const REMEMBER_HEAD: usize = 512;
+/// Heads parsed on one core, with what the framer made of them.
+pub type KnownHeads = Recall<Head, REMEMBER_HEAD>;
+/// One core's remembered heads, shared by its connections' framers (same thread only).
+pub type SharedHeads = std::rc::Rc<std::cell::RefCell<KnownHeads>>;
 
 /// The largest response head accepted; httparse re-parses from the start on every read, so
 /// an unbounded head would also be quadratic.

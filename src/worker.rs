@@ -6,12 +6,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::check::Expect;
+use crate::check::{Expect, KnownBodies};
 use crate::clock::Stamp;
 use crate::connect::Stream;
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
-use crate::recall::{KnownBodies, KnownHeads, SharedHeads};
+use crate::response::{KnownHeads, SharedHeads};
 use crate::series::{CoreSeries, SecondRecorder};
 use crate::signal;
 use crate::stats::{ErrorKind, Stats};

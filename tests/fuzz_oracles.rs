@@ -4,9 +4,9 @@
 //! one a fresh check gives. Deterministic (seeded xorshift), so a
 //! failure reproduces.
 
+use blast::check::KnownBodies;
 use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::json_scan;
-use blast::recall::KnownBodies;
 use blast::response::Framer;
 
 struct Rng(u64);

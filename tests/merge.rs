@@ -361,3 +361,28 @@ fn reports_that_cannot_merge_are_one_line_and_exit_2() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&rate_dir).unwrap();
 }
+
+/// Reports written before the drain, the `unsolicited` category and the connection causes
+/// merge as they are: the keys they lack read as zero (or none).
+#[test]
+fn reports_from_before_the_drain_still_merge() {
+    let dir = scratch("merge-older");
+    let [a, b] = two_runs(&dir, None);
+    let mut old = read(&a);
+    let top = old.as_object_mut().unwrap();
+    for key in ["drain_s", "connect_error", "tls_answers"] {
+        top.remove(key).unwrap();
+    }
+    old["errors"].as_object_mut().unwrap().remove("unsolicited");
+    old["connections"].as_object_mut().unwrap().remove("added");
+    let older = dir.join("older.json");
+    std::fs::write(&older, old.to_string()).unwrap();
+    let (code, m) = merged(&[&older, &b], &[]);
+    assert_eq!(code, Some(0), "{m}");
+    let (a, b) = (read(&a), read(&b));
+    let sum = |key: &str| a[key].as_u64().unwrap() + b[key].as_u64().unwrap();
+    assert_eq!(m["requests"].as_u64(), Some(sum("requests")));
+    assert_eq!(m["errors"]["unsolicited"], b["errors"]["unsolicited"]);
+    assert_eq!(m["drain_s"], b["drain_s"]);
+    assert_eq!(m["connections"]["added"], b["connections"]["added"]);
+}

@@ -7,50 +7,7 @@ use crate::series::SecondRow;
 use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
-    let stopped = if s.interrupted { " (interrupted)" } else { "" };
-    // Shown when it took long enough to matter (a closed loop's is its last latency).
-    let drain = if s.drain_s >= 0.005 {
-        format!(" + {:.2}s drain", s.drain_s)
-    } else {
-        String::new()
-    };
-    write!(out, "blast {} {}", s.method, s.url)?;
-    if let Some(socket) = &s.unix_socket {
-        write!(out, " via {socket}")?;
-    }
-    if let Some(tls) = &s.tls {
-        write!(out, " ({}, {})", tls.version, tls.cipher)?;
-    }
-    writeln!(out)?;
-    // Without keep-alive every request reconnects, so the count that says something is
-    // how many connections were opened.
-    let connections = if s.keep_alive {
-        let at_start = s.connections_established - s.reconnects - s.connections_added;
-        format!(
-            "({} established: {at_start} at start, {} added, {} reopened)",
-            s.connections_established, s.connections_added, s.reconnects
-        )
-    } else {
-        format!(
-            "without keep-alive ({} established)",
-            s.connections_established
-        )
-    };
-    writeln!(
-        out,
-        "  {} thread{} ({}), {} connection{} {connections}, {:.2}s{drain}{stopped}",
-        s.threads,
-        if s.threads == 1 { "" } else { "s" },
-        s.driver,
-        s.connections_requested,
-        if s.connections_requested == 1 {
-            ""
-        } else {
-            "s"
-        },
-        s.duration_s
-    )?;
-    writeln!(out)?;
+    write_header(out, s)?;
     writeln!(
         out,
         "  Requests    {} total, {} ok, {} failed ({} success)",
@@ -112,26 +69,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             codes.join(", ")
         }
     )?;
-    writeln!(out, "  Failures    {}", failure_list(&s.errors))?;
-    if let Some(cause) = &s.connect_error {
-        writeln!(out, "  Connect     failed: {cause}")?;
-    }
-    if s.tls_answers > 0 {
-        writeln!(
-            out,
-            "  Malformed   {} answered in TLS: this port speaks https (use an https:// URL)",
-            s.tls_answers
-        )?;
-    }
-    if s.no_local_port > 0 {
-        writeln!(
-            out,
-            "  Ports       no free local port for {} connect{} (EADDRNOTAVAIL): this machine \
-             ran out of ephemeral ports (README, Tips)",
-            s.no_local_port,
-            if s.no_local_port == 1 { "" } else { "s" }
-        )?;
-    }
+    write_failures(out, s)?;
     writeln!(
         out,
         "  Transfer    read {}/s, written {}/s ({} / {} in all)",
@@ -154,6 +92,79 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         }
     }
     write_targets(out, &s.targets)
+}
+
+/// The failures by category, and what the run found out about their causes.
+fn write_failures(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    writeln!(out, "  Failures    {}", failure_list(&s.errors))?;
+    if let Some(cause) = &s.connect_error {
+        writeln!(out, "  Connect     failed: {cause}")?;
+    }
+    if s.tls_answers > 0 {
+        writeln!(
+            out,
+            "  Malformed   {} answered in TLS: this port speaks https (use an https:// URL)",
+            s.tls_answers
+        )?;
+    }
+    if s.no_local_port > 0 {
+        writeln!(
+            out,
+            "  Ports       no free local port for {} connect{} (EADDRNOTAVAIL): this machine \
+             ran out of ephemeral ports (README, Tips)",
+            s.no_local_port,
+            if s.no_local_port == 1 { "" } else { "s" }
+        )?;
+    }
+    Ok(())
+}
+
+/// The first lines: what was run, on what, with how many connections, for how long.
+fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    let stopped = if s.interrupted { " (interrupted)" } else { "" };
+    // Shown when it took long enough to matter (a closed loop's is its last latency).
+    let drain = if s.drain_s >= 0.005 {
+        format!(" + {:.2}s drain", s.drain_s)
+    } else {
+        String::new()
+    };
+    write!(out, "blast {} {}", s.method, s.url)?;
+    if let Some(socket) = &s.unix_socket {
+        write!(out, " via {socket}")?;
+    }
+    if let Some(tls) = &s.tls {
+        write!(out, " ({}, {})", tls.version, tls.cipher)?;
+    }
+    writeln!(out)?;
+    // Without keep-alive every request reconnects, so the count that says something is
+    // how many connections were opened.
+    let connections = if s.keep_alive {
+        let at_start = s.connections_established - s.reconnects - s.connections_added;
+        format!(
+            "({} established: {at_start} at start, {} added, {} reopened)",
+            s.connections_established, s.connections_added, s.reconnects
+        )
+    } else {
+        format!(
+            "without keep-alive ({} established)",
+            s.connections_established
+        )
+    };
+    writeln!(
+        out,
+        "  {} thread{} ({}), {} connection{} {connections}, {:.2}s{drain}{stopped}",
+        s.threads,
+        if s.threads == 1 { "" } else { "s" },
+        s.driver,
+        s.connections_requested,
+        if s.connections_requested == 1 {
+            ""
+        } else {
+            "s"
+        },
+        s.duration_s
+    )?;
+    writeln!(out)
 }
 
 /// `--targets`: one row per target name.
