@@ -22,7 +22,7 @@ use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
 use crate::clock::Stamp;
-use crate::connect::{self, ConnectError, Plain, Transport};
+use crate::connect::{self, Plain, Transport};
 use crate::pacer::Slot;
 use crate::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::stats::ErrorKind;
@@ -247,21 +247,13 @@ impl<S: Transport> Conn<S> {
     ) -> Result<Stamp, ErrorKind> {
         let began = Stamp::now();
         let opened = connect::open(&worker.plan, worker.tls.as_ref()).await;
-        let mut stats = worker.stats.borrow_mut();
         let stream = opened.map_err(|e| {
-            match e {
-                ConnectError::NoLocalPort => stats.no_local_port += 1,
-                ConnectError::Failed(cause) => {
-                    stats.connect_cause.get_or_insert(cause);
-                }
-            }
+            worker.connect_failed(e);
             ErrorKind::Connect
         })?;
         // `open` makes the plan's kind of stream, which is the kind this loop runs.
         let stream = S::from_stream(stream).ok_or(ErrorKind::Connect)?;
-        stats.established += 1;
-        stats.reconnects += u64::from(*ever_connected);
-        stats.added += u64::from(!*ever_connected);
+        worker.connection_opened(*ever_connected);
         *ever_connected = true;
         self.adopt(stream);
         Ok(began)
@@ -315,9 +307,7 @@ impl<S: Transport> Conn<S> {
             let check = &worker.checks[request.expect as usize];
             self.framer.prepare(request.head, request.keep_body);
             let len = request.bytes.len();
-            if measured {
-                worker.stats.borrow_mut().bytes_written += len as u64;
-            }
+            worker.wrote(len, measured);
             let queued = if S::QUEUES && worker.ring_sends && len <= QUEUE_MAX {
                 // On io_uring the write goes on the ring and the read after it, and both leave
                 // with the runtime's next submission: one syscall for all the connections ready
@@ -408,7 +398,7 @@ impl<S: Transport> Conn<S> {
     #[cold]
     fn malformed(&self, worker: &Worker, error: FrameError) -> ErrorKind {
         if error == FrameError::Malformed && crate::response::is_tls_record(&self.buf) {
-            worker.stats.borrow_mut().tls_answers += 1;
+            worker.tls_answer();
         }
         frame_error(error)
     }
@@ -450,9 +440,7 @@ fn count_read(
     measured: bool,
 ) -> Result<usize, ErrorKind> {
     let n = result.map_err(|_| ErrorKind::Read)?;
-    if measured {
-        worker.stats.borrow_mut().bytes_read += n as u64;
-    }
+    worker.read(n, measured);
     Ok(n)
 }
 

@@ -1,5 +1,8 @@
 //! One core's share of the run: its counters, its part of `-n`, and the decision to stop.
-//! Shared by that core's connection tasks through an `Rc` (same thread, no locks).
+//! Shared by that core's connection tasks through an `Rc` (same thread, no locks). The
+//! connections report events (a connection opened or not, bytes written and read, a request
+//! sent and ended, a first byte); the worker alone keeps the books and decides what falls
+//! in the measured window.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -8,7 +11,7 @@ use std::time::Duration;
 
 use crate::check::{Expect, KnownBodies};
 use crate::clock::Stamp;
-use crate::connect::Stream;
+use crate::connect::{ConnectError, Stream};
 use crate::pacer::{Pacer, Slot};
 use crate::plan::{CoreShare, Plan};
 use crate::response::{KnownHeads, SharedHeads};
@@ -305,6 +308,48 @@ impl Worker {
             route.record(status, failure);
         }
         latency
+    }
+
+    /// A connection was opened: one that `replaces` a closed one, or a new one.
+    pub fn connection_opened(&self, replaces: bool) {
+        let mut stats = self.stats.borrow_mut();
+        stats.established += 1;
+        stats.reconnects += u64::from(replaces);
+        stats.added += u64::from(!replaces);
+    }
+
+    /// A connect failed (its request is counted by `end`): why, for the report.
+    #[cold]
+    pub fn connect_failed(&self, error: ConnectError) {
+        let mut stats = self.stats.borrow_mut();
+        match error {
+            ConnectError::NoLocalPort => stats.no_local_port += 1,
+            ConnectError::Failed(cause) => {
+                stats.connect_cause.get_or_insert(cause);
+            }
+        }
+    }
+
+    /// A malformed response was a TLS record: plain http went to an https port.
+    #[cold]
+    pub fn tls_answer(&self) {
+        self.stats.borrow_mut().tls_answers += 1;
+    }
+
+    /// A request of `len` bytes is being written; counted when `measured`.
+    #[inline]
+    pub fn wrote(&self, len: usize, measured: bool) {
+        if measured {
+            self.stats.borrow_mut().bytes_written += len as u64;
+        }
+    }
+
+    /// A read brought `n` bytes; counted when `measured`.
+    #[inline]
+    pub fn read(&self, n: usize, measured: bool) {
+        if measured {
+            self.stats.borrow_mut().bytes_read += n as u64;
+        }
     }
 
     /// Whether a request of `slot` sent at `sent` started after the measured window (a closed
