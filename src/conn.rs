@@ -12,8 +12,6 @@ use std::future::Future;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
-#[cfg(test)]
-use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, SliceMut};
@@ -130,9 +128,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                         connected_from = (!worker.plan.keep_alive).then_some(began);
                     }
                     Err(kind) => {
-                        let now = Stamp::now();
-                        worker.sending(slot, now);
-                        worker.end(now, slot, now, request, failed(kind));
+                        worker.failed_unsent(slot, request, kind);
                         conn.back_off().await;
                         continue;
                     }
@@ -153,9 +149,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                 // since its last response, whose read took every byte then there: a peek per
                 // request would be a syscall each, for microseconds of exposure.)
                 None if conn.stream.as_ref().is_some_and(S::unasked) => {
-                    let now = Stamp::now();
-                    worker.sending(slot, now);
-                    worker.end(now, slot, now, request, failed(ErrorKind::Unsolicited));
+                    worker.failed_unsent(slot, request, ErrorKind::Unsolicited);
                     conn.close();
                     continue;
                 }
@@ -201,7 +195,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                     }
                 }
                 Err(kind) => {
-                    worker.end(now, slot, sent, request, failed(kind));
+                    worker.end(now, slot, sent, request, Outcome::failed(kind));
                     let served = conn.served;
                     conn.close();
                     // A server that answered (too much) is not down: no back-off.
@@ -502,14 +496,6 @@ unsafe impl IoBuf for Unsent {
 /// are sent at once as before, and the runtime writes what the socket did not take.
 const QUEUE_MAX: usize = 4096;
 
-/// A request that ended without a response.
-fn failed(kind: ErrorKind) -> Outcome {
-    Outcome {
-        status: None,
-        failure: Some(kind),
-    }
-}
-
 fn frame_error(error: FrameError) -> ErrorKind {
     match error {
         FrameError::Eof => ErrorKind::Read,
@@ -519,6 +505,8 @@ fn frame_error(error: FrameError) -> ErrorKind {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::config::Config;
     use crate::plan::Plan;

@@ -200,6 +200,22 @@ impl Report<'_> {
         }
     }
 
+    /// A count that reports from before it do not carry: 0 there.
+    fn count_or_zero(&self, pointer: &str) -> Result<u64, String> {
+        match self.value.pointer(pointer) {
+            None => Ok(0),
+            Some(_) => self.count(pointer),
+        }
+    }
+
+    /// A flag that reports from before it do not carry: false there.
+    fn flag_or_false(&self, pointer: &str) -> Result<bool, String> {
+        match self.value.pointer(pointer) {
+            None => Ok(false),
+            Some(value) => value.as_bool().ok_or_else(|| self.missing(pointer)),
+        }
+    }
+
     fn text(&self, pointer: &str) -> Result<&str, String> {
         self.get(pointer)?
             .as_str()
@@ -252,8 +268,7 @@ fn part(r: &Report) -> Result<Part, String> {
         stats.sent = r.count("/rate/sent")?;
         stats.late = r.count("/rate/late")?;
         stats.peak_connections = r.count("/rate/connections_used")?;
-        stats.capped =
-            u64::from(r.get("/rate/connection_limited").ok() == Some(&Value::Bool(true)));
+        stats.capped = u64::from(r.flag_or_false("/rate/connection_limited")?);
         Some(r.number("/rate/target")?)
     };
     stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
@@ -267,15 +282,14 @@ fn part(r: &Report) -> Result<Part, String> {
     stats.bytes_written = r.count("/bytes_written")?;
     stats.established = r.count("/connections/established")?;
     stats.reconnects = r.count("/connections/reconnects")?;
-    // Reports from before it have none.
-    stats.added = r.count("/connections/added").unwrap_or(0);
+    stats.added = r.count_or_zero("/connections/added")?;
     stats.no_local_port = r.count("/connections/no_local_port")?;
-    // Reports from before these have neither.
+    // Null when no connect failed, absent in reports from before it.
     stats.connect_cause = r
         .text("/connect_error")
         .ok()
         .and_then(crate::connect::Cause::described);
-    stats.tls_answers = r.count("/tls_answers").unwrap_or(0);
+    stats.tls_answers = r.count_or_zero("/tls_answers")?;
     stats.in_flight = r.count("/in_flight")?;
     let outcome = RunOutcome {
         stats,
@@ -290,11 +304,8 @@ fn part(r: &Report) -> Result<Part, String> {
         elapsed: Duration::try_from_secs_f64(r.number("/duration_s")?)
             .map_err(|_| r.missing("/duration_s"))?,
         // Reports from before the drain have none.
-        drain: match r.get("/drain_s") {
-            Ok(Value::Number(_)) => Duration::try_from_secs_f64(r.number("/drain_s")?)
-                .map_err(|_| r.missing("/drain_s"))?,
-            _ => Duration::ZERO,
-        },
+        drain: Duration::try_from_secs_f64(r.number_or_zero("/drain_s")?)
+            .map_err(|_| r.missing("/drain_s"))?,
         interrupted: r
             .get("/interrupted")?
             .as_bool()
@@ -336,11 +347,11 @@ fn outcomes(r: &Report, at: &str, stats: &mut Stats) -> Result<(), String> {
     stats.over_range = r.count(&format!("{at}/latency_us/over_range"))?;
     stats.successes = r.count(&format!("{at}/successes"))?;
     for kind in ErrorKind::ALL {
-        let count = r.count(&format!("{at}/errors/{}", kind.name()));
-        stats.errors[kind as usize] = match (kind, count) {
+        let pointer = format!("{at}/errors/{}", kind.name());
+        stats.errors[kind as usize] = match kind {
             // Reports from before the category have none.
-            (ErrorKind::Unsolicited, Err(_)) => 0,
-            (_, count) => count?,
+            ErrorKind::Unsolicited => r.count_or_zero(&pointer)?,
+            _ => r.count(&pointer)?,
         };
     }
     let pointer = format!("{at}/status_codes");

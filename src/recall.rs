@@ -12,7 +12,6 @@
 //! miss on every response once a core has hundreds of connections. A handful of slots covers
 //! servers whose answers alternate (a body length that varies, nginx's `Date` turning over
 //! while older heads are still in flight, predictions 0 and 1).
-
 //!
 //! Generic over the verdict: the framer names its recall of heads (`response::KnownHeads`)
 //! and the check its recall of bodies (`check::KnownBodies`), so this file depends on

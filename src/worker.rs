@@ -29,6 +29,16 @@ pub struct Outcome {
     pub failure: Option<ErrorKind>,
 }
 
+impl Outcome {
+    /// A request that ended without a response.
+    pub fn failed(kind: ErrorKind) -> Outcome {
+        Outcome {
+            status: None,
+            failure: Some(kind),
+        }
+    }
+}
+
 /// One of the plan's expectations, with the verdicts this core remembers for it.
 pub struct Check {
     pub expect: Expect,
@@ -356,6 +366,15 @@ impl Worker {
     /// loop's, sent before the core noticed the deadline; a slot of the schedule never is).
     fn after_window(&self, slot: Slot, sent: Stamp) -> bool {
         self.deadline.is_some_and(|d| slot.intended(sent) >= d)
+    }
+
+    /// Request `request` of `slot` failed before it could be sent (its connect failed, or its
+    /// connection held bytes nobody asked for): it counts as sent and failed, now.
+    #[cold]
+    pub fn failed_unsent(&self, slot: Slot, request: u32, kind: ErrorKind) {
+        let now = Stamp::now();
+        self.sending(slot, now);
+        self.end(now, slot, now, request, Outcome::failed(kind));
     }
 
     /// `--first-byte`: the response to request `request`, whose latency `end` just recorded,

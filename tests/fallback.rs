@@ -86,6 +86,19 @@ fn waited(mut child: Child, within: Duration) -> bool {
     false
 }
 
+/// blast with `args` on one connection against `url`: its JSON report, and its text report
+/// (on stderr, as with `--json -`).
+fn json_run(args: &[&str], url: String) -> (serde_json::Value, String) {
+    let out = blast()
+        .args(args)
+        .args(["-c", "1", "--json", "-", &url])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    (json, stderr)
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -148,14 +161,8 @@ fn a_refused_connect_is_named() {
         .local_addr()
         .unwrap()
         .port();
-    let out = blast()
-        .args(["-n", "4", "-c", "1", "--json", "-"])
-        .arg(format!("http://127.0.0.1:{port}/"))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(json["errors"]["connect"], 4, "{stdout}");
+    let (json, stderr) = json_run(&["-n", "4"], format!("http://127.0.0.1:{port}/"));
+    assert_eq!(json["errors"]["connect"], 4, "{json}");
     let cause = "Connection refused (os error 111)";
     assert_eq!(json["connect_error"], cause);
     assert_eq!(
@@ -184,15 +191,9 @@ fn plain_http_to_an_https_port_is_named() {
     ]));
     let plain = url.replace("https://", "http://");
     // Each failure on a connection that served nothing backs off (10 ms, doubling).
-    let out = blast()
-        .args(["-n", "8", "-c", "1", "--json", "-"])
-        .arg(format!("{plain}/predict"))
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(json["errors"]["malformed"], 8, "{stdout}");
-    assert_eq!(json["tls_answers"], 8, "{stdout}");
+    let (json, stderr) = json_run(&["-n", "8"], format!("{plain}/predict"));
+    assert_eq!(json["errors"]["malformed"], 8, "{json}");
+    assert_eq!(json["tls_answers"], 8, "{json}");
     assert!(
         stderr.contains(
             "Malformed   8 answered in TLS: this port speaks https (use an https:// URL)"

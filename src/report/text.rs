@@ -113,7 +113,7 @@ fn write_failures(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             "  Ports       no free local port for {} connect{} (EADDRNOTAVAIL): this machine \
              ran out of ephemeral ports (README, Tips)",
             s.no_local_port,
-            if s.no_local_port == 1 { "" } else { "s" }
+            plural(s.no_local_port)
         )?;
     }
     Ok(())
@@ -154,14 +154,10 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         out,
         "  {} thread{} ({}), {} connection{} {connections}, {:.2}s{drain}{stopped}",
         s.threads,
-        if s.threads == 1 { "" } else { "s" },
+        plural(s.threads as u64),
         s.driver,
         s.connections_requested,
-        if s.connections_requested == 1 {
-            ""
-        } else {
-            "s"
-        },
+        plural(s.connections_requested as u64),
         s.duration_s
     )?;
     writeln!(out)
@@ -329,6 +325,11 @@ pub fn live_line(row: &SecondRow, failures_so_far: u64, timed: bool) -> String {
         line += &format!("  1st p99 {}", format_micros(row.first_byte_p99_us));
     }
     line
+}
+
+/// The plural ending for `n` of a thing.
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// A success share with two decimals that never rounds to a whole it is not: a run with a
