@@ -57,20 +57,26 @@ fn blast() -> Command {
     Command::new(env!("CARGO_BIN_EXE_blast"))
 }
 
-/// Starts `blast serve` and returns it with its URL and a thread that collects the rest of
-/// its stderr lines (the first names the URL), until it exits.
+/// Starts `blast serve` and returns it with its URL and a thread that collects its other
+/// stderr lines (those before the URL line and those after it, until it exits).
 fn serve(command: &mut Command) -> (Child, String, JoinHandle<Vec<String>>) {
     let mut server = command.stderr(Stdio::piped()).spawn().unwrap();
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.contains("://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .trim_end_matches(['/', ',', ')'])
-        .to_string();
-    let rest = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect());
+    let mut before = Vec::new();
+    let url = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("no URL in {before:?}");
+        }
+        match line.split_whitespace().find(|w| w.contains("://")) {
+            Some(url) => break url.trim_end_matches(['/', ',', ')']).to_string(),
+            None => before.push(line.trim_end().to_string()),
+        }
+    };
+    let rest = std::thread::spawn(move || {
+        before.extend(stderr.lines().map_while(Result::ok));
+        before
+    });
     (server, url, rest)
 }
 
@@ -142,6 +148,20 @@ fn blocked_io_uring_falls_back_to_epoll_and_says_so() {
     let fell_back: Vec<_> = lines.iter().filter(|l| l.starts_with(said)).collect();
     assert_eq!(fell_back.len(), 1, "{lines:?}");
     assert!(fell_back[0].contains("seccomp"), "{lines:?}");
+    assert!(lines[0].starts_with(said), "before the URL line: {lines:?}");
+
+    // Asked for io_uring where it is blocked: the server does not start, and says why.
+    let out = without_io_uring(blast().args(["serve", "--listen", "127.0.0.1:0"]))
+        .args(["--driver", "uring", "-d", "5"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("io_uring is not available here"),
+        "{stderr}"
+    );
 
     // Where io_uring works, nothing is said.
     let server = common::builtin(Default::default());

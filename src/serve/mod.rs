@@ -145,23 +145,41 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = config.duration.map(|d| Instant::now() + d);
         let config = Arc::new(config);
+        let (ready, started) = std::sync::mpsc::channel();
         let handles = (0..threads)
             .map(|i| {
                 // Every thread accepts on the same socket (a duplicated descriptor).
                 let listener = listener.try_clone().map_err(|e| e.to_string())?;
                 let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
-                let (config, stop) = (config.clone(), stop.clone());
+                let (config, stop, ready) = (config.clone(), stop.clone(), ready.clone());
+                let start = Start {
+                    cpu,
+                    seed: i as u64,
+                    deadline,
+                    ready,
+                };
                 std::thread::Builder::new()
                     .name(format!("blast-serve-{i}"))
-                    .spawn(move || serve_thread(listener, cpu, i as u64, config, stop, deadline))
+                    .spawn(move || serve_thread(listener, start, config, stop))
                     .map_err(|e| format!("cannot start a server thread: {e}"))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Server {
+        drop(ready);
+        let server = Server {
             addr,
             stop,
             threads: handles,
-        })
+        };
+        // Every thread has its runtime before the server counts as started: what building
+        // one says (the epoll fallback) comes before the caller's "listening" line, and a
+        // runtime that cannot be built is a start error, not a server that never answers.
+        match (0..threads).try_for_each(|_| started.recv()) {
+            Ok(()) => Ok(server),
+            Err(_) => Err(server
+                .stop()
+                .err()
+                .unwrap_or_else(|| "a server thread did not start".into())),
+        }
     }
 
     /// Stops the threads and returns what they did.
@@ -183,14 +201,27 @@ impl Server {
     }
 }
 
-fn serve_thread(
-    listener: std::net::TcpListener,
+/// What one server thread starts with.
+struct Start {
     cpu: Option<usize>,
     seed: u64,
+    deadline: Option<Instant>,
+    /// Told once the thread's runtime runs.
+    ready: std::sync::mpsc::Sender<()>,
+}
+
+fn serve_thread(
+    listener: std::net::TcpListener,
+    start: Start,
     config: Arc<ServeConfig>,
     stop: Arc<AtomicBool>,
-    deadline: Option<Instant>,
 ) -> Result<ServeStats, String> {
+    let Start {
+        cpu,
+        seed,
+        deadline,
+        ready,
+    } = start;
     if let Some(cpu) = cpu {
         core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
     }
@@ -202,6 +233,7 @@ fn serve_thread(
         stats: RefCell::default(),
     });
     let run = async move {
+        let _ = ready.send(());
         // monoio's epoll driver waits for readiness and then accepts: a blocking socket
         // would block the whole thread in `accept` (io_uring does not care either way).
         listener
