@@ -13,14 +13,12 @@ use serde_json::Value;
 
 use crate::engine::RunOutcome;
 use crate::plan::Route;
-use crate::report::{RunInfo, Summary, decode_histogram};
+use crate::report::{Results, RunInfo, Summary, TargetSummary, decode_histogram};
 use crate::series::SecondRow;
 use crate::slo::Slo;
 use crate::stats::{
-    CONNECT_SIGFIG, ErrorKind, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram,
-    new_histogram,
+    CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
-use crate::tls::Negotiated;
 
 /// One report read back.
 struct Part {
@@ -130,8 +128,8 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
         r.failures += row.failures;
         r.p50_us = r.p50_us.max(row.p50_us);
         r.p99_us = r.p99_us.max(row.p99_us);
-        r.first_byte_p50_us = r.first_byte_p50_us.max(row.first_byte_p50_us);
-        r.first_byte_p99_us = r.first_byte_p99_us.max(row.first_byte_p99_us);
+        r.first_byte_p50_us = higher(r.first_byte_p50_us, row.first_byte_p50_us);
+        r.first_byte_p99_us = higher(r.first_byte_p99_us, row.first_byte_p99_us);
     }
     into.seconds = seconds.into_values().collect();
     if into.driver != from.driver {
@@ -143,6 +141,13 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
     into.interrupted |= from.interrupted;
 }
 
+fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn read(path: &str) -> Result<Part, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
     let value: Value = serde_json::from_str(&text)
@@ -152,263 +157,168 @@ fn read(path: &str) -> Result<Part, String> {
             "'{path}' is a sweep (--rates or --find-max): merge reads reports of single runs"
         ));
     }
-    part(&Report {
-        path,
-        value: &value,
-    })
+    let report = serde_path_to_error::deserialize::<_, Summary>(&value)
+        .map_err(|e| invalid(path, &where_wrong(&value, e)))?;
+    part(path, report)
 }
 
-/// A report being read, with the file it came from for error messages.
-struct Report<'a> {
-    path: &'a str,
-    value: &'a Value,
+fn invalid(path: &str, key: &str) -> String {
+    format!("'{path}' is not a blast JSON report: '{key}' is missing or invalid")
 }
 
-impl Report<'_> {
-    fn get(&self, pointer: &str) -> Result<&Value, String> {
-        self.value
-            .pointer(pointer)
-            .ok_or_else(|| self.missing(pointer))
+/// The key a report failed to read at, as `errors.read`. The results a report shares with
+/// its targets are flattened into them, which hides the key inside them (serde buffers a
+/// flattened part), so the part is read again on its own to find it.
+fn where_wrong(report: &Value, error: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let mut keys: Vec<String> = error.path().iter().map(|s| s.to_string()).collect();
+    let pointer: String = keys.iter().map(|k| format!("/{k}")).collect();
+    let mut error = error.into_inner();
+    if let Some(part) = report.pointer(&pointer).filter(|p| p.is_object())
+        && let Err(inner) = serde_path_to_error::deserialize::<_, Results>(part)
+    {
+        keys.extend(inner.path().iter().map(|s| s.to_string()));
+        error = inner.into_inner();
     }
-
-    fn missing(&self, pointer: &str) -> String {
-        format!(
-            "'{}' is not a blast JSON report: '{}' is missing or invalid",
-            self.path,
-            pointer.trim_start_matches('/').replace('/', ".")
-        )
+    // A missing or unexpected key is named in the message only.
+    let message = error.to_string();
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|start| message.strip_prefix(start));
+    if let Some(name) = named.and_then(|m| m.split('`').next()) {
+        keys.push(name.to_string());
     }
-
-    fn count(&self, pointer: &str) -> Result<u64, String> {
-        self.get(pointer)?
-            .as_u64()
-            .ok_or_else(|| self.missing(pointer))
-    }
-
-    fn number(&self, pointer: &str) -> Result<f64, String> {
-        self.get(pointer)?
-            .as_f64()
-            .filter(|n| *n >= 0.0)
-            .ok_or_else(|| self.missing(pointer))
-    }
-
-    /// A number that only some reports carry (null or absent in the others): 0 there.
-    fn number_or_zero(&self, pointer: &str) -> Result<f64, String> {
-        match self.value.pointer(pointer) {
-            None | Some(Value::Null) => Ok(0.0),
-            Some(_) => self.number(pointer),
-        }
-    }
-
-    /// A count that reports from before it do not carry: 0 there.
-    fn count_or_zero(&self, pointer: &str) -> Result<u64, String> {
-        match self.value.pointer(pointer) {
-            None => Ok(0),
-            Some(_) => self.count(pointer),
-        }
-    }
-
-    /// A flag that reports from before it do not carry: false there.
-    fn flag_or_false(&self, pointer: &str) -> Result<bool, String> {
-        match self.value.pointer(pointer) {
-            None => Ok(false),
-            Some(value) => value.as_bool().ok_or_else(|| self.missing(pointer)),
-        }
-    }
-
-    fn text(&self, pointer: &str) -> Result<&str, String> {
-        self.get(pointer)?
-            .as_str()
-            .ok_or_else(|| self.missing(pointer))
-    }
-
-    /// A histogram written by the report, re-added into one with the run's bounds (a
-    /// histogram from elsewhere could have others, and merging would then fail).
-    fn histogram(&self, pointer: &str, sigfig: u8) -> Result<Histogram<u64>, String> {
-        self.histogram_into(pointer, new_histogram(sigfig))
-    }
-
-    /// A histogram the report may lack: `None` when it is null or missing (a run without
-    /// `--first-byte`, or a report from before it).
-    fn optional_histogram(
-        &self,
-        pointer: &str,
-        hist: Histogram<u64>,
-    ) -> Result<Option<Histogram<u64>>, String> {
-        match self.value.pointer(pointer) {
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => self.histogram_into(pointer, hist).map(Some),
-        }
-    }
-
-    /// A histogram written by the report, added into `hist`.
-    fn histogram_into(
-        &self,
-        pointer: &str,
-        mut hist: Histogram<u64>,
-    ) -> Result<Histogram<u64>, String> {
-        decode_histogram(self.text(pointer)?)
-            .ok()
-            .and_then(|decoded| hist.add(&decoded).ok())
-            .ok_or_else(|| self.missing(pointer))?;
-        Ok(hist)
-    }
+    keys.retain(|k| k != "?");
+    keys.join(".")
 }
 
-fn part(r: &Report) -> Result<Part, String> {
-    let seconds = seconds(r)?;
-    let mut stats = Stats::default();
-    let target = if r.get("/rate")?.is_null() {
-        // A closed-loop report counts its sends per second only.
-        stats.sent = seconds.iter().map(|s| s.sent).sum();
-        None
-    } else {
-        stats.uncorrected = Some(r.histogram("/histogram/uncorrected_data", LATENCY_SIGFIG)?);
-        stats.send_lag = Some(r.histogram("/histogram/send_lag_data", SEND_LAG_SIGFIG)?);
-        stats.sent = r.count("/rate/sent")?;
-        stats.late = r.count("/rate/late")?;
-        stats.peak_connections = r.count("/rate/connections_used")?;
-        stats.capped = u64::from(r.flag_or_false("/rate/connection_limited")?);
-        Some(r.number("/rate/target")?)
+/// A report read back into the run it summarizes.
+fn part(path: &str, report: Summary) -> Result<Part, String> {
+    let bad = |key: &str| invalid(path, key);
+    let hist = |key: &str, text: &str, into| {
+        decode_into(text, into).ok_or_else(|| bad(&format!("histogram.{key}")))
     };
-    stats.latency = r.histogram("/histogram/data", LATENCY_SIGFIG)?;
-    stats.connect = r.histogram("/histogram/connect_data", CONNECT_SIGFIG)?;
-    stats.first_byte =
-        r.optional_histogram("/histogram/first_byte_data", new_histogram(LATENCY_SIGFIG))?;
-    outcomes(r, "", &mut stats)?;
-    let (routes, route_stats) = targets(r)?;
+    let h = &report.histogram;
+    let mut stats = Stats::default();
+    stats.latency = hist("data", &h.data, new_histogram(LATENCY_SIGFIG))?;
+    stats.connect = hist(
+        "connect_data",
+        &h.connect_data,
+        new_histogram(CONNECT_SIGFIG),
+    )?;
+    stats.first_byte = (h.first_byte_data.as_deref())
+        .map(|text| hist("first_byte_data", text, new_histogram(LATENCY_SIGFIG)))
+        .transpose()?;
+    match &report.rate {
+        // A closed-loop report counts its sends per second only.
+        None => stats.sent = report.per_second.iter().map(|s| s.sent).sum(),
+        Some(rate) => {
+            let text = |data: &Option<String>| data.clone().unwrap_or_default();
+            let uncorrected = text(&h.uncorrected_data);
+            let lag = text(&h.send_lag_data);
+            stats.uncorrected = Some(hist(
+                "uncorrected_data",
+                &uncorrected,
+                new_histogram(LATENCY_SIGFIG),
+            )?);
+            stats.send_lag = Some(hist("send_lag_data", &lag, new_histogram(SEND_LAG_SIGFIG))?);
+            stats.sent = rate.sent;
+            stats.late = rate.late;
+            stats.peak_connections = rate.connections_used;
+            stats.capped = u64::from(rate.connection_limited);
+            if !(rate.target.is_finite() && rate.target > 0.0) {
+                return Err(bad("rate.target"));
+            }
+        }
+    }
+    count_outcomes(&report.results, &mut stats);
+    let (routes, route_stats) = targets(&report.targets, &bad)?;
     stats.routes = route_stats;
-    stats.bytes_read = r.count("/bytes_read")?;
-    stats.bytes_written = r.count("/bytes_written")?;
-    stats.established = r.count("/connections/established")?;
-    stats.reconnects = r.count("/connections/reconnects")?;
-    stats.added = r.count_or_zero("/connections/added")?;
-    stats.no_local_port = r.count("/connections/no_local_port")?;
-    // Null when no connect failed, absent in reports from before it.
-    stats.connect_cause = r
-        .text("/connect_error")
-        .ok()
-        .and_then(crate::connect::Cause::described);
-    stats.tls_answers = r.count_or_zero("/tls_answers")?;
-    stats.in_flight = r.count("/in_flight")?;
+    let c = &report.connections;
+    stats.bytes_read = report.bytes_read;
+    stats.bytes_written = report.bytes_written;
+    stats.established = c.established;
+    stats.reconnects = c.reconnects;
+    stats.added = c.added;
+    stats.no_local_port = c.no_local_port;
+    stats.connect_cause =
+        (report.connect_error.as_deref()).and_then(crate::connect::Cause::described);
+    stats.tls_answers = report.tls_answers;
+    stats.in_flight = report.in_flight;
+    let seconds = |key: &str, s: f64| Duration::try_from_secs_f64(s).map_err(|_| bad(key));
     let outcome = RunOutcome {
-        stats,
-        seconds,
-        driver: match r.text("/driver")? {
+        driver: match report.driver.as_str() {
             "io_uring" => "io_uring",
             "epoll" => "epoll",
             "mixed" => "mixed",
-            _ => return Err(r.missing("/driver")),
+            _ => return Err(bad("driver")),
         },
-        threads: r.count("/threads")? as usize,
-        elapsed: Duration::try_from_secs_f64(r.number("/duration_s")?)
-            .map_err(|_| r.missing("/duration_s"))?,
-        // Reports from before the drain have none.
-        drain: Duration::try_from_secs_f64(r.number_or_zero("/drain_s")?)
-            .map_err(|_| r.missing("/drain_s"))?,
-        interrupted: r
-            .get("/interrupted")?
-            .as_bool()
-            .ok_or_else(|| r.missing("/interrupted"))?,
+        threads: report.threads,
+        elapsed: seconds("duration_s", report.duration_s)?,
+        drain: seconds("drain_s", report.drain_s)?,
+        interrupted: report.interrupted,
+        seconds: report.per_second,
+        stats,
     };
-    let slo = match r.get("/slo")? {
-        Value::Null => None,
-        _ => Some(Slo::parse(r.text("/slo/objective")?).map_err(|_| r.missing("/slo/objective"))?),
-    };
+    let slo = (report.slo.as_ref())
+        .map(|v| Slo::parse(&v.objective).map_err(|_| bad("slo.objective")))
+        .transpose()?;
     let info = RunInfo {
-        url: r.text("/url")?.to_string(),
-        unix_socket: match r.get("/unix_socket")? {
-            Value::Null => None,
-            _ => Some(r.text("/unix_socket")?.to_string()),
-        },
-        tls: match r.get("/tls") {
-            Ok(Value::Object(_)) => Some(Negotiated {
-                version: r.text("/tls/version")?.to_string(),
-                cipher: r.text("/tls/cipher")?.to_string(),
-            }),
-            // Null, or a report from before blast spoke https.
-            _ => None,
-        },
-        method: r.text("/method")?.to_string(),
-        connections: r.count("/connections/requested")? as usize,
-        keep_alive: r
-            .get("/connections/keep_alive")?
-            .as_bool()
-            .ok_or_else(|| r.missing("/connections/keep_alive"))?,
-        rate: target,
+        url: report.url,
+        unix_socket: report.unix_socket,
+        tls: report.tls,
+        method: report.method,
+        connections: c.requested,
+        keep_alive: c.keep_alive,
+        rate: report.rate.map(|r| r.target),
         slo,
         routes,
     };
     Ok(Part { info, outcome })
 }
 
-/// The counts of outcomes under `at` (the report's top level, or one of its targets).
-fn outcomes(r: &Report, at: &str, stats: &mut Stats) -> Result<(), String> {
-    stats.over_range = r.count(&format!("{at}/latency_us/over_range"))?;
-    stats.successes = r.count(&format!("{at}/successes"))?;
-    for kind in ErrorKind::ALL {
-        let pointer = format!("{at}/errors/{}", kind.name());
-        stats.errors[kind as usize] = match kind {
-            // Reports from before the category have none.
-            ErrorKind::Unsolicited => r.count_or_zero(&pointer)?,
-            _ => r.count(&pointer)?,
-        };
+/// A histogram a report saved, re-added into one with the run's bounds (a histogram from
+/// elsewhere could have others, and merging would then fail).
+fn decode_into(text: &str, mut into: Histogram<u64>) -> Option<Histogram<u64>> {
+    into.add(decode_histogram(text).ok()?).ok()?;
+    Some(into)
+}
+
+/// The counts of outcomes of the run or of one of its targets.
+fn count_outcomes(results: &Results, stats: &mut Stats) {
+    stats.over_range = results.latency.over_range;
+    stats.successes = results.successes;
+    stats.errors = results.errors.0;
+    for (code, n) in &results.status_codes {
+        stats.add_status(*code, *n);
     }
-    let pointer = format!("{at}/status_codes");
-    let codes = r.get(&pointer)?.as_object();
-    for (code, n) in codes.ok_or_else(|| r.missing(&pointer))? {
-        let bad = || r.missing(&format!("{pointer}/{code}"));
-        stats.add_status(
-            code.parse().map_err(|_| bad())?,
-            n.as_u64().ok_or_else(bad)?,
-        );
-    }
-    Ok(())
 }
 
 /// `--targets`: each target's name and counts (none in a report of a single request, or
 /// one from before blast took a mix).
-fn targets(r: &Report) -> Result<(Vec<Route>, Vec<Stats>), String> {
-    let Ok(Value::Array(list)) = r.get("/targets") else {
-        return Ok((Vec::new(), Vec::new()));
+fn targets(
+    saved: &[TargetSummary],
+    bad: &dyn Fn(&str) -> String,
+) -> Result<(Vec<Route>, Vec<Stats>), String> {
+    let read = |(i, t): (usize, &TargetSummary)| {
+        let route = Route {
+            name: t.name.clone(),
+            method: t.method.clone(),
+            path: t.path.clone(),
+            weight: t.weight,
+        };
+        let hist = |key: &str, text: &str| {
+            decode_into(text, growing_histogram()).ok_or_else(|| bad(&format!("targets.{i}.{key}")))
+        };
+        let mut stats = Stats::route();
+        stats.latency = hist("histogram", &t.histogram)?;
+        stats.first_byte = (t.first_byte_histogram.as_deref())
+            .map(|text| hist("first_byte_histogram", text))
+            .transpose()?;
+        count_outcomes(&t.results, &mut stats);
+        Ok((route, stats))
     };
-    (0..list.len())
-        .map(|i| {
-            let at = format!("/targets/{i}");
-            let route = Route {
-                name: r.text(&format!("{at}/name"))?.to_string(),
-                method: r.text(&format!("{at}/method"))?.to_string(),
-                path: r.text(&format!("{at}/path"))?.to_string(),
-                weight: r.count(&format!("{at}/weight"))?,
-            };
-            let mut stats = Stats::route();
-            stats.latency = r.histogram_into(&format!("{at}/histogram"), growing_histogram())?;
-            let first_byte = format!("{at}/first_byte_histogram");
-            stats.first_byte = r.optional_histogram(&first_byte, growing_histogram())?;
-            outcomes(r, &at, &mut stats)?;
-            Ok((route, stats))
-        })
+    let pairs = saved.iter().enumerate().map(read);
+    pairs
         .collect::<Result<Vec<_>, String>>()
         .map(|pairs| pairs.into_iter().unzip())
-}
-
-fn seconds(r: &Report) -> Result<Vec<SecondRow>, String> {
-    let rows = r.get("/per_second")?.as_array();
-    let rows = rows.ok_or_else(|| r.missing("/per_second"))?;
-    (0..rows.len())
-        .map(|i| {
-            let at = |key: &str| format!("/per_second/{i}/{key}");
-            Ok(SecondRow {
-                second: u32::try_from(r.count(&at("second"))?)
-                    .map_err(|_| r.missing(&at("second")))?,
-                sent: r.count(&at("sent"))?,
-                requests: r.count(&at("requests"))?,
-                failures: r.count(&at("failures"))?,
-                p50_us: r.number(&at("p50_us"))?,
-                p99_us: r.number(&at("p99_us"))?,
-                first_byte_p50_us: r.number_or_zero(&at("first_byte_p50_us"))?,
-                first_byte_p99_us: r.number_or_zero(&at("first_byte_p99_us"))?,
-            })
-        })
-        .collect()
 }

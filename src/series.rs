@@ -172,12 +172,15 @@ impl SecondRecorder {
     }
 }
 
-/// One row of the merged series.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// One row of the merged series, as the report saves it.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecondRow {
     /// Seconds since the measured window began (after `--warmup`): this row covers
     /// `[second, second + 1)`.
     pub second: u32,
+    /// `--rate`: the run's target rate (set by the summary; the series does not know it).
+    #[serde(default)]
+    pub target: Option<f64>,
     /// Requests sent in this second.
     pub sent: u64,
     /// Requests finished in this second.
@@ -186,9 +189,12 @@ pub struct SecondRow {
     /// Percentiles of the responses completed in this second; 0 when there were none.
     pub p50_us: f64,
     pub p99_us: f64,
-    /// The same of their times to the first body byte; 0 also without `--first-byte`.
-    pub first_byte_p50_us: f64,
-    pub first_byte_p99_us: f64,
+    /// The same of their times to the first body byte: `None` in a second without any
+    /// (the summary makes that 0 with `--first-byte`, and `None` for every row without).
+    #[serde(default)]
+    pub first_byte_p50_us: Option<f64>,
+    #[serde(default)]
+    pub first_byte_p99_us: Option<f64>,
 }
 
 /// The collector side, on the main thread.
@@ -272,8 +278,9 @@ fn row(second: u32, sample: Option<Sample>) -> SecondRow {
         failures: sample.as_ref().map_or(0, |s| s.failures),
         p50_us: quantile(latency, 0.5),
         p99_us: quantile(latency, 0.99),
-        first_byte_p50_us: quantile(first_byte, 0.5),
-        first_byte_p99_us: quantile(first_byte, 0.99),
+        target: None,
+        first_byte_p50_us: first_byte.map(|h| quantile(Some(h), 0.5)),
+        first_byte_p99_us: first_byte.map(|h| quantile(Some(h), 0.99)),
     }
 }
 
@@ -350,18 +357,22 @@ mod tests {
         let rows = Collector::default().finish(&shared);
         assert_eq!(rows.len(), 3);
         assert!(
-            (rows[0].first_byte_p50_us - 1_000.0).abs() < 20.0,
+            (rows[0].first_byte_p50_us.unwrap() - 1_000.0).abs() < 20.0,
             "{:?}",
             rows[0]
         );
         assert!(
-            (rows[0].first_byte_p99_us - 2_000.0).abs() < 40.0,
+            (rows[0].first_byte_p99_us.unwrap() - 2_000.0).abs() < 40.0,
             "{:?}",
             rows[0]
         );
         assert!((rows[0].p99_us - 6_000.0).abs() < 100.0, "{:?}", rows[0]);
-        assert!(rows[1].first_byte_p50_us >= 4_000.0, "{:?}", rows[1]);
-        assert_eq!(rows[2].first_byte_p99_us, 0.0, "a second of failures only");
+        assert!(
+            rows[1].first_byte_p50_us.unwrap() >= 4_000.0,
+            "{:?}",
+            rows[1]
+        );
+        assert_eq!(rows[2].first_byte_p99_us, None, "a second of failures only");
         let mut untimed = SecondRecorder::new(Arc::default(), start, false);
         untimed.record(at(1), Some(1), false);
         untimed.record_first_byte(1);

@@ -4,7 +4,7 @@
 //! highest rate that meets one. With `--targets`, a bound may name one target of the mix
 //! (`predict:p99<100ms`) and then holds for that target's requests alone.
 
-use crate::report::{Latency, Summary, TargetSummary};
+use crate::report::{Latency, Results, Summary};
 use crate::units::format_micros;
 
 /// One bound of a service-level objective.
@@ -34,40 +34,6 @@ pub struct Slo {
 pub struct Scoped {
     pub target: Option<String>,
     pub bound: Bound,
-}
-
-/// What a bound is judged on: the run's totals or one target's.
-struct Measured<'a> {
-    latency: &'a Latency,
-    /// `None` when first bytes were not timed.
-    first_byte: Option<&'a Latency>,
-    requests: u64,
-    success_pct: f64,
-    success_rps: f64,
-}
-
-impl<'a> From<&'a Summary> for Measured<'a> {
-    fn from(s: &'a Summary) -> Self {
-        Measured {
-            latency: &s.latency,
-            first_byte: s.first_byte.as_ref().map(|f| &f.latency),
-            requests: s.requests,
-            success_pct: s.success_pct,
-            success_rps: s.success_rps,
-        }
-    }
-}
-
-impl<'a> From<&'a TargetSummary> for Measured<'a> {
-    fn from(t: &'a TargetSummary) -> Self {
-        Measured {
-            latency: &t.latency,
-            first_byte: t.first_byte.as_ref().map(|f| &f.latency),
-            requests: t.requests,
-            success_pct: t.success_pct,
-            success_rps: t.success_rps,
-        }
-    }
 }
 
 /// What names a bound on the time to the first body byte: `first_byte_p99`.
@@ -130,13 +96,13 @@ impl Slo {
         }
         self.bounds.iter().try_for_each(|scoped| {
             let Some(name) = &scoped.target else {
-                return check(scoped.bound, &run.into());
+                return check(scoped.bound, run);
             };
             // The command line and `blast merge` refuse names the mix lacks; a report read
             // back from elsewhere may still lack one.
             let target = run.targets.iter().find(|t| &t.name == name);
             let target = target.ok_or_else(|| format!("{name}: no such target"))?;
-            check(scoped.bound, &target.into()).map_err(|why| format!("{name}: {why}"))
+            check(scoped.bound, target).map_err(|why| format!("{name}: {why}"))
         })
     }
 }
@@ -213,13 +179,13 @@ fn split(part: &str, op: char) -> Option<(&str, &str)> {
     Some((name.trim(), value.trim()))
 }
 
-fn check(bound: Bound, run: &Measured) -> Result<(), String> {
+fn check(bound: Bound, run: &Results) -> Result<(), String> {
     match bound {
         Bound::Latency { quantile, max_us } => {
-            check_percentile("", Some(run.latency), quantile, max_us)?;
+            check_percentile("", Some(&run.latency), quantile, max_us)?;
         }
         Bound::FirstByte { quantile, max_us } => {
-            check_percentile(FIRST_BYTE, run.first_byte, quantile, max_us)?;
+            check_percentile(FIRST_BYTE, run.first_byte.as_ref(), quantile, max_us)?;
         }
         Bound::Errors { max_pct } => {
             let pct = 100.0 - run.success_pct;

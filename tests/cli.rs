@@ -236,19 +236,22 @@ fn errors_name_what_is_wrong() {
 }
 
 /// Every long flag that `--help` (and each subcommand's) lists, found in the help text itself
-/// so that a new flag cannot be left out of this test, is documented in the README; and the
-/// help lists the flags the README's examples rely on.
+/// so that a new flag cannot be left out of this test, is documented in docs/usage.md (the
+/// manual); and the help lists the flags the manual's examples rely on.
 #[test]
 fn help_documents_every_flag() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let manual =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/usage.md")).unwrap();
     let mut listed = 0;
     for command in [&[][..], &["serve"], &["demo"], &["merge"]] {
         let out = blast(&[command, &["--help"]].concat());
         assert_eq!(out.status.code(), Some(0), "{command:?}");
         let help = String::from_utf8_lossy(&out.stdout).to_string();
         for flag in long_flags(&help) {
-            assert!(readme.contains(&flag), "README lacks {command:?} {flag}");
+            assert!(
+                manual.contains(&flag),
+                "docs/usage.md lacks {command:?} {flag}"
+            );
             listed += 1;
         }
     }
@@ -269,7 +272,10 @@ fn help_documents_every_flag() {
         listed > 60,
         "{listed} flags found: is the help's layout still read right?"
     );
-    assert!(readme.contains("blast merge"), "README lacks blast merge");
+    assert!(
+        manual.contains("blast merge"),
+        "docs/usage.md lacks blast merge"
+    );
 }
 
 /// The long flags (`--name`) an option list of clap's help names, at the start of its lines.

@@ -111,7 +111,10 @@ fn each_target_gets_its_share_and_its_own_check() {
                 ("missing", "GET", "/nope", 1, 200),
             ]
         );
-        assert_eq!(target(&summary, "missing").status_codes, [(404, 200)]);
+        assert_eq!(
+            target(&summary, "missing").status_codes,
+            [(404, 200)].into()
+        );
         assert_eq!(target(&summary, "predict").share_pct, 60.0);
         let latencies: u64 = summary.targets.iter().map(|t| t.latency.count).sum();
         assert_eq!(latencies, summary.latency.count);
@@ -160,7 +163,7 @@ fn failures_are_charged_to_their_target() {
     assert_eq!((summary.successes, errors(&summary, "body")), (400, 100));
     let health = target(&summary, "health");
     assert_eq!((health.successes, target_errors(health, "body")), (0, 100));
-    assert_eq!(health.status_codes, [(200, 100)]);
+    assert_eq!(health.status_codes, [(200, 100)].into());
     for other in ["predict", "missing"] {
         assert_eq!(target(&summary, other).failures, 0, "{other}");
     }
@@ -514,7 +517,7 @@ fn each_target_times_its_first_byte() {
     let summary = run_on(config, DRIVERS[0]);
     assert_eq!(summary.successes, 40, "{:?}", summary.errors);
     for t in &summary.targets {
-        let first = &t.first_byte.as_ref().expect("timed").latency;
+        let first = &t.first_byte.as_ref().expect("timed");
         assert_eq!(first.count, t.latency.count, "{}", t.name);
         assert_eq!(first.count, 20, "{}", t.name);
         assert!(

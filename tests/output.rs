@@ -101,8 +101,9 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         p50_us,
         p99_us,
         // Shown with `--first-byte` only (not in rate runs here).
-        first_byte_p50_us: p50_us / 2.0,
-        first_byte_p99_us: p99_us / 2.0,
+        first_byte_p50_us: Some(p50_us / 2.0),
+        first_byte_p99_us: Some(p99_us / 2.0),
+        ..SecondRow::default()
     };
     let outcome = RunOutcome {
         stats,
@@ -174,8 +175,9 @@ fn mix_summary(rate: Option<f64>) -> Summary {
             failures: 2,
             p50_us: 420.0,
             p99_us: 790.0,
-            first_byte_p50_us: 210.0,
-            first_byte_p99_us: 395.0,
+            first_byte_p50_us: Some(210.0),
+            first_byte_p99_us: Some(395.0),
+            ..SecondRow::default()
         }],
         driver: "io_uring",
         threads: 1,

@@ -96,6 +96,7 @@ fn a_stop_the_world_pause_shows_in_corrected_latency_only() {
     config.timeout = Duration::from_secs(5);
     let open = app::run(&config).unwrap();
     let rate = open.rate.as_ref().unwrap();
+    let uncorrected = open.uncorrected.as_ref().unwrap();
     // About 400 of 1,200 requests were due during the pause: a third waited up to 1 s.
     assert!(
         open.latency.p90 > 300_000.0,
@@ -109,14 +110,14 @@ fn a_stop_the_world_pause_shows_in_corrected_latency_only() {
     );
     // Measured from the actual send, only the 8 requests caught in flight saw the pause.
     assert!(
-        rate.uncorrected.p90 < 50_000.0,
+        uncorrected.p90 < 50_000.0,
         "uncorrected p90 {}us",
-        rate.uncorrected.p90
+        uncorrected.p90
     );
     assert!(
-        rate.uncorrected.max > 500_000.0,
+        uncorrected.max > 500_000.0,
         "uncorrected max {}us",
-        rate.uncorrected.max
+        uncorrected.max
     );
     assert!(
         rate.late > 300,
@@ -124,9 +125,9 @@ fn a_stop_the_world_pause_shows_in_corrected_latency_only() {
         rate.late
     );
     assert!(
-        rate.lag_max_us > 500_000.0,
+        rate.send_lag_us.max > 500_000.0,
         "send lag {}us",
-        rate.lag_max_us
+        rate.send_lag_us.max
     );
 
     // A closed loop against the same pause: it shows only in the max.
@@ -163,7 +164,7 @@ fn the_schedule_starts_once_the_connections_are_open() {
     let started = std::time::Instant::now();
     let summary = app::run(&config).unwrap();
     let rate = summary.rate.as_ref().unwrap();
-    assert_eq!(summary.connections_established, 2);
+    assert_eq!(summary.connections.established, 2);
     assert!(
         started.elapsed() > Duration::from_millis(1_800),
         "the connects took part of the run: {:?}",
@@ -177,9 +178,9 @@ fn the_schedule_starts_once_the_connections_are_open() {
         summary.latency.max
     );
     assert!(
-        rate.lag_max_us < 300_000.0,
+        rate.send_lag_us.max < 300_000.0,
         "send lag {}us",
-        rate.lag_max_us
+        rate.send_lag_us.max
     );
 }
 
@@ -195,10 +196,10 @@ fn connections_grow_when_the_server_is_slow() {
     assert!(rate.connections_used > 4, "{rate:?}");
     assert!(rate.shortfall_pct < 25.0, "{rate:?}");
     // The grown connections are new ones, not reconnects (they were labelled so once).
-    assert_eq!(summary.reconnects, 0);
-    assert_eq!(summary.connections_added, rate.connections_used - 4);
+    assert_eq!(summary.connections.reconnects, 0);
+    assert_eq!(summary.connections.added, rate.connections_used - 4);
     assert_eq!(
-        summary.connections_established, rate.connections_used,
+        summary.connections.established, rate.connections_used,
         "4 at start and the ones added"
     );
     assert!(!rate.connection_limited, "{rate:?}");
@@ -258,7 +259,7 @@ fn warmup_is_excluded_and_ramps_climb() {
         summary.requests
     );
     assert_eq!(server.connections.load(Ordering::Relaxed), 4);
-    assert_eq!(summary.connections_established, 4);
+    assert_eq!(summary.connections.established, 4);
     assert!(
         summary.per_second[0].requests > 100,
         "{:?}",

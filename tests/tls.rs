@@ -62,7 +62,7 @@ fn sends_the_exact_requests_and_checks_every_response() {
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n";
         let response = (head.len() + r#"{"prediction":0}"#.len()) as u64;
         assert_eq!(summary.bytes_read, 2000 * response, "{driver:?}");
-        assert_eq!(summary.connections_established, 4);
+        assert_eq!(summary.connections.established, 4);
         assert_eq!(
             server.connections.load(Ordering::Relaxed),
             5,
@@ -113,9 +113,9 @@ fn reconnects_with_a_new_handshake() {
             summary.errors
         );
         assert!(
-            summary.reconnects >= 36,
+            summary.connections.reconnects >= 36,
             "reconnects {}",
-            summary.reconnects
+            summary.connections.reconnects
         );
         // Each core resumes its own earlier connections' sessions: every reconnect resumes;
         // the 4 connections opened at once at the start, and the handshake before the run,
@@ -123,11 +123,11 @@ fn reconnects_with_a_new_handshake() {
         let resumed = server.resumed.load(Ordering::Relaxed);
         assert_eq!(
             resumed,
-            summary.connections_established - 4,
+            summary.connections.established - 4,
             "{driver:?}: handshakes resumed"
         );
         assert_eq!(
-            summary.connections_established + 1,
+            summary.connections.established + 1,
             server.connections.load(Ordering::Relaxed),
             "and one handshake before the run"
         );

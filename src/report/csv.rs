@@ -13,21 +13,19 @@ pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         out,
         "second,target_rps,sent,requests,failures,p50_us,p99_us,first_byte_p50_us,first_byte_p99_us"
     )?;
-    let target = s.rate.as_ref().map(|r| r.target);
-    let timed = s.first_byte.is_some();
     for row in &s.per_second {
         writeln!(
             out,
             "{},{},{},{},{},{},{},{},{}",
             row.second,
-            optional(target),
+            optional(row.target),
             row.sent,
             row.requests,
             row.failures,
             row.p50_us,
             row.p99_us,
-            optional(timed.then_some(row.first_byte_p50_us)),
-            optional(timed.then_some(row.first_byte_p99_us)),
+            optional(row.first_byte_p50_us),
+            optional(row.first_byte_p99_us),
         )?;
     }
     Ok(())

@@ -82,14 +82,14 @@ fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
         },
         points: spectrum(&s.latency),
     }];
-    if let Some(rate) = &s.rate {
+    if let Some(uncorrected) = &s.uncorrected {
         throughput.push(Series {
             name: "sent/s",
             points: per_second(s, |r| r.sent as f64),
         });
         distribution.push(Series {
             name: "from actual send (uncorrected)",
-            points: spectrum(&rate.uncorrected),
+            points: spectrum(uncorrected),
         });
     }
     let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
@@ -106,11 +106,11 @@ fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
     if let Some(first_byte) = &s.first_byte {
         distribution.push(Series {
             name: "to the first body byte",
-            points: spectrum(&first_byte.latency),
+            points: spectrum(first_byte),
         });
         per_second_latency.push(Series {
             name: "first byte p99",
-            points: per_second_where(s, answered, |r| r.first_byte_p99_us),
+            points: per_second_where(s, answered, |r| r.first_byte_p99_us.unwrap_or(0.0)),
         });
     }
     let mut charts = vec![
@@ -213,7 +213,7 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     if steps.first().is_some_and(|s| s.first_byte.is_some()) {
         latency.push(Series {
             name: "first byte p99",
-            points: by_rate(|s| s.first_byte.as_ref().map_or(0.0, |f| f.latency.p99)),
+            points: by_rate(|s| s.first_byte.as_ref().map_or(0.0, |f| f.p99)),
         });
     }
     let mut charts = vec![

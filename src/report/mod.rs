@@ -8,9 +8,12 @@ pub mod json;
 pub mod sweep;
 pub mod text;
 
+use std::collections::BTreeMap;
+
 use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::engine::RunOutcome;
@@ -21,7 +24,7 @@ use crate::stats::{ErrorKind, Stats};
 use crate::tls::Negotiated;
 
 /// Latency figures in microseconds, over complete responses.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     pub count: u64,
     pub min: f64,
@@ -36,28 +39,115 @@ pub struct Latency {
     /// Responses slower than the histogram's range (one hour).
     pub over_range: u64,
     /// (quantile, latency) pairs from 0 to 1, five per halving of the distance to 1 (the
-    /// HdrHistogram percentile distribution), for the HTML report's plot.
+    /// HdrHistogram percentile distribution), for the HTML report's plot. Not saved: a
+    /// report read back derives it again from its histogram.
+    #[serde(skip)]
     pub spectrum: Vec<(f64, f64)>,
 }
 
-/// `--first-byte` figures.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FirstByte {
+/// What any set of requests came to (the run, or one `--targets` name): the numbers every
+/// output shows and the objective (`--slo`) judges. Derived from a `Stats`, once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub requests: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// Percent of finished requests that succeeded (0 when none finished).
+    pub success_pct: f64,
+    pub rps: f64,
+    pub success_rps: f64,
+    #[serde(rename = "latency_us")]
     pub latency: Latency,
-    pub histogram: String,
+    /// `--first-byte`: the time to each complete response's first body byte (`None`
+    /// without).
+    #[serde(rename = "first_byte_us")]
+    pub first_byte: Option<Latency>,
+    pub errors: ErrorCounts,
+    /// Responses by status, ascending; 600 stands for "out of range".
+    #[serde(deserialize_with = "status_codes")]
+    pub status_codes: BTreeMap<u16, u64>,
 }
 
-impl FirstByte {
-    fn of(hist: &Histogram<u64>) -> FirstByte {
-        FirstByte {
-            latency: latency(hist, 0),
-            histogram: encode_histogram(hist),
+impl Results {
+    /// The results of `stats`, over `secs` (the window and the drain).
+    fn of(stats: &Stats, secs: f64) -> Results {
+        let requests = stats.requests();
+        Results {
+            requests,
+            successes: stats.successes,
+            failures: stats.failures(),
+            success_pct: percent(stats.successes, requests),
+            rps: requests as f64 / secs,
+            success_rps: stats.successes as f64 / secs,
+            latency: latency(&stats.latency, stats.over_range),
+            first_byte: stats.first_byte.as_ref().map(|h| latency(h, 0)),
+            errors: ErrorCounts(stats.errors),
+            status_codes: stats.status_counts().collect(),
         }
     }
 }
 
+/// Failed requests by category, saved as `{"connect": n, ...}` in `ErrorKind` order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts(pub [u64; ErrorKind::ALL.len()]);
+
+impl ErrorCounts {
+    /// `(name, count)` in report order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        ErrorKind::ALL
+            .iter()
+            .map(|k| (k.name(), self.0[*k as usize]))
+    }
+
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.0[kind as usize]
+    }
+}
+
+impl Serialize for ErrorCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut saved = BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut counts = ErrorCounts::default();
+        for kind in ErrorKind::ALL {
+            counts.0[kind as usize] = match (saved.remove(kind.name()), kind) {
+                (Some(n), _) => n,
+                // Reports from before the category have none.
+                (None, ErrorKind::Unsolicited) => 0,
+                (None, _) => return Err(D::Error::missing_field(kind.name())),
+            };
+        }
+        match saved.into_keys().next() {
+            None => Ok(counts),
+            Some(other) => Err(D::Error::unknown_field(&other, &[])),
+        }
+    }
+}
+
+/// Reads `{"200": n, ...}`. (A flattened part is buffered with its keys as text, which
+/// serde does not turn into numbers, so they are parsed here; a key that is not a status is
+/// named as an unknown field.)
+fn status_codes<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<u16, u64>, D::Error> {
+    use serde::de::Error;
+    BTreeMap::<String, u64>::deserialize(deserializer)?
+        .into_iter()
+        .map(|(code, n)| match code.parse() {
+            Ok(code) => Ok((code, n)),
+            Err(_) => Err(D::Error::unknown_field(&code, &[])),
+        })
+        .collect()
+}
+
 /// Open-loop figures (`--rate`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateSummary {
     /// `--rate`, requests per second.
     pub target: f64,
@@ -67,25 +157,25 @@ pub struct RateSummary {
     /// How far the send rate fell short of the target, in percent (0 when on target).
     pub shortfall_pct: f64,
     /// How long after their intended time requests were sent.
-    pub lag_p99_us: f64,
-    pub lag_max_us: f64,
+    pub send_lag_us: SendLag,
     /// Requests sent more than 1 ms after their intended time.
     pub late: u64,
     /// Connections open at the end (the run starts with `-c` and may grow).
     pub connections_used: u64,
     /// Slots were overdue while `--max-connections` were all open and busy: the server held
-    /// the schedule back, not the client.
+    /// the schedule back, not the client. (Reports from before it lack it.)
+    #[serde(default)]
     pub connection_limited: bool,
-    /// Latency from the actual send, which hides queueing: compare with `latency`.
-    pub uncorrected: Latency,
-    /// The uncorrected latency and the send lag histograms (nanoseconds), encoded like
-    /// `Summary::histogram`, so that rate runs merge exactly too.
-    pub uncorrected_histogram: String,
-    pub send_lag_histogram: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendLag {
+    pub p99: f64,
+    pub max: f64,
 }
 
 /// One `--targets` name's results: its share of the requests, counted like the run's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetSummary {
     pub name: String,
     /// Its lines' method and path, or `*` where they differ.
@@ -94,23 +184,52 @@ pub struct TargetSummary {
     /// The sum of its lines' weights, and that as a share of the mix's, in percent.
     pub weight: u64,
     pub share_pct: f64,
-    pub requests: u64,
-    pub successes: u64,
-    pub failures: u64,
-    pub success_pct: f64,
-    pub rps: f64,
-    pub success_rps: f64,
-    /// At 1% precision (`stats::ROUTE_SIGFIG`).
-    pub latency: Latency,
-    pub errors: Vec<(&'static str, u64)>,
-    pub status_codes: Vec<(u16, u64)>,
-    /// Its latency histogram, encoded like `Summary::histogram`, so that mixes merge exactly.
+    /// Its latencies at 1% precision (`stats::ROUTE_SIGFIG`).
+    #[serde(flatten)]
+    pub results: Results,
+    /// Its latency histogram, encoded like `Histograms::data`, so that mixes merge exactly.
     pub histogram: String,
-    /// `--first-byte`: its time to the first body byte (at 1% precision).
-    pub first_byte: Option<FirstByte>,
+    /// `--first-byte`: its first-byte histogram.
+    pub first_byte_histogram: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+/// The connections of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connections {
+    /// Asked for (`-c`).
+    pub requested: usize,
+    /// `false` with `--no-keepalive`: a new connection for every request.
+    pub keep_alive: bool,
+    pub established: u64,
+    /// Of those: reopened in place of a closed one, and opened during the run as new ones
+    /// (`Stats::added`; reports from before it lack it); the rest were open before the
+    /// clock started.
+    pub reconnects: u64,
+    #[serde(default)]
+    pub added: u64,
+    /// Connects that failed for want of a free local port.
+    pub no_local_port: u64,
+}
+
+/// The run's histograms (nanoseconds), each HdrHistogram V2 deflate, base64, so that runs
+/// merge exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    pub unit: String,
+    pub encoding: String,
+    /// Latency.
+    pub data: String,
+    pub connect_data: String,
+    /// `--first-byte`.
+    pub first_byte_data: Option<String>,
+    /// `--rate`: the latency from the actual send, and the send lag.
+    pub uncorrected_data: Option<String>,
+    pub send_lag_data: Option<String>,
+}
+
+/// A run's report: what `--json` writes and `blast merge` reads back, and what the text,
+/// CSV and HTML reports show. Every field is documented in docs/output.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub url: String,
     /// `--unix-socket`: the socket the requests went to instead of the URL's host.
@@ -118,76 +237,85 @@ pub struct Summary {
     /// https: the protocol version and cipher suite the handshake before the run settled on.
     pub tls: Option<Negotiated>,
     pub method: String,
-    pub driver: &'static str,
+    /// `io_uring`, `epoll`, or `mixed` (a merge of both).
+    pub driver: String,
     pub threads: usize,
-    pub connections_requested: usize,
-    /// `false` with `--no-keepalive`: a new connection for every request.
-    pub keep_alive: bool,
-    pub connections_established: u64,
-    /// Of those: reopened in place of a closed one, and opened during the run as new ones
-    /// (`Stats::added`); the rest were open before the clock started.
-    pub reconnects: u64,
-    pub connections_added: u64,
-    /// Connects that failed for want of a free local port.
-    pub no_local_port: u64,
+    pub connections: Connections,
     /// Why the first failed connect failed (`None`: none failed).
     pub connect_error: Option<String>,
     /// Malformed responses that were TLS records: plain http sent to an https port.
+    #[serde(default)]
     pub tls_answers: u64,
     /// The measured window: `-d` (less when interrupted).
     pub duration_s: f64,
-    /// The wait after it for the requests sent in it (`--drain`). Rates divide by the
-    /// window and the drain together: what was answered, over the time it took.
+    /// The wait after it for the requests sent in it (`--drain`; reports from before it
+    /// have none). Rates divide by the window and the drain together: what was answered,
+    /// over the time it took.
+    #[serde(default)]
     pub drain_s: f64,
     pub interrupted: bool,
-    pub requests: u64,
-    pub successes: u64,
-    pub failures: u64,
-    /// Percent of finished requests that succeeded (100 when none finished... see docs).
-    pub success_pct: f64,
-    pub rps: f64,
-    pub success_rps: f64,
-    pub latency: Latency,
-    /// Connection set-up times in the measured window (`Stats::connect`); a count of 0 when
-    /// no connection was opened in it (keep-alive connections open before it starts).
-    pub connect: Latency,
+    #[serde(flatten)]
+    pub results: Results,
+    pub in_flight: u64,
     /// Mean latency × RPS: the concurrency the measurements imply (Little's law). In a closed
     /// loop it should be close to the connection count.
     pub concurrency: f64,
-    pub errors: Vec<(&'static str, u64)>,
-    pub status_codes: Vec<(u16, u64)>,
+    /// Connection set-up times in the measured window (`Stats::connect`); a count of 0 when
+    /// no connection was opened in it (keep-alive connections open before it starts).
+    #[serde(rename = "connect_us")]
+    pub connect: Latency,
+    pub rate: Option<RateSummary>,
+    /// `--rate`: latency from the actual send, which hides queueing: compare with `latency`.
+    #[serde(rename = "latency_uncorrected_us")]
+    pub uncorrected: Option<Latency>,
+    /// `--targets`: the results of each target name (empty without).
+    #[serde(default)]
+    pub targets: Vec<TargetSummary>,
     pub bytes_read: u64,
     pub bytes_written: u64,
-    pub read_per_s: f64,
-    pub written_per_s: f64,
-    pub in_flight: u64,
     pub per_second: Vec<SecondRow>,
-    /// The merged latency histogram (nanoseconds), HdrHistogram V2 deflate, base64.
-    pub histogram: String,
-    /// The connect-time histogram, encoded the same way.
-    pub connect_histogram: String,
-    /// `--first-byte`: the time to each complete response's first body byte, and its
-    /// histogram encoded like `histogram`.
-    pub first_byte: Option<FirstByte>,
-    pub rate: Option<RateSummary>,
     /// The verdict on `--slo`, when one was given.
     pub slo: Option<SloVerdict>,
-    /// `--targets`: the results of each target name (empty without).
-    pub targets: Vec<TargetSummary>,
+    pub histogram: Histograms,
+}
+
+/// A run's report is its results with what was run: its numbers read as the results'.
+impl std::ops::Deref for Summary {
+    type Target = Results;
+    fn deref(&self) -> &Results {
+        &self.results
+    }
+}
+
+impl std::ops::Deref for TargetSummary {
+    type Target = Results;
+    fn deref(&self) -> &Results {
+        &self.results
+    }
 }
 
 /// How a run fared against its objective (`--slo`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SloVerdict {
     /// The objective as typed.
     pub objective: String,
+    pub met: bool,
     /// The first bound the run missed, or `None` when it met them all.
     pub missed: Option<String>,
 }
 
 impl SloVerdict {
+    fn of(slo: &Slo, summary: &Summary) -> SloVerdict {
+        let missed = slo.check(summary).err();
+        SloVerdict {
+            objective: slo.text.clone(),
+            met: missed.is_none(),
+            missed,
+        }
+    }
+
     pub fn met(&self) -> bool {
-        self.missed.is_none()
+        self.met
     }
 }
 
@@ -250,61 +378,63 @@ impl Summary {
         let window = outcome.elapsed.as_secs_f64();
         let drain = outcome.drain.as_secs_f64();
         let secs = (window + drain).max(1e-9);
-        let requests = stats.requests();
-        let connect = latency(&stats.connect, 0);
-        let first_byte = stats.first_byte.as_ref().map(FirstByte::of);
-        let latency = latency(&stats.latency, stats.over_range);
-        let rps = requests as f64 / secs;
+        let results = Results::of(stats, secs);
         let mut summary = Summary {
             url: info.url,
             unix_socket: info.unix_socket,
             tls: info.tls,
             method: info.method,
-            driver: outcome.driver,
+            driver: outcome.driver.to_string(),
             threads: outcome.threads,
-            connections_requested: info.connections,
-            keep_alive: info.keep_alive,
-            connections_established: stats.established,
-            reconnects: stats.reconnects,
-            connections_added: stats.added,
-            no_local_port: stats.no_local_port,
+            connections: Connections {
+                requested: info.connections,
+                keep_alive: info.keep_alive,
+                established: stats.established,
+                reconnects: stats.reconnects,
+                added: stats.added,
+                no_local_port: stats.no_local_port,
+            },
             connect_error: stats.connect_cause.map(|c| c.describe()),
             tls_answers: stats.tls_answers,
             duration_s: window,
             drain_s: drain,
             interrupted: outcome.interrupted,
-            requests,
-            successes: stats.successes,
-            failures: stats.failures(),
-            success_pct: percent(stats.successes, requests),
-            rps,
-            success_rps: stats.successes as f64 / secs,
-            concurrency: latency.mean / 1e6 * (latency.count as f64 / secs),
-            latency,
-            connect,
-            errors: error_counts(stats),
-            status_codes: stats.status_counts().collect(),
-            bytes_read: stats.bytes_read,
-            bytes_written: stats.bytes_written,
-            read_per_s: stats.bytes_read as f64 / secs,
-            written_per_s: stats.bytes_written as f64 / secs,
             in_flight: stats.in_flight,
-            per_second: outcome.seconds,
-            histogram: encode_histogram(&stats.latency),
-            connect_histogram: encode_histogram(&stats.connect),
-            first_byte,
+            concurrency: results.latency.mean / 1e6 * (results.latency.count as f64 / secs),
+            results,
+            connect: latency(&stats.connect, 0),
             // Sends happen in the window only.
             rate: info
                 .rate
                 .map(|target| rate_summary(target, stats, window.max(1e-9))),
-            slo: None,
+            uncorrected: info.rate.map(|_| {
+                stats
+                    .uncorrected
+                    .as_ref()
+                    .map_or_else(Latency::default, |h| latency(h, 0))
+            }),
             targets: target_summaries(&info.routes, &stats.routes, secs),
+            bytes_read: stats.bytes_read,
+            bytes_written: stats.bytes_written,
+            per_second: per_second(outcome.seconds, info.rate, stats.first_byte.is_some()),
+            slo: None,
+            histogram: histograms(stats, info.rate.is_some()),
         };
-        summary.slo = info.slo.as_ref().map(|slo| SloVerdict {
-            objective: slo.text.clone(),
-            missed: slo.check(&summary).err(),
-        });
+        summary.slo = info.slo.as_ref().map(|slo| SloVerdict::of(slo, &summary));
         summary
+    }
+
+    /// Bytes per second over the window and the drain.
+    pub fn read_per_s(&self) -> f64 {
+        self.bytes_read as f64 / self.secs()
+    }
+
+    pub fn written_per_s(&self) -> f64 {
+        self.bytes_written as f64 / self.secs()
+    }
+
+    fn secs(&self) -> f64 {
+        (self.duration_s + self.drain_s).max(1e-9)
     }
 }
 
@@ -316,11 +446,30 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-fn error_counts(stats: &Stats) -> Vec<(&'static str, u64)> {
-    ErrorKind::ALL
-        .iter()
-        .map(|k| (k.name(), stats.error_count(*k)))
-        .collect()
+/// The seconds as saved: each names the rate's target, and first-byte times are null
+/// without `--first-byte` (and 0 in a second without responses with it).
+fn per_second(mut rows: Vec<SecondRow>, rate: Option<f64>, timed: bool) -> Vec<SecondRow> {
+    for row in &mut rows {
+        row.target = rate;
+        row.first_byte_p50_us = timed.then(|| row.first_byte_p50_us.unwrap_or(0.0));
+        row.first_byte_p99_us = timed.then(|| row.first_byte_p99_us.unwrap_or(0.0));
+    }
+    rows
+}
+
+fn histograms(stats: &Stats, rate: bool) -> Histograms {
+    let rated = |h: &Option<Histogram<u64>>| {
+        rate.then(|| h.as_ref().map_or_else(String::new, encode_histogram))
+    };
+    Histograms {
+        unit: "ns".into(),
+        encoding: "hdrhistogram-v2-deflate-base64".into(),
+        data: encode_histogram(&stats.latency),
+        connect_data: encode_histogram(&stats.connect),
+        first_byte_data: stats.first_byte.as_ref().map(encode_histogram),
+        uncorrected_data: rated(&stats.uncorrected),
+        send_lag_data: rated(&stats.send_lag),
+    }
 }
 
 fn target_summaries(routes: &[Route], stats: &[Stats], secs: f64) -> Vec<TargetSummary> {
@@ -328,26 +477,15 @@ fn target_summaries(routes: &[Route], stats: &[Stats], secs: f64) -> Vec<TargetS
     routes
         .iter()
         .zip(stats)
-        .map(|(route, stats)| {
-            let requests = stats.requests();
-            TargetSummary {
-                name: route.name.clone(),
-                method: route.method.clone(),
-                path: route.path.clone(),
-                weight: route.weight,
-                share_pct: percent(route.weight, total_weight),
-                requests,
-                successes: stats.successes,
-                failures: stats.failures(),
-                success_pct: percent(stats.successes, requests),
-                rps: requests as f64 / secs,
-                success_rps: stats.successes as f64 / secs,
-                latency: latency(&stats.latency, stats.over_range),
-                errors: error_counts(stats),
-                status_codes: stats.status_counts().collect(),
-                histogram: encode_histogram(&stats.latency),
-                first_byte: stats.first_byte.as_ref().map(FirstByte::of),
-            }
+        .map(|(route, stats)| TargetSummary {
+            name: route.name.clone(),
+            method: route.method.clone(),
+            path: route.path.clone(),
+            weight: route.weight,
+            share_pct: percent(route.weight, total_weight),
+            results: Results::of(stats, secs),
+            histogram: encode_histogram(&stats.latency),
+            first_byte_histogram: stats.first_byte.as_ref().map(encode_histogram),
         })
         .collect()
 }
@@ -365,23 +503,13 @@ fn rate_summary(target: f64, stats: &Stats, secs: f64) -> RateSummary {
         sent: stats.sent,
         send_rate,
         shortfall_pct: (100.0 * (1.0 - send_rate / target)).max(0.0),
-        lag_p99_us: lag(0.99),
-        lag_max_us: lag(1.0),
+        send_lag_us: SendLag {
+            p99: lag(0.99),
+            max: lag(1.0),
+        },
         late: stats.late,
         connections_used: stats.peak_connections,
         connection_limited: stats.capped > 0,
-        uncorrected: stats
-            .uncorrected
-            .as_ref()
-            .map_or_else(Latency::default, |h| latency(h, 0)),
-        uncorrected_histogram: stats
-            .uncorrected
-            .as_ref()
-            .map_or_else(String::new, encode_histogram),
-        send_lag_histogram: stats
-            .send_lag
-            .as_ref()
-            .map_or_else(String::new, encode_histogram),
     }
 }
 

@@ -64,7 +64,7 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
                 step.rps,
                 &step.latency,
                 format_pct(step.success_pct, step.successes, step.requests),
-                first_byte(&step.first_byte)
+                step.first_byte.as_ref()
             ),
         )?;
         write_target_rows(out, step)?;
@@ -85,7 +85,7 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
 fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
     for t in &step.targets {
         let success = format_pct(t.success_pct, t.successes, t.requests);
-        let cells = outcome_cells(t.rps, &t.latency, success, first_byte(&t.first_byte));
+        let cells = outcome_cells(t.rps, &t.latency, success, t.first_byte.as_ref());
         writeln!(out, "    {:<19} {cells}", t.name)?;
     }
     Ok(())
@@ -109,10 +109,6 @@ fn outcome_cells(
         cells += &format!(" {:>9} {:>9}", format_micros(f.p50), format_micros(f.p99));
     }
     cells
-}
-
-fn first_byte(first_byte: &Option<super::FirstByte>) -> Option<&Latency> {
-    first_byte.as_ref().map(|f| &f.latency)
 }
 
 pub fn to_value(report: &SweepReport) -> Value {

@@ -22,8 +22,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.rps, s.success_rps
     )?;
     write_latency(out, s)?;
-    if let Some(f) = s.first_byte.as_ref().filter(|f| f.latency.count > 0) {
-        let f = &f.latency;
+    if let Some(f) = s.first_byte.as_ref().filter(|f| f.count > 0) {
         writeln!(
             out,
             "  First byte  mean {}, p50 {}, p90 {}, p99 {}, p99.9 {}, max {}",
@@ -37,7 +36,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     }
     let c = &s.connect;
     if c.count > 0 {
-        let which = if s.keep_alive {
+        let which = if s.connections.keep_alive {
             "added or reopened in the window"
         } else {
             "one per request, in its latency"
@@ -53,7 +52,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         )?;
     }
     if let Some(rate) = &s.rate {
-        write_rate(out, rate, s.rps)?;
+        write_rate(out, rate, s)?;
     }
     let codes: Vec<String> = s
         .status_codes
@@ -73,8 +72,8 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(
         out,
         "  Transfer    read {}/s, written {}/s ({} / {} in all)",
-        format_bytes(s.read_per_s),
-        format_bytes(s.written_per_s),
+        format_bytes(s.read_per_s()),
+        format_bytes(s.written_per_s()),
         format_bytes(s.bytes_read as f64),
         format_bytes(s.bytes_written as f64)
     )?;
@@ -107,13 +106,13 @@ fn write_failures(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             s.tls_answers
         )?;
     }
-    if s.no_local_port > 0 {
+    if s.connections.no_local_port > 0 {
         writeln!(
             out,
             "  Ports       no free local port for {} connect{} (EADDRNOTAVAIL): this machine \
-             ran out of ephemeral ports (README, Tips)",
-            s.no_local_port,
-            plural(s.no_local_port)
+             ran out of ephemeral ports (docs/usage.md, Tips)",
+            s.connections.no_local_port,
+            plural(s.connections.no_local_port)
         )?;
     }
     Ok(())
@@ -138,16 +137,16 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(out)?;
     // Without keep-alive every request reconnects, so the count that says something is
     // how many connections were opened.
-    let connections = if s.keep_alive {
-        let at_start = s.connections_established - s.reconnects - s.connections_added;
+    let connections = if s.connections.keep_alive {
+        let at_start = s.connections.established - s.connections.reconnects - s.connections.added;
         format!(
             "({} established: {at_start} at start, {} added, {} reopened)",
-            s.connections_established, s.connections_added, s.reconnects
+            s.connections.established, s.connections.added, s.connections.reconnects
         )
     } else {
         format!(
             "without keep-alive ({} established)",
-            s.connections_established
+            s.connections.established
         )
     };
     writeln!(
@@ -156,8 +155,8 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.threads,
         plural(s.threads as u64),
         s.driver,
-        s.connections_requested,
-        plural(s.connections_requested as u64),
+        s.connections.requested,
+        plural(s.connections.requested as u64),
         s.duration_s
     )?;
     writeln!(out)
@@ -208,7 +207,6 @@ fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::R
             micros(l, l.max),
         )?;
         if let Some(f) = &t.first_byte {
-            let f = &f.latency;
             write!(out, " {:>8} {:>8}", micros(f, f.p50), micros(f, f.p99))?;
         }
         writeln!(out, "  {}", failure_list(&t.errors))?;
@@ -217,7 +215,7 @@ fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::R
 }
 
 /// `timeout 3, status 1`, or `none`.
-fn failure_list(errors: &[(&str, u64)]) -> String {
+fn failure_list(errors: &super::ErrorCounts) -> String {
     let errors: Vec<String> = errors
         .iter()
         .filter(|(_, n)| *n > 0)
@@ -230,7 +228,8 @@ fn failure_list(errors: &[(&str, u64)]) -> String {
     }
 }
 
-fn write_rate(out: &mut dyn Write, r: &super::RateSummary, completed: f64) -> io::Result<()> {
+fn write_rate(out: &mut dyn Write, r: &super::RateSummary, s: &Summary) -> io::Result<()> {
+    let completed = s.rps;
     writeln!(
         out,
         "  Rate        target {:.1}/s, sent {:.1}/s, completed {:.1}/s; {} connections",
@@ -239,11 +238,11 @@ fn write_rate(out: &mut dyn Write, r: &super::RateSummary, completed: f64) -> io
     writeln!(
         out,
         "  Send lag    p99 {}, max {}; {} requests sent over 1ms late",
-        format_micros(r.lag_p99_us),
-        format_micros(r.lag_max_us),
+        format_micros(r.send_lag_us.p99),
+        format_micros(r.send_lag_us.max),
         r.late
     )?;
-    let u = &r.uncorrected;
+    let u = s.uncorrected.clone().unwrap_or_default();
     writeln!(
         out,
         "  Uncorrected p50 {}, p90 {}, p99 {}, p99.9 {}, max {} (from the actual send; hides queueing)",
@@ -322,7 +321,10 @@ pub fn live_line(row: &SecondRow, failures_so_far: u64, timed: bool) -> String {
         format_micros(row.p99_us)
     );
     if timed {
-        line += &format!("  1st p99 {}", format_micros(row.first_byte_p99_us));
+        line += &format!(
+            "  1st p99 {}",
+            format_micros(row.first_byte_p99_us.unwrap_or(0.0))
+        );
     }
     line
 }

@@ -230,7 +230,7 @@ impl ServerCertVerifier for AnyCertificate {
 }
 
 /// What a handshake settled on, for the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Negotiated {
     /// `TLSv1.3` or `TLSv1.2`, as OpenSSL names them.
     pub version: String,
