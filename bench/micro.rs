@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use blast::check::KnownBodies;
 use blast::check::{Expect, JsonExpectation, StatusSet};
-use blast::clock::Stamp;
-use blast::response::Framer;
-use blast::series::{CoreSeries, SecondRecorder};
-use blast::stats::Stats;
+use blast::engine::clock::Stamp;
+use blast::http::response::Framer;
+use blast::results::series::{CoreSeries, SecondRecorder};
+use blast::results::stats::Stats;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const NGINX: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 22 Nov 2026 14:00:00 GMT\r\n\

@@ -1,34 +1,15 @@
-//! blast: an HTTP/1.1 load generator. See docs/design.md for the data flow.
+//! blast: an HTTP/1.1 load generator. The folders follow the data flow (docs/design.md):
+//! `run` turns the command line into a plan, `engine` runs it on one runtime per core,
+//! `http` writes the requests and frames the answers, `check` judges them, `results` keeps
+//! the books and derives the summary, `report` writes it. `serve` is the built-in target,
+//! `tls` the https layer, `units` the number formats they share.
 
-pub mod app;
 pub mod check;
-pub mod chunked;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod conn;
-pub mod connect;
 pub mod engine;
-pub mod health;
-pub mod json_scan;
-pub mod limits;
-pub mod merge;
-pub mod mix;
-pub mod pacer;
-pub mod plan;
-pub mod recall;
+pub mod http;
 pub mod report;
-pub mod request;
-pub mod response;
-pub mod series;
+pub mod results;
+pub mod run;
 pub mod serve;
-pub mod signal;
-pub mod slo;
-pub mod stats;
-pub mod sweep;
-pub mod target;
-pub mod ticker;
-pub mod timeouts;
 pub mod tls;
 pub mod units;
-pub mod worker;

@@ -1,5 +1,5 @@
-use blast::app;
-use blast::cli::{self, Parsed};
+use blast::run::app;
+use blast::run::cli::{self, Parsed};
 
 fn main() {
     std::process::exit(run());
@@ -17,7 +17,7 @@ fn run() -> i32 {
         }
         Ok(Parsed::Merge(merge)) => {
             return match app::check_outputs(&merge.outputs)
-                .and_then(|_| blast::merge::merge(&merge.files, merge.slo))
+                .and_then(|_| blast::results::merge::merge(&merge.files, merge.slo))
                 .and_then(|summary| app::report(&merge.outputs, &summary).map(|_| summary))
             {
                 Ok(summary) => app::exit_code(&summary),

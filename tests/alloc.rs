@@ -10,8 +10,8 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
-use blast::config::{Config, Driver};
-use blast::target::Target;
+use blast::run::config::{Config, Driver};
+use blast::run::target::Target;
 
 struct Counting;
 
@@ -78,7 +78,7 @@ fn checked_config(url: &str) -> Config {
 /// `common::one_at_a_time`) and its successes.
 fn allocations_of(config: &Config) -> (u64, u64) {
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let summary = blast::app::run(config).unwrap();
+    let summary = blast::run::app::run(config).unwrap();
     (
         ALLOCATIONS.load(Ordering::Relaxed) - before,
         summary.successes,
@@ -93,12 +93,12 @@ fn allocations_for(url: &str, requests: u64, driver: Driver) -> u64 {
 fn allocations_of_mix(url: &str, requests: u64, driver: Driver, mix: Option<&str>) -> u64 {
     let mut config = checked_config(url);
     if let Some(text) = mix {
-        let defaults = blast::mix::Defaults {
+        let defaults = blast::run::mix::Defaults {
             target: &config.target,
             headers: &[],
             expect: &config.expect,
         };
-        config.mix = Some(blast::mix::parse(text, &defaults).unwrap());
+        config.mix = Some(blast::run::mix::parse(text, &defaults).unwrap());
     }
     config.connections = 4;
     config.duration = None;

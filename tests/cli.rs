@@ -355,7 +355,8 @@ fn text_and_json_reports_agree() {
             && latency["p50"].as_f64() <= latency["max"].as_f64()
     );
     let hist =
-        blast::report::decode_histogram(json["histogram"]["data"].as_str().unwrap()).unwrap();
+        blast::results::summary::decode_histogram(json["histogram"]["data"].as_str().unwrap())
+            .unwrap();
     assert_eq!(
         hist.len(),
         500,

@@ -4,9 +4,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use blast::app;
-use blast::config::{Config, Driver};
-use blast::report::Summary;
+use blast::results::summary::Summary;
+use blast::run::app;
+use blast::run::config::{Config, Driver};
 use common::{Behavior, DRIVERS, Server, errors, prediction_rule, run_on as run};
 
 fn other_errors(summary: &Summary, kind: &str) -> u64 {
@@ -32,7 +32,7 @@ fn sends_the_exact_request_bytes_and_counts_every_response() {
         let summary = run(config.clone(), driver);
 
         let expected =
-            blast::request::build(&config.target, &config.request, &config.request.bodies[0]);
+            blast::http::request::build(&config.target, &config.request, &config.request.bodies[0]);
         assert_eq!(
             *server.first_request.lock().unwrap(),
             expected,
@@ -307,7 +307,8 @@ fn unix_socket_stalls_and_refusals_are_counted() {
                 }
             }
         });
-        let mut config = Config::new(blast::target::Target::parse("http://localhost/").unwrap());
+        let mut config =
+            Config::new(blast::run::target::Target::parse("http://localhost/").unwrap());
         config.target.unix_socket = Some(stalling.clone());
         config.connections = 4;
         config.threads = Some(2);
@@ -351,7 +352,8 @@ fn a_refused_server_is_retried_with_backoff_not_a_spin() {
         listener.local_addr().unwrap().port()
     };
     for driver in DRIVERS {
-        let target = blast::target::Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let target =
+            blast::run::target::Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
         let mut config = Config::new(target);
         config.connections = 4;
         config.threads = Some(2);
@@ -400,7 +402,7 @@ fn bodies_are_sent_in_turn_and_large_requests_whole() {
         let summary = run(config.clone(), driver);
         assert_eq!((summary.successes, summary.failures), (7, 0), "{driver:?}");
         let request_len =
-            |body: &[u8]| blast::request::build(&config.target, &config.request, body).len();
+            |body: &[u8]| blast::http::request::build(&config.target, &config.request, body).len();
         let cycle: Vec<usize> = config
             .request
             .bodies

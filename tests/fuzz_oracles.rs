@@ -5,9 +5,9 @@
 //! failure reproduces.
 
 use blast::check::KnownBodies;
+use blast::check::json_scan;
 use blast::check::{Expect, JsonExpectation, StatusSet};
-use blast::json_scan;
-use blast::response::Framer;
+use blast::http::response::Framer;
 
 struct Rng(u64);
 

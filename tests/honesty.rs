@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use blast::config::Config;
-use blast::report::Summary;
+use blast::results::summary::Summary;
+use blast::run::config::Config;
 use common::{Behavior, DRIVERS, Server, errors, prediction_rule, run_on as run};
 
 /// One connection on one thread, `-n requests`.

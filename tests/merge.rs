@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use blast::report::decode_histogram;
+use blast::results::summary::decode_histogram;
 use blast::serve::faults::{Delay, Faults};
 use common::{blast, scratch};
 use serde_json::Value;

@@ -6,12 +6,12 @@ mod common;
 
 use std::time::Duration;
 
-use blast::config::{Config, Driver};
-use blast::mix::{self, Defaults};
-use blast::report::{Summary, TargetSummary};
+use blast::results::slo::Slo;
+use blast::results::summary::{Summary, TargetSummary};
+use blast::run::config::{Config, Driver};
+use blast::run::mix::{self, Defaults};
+use blast::run::target::Target;
 use blast::serve::faults::Faults;
-use blast::slo::Slo;
-use blast::target::Target;
 use common::{Behavior, DRIVERS, blast, errors, prediction_rule, run_on, scratch};
 
 /// predict : health : missing = 3 : 1 : 1, each with its own expectation.

@@ -10,16 +10,17 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use blast::config::Config;
 use blast::engine::RunOutcome;
 use blast::report::sweep::{self as sweep_report, SweepReport};
-use blast::report::{Summary, csv, html, json, text};
-use blast::series::SecondRow;
-use blast::slo::Slo;
-use blast::stats::{
+use blast::report::{csv, html, json, text};
+use blast::results::series::SecondRow;
+use blast::results::slo::Slo;
+use blast::results::stats::{
     ErrorKind, LATENCY_SIGFIG, Stats, growing_histogram, new_histogram, record_latency,
 };
-use blast::target::Target;
+use blast::results::summary::Summary;
+use blast::run::config::Config;
+use blast::run::target::Target;
 use regex::Regex;
 use serde_json::Value;
 
@@ -87,7 +88,7 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
     // The other connect was refused; a rate run held back by --max-connections.
     stats.connect_cause = rate
         .is_none()
-        .then_some(blast::connect::Cause::Os(libc::ECONNREFUSED));
+        .then_some(blast::engine::connect::Cause::Os(libc::ECONNREFUSED));
     stats.capped = u64::from(rate.is_some());
     stats.in_flight = 3;
     stats.sent = 1_005;
@@ -127,12 +128,12 @@ fn mix_summary(rate: Option<f64>) -> Summary {
     let slower = rate.map_or(1, |r| r as u64 / 100);
     let lines = "{\"name\": \"predict\", \"path\": \"/predict\", \"body\": {\"x\": 1}, \"weight\": 3}\n\
                  {\"name\": \"health\", \"path\": \"/health\", \"expect_status\": \"200\"}";
-    let defaults = blast::mix::Defaults {
+    let defaults = blast::run::mix::Defaults {
         target: &config.target,
         headers: &[],
         expect: &config.expect,
     };
-    config.mix = Some(blast::mix::parse(lines, &defaults).unwrap());
+    config.mix = Some(blast::run::mix::parse(lines, &defaults).unwrap());
     let mut stats = if rate.is_some() {
         Stats::open_loop()
     } else {

@@ -6,11 +6,11 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use blast::app;
-use blast::config::Config;
-use blast::report::Summary;
+use blast::results::summary::Summary;
+use blast::run::app;
+use blast::run::config::Config;
+use blast::run::target::Target;
 use blast::serve::faults::{Delay, Faults};
-use blast::target::Target;
 use common::{Behavior, Server as TestServer};
 
 fn rate_config(url: &str, rate: f64, seconds: f64) -> Config {

@@ -6,12 +6,12 @@ mod common;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use blast::app;
-use blast::config::{Config, Driver};
-use blast::report::Summary;
+use blast::results::summary::Summary;
+use blast::run::app;
+use blast::run::config::{Config, Driver};
+use blast::run::target::Target;
 use blast::serve::faults::{Delay, Faults};
 use blast::serve::{ServeConfig, ServeStats, Server};
-use blast::target::Target;
 use blast::tls::Trust;
 use common::errors;
 
@@ -230,7 +230,7 @@ fn garbage_gets_400_and_a_close() {
 fn a_burst_of_a_thousand_connections_is_accepted_at_once() {
     let _turn = common::one_at_a_time();
     // Client and server share this process: room for both ends of every connection.
-    blast::limits::ensure_open_files(2_000).unwrap();
+    blast::run::limits::ensure_open_files(2_000).unwrap();
     let server = common::builtin(Faults::default());
     let mut config = client(&server, 1);
     config.connections = 1_000;

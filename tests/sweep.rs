@@ -4,12 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use blast::app;
-use blast::config::{Config, Sweep};
+use blast::results::slo::Slo;
+use blast::run::app;
+use blast::run::config::{Config, Sweep};
+use blast::run::target::Target;
 use blast::serve::Server;
 use blast::serve::faults::{Delay, Faults};
-use blast::slo::Slo;
-use blast::target::Target;
 
 fn config(server: &Server) -> Config {
     let mut config =

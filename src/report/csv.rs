@@ -4,8 +4,8 @@
 
 use std::io::{self, Write};
 
-use super::Summary;
 use super::sweep::SweepReport;
+use crate::results::summary::Summary;
 
 /// One row per second of the run: the `per_second` series of the JSON.
 pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {

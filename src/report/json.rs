@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
-use super::Summary;
+use crate::results::summary::Summary;
 
 pub fn to_value(s: &Summary) -> Value {
     serde_json::to_value(s).unwrap_or(Value::Null)

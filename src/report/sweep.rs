@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::text::format_pct;
-use super::{Latency, Summary};
+use crate::results::summary::{Latency, Summary};
 use crate::units::format_micros;
 
 /// The steps of a sweep, in the order run, each with its verdict on `--slo` when one was

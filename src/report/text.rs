@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use super::Summary;
-use crate::series::SecondRow;
+use crate::results::series::SecondRow;
+use crate::results::summary::{ErrorCounts, Latency, RateSummary, Summary, TargetSummary};
 use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -163,7 +163,7 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
 }
 
 /// `--targets`: one row per target name.
-fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::Result<()> {
+fn write_targets(out: &mut dyn Write, targets: &[TargetSummary]) -> io::Result<()> {
     if targets.is_empty() {
         return Ok(());
     }
@@ -186,7 +186,7 @@ fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::R
     }
     writeln!(out, "  failures")?;
     for t in targets {
-        let micros = |l: &super::Latency, us: f64| {
+        let micros = |l: &Latency, us: f64| {
             if l.count == 0 {
                 "-".to_string()
             } else {
@@ -215,7 +215,7 @@ fn write_targets(out: &mut dyn Write, targets: &[super::TargetSummary]) -> io::R
 }
 
 /// `timeout 3, status 1`, or `none`.
-fn failure_list(errors: &super::ErrorCounts) -> String {
+fn failure_list(errors: &ErrorCounts) -> String {
     let errors: Vec<String> = errors
         .iter()
         .filter(|(_, n)| *n > 0)
@@ -228,7 +228,7 @@ fn failure_list(errors: &super::ErrorCounts) -> String {
     }
 }
 
-fn write_rate(out: &mut dyn Write, r: &super::RateSummary, s: &Summary) -> io::Result<()> {
+fn write_rate(out: &mut dyn Write, r: &RateSummary, s: &Summary) -> io::Result<()> {
     let completed = s.rps;
     writeln!(
         out,

@@ -354,7 +354,7 @@ mod tests {
         ];
         for (connection, keep_alive) in variants {
             let bytes = responses.pick(Route::Predict(1), Fault::None, connection);
-            let mut framer = crate::response::Framer::new(false, true, 1024);
+            let mut framer = crate::http::response::Framer::new(false, true, 1024);
             let mut buf = bytes.to_vec();
             let r = framer.advance(&mut buf).unwrap().unwrap();
             assert_eq!(

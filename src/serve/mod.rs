@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use monoio::net::TcpListener;
 
-use crate::config::Driver;
 use crate::engine;
-use crate::signal;
+use crate::engine::signal;
+use crate::run::config::Driver;
 use faults::{Fault, Faults, Injector};
 use http::{Connection, MAX_REQUEST_BODY, MAX_REQUEST_HEAD, Route};
 use wire::{TlsWire, Wire};
@@ -140,7 +140,7 @@ impl Server {
             .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         widen_backlog(&listener);
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let cpus = crate::plan::choose_cpus(config.cpus.as_deref())?;
+        let cpus = crate::run::plan::choose_cpus(config.cpus.as_deref())?;
         let threads = config.threads.unwrap_or(cpus.len()).max(1);
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = config.duration.map(|d| Instant::now() + d);

@@ -15,7 +15,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use rustls::ClientConnection;
 
-use crate::connect::{Stream, Transport, send_now};
+use crate::engine::connect::{Stream, Transport, send_now};
 
 /// Room for one whole record from one read (16 KiB of data plus its header and tag).
 const CIPHER_BUF: usize = 17 * 1024;

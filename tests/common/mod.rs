@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use blast::app;
 use blast::check::{Expect, JsonExpectation, StatusSet};
-use blast::config::{Config, Driver};
-use blast::report::Summary;
+use blast::results::summary::Summary;
+use blast::run::app;
+use blast::run::config::{Config, Driver};
+use blast::run::target::Target;
 use blast::serve::ServeConfig;
 use blast::serve::faults::Faults;
-use blast::target::Target;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};

@@ -13,7 +13,7 @@
 use std::cell::Cell;
 use std::os::fd::RawFd;
 
-use crate::clock::Stamp;
+use crate::engine::clock::Stamp;
 
 /// `at` of a slot with no request in flight.
 const IDLE: u32 = 0;

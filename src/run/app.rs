@@ -3,19 +3,20 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use crate::config::{Config, JsonOut, Outputs, Sweep};
 use crate::engine;
-use crate::health;
-use crate::limits;
-use crate::plan::Plan;
-use crate::plan::format_cpus;
+use crate::engine::signal;
 use crate::report::sweep::{self as sweep_report, SweepReport};
-use crate::report::{RunInfo, Summary, csv, html, json, text};
+use crate::report::{csv, html, json, text};
+use crate::results::summary::{RunInfo, Summary};
+use crate::run::config::{Config, JsonOut, Outputs, Sweep};
+use crate::run::health;
+use crate::run::limits;
+use crate::run::plan::Plan;
+use crate::run::plan::format_cpus;
+use crate::run::sweep::Search;
+use crate::run::target::Endpoint;
+use crate::run::target::Target;
 use crate::serve::{ServeConfig, ServeStats, Server};
-use crate::signal;
-use crate::sweep::Search;
-use crate::target::Endpoint;
-use crate::target::Target;
 use crate::tls;
 use std::net::SocketAddr;
 
@@ -48,7 +49,7 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     }
     let mut failures = 0;
     let timed = plan.first_byte;
-    let mut live = |row: &crate::series::SecondRow| {
+    let mut live = |row: &crate::results::series::SecondRow| {
         failures += row.failures;
         if config.live {
             eprint!("\r\x1b[K{}", text::live_line(row, failures, timed));
@@ -191,7 +192,7 @@ pub fn serve(config: ServeConfig) -> Result<ServeStats, String> {
 /// `blast demo`: the built-in target on the last allowed CPU, the client on the others (or
 /// both on the one CPU there is), the prediction check on. Returns the client's summary.
 pub fn demo(config: &mut Config) -> Result<Summary, String> {
-    let cpus = crate::plan::choose_cpus(None)?;
+    let cpus = crate::run::plan::choose_cpus(None)?;
     let (server_cpus, client_cpus) = match cpus.split_last() {
         Some((last, rest)) if !rest.is_empty() => (vec![*last], rest.to_vec()),
         _ => (cpus.clone(), cpus.clone()),

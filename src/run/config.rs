@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use crate::check::Expect;
-use crate::mix::MixLine;
-use crate::request::RequestSpec;
-use crate::slo::Slo;
-use crate::target::Target;
+use crate::http::request::RequestSpec;
+use crate::results::slo::Slo;
+use crate::run::mix::MixLine;
+use crate::run::target::Target;
 use crate::tls::Trust;
 
 /// Which monoio driver each core runs.

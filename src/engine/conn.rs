@@ -19,13 +19,13 @@ use monoio::task::JoinHandle;
 use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
-use crate::clock::Stamp;
-use crate::connect::{self, Plain, Transport};
-use crate::pacer::Slot;
-use crate::response::{FrameError, Framer, MAX_HEAD, Response};
-use crate::stats::ErrorKind;
+use crate::engine::clock::Stamp;
+use crate::engine::connect::{self, Plain, Transport};
+use crate::engine::pacer::Slot;
+use crate::engine::worker::{Check, Outcome, Worker};
+use crate::http::response::{FrameError, Framer, MAX_HEAD, Response};
+use crate::results::stats::ErrorKind;
 use crate::tls::stream::TlsStream;
-use crate::worker::{Check, Outcome, Worker};
 
 /// Initial read buffer; it grows only for kept bodies larger than this.
 const READ_BUF: usize = 16 * 1024;
@@ -391,7 +391,7 @@ impl<S: Transport> Conn<S> {
     /// port) is counted too, so that the report can say so.
     #[cold]
     fn malformed(&self, worker: &Worker, error: FrameError) -> ErrorKind {
-        if error == FrameError::Malformed && crate::response::is_tls_record(&self.buf) {
+        if error == FrameError::Malformed && crate::http::response::is_tls_record(&self.buf) {
             worker.tls_answer();
         }
         frame_error(error)
@@ -508,9 +508,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::config::Config;
-    use crate::plan::Plan;
-    use crate::target::Target;
+    use crate::run::config::Config;
+    use crate::run::plan::Plan;
+    use crate::run::target::Target;
 
     /// The task's state is what every response touches: at hundreds of connections per core
     /// each of its cache lines is a miss (docs/benchmarks.md, the cache-miss sections). A

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use crate::clock::Stamp;
+use crate::engine::clock::Stamp;
 
 /// When a connection should send its next request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Rate sweeps: `--rates 1000,2000,5000` runs each rate in turn, and `--find-max --slo ...`
-//! searches for the highest rate that meets a service-level objective (`crate::slo`) —
+//! searches for the highest rate that meets a service-level objective (`crate::results::slo`) —
 //! doubling from the start rate until a step fails, then bisecting between the last good and
 //! first bad rate.
 

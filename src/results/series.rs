@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::clock::Stamp;
-use crate::stats::{LATENCY_SIGFIG, merge_optional, new_histogram, record_latency};
+use crate::engine::clock::Stamp;
+use crate::results::stats::{LATENCY_SIGFIG, merge_optional, new_histogram, record_latency};
 
 /// Per-second percentiles need less precision than the run's (1%): a handed-over second is
 /// an eighth of the size of the core's histograms.
@@ -301,7 +301,11 @@ mod tests {
         let mut collector = Collector::default();
         assert_eq!(collector.collect(&shared), 0, "no second is complete yet");
         let mut c = SecondRecorder::new(Arc::default(), start, false);
-        assert!(c.record(at(1), Some(crate::stats::LATENCY_MAX_NS + 1), false));
+        assert!(c.record(
+            at(1),
+            Some(crate::results::stats::LATENCY_MAX_NS + 1),
+            false
+        ));
         assert!(!c.record(at(1), Some(1), false), "in range");
         assert_eq!(c.finish(at(2)).0.len(), 2);
 
@@ -349,7 +353,7 @@ mod tests {
             core.record(at(ms), Some(latency), false);
             core.record_first_byte(first);
         }
-        a.record_first_byte(crate::stats::LATENCY_MAX_NS + 1);
+        a.record_first_byte(crate::results::stats::LATENCY_MAX_NS + 1);
         b.record(at(2_100), None, true);
         let (_, a_first) = a.finish(at(2_600));
         let (_, b_first) = b.finish(at(2_600));

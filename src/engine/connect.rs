@@ -22,10 +22,10 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::{TcpStream, UnixStream};
 use monoio::time::timeout_at;
 
-use crate::plan::Plan;
-use crate::signal;
-use crate::target::Endpoint;
-use crate::ticker::Ticks;
+use crate::engine::signal;
+use crate::engine::ticker::Ticks;
+use crate::run::plan::Plan;
+use crate::run::target::Endpoint;
 use crate::tls::Tls;
 use crate::tls::stream::TlsStream;
 

@@ -109,7 +109,7 @@ impl<V: Clone, const MAX: usize> Recall<V, MAX> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::{Framer, KnownHeads, REMEMBER_HEAD, SharedHeads};
+    use crate::http::response::{Framer, KnownHeads, REMEMBER_HEAD, SharedHeads};
 
     fn wire(length: usize) -> Vec<u8> {
         let body = "x".repeat(length);

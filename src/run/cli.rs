@@ -8,14 +8,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
-use crate::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
-use crate::mix;
-use crate::plan::parse_cpus;
-use crate::request::{self, RequestSpec, parse_header, parse_method};
+use crate::http::request::{self, RequestSpec, parse_header, parse_method};
+use crate::results::slo::Slo;
+use crate::run::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
+use crate::run::mix;
+use crate::run::plan::parse_cpus;
+use crate::run::target::Target;
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
-use crate::slo::Slo;
-use crate::target::Target;
 use crate::tls::Trust;
 use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
 

@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::check::Expect;
-use crate::config::{Config, Driver};
-use crate::mix::MixLine;
-use crate::request::{self, RequestSpec};
-use crate::target::Endpoint;
+use crate::http::request::{self, RequestSpec};
+use crate::run::config::{Config, Driver};
+use crate::run::mix::MixLine;
+use crate::run::target::Endpoint;
 use crate::tls::Tls;
 
 /// One thread's share of the work.
@@ -465,9 +465,9 @@ mod tests {
 
     #[test]
     fn lines_of_one_name_are_one_target() {
-        let target = crate::target::Target::parse("http://127.0.0.1:1/").unwrap();
+        let target = crate::run::target::Target::parse("http://127.0.0.1:1/").unwrap();
         let mut config = Config::new(target);
-        let defaults = crate::mix::Defaults {
+        let defaults = crate::run::mix::Defaults {
             target: &config.target,
             headers: &[],
             expect: &config.expect,
@@ -475,7 +475,7 @@ mod tests {
         let text = r#"{"name": "item", "path": "/items/1", "weight": 2}
                       {"path": "/health"}
                       {"name": "item", "path": "/items/2", "weight": 3}"#;
-        config.mix = Some(crate::mix::parse(text, &defaults).unwrap());
+        config.mix = Some(crate::run::mix::parse(text, &defaults).unwrap());
         let route = |name: &str, method: &str, path: &str, weight| Route {
             name: name.into(),
             method: method.into(),
@@ -506,7 +506,7 @@ mod tests {
 
     #[test]
     fn plan_spreads_connections_and_requests() {
-        let target = crate::target::Target::parse("http://127.0.0.1:1/").unwrap();
+        let target = crate::run::target::Target::parse("http://127.0.0.1:1/").unwrap();
         let mut config = Config::new(target);
         config.connections = 5;
         config.threads = Some(2);

@@ -4,7 +4,7 @@
 //! highest rate that meets one. With `--targets`, a bound may name one target of the mix
 //! (`predict:p99<100ms`) and then holds for that target's requests alone.
 
-use crate::report::{Latency, Results, Summary};
+use crate::results::summary::{Latency, Results, Summary};
 use crate::units::format_micros;
 
 /// One bound of a service-level objective.
@@ -246,10 +246,10 @@ fn percentile(l: &Latency, quantile: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::engine::RunOutcome;
-    use crate::stats::{ErrorKind, Stats, record_latency};
-    use crate::target::Target;
+    use crate::results::stats::{ErrorKind, Stats, record_latency};
+    use crate::run::config::Config;
+    use crate::run::target::Target;
     use std::time::Duration;
 
     /// A one-second closed-loop run: a response for each latency (in ms), the first
@@ -325,7 +325,7 @@ mod tests {
             let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
             config.slo = Some(Slo::parse(slo).unwrap());
             let mut stats = Stats::default();
-            stats.first_byte = timed.then(|| crate::stats::new_histogram(3));
+            stats.first_byte = timed.then(|| crate::results::stats::new_histogram(3));
             for ms in 1..=100u64 {
                 record_latency(&mut stats.latency, ms * 1_000_000);
                 if let Some(hist) = &mut stats.first_byte {
@@ -405,12 +405,12 @@ mod tests {
         let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
         let lines =
             "{\"name\": \"slow\", \"path\": \"/slow\"}\n{\"name\": \"fast\", \"path\": \"/fast\"}";
-        let defaults = crate::mix::Defaults {
+        let defaults = crate::run::mix::Defaults {
             target: &config.target,
             headers: &[],
             expect: &config.expect,
         };
-        config.mix = Some(crate::mix::parse(lines, &defaults).unwrap());
+        config.mix = Some(crate::run::mix::parse(lines, &defaults).unwrap());
         let mut stats = Stats::default();
         stats.routes = vec![Stats::route(), Stats::route()];
         // slow: 50 responses of 100 ms, one of them a 500; fast: 50 of 1 ms.

@@ -2,7 +2,7 @@
 //! connection on every core: one request, one per body of `--body-lines`, or one per line
 //! of `--targets`.
 
-use crate::target::Target;
+use crate::run::target::Target;
 
 /// What the user asked to send.
 #[derive(Clone, Debug, Default)]

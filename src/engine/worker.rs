@@ -10,16 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::check::{Expect, KnownBodies};
-use crate::clock::Stamp;
-use crate::connect::{ConnectError, Stream};
-use crate::pacer::{Pacer, Slot};
-use crate::plan::{CoreShare, Plan};
-use crate::response::{KnownHeads, SharedHeads};
-use crate::series::{CoreSeries, SecondRecorder};
-use crate::signal;
-use crate::stats::{ErrorKind, Stats};
-use crate::ticker::{TICK, Ticks};
-use crate::timeouts::Deadlines;
+use crate::engine::clock::Stamp;
+use crate::engine::connect::{ConnectError, Stream};
+use crate::engine::pacer::{Pacer, Slot};
+use crate::engine::signal;
+use crate::engine::ticker::{TICK, Ticks};
+use crate::engine::timeouts::Deadlines;
+use crate::http::response::{KnownHeads, SharedHeads};
+use crate::results::series::{CoreSeries, SecondRecorder};
+use crate::results::stats::{ErrorKind, Stats};
+use crate::run::plan::{CoreShare, Plan};
 use crate::tls::Tls;
 
 /// How a request ended: with a response (its status), and whether it failed (how).
@@ -122,7 +122,7 @@ impl Worker {
         if plan.first_byte {
             // The whole run's histogram comes from the per-second recorder at the end.
             for route in &mut stats.routes {
-                route.first_byte = Some(crate::stats::growing_histogram());
+                route.first_byte = Some(crate::results::stats::growing_histogram());
             }
         }
         let seconds = SecondRecorder::new(series, from, plan.first_byte);
@@ -261,7 +261,7 @@ impl Worker {
     pub fn connected(&self, slot: Slot, began: Stamp, now: Stamp) {
         if self.measured(slot) && self.deadline.is_none_or(|d| now <= d) {
             let ns = now.since(began);
-            crate::stats::record_latency(&mut self.stats.borrow_mut().connect, ns);
+            crate::results::stats::record_latency(&mut self.stats.borrow_mut().connect, ns);
         }
     }
 
@@ -308,12 +308,15 @@ impl Worker {
         stats.over_range += u64::from(over_range);
         stats.record(status, failure);
         if let (Some(hist), Some(_)) = (&mut stats.uncorrected, status) {
-            crate::stats::record_latency(hist, now.since(sent));
+            crate::results::stats::record_latency(hist, now.since(sent));
         }
         // `--targets`: the request's target counts it too.
         if let Some(route) = self.route_stats(&mut stats, request) {
             if let Some(ns) = latency {
-                route.over_range += u64::from(crate::stats::record_latency(&mut route.latency, ns));
+                route.over_range += u64::from(crate::results::stats::record_latency(
+                    &mut route.latency,
+                    ns,
+                ));
             }
             route.record(status, failure);
         }
@@ -386,7 +389,7 @@ impl Worker {
             .route_stats(&mut stats, request)
             .and_then(|route| route.first_byte.as_mut())
         {
-            crate::stats::record_latency(hist, ns);
+            crate::results::stats::record_latency(hist, ns);
         }
     }
 

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::request::{self, RequestSpec};
-use crate::response::Framer;
-use crate::target::{Endpoint, Target};
+use crate::http::request::{self, RequestSpec};
+use crate::http::response::Framer;
+use crate::run::target::{Endpoint, Target};
 use crate::tls::{Tls, Trust};
 
 /// Resolves `--health` against the run's target: a path (`/health`) or a full URL.

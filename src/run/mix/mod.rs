@@ -21,8 +21,8 @@ use std::io::IsTerminal;
 use serde_json::{Map, Value};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
-use crate::request::{parse_header, parse_method};
-use crate::target::Target;
+use crate::http::request::{parse_header, parse_method};
+use crate::run::target::Target;
 
 /// Most distinct target names one mix may report (each has its own statistics on every core).
 pub const MAX_NAMES: usize = 256;

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use super::{Defaults, MAX_LINES, MixLine, checked_path, same_origin, with_defaults};
-use crate::request::{parse_header, parse_method};
+use crate::http::request::{parse_header, parse_method};
 
 /// A request being read: its request line, then headers until its end.
 struct Draft {

@@ -1,8 +1,10 @@
 //! Response expectations: which statuses count as success and what the JSON body must hold.
 //! Parsed once from the command line; checked per response without allocating.
 
-use crate::json_scan::{self, Value};
-use crate::recall::Recall;
+pub mod json_scan;
+
+use crate::http::recall::Recall;
+use json_scan::Value;
 
 /// Bodies up to this size are remembered (larger ones are checked every time).
 pub const REMEMBER_BODY: usize = 256;

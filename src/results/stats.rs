@@ -98,7 +98,7 @@ pub struct Stats {
     /// Connects that failed for want of a free local port (`connect::ConnectError`).
     pub no_local_port: u64,
     /// The first connect failure's cause, named in the report.
-    pub connect_cause: Option<crate::connect::Cause>,
+    pub connect_cause: Option<crate::engine::connect::Cause>,
     /// Malformed responses that were TLS records: an https server answering plain http.
     pub tls_answers: u64,
     /// How long each connection opened in the measured window took to establish (the TCP

@@ -2,6 +2,15 @@
 //! monoio runtime (runtimes are `!Send`), running its connections, and returning its `Stats`
 //! by value. The main thread only merges the per-second series and, at the end, the stats.
 
+pub mod clock;
+pub mod conn;
+pub mod connect;
+pub mod pacer;
+pub mod signal;
+pub mod ticker;
+pub mod timeouts;
+pub mod worker;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -10,17 +19,14 @@ use std::time::Duration;
 use monoio::time::TimeDriver;
 use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
-use crate::clock::Stamp;
-use crate::config::Driver;
-use crate::conn;
-use crate::connect;
-use crate::plan::{CoreShare, Plan};
-use crate::series::{Collector, CoreSeries, SecondRow};
-use crate::signal;
-use crate::stats::Stats;
-use crate::ticker::{self, Ticker, Ticks};
+use crate::engine::clock::Stamp;
+use crate::engine::worker::{Times, Worker};
+use crate::results::series::{Collector, CoreSeries, SecondRow};
+use crate::results::stats::Stats;
+use crate::run::config::Driver;
+use crate::run::plan::{CoreShare, Plan};
 use crate::tls::Tls;
-use crate::worker::{Times, Worker};
+use ticker::{Ticker, Ticks};
 
 /// io_uring rejects larger rings.
 const MAX_RING_ENTRIES: u32 = 32_768;

@@ -14,8 +14,8 @@
 
 use std::mem::MaybeUninit;
 
-use crate::chunked::Chunked;
-use crate::recall::Recall;
+use crate::http::chunked::Chunked;
+use crate::http::recall::Recall;
 
 /// Heads up to this size are remembered (larger ones are parsed every time).
 pub const REMEMBER_HEAD: usize = 512;

@@ -1,0 +1,9 @@
+//! The books and what they come to: per-core `Stats` and per-second rows while running, the
+//! `Summary` derived once after (the report as data), the objective's verdict, and reports
+//! read back and merged.
+
+pub mod merge;
+pub mod series;
+pub mod slo;
+pub mod stats;
+pub mod summary;

@@ -1,0 +1,552 @@
+//! The summary of a run: every derived number is computed here, once, and every output format
+//! reads the same `Summary`, so the text and the JSON cannot disagree.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::RunOutcome;
+use crate::results::series::SecondRow;
+use crate::results::slo::Slo;
+use crate::results::stats::{ErrorKind, Stats};
+use crate::run::config::Config;
+use crate::run::plan::{Plan, Route};
+use crate::tls::Negotiated;
+
+/// Latency figures in microseconds, over complete responses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub stdev: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    /// Responses slower than the histogram's range (one hour).
+    pub over_range: u64,
+    /// (quantile, latency) pairs from 0 to 1, five per halving of the distance to 1 (the
+    /// HdrHistogram percentile distribution), for the HTML report's plot. Not saved: a
+    /// report read back derives it again from its histogram.
+    #[serde(skip)]
+    pub spectrum: Vec<(f64, f64)>,
+}
+
+/// What any set of requests came to (the run, or one `--targets` name): the numbers every
+/// output shows and the objective (`--slo`) judges. Derived from a `Stats`, once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub requests: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// Percent of finished requests that succeeded (0 when none finished).
+    pub success_pct: f64,
+    pub rps: f64,
+    pub success_rps: f64,
+    #[serde(rename = "latency_us")]
+    pub latency: Latency,
+    /// `--first-byte`: the time to each complete response's first body byte (`None`
+    /// without).
+    #[serde(rename = "first_byte_us")]
+    pub first_byte: Option<Latency>,
+    pub errors: ErrorCounts,
+    /// Responses by status, ascending; 600 stands for "out of range".
+    #[serde(deserialize_with = "status_codes")]
+    pub status_codes: BTreeMap<u16, u64>,
+}
+
+impl Results {
+    /// The results of `stats`, over `secs` (the window and the drain).
+    fn of(stats: &Stats, secs: f64) -> Results {
+        let requests = stats.requests();
+        Results {
+            requests,
+            successes: stats.successes,
+            failures: stats.failures(),
+            success_pct: percent(stats.successes, requests),
+            rps: requests as f64 / secs,
+            success_rps: stats.successes as f64 / secs,
+            latency: latency(&stats.latency, stats.over_range),
+            first_byte: stats.first_byte.as_ref().map(|h| latency(h, 0)),
+            errors: ErrorCounts(stats.errors),
+            status_codes: stats.status_counts().collect(),
+        }
+    }
+}
+
+/// Failed requests by category, saved as `{"connect": n, ...}` in `ErrorKind` order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts(pub [u64; ErrorKind::ALL.len()]);
+
+impl ErrorCounts {
+    /// `(name, count)` in report order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        ErrorKind::ALL
+            .iter()
+            .map(|k| (k.name(), self.0[*k as usize]))
+    }
+
+    pub fn get(&self, kind: ErrorKind) -> u64 {
+        self.0[kind as usize]
+    }
+}
+
+impl Serialize for ErrorCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut saved = BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut counts = ErrorCounts::default();
+        for kind in ErrorKind::ALL {
+            counts.0[kind as usize] = match (saved.remove(kind.name()), kind) {
+                (Some(n), _) => n,
+                // Reports from before the category have none.
+                (None, ErrorKind::Unsolicited) => 0,
+                (None, _) => return Err(D::Error::missing_field(kind.name())),
+            };
+        }
+        match saved.into_keys().next() {
+            None => Ok(counts),
+            Some(other) => Err(D::Error::unknown_field(&other, &[])),
+        }
+    }
+}
+
+/// Reads `{"200": n, ...}`. (A flattened part is buffered with its keys as text, which
+/// serde does not turn into numbers, so they are parsed here; a key that is not a status is
+/// named as an unknown field.)
+fn status_codes<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<u16, u64>, D::Error> {
+    use serde::de::Error;
+    BTreeMap::<String, u64>::deserialize(deserializer)?
+        .into_iter()
+        .map(|(code, n)| match code.parse() {
+            Ok(code) => Ok((code, n)),
+            Err(_) => Err(D::Error::unknown_field(&code, &[])),
+        })
+        .collect()
+}
+
+/// Open-loop figures (`--rate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateSummary {
+    /// `--rate`, requests per second.
+    pub target: f64,
+    /// Requests sent, and per second.
+    pub sent: u64,
+    pub send_rate: f64,
+    /// How far the send rate fell short of the target, in percent (0 when on target).
+    pub shortfall_pct: f64,
+    /// How long after their intended time requests were sent.
+    pub send_lag_us: SendLag,
+    /// Requests sent more than 1 ms after their intended time.
+    pub late: u64,
+    /// Connections open at the end (the run starts with `-c` and may grow).
+    pub connections_used: u64,
+    /// Slots were overdue while `--max-connections` were all open and busy: the server held
+    /// the schedule back, not the client. (Reports from before it lack it.)
+    #[serde(default)]
+    pub connection_limited: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendLag {
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// One `--targets` name's results: its share of the requests, counted like the run's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetSummary {
+    pub name: String,
+    /// Its lines' method and path, or `*` where they differ.
+    pub method: String,
+    pub path: String,
+    /// The sum of its lines' weights, and that as a share of the mix's, in percent.
+    pub weight: u64,
+    pub share_pct: f64,
+    /// Its latencies at 1% precision (`stats::ROUTE_SIGFIG`).
+    #[serde(flatten)]
+    pub results: Results,
+    /// Its latency histogram, encoded like `Histograms::data`, so that mixes merge exactly.
+    pub histogram: String,
+    /// `--first-byte`: its first-byte histogram.
+    pub first_byte_histogram: Option<String>,
+}
+
+/// The connections of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connections {
+    /// Asked for (`-c`).
+    pub requested: usize,
+    /// `false` with `--no-keepalive`: a new connection for every request.
+    pub keep_alive: bool,
+    pub established: u64,
+    /// Of those: reopened in place of a closed one, and opened during the run as new ones
+    /// (`Stats::added`; reports from before it lack it); the rest were open before the
+    /// clock started.
+    pub reconnects: u64,
+    #[serde(default)]
+    pub added: u64,
+    /// Connects that failed for want of a free local port.
+    pub no_local_port: u64,
+}
+
+/// The run's histograms (nanoseconds), each HdrHistogram V2 deflate, base64, so that runs
+/// merge exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    pub unit: String,
+    pub encoding: String,
+    /// Latency.
+    pub data: String,
+    pub connect_data: String,
+    /// `--first-byte`.
+    pub first_byte_data: Option<String>,
+    /// `--rate`: the latency from the actual send, and the send lag.
+    pub uncorrected_data: Option<String>,
+    pub send_lag_data: Option<String>,
+}
+
+/// A run's report: what `--json` writes and `blast merge` reads back, and what the text,
+/// CSV and HTML reports show. Every field is documented in docs/output.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub url: String,
+    /// `--unix-socket`: the socket the requests went to instead of the URL's host.
+    pub unix_socket: Option<String>,
+    /// https: the protocol version and cipher suite the handshake before the run settled on.
+    pub tls: Option<Negotiated>,
+    pub method: String,
+    /// `io_uring`, `epoll`, or `mixed` (a merge of both).
+    pub driver: String,
+    pub threads: usize,
+    pub connections: Connections,
+    /// Why the first failed connect failed (`None`: none failed).
+    pub connect_error: Option<String>,
+    /// Malformed responses that were TLS records: plain http sent to an https port.
+    #[serde(default)]
+    pub tls_answers: u64,
+    /// The measured window: `-d` (less when interrupted).
+    pub duration_s: f64,
+    /// The wait after it for the requests sent in it (`--drain`; reports from before it
+    /// have none). Rates divide by the window and the drain together: what was answered,
+    /// over the time it took.
+    #[serde(default)]
+    pub drain_s: f64,
+    pub interrupted: bool,
+    #[serde(flatten)]
+    pub results: Results,
+    pub in_flight: u64,
+    /// Mean latency × RPS: the concurrency the measurements imply (Little's law). In a closed
+    /// loop it should be close to the connection count.
+    pub concurrency: f64,
+    /// Connection set-up times in the measured window (`Stats::connect`); a count of 0 when
+    /// no connection was opened in it (keep-alive connections open before it starts).
+    #[serde(rename = "connect_us")]
+    pub connect: Latency,
+    pub rate: Option<RateSummary>,
+    /// `--rate`: latency from the actual send, which hides queueing: compare with `latency`.
+    #[serde(rename = "latency_uncorrected_us")]
+    pub uncorrected: Option<Latency>,
+    /// `--targets`: the results of each target name (empty without).
+    #[serde(default)]
+    pub targets: Vec<TargetSummary>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub per_second: Vec<SecondRow>,
+    /// The verdict on `--slo`, when one was given.
+    pub slo: Option<SloVerdict>,
+    pub histogram: Histograms,
+}
+
+/// A run's report is its results with what was run: its numbers read as the results'.
+impl std::ops::Deref for Summary {
+    type Target = Results;
+    fn deref(&self) -> &Results {
+        &self.results
+    }
+}
+
+impl std::ops::Deref for TargetSummary {
+    type Target = Results;
+    fn deref(&self) -> &Results {
+        &self.results
+    }
+}
+
+/// How a run fared against its objective (`--slo`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloVerdict {
+    /// The objective as typed.
+    pub objective: String,
+    pub met: bool,
+    /// The first bound the run missed, or `None` when it met them all.
+    pub missed: Option<String>,
+}
+
+impl SloVerdict {
+    fn of(slo: &Slo, summary: &Summary) -> SloVerdict {
+        let missed = slo.check(summary).err();
+        SloVerdict {
+            objective: slo.text.clone(),
+            met: missed.is_none(),
+            missed,
+        }
+    }
+
+    pub fn met(&self) -> bool {
+        self.met
+    }
+}
+
+/// What a summary reports about the run besides its numbers.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub url: String,
+    pub unix_socket: Option<String>,
+    pub tls: Option<Negotiated>,
+    pub method: String,
+    /// Connections asked for (`-c`).
+    pub connections: usize,
+    /// Connections were reused (`false`: `--no-keepalive`).
+    pub keep_alive: bool,
+    /// `--rate`, total requests per second (`None`: closed loop).
+    pub rate: Option<f64>,
+    pub slo: Option<Slo>,
+    /// `--targets`: the target names (empty without).
+    pub routes: Vec<Route>,
+}
+
+impl RunInfo {
+    pub fn of(config: &Config) -> RunInfo {
+        RunInfo {
+            url: config.target.url(),
+            unix_socket: config
+                .target
+                .unix_socket
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            tls: None,
+            method: match &config.mix {
+                Some(_) => MIX_METHOD.into(),
+                None => config.request.method.clone(),
+            },
+            connections: config.connections,
+            keep_alive: !config.request.no_keepalive,
+            rate: config.rate,
+            slo: config.slo.clone(),
+            routes: Plan::routes_of(config),
+        }
+    }
+}
+
+/// The method a run of a `--targets` mix reports (each target has its own).
+pub const MIX_METHOD: &str = "mix";
+
+impl Summary {
+    pub fn new(config: &Config, outcome: RunOutcome) -> Summary {
+        Summary::of(RunInfo::of(config), outcome)
+    }
+
+    /// Whether the run was judged against an objective and missed it.
+    pub fn missed_slo(&self) -> bool {
+        self.slo.as_ref().is_some_and(|v| !v.met())
+    }
+
+    pub fn of(info: RunInfo, outcome: RunOutcome) -> Summary {
+        let stats = &outcome.stats;
+        let window = outcome.elapsed.as_secs_f64();
+        let drain = outcome.drain.as_secs_f64();
+        let secs = (window + drain).max(1e-9);
+        let results = Results::of(stats, secs);
+        let mut summary = Summary {
+            url: info.url,
+            unix_socket: info.unix_socket,
+            tls: info.tls,
+            method: info.method,
+            driver: outcome.driver.to_string(),
+            threads: outcome.threads,
+            connections: Connections {
+                requested: info.connections,
+                keep_alive: info.keep_alive,
+                established: stats.established,
+                reconnects: stats.reconnects,
+                added: stats.added,
+                no_local_port: stats.no_local_port,
+            },
+            connect_error: stats.connect_cause.map(|c| c.describe()),
+            tls_answers: stats.tls_answers,
+            duration_s: window,
+            drain_s: drain,
+            interrupted: outcome.interrupted,
+            in_flight: stats.in_flight,
+            concurrency: results.latency.mean / 1e6 * (results.latency.count as f64 / secs),
+            results,
+            connect: latency(&stats.connect, 0),
+            // Sends happen in the window only.
+            rate: info
+                .rate
+                .map(|target| rate_summary(target, stats, window.max(1e-9))),
+            uncorrected: info.rate.map(|_| {
+                stats
+                    .uncorrected
+                    .as_ref()
+                    .map_or_else(Latency::default, |h| latency(h, 0))
+            }),
+            targets: target_summaries(&info.routes, &stats.routes, secs),
+            bytes_read: stats.bytes_read,
+            bytes_written: stats.bytes_written,
+            per_second: per_second(outcome.seconds, info.rate, stats.first_byte.is_some()),
+            slo: None,
+            histogram: histograms(stats, info.rate.is_some()),
+        };
+        summary.slo = info.slo.as_ref().map(|slo| SloVerdict::of(slo, &summary));
+        summary
+    }
+
+    /// Bytes per second over the window and the drain.
+    pub fn read_per_s(&self) -> f64 {
+        self.bytes_read as f64 / self.secs()
+    }
+
+    pub fn written_per_s(&self) -> f64 {
+        self.bytes_written as f64 / self.secs()
+    }
+
+    fn secs(&self) -> f64 {
+        (self.duration_s + self.drain_s).max(1e-9)
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+/// The seconds as saved: each names the rate's target, and first-byte times are null
+/// without `--first-byte` (and 0 in a second without responses with it).
+fn per_second(mut rows: Vec<SecondRow>, rate: Option<f64>, timed: bool) -> Vec<SecondRow> {
+    for row in &mut rows {
+        row.target = rate;
+        row.first_byte_p50_us = timed.then(|| row.first_byte_p50_us.unwrap_or(0.0));
+        row.first_byte_p99_us = timed.then(|| row.first_byte_p99_us.unwrap_or(0.0));
+    }
+    rows
+}
+
+fn histograms(stats: &Stats, rate: bool) -> Histograms {
+    let rated = |h: &Option<Histogram<u64>>| {
+        rate.then(|| h.as_ref().map_or_else(String::new, encode_histogram))
+    };
+    Histograms {
+        unit: "ns".into(),
+        encoding: "hdrhistogram-v2-deflate-base64".into(),
+        data: encode_histogram(&stats.latency),
+        connect_data: encode_histogram(&stats.connect),
+        first_byte_data: stats.first_byte.as_ref().map(encode_histogram),
+        uncorrected_data: rated(&stats.uncorrected),
+        send_lag_data: rated(&stats.send_lag),
+    }
+}
+
+fn target_summaries(routes: &[Route], stats: &[Stats], secs: f64) -> Vec<TargetSummary> {
+    let total_weight: u64 = routes.iter().map(|r| r.weight).sum();
+    routes
+        .iter()
+        .zip(stats)
+        .map(|(route, stats)| TargetSummary {
+            name: route.name.clone(),
+            method: route.method.clone(),
+            path: route.path.clone(),
+            weight: route.weight,
+            share_pct: percent(route.weight, total_weight),
+            results: Results::of(stats, secs),
+            histogram: encode_histogram(&stats.latency),
+            first_byte_histogram: stats.first_byte.as_ref().map(encode_histogram),
+        })
+        .collect()
+}
+
+fn rate_summary(target: f64, stats: &Stats, secs: f64) -> RateSummary {
+    let send_rate = stats.sent as f64 / secs;
+    let lag = |q: f64| {
+        stats
+            .send_lag
+            .as_ref()
+            .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1e3)
+    };
+    RateSummary {
+        target,
+        sent: stats.sent,
+        send_rate,
+        shortfall_pct: (100.0 * (1.0 - send_rate / target)).max(0.0),
+        send_lag_us: SendLag {
+            p99: lag(0.99),
+            max: lag(1.0),
+        },
+        late: stats.late,
+        connections_used: stats.peak_connections,
+        connection_limited: stats.capped > 0,
+    }
+}
+
+fn latency(hist: &Histogram<u64>, over_range: u64) -> Latency {
+    if hist.is_empty() {
+        return Latency {
+            over_range,
+            ..Latency::default()
+        };
+    }
+    let us = |ns: u64| ns as f64 / 1e3;
+    Latency {
+        count: hist.len(),
+        min: us(hist.min()),
+        mean: hist.mean() / 1e3,
+        stdev: hist.stdev() / 1e3,
+        p50: us(hist.value_at_quantile(0.50)),
+        p90: us(hist.value_at_quantile(0.90)),
+        p95: us(hist.value_at_quantile(0.95)),
+        p99: us(hist.value_at_quantile(0.99)),
+        p999: us(hist.value_at_quantile(0.999)),
+        max: us(hist.max()),
+        over_range,
+        spectrum: hist
+            .iter_quantiles(5)
+            .map(|v| (v.quantile_iterated_to(), us(v.value_iterated_to())))
+            .collect(),
+    }
+}
+
+fn encode_histogram(hist: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    match V2DeflateSerializer::new().serialize(hist, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
+        Err(_) => String::new(),
+    }
+}
+
+/// Decodes a histogram written by `encode_histogram` (for merging results later).
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| e.to_string())?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("{e:?}"))
+}

@@ -1,0 +1,13 @@
+//! From the command line to a plan: flags (`cli`), the validated settings (`config`), the
+//! target URL and the request mix, the health check and the open-files limit, and the plan
+//! the engine runs; `app` runs it (or a sweep of runs) and hands the summary to the writers.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod limits;
+pub mod mix;
+pub mod plan;
+pub mod sweep;
+pub mod target;
