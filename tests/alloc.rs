@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use blast::run::config::{Config, Driver};
-use blast::run::target::Target;
+use blast::run::url::Url;
 
 struct Counting;
 
@@ -68,7 +68,7 @@ fn allocation_free_server() -> String {
 
 /// A run against `url` on 2 cores with the `prediction` check on.
 fn checked_config(url: &str) -> Config {
-    let mut config = Config::new(Target::parse(url).unwrap());
+    let mut config = Config::new(Url::parse(url).unwrap());
     config.threads = Some(2);
     config.expect.json = vec![blast::check::JsonExpectation::parse("prediction=0|1").unwrap()];
     config
@@ -94,7 +94,7 @@ fn allocations_of_mix(url: &str, requests: u64, driver: Driver, mix: Option<&str
     let mut config = checked_config(url);
     if let Some(text) = mix {
         let defaults = blast::run::mix::Defaults {
-            target: &config.target,
+            url: &config.url,
             headers: &[],
             expect: &config.expect,
         };

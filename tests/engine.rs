@@ -32,7 +32,7 @@ fn sends_the_exact_request_bytes_and_counts_every_response() {
         let summary = run(config.clone(), driver);
 
         let expected =
-            blast::http::request::build(&config.target, &config.request, &config.request.bodies[0]);
+            blast::http::request::build(&config.url, &config.request, &config.request.bodies[0]);
         assert_eq!(
             *server.first_request.lock().unwrap(),
             expected,
@@ -307,9 +307,8 @@ fn unix_socket_stalls_and_refusals_are_counted() {
                 }
             }
         });
-        let mut config =
-            Config::new(blast::run::target::Target::parse("http://localhost/").unwrap());
-        config.target.unix_socket = Some(stalling.clone());
+        let mut config = Config::new(blast::run::url::Url::parse("http://localhost/").unwrap());
+        config.url.unix_socket = Some(stalling.clone());
         config.connections = 4;
         config.threads = Some(2);
         config.timeout = Duration::from_millis(200);
@@ -331,7 +330,7 @@ fn unix_socket_stalls_and_refusals_are_counted() {
         stop.store(true, Ordering::Relaxed);
         holder.join().unwrap();
 
-        config.target.unix_socket = Some(refusing.clone());
+        config.url.unix_socket = Some(refusing.clone());
         config.duration = Some(Duration::from_millis(500));
         let summary = run(config, driver);
         let refused = errors(&summary, "connect");
@@ -352,8 +351,7 @@ fn a_refused_server_is_retried_with_backoff_not_a_spin() {
         listener.local_addr().unwrap().port()
     };
     for driver in DRIVERS {
-        let target =
-            blast::run::target::Target::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let target = blast::run::url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
         let mut config = Config::new(target);
         config.connections = 4;
         config.threads = Some(2);
@@ -402,7 +400,7 @@ fn bodies_are_sent_in_turn_and_large_requests_whole() {
         let summary = run(config.clone(), driver);
         assert_eq!((summary.successes, summary.failures), (7, 0), "{driver:?}");
         let request_len =
-            |body: &[u8]| blast::http::request::build(&config.target, &config.request, body).len();
+            |body: &[u8]| blast::http::request::build(&config.url, &config.request, body).len();
         let cycle: Vec<usize> = config
             .request
             .bodies

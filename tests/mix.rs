@@ -10,7 +10,7 @@ use blast::results::slo::Slo;
 use blast::results::summary::{Summary, TargetSummary};
 use blast::run::config::{Config, Driver};
 use blast::run::mix::{self, Defaults};
-use blast::run::target::Target;
+use blast::run::url::Url;
 use blast::serve::faults::Faults;
 use common::{Behavior, DRIVERS, blast, errors, prediction_rule, run_on, scratch};
 
@@ -23,14 +23,14 @@ const MIX: &str = r#"
 "#;
 
 fn mix_config(url: &str, text: &str, requests: u64) -> Config {
-    let mut config = Config::new(Target::parse(url).unwrap());
+    let mut config = Config::new(Url::parse(url).unwrap());
     config.connections = 4;
     config.threads = Some(1);
     config.requests = Some(requests);
     config.duration = Some(Duration::from_secs(20));
     config.expect = prediction_rule();
     let defaults = Defaults {
-        target: &config.target,
+        url: &config.url,
         headers: &[],
         expect: &config.expect,
     };
@@ -186,7 +186,7 @@ fn lines_go_out_as_written_in_weighted_order() {
     config.connections = 1;
     config.request.headers = vec![("X-Run".into(), "1".into())];
     let defaults = Defaults {
-        target: &config.target,
+        url: &config.url,
         headers: &config.request.headers,
         expect: &config.expect,
     };

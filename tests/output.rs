@@ -20,7 +20,7 @@ use blast::results::stats::{
 };
 use blast::results::summary::Summary;
 use blast::run::config::Config;
-use blast::run::target::Target;
+use blast::run::url::Url;
 use regex::Regex;
 use serde_json::Value;
 
@@ -49,7 +49,7 @@ fn golden(name: &str, actual: &str) {
 /// each failure kind, and in rate mode the send-side numbers; judged against `slo` if given.
 /// The closed loop times first bytes too (`--first-byte`), at two thirds of each latency.
 fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
-    let mut config = Config::new(Target::parse("http://127.0.0.1:8000/predict").unwrap());
+    let mut config = Config::new(Url::parse("http://127.0.0.1:8000/predict").unwrap());
     config.connections = 64;
     config.rate = rate;
     config.slo = slo.map(|text| Slo::parse(text).unwrap());
@@ -122,14 +122,14 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
 /// them a failed connect) and `health` (200s and a 503). With a rate, a step of a sweep,
 /// `predict`'s latency growing with the rate.
 fn mix_summary(rate: Option<f64>) -> Summary {
-    let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+    let mut config = Config::new(Url::parse("http://127.0.0.1:8000/").unwrap());
     config.connections = 8;
     config.rate = rate;
     let slower = rate.map_or(1, |r| r as u64 / 100);
     let lines = "{\"name\": \"predict\", \"path\": \"/predict\", \"body\": {\"x\": 1}, \"weight\": 3}\n\
                  {\"name\": \"health\", \"path\": \"/health\", \"expect_status\": \"200\"}";
     let defaults = blast::run::mix::Defaults {
-        target: &config.target,
+        url: &config.url,
         headers: &[],
         expect: &config.expect,
     };
@@ -139,14 +139,14 @@ fn mix_summary(rate: Option<f64>) -> Summary {
     } else {
         Stats::default()
     };
-    stats.routes = vec![Stats::route(), Stats::route()];
+    stats.targets = vec![Stats::target(), Stats::target()];
     // First bytes are timed (`--first-byte`): at half of each latency.
     stats.first_byte = Some(new_histogram(LATENCY_SIGFIG));
-    for route in &mut stats.routes {
-        route.first_byte = Some(growing_histogram());
+    for target in &mut stats.targets {
+        target.first_byte = Some(growing_histogram());
     }
     for i in 0..400u64 {
-        let (route, ns, status) = match i % 4 {
+        let (target, ns, status) = match i % 4 {
             3 => (1, 50_000 + i * 100, if i == 399 { 503 } else { 200 }),
             _ => (0, (400_000 + i * 1_000) * slower, 200),
         };
@@ -158,10 +158,10 @@ fn mix_summary(rate: Option<f64>) -> Summary {
             }
             s.record_response(status, failure);
         };
-        respond(&mut stats.routes[route]);
+        respond(&mut stats.targets[target]);
         respond(&mut stats);
     }
-    stats.routes[0].record_error(ErrorKind::Connect);
+    stats.targets[0].record_error(ErrorKind::Connect);
     stats.record_error(ErrorKind::Connect);
     stats.sent = 401 * u64::from(rate.is_some());
     stats.bytes_read = 400 * 120;

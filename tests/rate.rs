@@ -9,12 +9,12 @@ use std::time::Duration;
 use blast::results::summary::Summary;
 use blast::run::app;
 use blast::run::config::Config;
-use blast::run::target::Target;
+use blast::run::url::Url;
 use blast::serve::faults::{Delay, Faults};
 use common::{Behavior, Server as TestServer};
 
 fn rate_config(url: &str, rate: f64, seconds: f64) -> Config {
-    let mut config = Config::new(Target::parse(url).unwrap());
+    let mut config = Config::new(Url::parse(url).unwrap());
     config.connections = 16;
     config.threads = Some(2);
     config.rate = Some(rate);

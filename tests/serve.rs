@@ -9,15 +9,14 @@ use std::time::Duration;
 use blast::results::summary::Summary;
 use blast::run::app;
 use blast::run::config::{Config, Driver};
-use blast::run::target::Target;
+use blast::run::url::Url;
 use blast::serve::faults::{Delay, Faults};
 use blast::serve::{ServeConfig, ServeStats, Server};
 use blast::tls::Trust;
 use common::errors;
 
 fn client(server: &Server, requests: u64) -> Config {
-    let mut config =
-        Config::new(Target::parse(&format!("http://{}/predict", server.addr)).unwrap());
+    let mut config = Config::new(Url::parse(&format!("http://{}/predict", server.addr)).unwrap());
     config.connections = 4;
     config.threads = Some(1);
     config.requests = Some(requests);
@@ -260,7 +259,7 @@ fn streamed_answers_time_their_first_token() {
             "http://{}/generate?tokens=12&first_ms=30&delay_ms=3",
             server.addr
         );
-        let mut config = Config::new(Target::parse(&url).unwrap());
+        let mut config = Config::new(Url::parse(&url).unwrap());
         config.connections = 4;
         config.threads = Some(1);
         config.requests = Some(40);
@@ -349,14 +348,14 @@ fn serves_https_with_a_certificate() {
         assert!(!answer.starts_with(b"HTTP"), "{answer:?}");
 
         let mut config = client(&server, 500);
-        config.target = Target::parse(&format!("https://{}/predict", server.addr)).unwrap();
+        config.url = Url::parse(&format!("https://{}/predict", server.addr)).unwrap();
         config.trust = Trust::Cacert(certs.join("ca.pem"));
         config.driver = driver;
         config.request.no_keepalive = no_keepalive;
         let summary = app::run(&config).unwrap();
         assert_eq!(summary.tls.as_ref().expect("negotiated").version, "TLSv1.3");
         let mut stream = config.clone();
-        stream.target = Target::parse(&format!(
+        stream.url = Url::parse(&format!(
             "https://{}/generate?tokens=3&first_ms=20&delay_ms=1",
             server.addr
         ))
@@ -393,7 +392,7 @@ fn serves_https_with_a_certificate() {
     serve.tls = Some(tls);
     let server = Server::start(serve).unwrap();
     let mut config = client(&server, 60);
-    config.target = Target::parse(&format!("https://{}/predict", server.addr)).unwrap();
+    config.url = Url::parse(&format!("https://{}/predict", server.addr)).unwrap();
     config.trust = Trust::Cacert(certs.join("ca.pem"));
     config.request.bodies = vec![vec![b'7'; 700_000]];
     let (summary, stats) = run(server, &config);

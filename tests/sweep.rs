@@ -7,13 +7,12 @@ use std::time::Duration;
 use blast::results::slo::Slo;
 use blast::run::app;
 use blast::run::config::{Config, Sweep};
-use blast::run::target::Target;
+use blast::run::url::Url;
 use blast::serve::Server;
 use blast::serve::faults::{Delay, Faults};
 
 fn config(server: &Server) -> Config {
-    let mut config =
-        Config::new(Target::parse(&format!("http://{}/predict", server.addr)).unwrap());
+    let mut config = Config::new(Url::parse(&format!("http://{}/predict", server.addr)).unwrap());
     config.threads = Some(1);
     config.duration = Some(Duration::from_secs(1));
     config

@@ -49,7 +49,7 @@ fn sends_the_exact_requests_and_checks_every_response() {
             summary.errors
         );
         let expected =
-            blast::http::request::build(&config.target, &config.request, &config.request.bodies[0]);
+            blast::http::request::build(&config.url, &config.request, &config.request.bodies[0]);
         assert_eq!(
             *server.first_request.lock().unwrap(),
             expected,
@@ -180,11 +180,9 @@ fn stalls_are_counted_not_waited_on() {
         // Accepts, and never says a word of TLS.
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut config = server.config("/");
-        config.target = blast::run::target::Target::parse(&format!(
-            "https://{}/",
-            silent.local_addr().unwrap()
-        ))
-        .unwrap();
+        config.url =
+            blast::run::url::Url::parse(&format!("https://{}/", silent.local_addr().unwrap()))
+                .unwrap();
         config.trust = Trust::Any;
         config.connect_timeout = Duration::from_millis(200);
         config.duration = Some(Duration::from_millis(1000));

@@ -510,7 +510,7 @@ mod tests {
     use super::*;
     use crate::run::config::Config;
     use crate::run::plan::Plan;
-    use crate::run::target::Target;
+    use crate::run::url::Url;
 
     /// The task's state is what every response touches: at hundreds of connections per core
     /// each of its cache lines is a miss (docs/benchmarks.md, the cache-miss sections). A
@@ -520,7 +520,7 @@ mod tests {
     /// A change that grows either must say why, here.
     #[test]
     fn the_connection_task_stays_within_its_cache_lines() {
-        let config = Config::new(Target::parse("http://127.0.0.1:9/").unwrap());
+        let config = Config::new(Url::parse("http://127.0.0.1:9/").unwrap());
         let plan = Arc::new(Plan::new(&config).unwrap());
         let share = plan.cores[0].clone();
         let worker = Worker::new(

@@ -25,7 +25,7 @@ use monoio::time::timeout_at;
 use crate::engine::signal;
 use crate::engine::ticker::Ticks;
 use crate::run::plan::Plan;
-use crate::run::target::Endpoint;
+use crate::run::url::Endpoint;
 use crate::tls::Tls;
 use crate::tls::stream::TlsStream;
 
@@ -43,7 +43,7 @@ pub enum ConnectError {
 /// Why a connect failed, as the report names it once (the first of a run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
-    /// The system's error: refused, no route, reset, ...
+    /// The system's error: refused, no target, reset, ...
     Os(i32),
     /// Not done within `--connect-timeout`.
     TimedOut,

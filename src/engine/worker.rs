@@ -118,11 +118,11 @@ impl Worker {
             Stats::default()
         };
         stats.established = opened.iter().flatten().count() as u64;
-        stats.routes = vec![Stats::route(); plan.routes.len()];
+        stats.targets = vec![Stats::target(); plan.targets.len()];
         if plan.first_byte {
             // The whole run's histogram comes from the per-second recorder at the end.
-            for route in &mut stats.routes {
-                route.first_byte = Some(crate::results::stats::growing_histogram());
+            for target in &mut stats.targets {
+                target.first_byte = Some(crate::results::stats::growing_histogram());
             }
         }
         let seconds = SecondRecorder::new(series, from, plan.first_byte);
@@ -311,14 +311,14 @@ impl Worker {
             crate::results::stats::record_latency(hist, now.since(sent));
         }
         // `--targets`: the request's target counts it too.
-        if let Some(route) = self.route_stats(&mut stats, request) {
+        if let Some(target) = self.target_stats(&mut stats, request) {
             if let Some(ns) = latency {
-                route.over_range += u64::from(crate::results::stats::record_latency(
-                    &mut route.latency,
+                target.over_range += u64::from(crate::results::stats::record_latency(
+                    &mut target.latency,
                     ns,
                 ));
             }
-            route.record(status, failure);
+            target.record(status, failure);
         }
         latency
     }
@@ -386,8 +386,8 @@ impl Worker {
         self.seconds.borrow_mut().record_first_byte(ns);
         let mut stats = self.stats.borrow_mut();
         if let Some(hist) = self
-            .route_stats(&mut stats, request)
-            .and_then(|route| route.first_byte.as_mut())
+            .target_stats(&mut stats, request)
+            .and_then(|target| target.first_byte.as_mut())
         {
             crate::results::stats::record_latency(hist, ns);
         }
@@ -395,11 +395,11 @@ impl Worker {
 
     /// `--targets`: the counts of request `request`'s target (`None` without a mix, which
     /// then reads nothing more).
-    fn route_stats<'a>(&self, stats: &'a mut Stats, request: u32) -> Option<&'a mut Stats> {
-        if stats.routes.is_empty() {
+    fn target_stats<'a>(&self, stats: &'a mut Stats, request: u32) -> Option<&'a mut Stats> {
+        if stats.targets.is_empty() {
             return None;
         }
-        Some(&mut stats.routes[self.plan.requests[request as usize].route as usize])
+        Some(&mut stats.targets[self.plan.requests[request as usize].target as usize])
     }
 
     /// Runs until the deadline or Ctrl-C, expiring timed-out requests on every tick, and in

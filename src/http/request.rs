@@ -2,7 +2,7 @@
 //! connection on every core: one request, one per body of `--body-lines`, or one per line
 //! of `--targets`.
 
-use crate::run::target::Target;
+use crate::run::url::Url;
 
 /// What the user asked to send.
 #[derive(Clone, Debug, Default)]
@@ -26,12 +26,12 @@ const BODY_METHODS: &[&str] = &["POST", "PUT", "PATCH"];
 
 /// Serializes the request with `body` to the URL's path. Validation of names and values
 /// happened in `cli`.
-pub fn build(target: &Target, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
-    build_at(target, &target.path, spec, body)
+pub fn build(url: &Url, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
+    build_at(url, &url.path, spec, body)
 }
 
 /// Serializes the request with `body` to `path` (a `--targets` line's) on the URL's host.
-pub fn build_at(target: &Target, path: &str, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
+pub fn build_at(url: &Url, path: &str, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + body.len());
     push_line(&mut out, &format!("{} {path} HTTP/1.1", spec.method));
     let has = |name: &str| {
@@ -40,7 +40,7 @@ pub fn build_at(target: &Target, path: &str, spec: &RequestSpec, body: &[u8]) ->
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     };
     if !has("host") {
-        push_header(&mut out, "Host", &target.authority);
+        push_header(&mut out, "Host", &url.authority);
     }
     if !has("user-agent") {
         push_header(
@@ -135,8 +135,8 @@ pub fn parse_header(text: &str) -> Result<(String, String), String> {
 mod tests {
     use super::*;
 
-    fn target() -> Target {
-        Target::parse("http://127.0.0.1:8000/predict?x=1").unwrap()
+    fn target() -> Url {
+        Url::parse("http://127.0.0.1:8000/predict?x=1").unwrap()
     }
 
     fn spec(method: &str, headers: &[(&str, &str)], body: &str) -> RequestSpec {

@@ -18,7 +18,7 @@ use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
 use crate::results::summary::{Results, RunInfo, Summary, TargetSummary, decode_histogram};
-use crate::run::plan::Route;
+use crate::run::plan::Target;
 
 /// One report read back.
 struct Part {
@@ -46,7 +46,7 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
                 part.info.method, part.info.url, info.method, info.url
             ));
         }
-        if part.info.routes != info.routes {
+        if part.info.targets != info.targets {
             return Err(format!(
                 "'{path}' is a run of another --targets mix (its target names, methods, paths \
                  or weights differ): merge runs of one mix"
@@ -88,7 +88,7 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
         add_outcome(&mut outcome, part.outcome);
     }
     if let Some(slo) = &slo {
-        let names: Vec<&str> = info.routes.iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = info.targets.iter().map(|r| r.name.as_str()).collect();
         if let Some(name) = slo.unknown_target(&names) {
             return Err(format!(
                 "--slo names target '{name}', which the reports do not have (their targets: {})",
@@ -231,8 +231,8 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         }
     }
     count_outcomes(&report.results, &mut stats);
-    let (routes, route_stats) = targets(&report.targets, &bad)?;
-    stats.routes = route_stats;
+    let (targets, target_stats) = targets(&report.targets, &bad)?;
+    stats.targets = target_stats;
     let c = &report.connections;
     stats.bytes_read = report.bytes_read;
     stats.bytes_written = report.bytes_written;
@@ -271,7 +271,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         keep_alive: c.keep_alive,
         rate: report.rate.map(|r| r.target),
         slo,
-        routes,
+        targets,
     };
     Ok(Part { info, outcome })
 }
@@ -298,9 +298,9 @@ fn count_outcomes(results: &Results, stats: &mut Stats) {
 fn targets(
     saved: &[TargetSummary],
     bad: &dyn Fn(&str) -> String,
-) -> Result<(Vec<Route>, Vec<Stats>), String> {
+) -> Result<(Vec<Target>, Vec<Stats>), String> {
     let read = |(i, t): (usize, &TargetSummary)| {
-        let route = Route {
+        let target = Target {
             name: t.name.clone(),
             method: t.method.clone(),
             path: t.path.clone(),
@@ -309,13 +309,13 @@ fn targets(
         let hist = |key: &str, text: &str| {
             decode_into(text, growing_histogram()).ok_or_else(|| bad(&format!("targets.{i}.{key}")))
         };
-        let mut stats = Stats::route();
+        let mut stats = Stats::target();
         stats.latency = hist("histogram", &t.histogram)?;
         stats.first_byte = (t.first_byte_histogram.as_deref())
             .map(|text| hist("first_byte_histogram", text))
             .transpose()?;
         count_outcomes(&t.results, &mut stats);
-        Ok((route, stats))
+        Ok((target, stats))
     };
     let pairs = saved.iter().enumerate().map(read);
     pairs

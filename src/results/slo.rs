@@ -249,13 +249,13 @@ mod tests {
     use crate::engine::RunOutcome;
     use crate::results::stats::{ErrorKind, Stats, record_latency};
     use crate::run::config::Config;
-    use crate::run::target::Target;
+    use crate::run::url::Url;
     use std::time::Duration;
 
     /// A one-second closed-loop run: a response for each latency (in ms), the first
     /// `failed` of them failing their status check; judged against `slo`.
     fn judged(latencies_ms: &[u64], failed: usize, slo: &str) -> Option<String> {
-        let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+        let mut config = Config::new(Url::parse("http://127.0.0.1:8000/").unwrap());
         config.slo = Some(Slo::parse(slo).unwrap());
         let mut stats = Stats::default();
         for (i, ms) in latencies_ms.iter().enumerate() {
@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn first_byte_bounds_judge_the_first_byte_times() {
         let verdict = |timed: bool, slo: &str| {
-            let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+            let mut config = Config::new(Url::parse("http://127.0.0.1:8000/").unwrap());
             config.slo = Some(Slo::parse(slo).unwrap());
             let mut stats = Stats::default();
             stats.first_byte = timed.then(|| crate::results::stats::new_histogram(3));
@@ -402,26 +402,26 @@ mod tests {
     /// A target's bound is judged on that target's requests alone, and its miss names it.
     #[test]
     fn a_target_bound_judges_that_target() {
-        let mut config = Config::new(Target::parse("http://127.0.0.1:8000/").unwrap());
+        let mut config = Config::new(Url::parse("http://127.0.0.1:8000/").unwrap());
         let lines =
             "{\"name\": \"slow\", \"path\": \"/slow\"}\n{\"name\": \"fast\", \"path\": \"/fast\"}";
         let defaults = crate::run::mix::Defaults {
-            target: &config.target,
+            url: &config.url,
             headers: &[],
             expect: &config.expect,
         };
         config.mix = Some(crate::run::mix::parse(lines, &defaults).unwrap());
         let mut stats = Stats::default();
-        stats.routes = vec![Stats::route(), Stats::route()];
+        stats.targets = vec![Stats::target(), Stats::target()];
         // slow: 50 responses of 100 ms, one of them a 500; fast: 50 of 1 ms.
         for i in 0..100u64 {
-            let (route, ms) = if i % 2 == 0 { (0, 100) } else { (1, 1) };
+            let (target, ms) = if i % 2 == 0 { (0, 100) } else { (1, 1) };
             let failure = (i == 0).then_some(ErrorKind::Status);
             let respond = |s: &mut Stats| {
                 record_latency(&mut s.latency, ms * 1_000_000);
                 s.record_response(if i == 0 { 500 } else { 200 }, failure);
             };
-            respond(&mut stats.routes[route]);
+            respond(&mut stats.targets[target]);
             respond(&mut stats);
         }
         let verdict = |slo: &str| {

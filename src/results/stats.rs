@@ -15,7 +15,7 @@ pub const SEND_LAG_SIGFIG: u8 = 2;
 pub const CONNECT_SIGFIG: u8 = 2;
 /// Significant figures of each `--targets` name's latency histogram: 1% (an eighth of the
 /// memory of 0.1%, for up to `mix::MAX_NAMES` names on every core).
-pub const ROUTE_SIGFIG: u8 = 2;
+pub const TARGET_SIGFIG: u8 = 2;
 
 /// Why a request failed. Order is the report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,9 +124,9 @@ pub struct Stats {
     /// Rate mode: ticks on which slots were overdue and `--max-connections` allowed no more
     /// connections (the server, not the client, held the schedule back).
     pub capped: u64,
-    /// `--targets`: the same counts for each target name, by `Plan::routes` index (only
+    /// `--targets`: the same counts for each target name, by `Plan::targets` index (only
     /// `latency`, `over_range`, `successes`, `errors` and the statuses are kept).
-    pub routes: Vec<Stats>,
+    pub targets: Vec<Stats>,
 }
 
 /// A request sent later than this after its slot counts as late (missed its slot).
@@ -164,7 +164,7 @@ impl Stats {
             late: 0,
             peak_connections: 0,
             capped: 0,
-            routes: Vec::new(),
+            targets: Vec::new(),
         }
     }
 }
@@ -178,7 +178,7 @@ pub fn new_histogram(sigfig: u8) -> Histogram<u64> {
 /// A histogram that starts small and grows to the largest latency recorded, at most the
 /// run's bound: a `--targets` name's (there may be hundreds, on every core).
 pub fn growing_histogram() -> Histogram<u64> {
-    Histogram::new(ROUTE_SIGFIG).expect("static histogram precision is valid")
+    Histogram::new(TARGET_SIGFIG).expect("static histogram precision is valid")
 }
 
 /// Records into `hist`, clamping to the range (growing a growing histogram up to it);
@@ -193,7 +193,7 @@ pub fn record_latency(hist: &mut Histogram<u64>, ns: u64) -> bool {
 
 impl Stats {
     /// The counts of one `--targets` name: its histograms start small and grow as needed.
-    pub fn route() -> Stats {
+    pub fn target() -> Stats {
         Stats::with(growing_histogram(), growing_histogram())
     }
 
@@ -303,12 +303,12 @@ impl Stats {
             .add(&other.connect)
             .expect("identical histogram bounds");
         self.in_flight += other.in_flight;
-        if self.routes.is_empty() {
-            self.routes = other.routes.clone();
+        if self.targets.is_empty() {
+            self.targets = other.targets.clone();
         } else {
-            self.routes
+            self.targets
                 .iter_mut()
-                .zip(&other.routes)
+                .zip(&other.targets)
                 .for_each(|(a, b)| a.merge(b));
         }
     }

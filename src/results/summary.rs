@@ -13,7 +13,7 @@ use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::{ErrorKind, Stats};
 use crate::run::config::Config;
-use crate::run::plan::{Plan, Route};
+use crate::run::plan::{Plan, Target};
 use crate::tls::Negotiated;
 
 /// Latency figures in microseconds, over complete responses.
@@ -177,7 +177,7 @@ pub struct TargetSummary {
     /// The sum of its lines' weights, and that as a share of the mix's, in percent.
     pub weight: u64,
     pub share_pct: f64,
-    /// Its latencies at 1% precision (`stats::ROUTE_SIGFIG`).
+    /// Its latencies at 1% precision (`stats::TARGET_SIGFIG`).
     #[serde(flatten)]
     pub results: Results,
     /// Its latency histogram, encoded like `Histograms::data`, so that mixes merge exactly.
@@ -327,15 +327,15 @@ pub struct RunInfo {
     pub rate: Option<f64>,
     pub slo: Option<Slo>,
     /// `--targets`: the target names (empty without).
-    pub routes: Vec<Route>,
+    pub targets: Vec<Target>,
 }
 
 impl RunInfo {
     pub fn of(config: &Config) -> RunInfo {
         RunInfo {
-            url: config.target.url(),
+            url: config.url.url(),
             unix_socket: config
-                .target
+                .url
                 .unix_socket
                 .as_ref()
                 .map(|p| p.display().to_string()),
@@ -348,7 +348,7 @@ impl RunInfo {
             keep_alive: !config.request.no_keepalive,
             rate: config.rate,
             slo: config.slo.clone(),
-            routes: Plan::routes_of(config),
+            targets: Plan::targets_of(config),
         }
     }
 }
@@ -406,7 +406,7 @@ impl Summary {
                     .as_ref()
                     .map_or_else(Latency::default, |h| latency(h, 0))
             }),
-            targets: target_summaries(&info.routes, &stats.routes, secs),
+            targets: target_summaries(&info.targets, &stats.targets, secs),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
             per_second: per_second(outcome.seconds, info.rate, stats.first_byte.is_some()),
@@ -465,17 +465,17 @@ fn histograms(stats: &Stats, rate: bool) -> Histograms {
     }
 }
 
-fn target_summaries(routes: &[Route], stats: &[Stats], secs: f64) -> Vec<TargetSummary> {
-    let total_weight: u64 = routes.iter().map(|r| r.weight).sum();
-    routes
+fn target_summaries(targets: &[Target], stats: &[Stats], secs: f64) -> Vec<TargetSummary> {
+    let total_weight: u64 = targets.iter().map(|r| r.weight).sum();
+    targets
         .iter()
         .zip(stats)
-        .map(|(route, stats)| TargetSummary {
-            name: route.name.clone(),
-            method: route.method.clone(),
-            path: route.path.clone(),
-            weight: route.weight,
-            share_pct: percent(route.weight, total_weight),
+        .map(|(target, stats)| TargetSummary {
+            name: target.name.clone(),
+            method: target.method.clone(),
+            path: target.path.clone(),
+            weight: target.weight,
+            share_pct: percent(target.weight, total_weight),
             results: Results::of(stats, secs),
             histogram: encode_histogram(&stats.latency),
             first_byte_histogram: stats.first_byte.as_ref().map(encode_histogram),

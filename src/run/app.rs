@@ -14,8 +14,8 @@ use crate::run::limits;
 use crate::run::plan::Plan;
 use crate::run::plan::format_cpus;
 use crate::run::sweep::Search;
-use crate::run::target::Endpoint;
-use crate::run::target::Target;
+use crate::run::url::Endpoint;
+use crate::run::url::Url;
 use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::tls;
 use std::net::SocketAddr;
@@ -30,7 +30,7 @@ pub const EXIT_USAGE: i32 = 2;
 pub fn run(config: &Config) -> Result<Summary, String> {
     limits::ensure_open_files(config.connections)?;
     if let Some(health) = &config.health {
-        let target = health::health_target(&config.target, health)?;
+        let target = health::health_target(&config.url, health)?;
         health::check(
             &target,
             &config.trust,
@@ -201,7 +201,7 @@ pub fn demo(config: &mut Config) -> Result<Summary, String> {
     serve.threads = Some(1);
     serve.cpus = (!server_cpus.is_empty()).then_some(server_cpus.clone());
     let server = Server::start(serve)?;
-    config.target = Target::parse(&format!("http://{}/predict", server.addr))?;
+    config.url = Url::parse(&format!("http://{}/predict", server.addr))?;
     config.cpus = (!client_cpus.is_empty()).then_some(client_cpus.clone());
     eprintln!(
         "blast demo: built-in target at {} on CPU {}, blast on CPU {}",

@@ -13,7 +13,7 @@ use crate::results::slo::Slo;
 use crate::run::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
 use crate::run::mix;
 use crate::run::plan::parse_cpus;
-use crate::run::target::Target;
+use crate::run::url::Url;
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::tls::Trust;
@@ -513,7 +513,7 @@ fn share(flag: &str, text: &str) -> Result<f64, String> {
 
 /// The demo's client: the prediction check on a JSON POST; the target is filled in later.
 fn demo_config(args: DemoArgs) -> Result<Config, String> {
-    let mut config = Config::new(Target::parse("http://127.0.0.1:1/predict")?);
+    let mut config = Config::new(Url::parse("http://127.0.0.1:1/predict")?);
     config.connections = positive("--connections", &args.connections)? as usize;
     config.duration = Some(positive_duration("--duration", &args.duration)?);
     config.request = request_spec(
@@ -586,7 +586,7 @@ fn config(mut cli: RunArgs) -> Result<Config, String> {
         None => None,
     };
     let url = url(cli.url.take(), cli.url_flag.take(), targets.as_ref())?;
-    let mut target = Target::parse(&url)?;
+    let mut target = Url::parse(&url)?;
     target.unix_socket = cli.unix_socket.take().map(Into::into);
     let mut config = Config::new(target);
     config.trust = match (cli.insecure, cli.cacert.take()) {
@@ -717,7 +717,7 @@ fn checks(
             path,
             text,
             &mix::Defaults {
-                target: &config.target,
+                url: &config.url,
                 headers: &config.request.headers,
                 expect: &config.expect,
             },

@@ -6,7 +6,7 @@ use crate::check::Expect;
 use crate::http::request::RequestSpec;
 use crate::results::slo::Slo;
 use crate::run::mix::MixLine;
-use crate::run::target::Target;
+use crate::run::url::Url;
 use crate::tls::Trust;
 
 /// Which monoio driver each core runs.
@@ -49,7 +49,7 @@ pub struct Outputs {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub target: Target,
+    pub url: Url,
     /// With https: how the server's certificate is checked.
     pub trust: Trust,
     pub request: RequestSpec,
@@ -96,10 +96,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults the CLI documents, for `target`.
-    pub fn new(target: Target) -> Config {
+    /// The defaults the CLI documents, for `url`.
+    pub fn new(url: Url) -> Config {
         Config {
-            target,
+            url,
             trust: Trust::System,
             request: RequestSpec {
                 method: "GET".into(),

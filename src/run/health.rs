@@ -10,15 +10,15 @@ use std::time::Duration;
 
 use crate::http::request::{self, RequestSpec};
 use crate::http::response::Framer;
-use crate::run::target::{Endpoint, Target};
+use crate::run::url::{Endpoint, Url};
 use crate::tls::{Tls, Trust};
 
 /// Resolves `--health` against the run's target: a path (`/health`) or a full URL.
-pub fn health_target(target: &Target, health: &str) -> Result<Target, String> {
+pub fn health_target(target: &Url, health: &str) -> Result<Url, String> {
     if health.starts_with('/') {
         Ok(target.with_path(health))
     } else if health.contains("://") {
-        Target::parse(health)
+        Url::parse(health)
     } else {
         Err(format!(
             "invalid --health '{health}' (use a path like /health or a URL)"
@@ -28,7 +28,7 @@ pub fn health_target(target: &Target, health: &str) -> Result<Target, String> {
 
 /// GETs the target with the run's headers; Ok when it answers 2xx within `timeout`.
 pub fn check(
-    target: &Target,
+    target: &Url,
     trust: &Trust,
     headers: &[(String, String)],
     timeout: Duration,

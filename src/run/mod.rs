@@ -10,4 +10,4 @@ pub mod limits;
 pub mod mix;
 pub mod plan;
 pub mod sweep;
-pub mod target;
+pub mod url;

@@ -8,7 +8,7 @@ use crate::check::Expect;
 use crate::http::request::{self, RequestSpec};
 use crate::run::config::{Config, Driver};
 use crate::run::mix::MixLine;
-use crate::run::target::Endpoint;
+use crate::run::url::Endpoint;
 use crate::tls::Tls;
 
 /// One thread's share of the work.
@@ -30,8 +30,8 @@ pub struct CoreShare {
 pub struct Planned {
     /// The bytes every connection hands to the kernel, without copying.
     pub bytes: Box<[u8]>,
-    /// The `--targets` name it is reported under: an index into `Plan::routes`.
-    pub route: u16,
+    /// The `--targets` name it is reported under: an index into `Plan::targets`.
+    pub target: u16,
     /// Its expectations: an index into `Plan::expects`.
     pub expect: u16,
     /// A HEAD request, whose response has no body.
@@ -42,7 +42,7 @@ pub struct Planned {
 
 /// A target name of a `--targets` mix, as the report shows it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Route {
+pub struct Target {
     pub name: String,
     /// The method and path of its lines, or `*` where they differ.
     pub method: String,
@@ -64,7 +64,7 @@ pub struct Plan {
     /// The distinct expectations of the requests (one without `--targets`).
     pub expects: Vec<Expect>,
     /// `--targets`: the names results are broken down by (empty without).
-    pub routes: Vec<Route>,
+    pub targets: Vec<Target>,
     /// Connections are reused (`false`: `--no-keepalive`, one per request).
     pub keep_alive: bool,
     pub timeout: Duration,
@@ -87,17 +87,17 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(config: &Config) -> Result<Plan, String> {
-        let endpoint = config.target.endpoint()?;
-        let target = &config.target;
-        let tls = target
+        let endpoint = config.url.endpoint()?;
+        let url = &config.url;
+        let tls = url
             .tls
-            .then(|| Tls::new(&config.trust, &target.host))
+            .then(|| Tls::new(&config.trust, &url.host))
             .transpose()?;
         let Requests {
             requests,
             order,
             expects,
-            routes,
+            targets,
         } = Requests::of(config)?;
         let cpus = choose_cpus(config.cpus.as_deref())?;
         let threads = config
@@ -130,7 +130,7 @@ impl Plan {
             requests,
             order,
             expects,
-            routes,
+            targets,
             keep_alive: !config.request.no_keepalive,
             timeout: config.timeout,
             drain: config.drain.unwrap_or(config.timeout),
@@ -151,7 +151,7 @@ impl Plan {
     }
 
     /// The target names of `config`'s `--targets` mix (empty without one).
-    pub fn routes_of(config: &Config) -> Vec<Route> {
+    pub fn targets_of(config: &Config) -> Vec<Target> {
         config
             .mix
             .as_deref()
@@ -175,22 +175,22 @@ struct Requests {
     requests: Vec<Planned>,
     order: Vec<u32>,
     expects: Vec<Expect>,
-    routes: Vec<Route>,
+    targets: Vec<Target>,
 }
 
 impl Requests {
     fn of(config: &Config) -> Result<Requests, String> {
         let spec = &config.request;
-        let target = &config.target;
+        let url = &config.url;
         let mut expects: Vec<Expect> = Vec::new();
-        let mut plan = |path: &str, spec: &RequestSpec, body: &[u8], expect: &Expect, route| {
+        let mut plan = |path: &str, spec: &RequestSpec, body: &[u8], expect: &Expect, target| {
             let index = expects.iter().position(|e| e == expect).unwrap_or_else(|| {
                 expects.push(expect.clone());
                 expects.len() - 1
             });
             Planned {
-                bytes: request::build_at(target, path, spec, body).into_boxed_slice(),
-                route,
+                bytes: request::build_at(url, path, spec, body).into_boxed_slice(),
+                target,
                 // At most `mix::MAX_LINES` lines, each with one expectation.
                 expect: index as u16,
                 head: spec.method == "HEAD",
@@ -201,7 +201,7 @@ impl Requests {
             let requests: Vec<Planned> = spec
                 .bodies
                 .iter()
-                .map(|body| plan(&target.path, spec, body, &config.expect, 0))
+                .map(|body| plan(&url.path, spec, body, &config.expect, 0))
                 .collect();
             if u32::try_from(requests.len()).is_err() {
                 return Err("--body-lines holds more than 4,294,967,295 bodies".into());
@@ -211,21 +211,21 @@ impl Requests {
                 requests,
                 order,
                 expects,
-                routes: Vec::new(),
+                targets: Vec::new(),
             });
         };
-        let (line_routes, routes) = group(lines);
+        let (line_targets, targets) = group(lines);
         let requests = lines
             .iter()
-            .zip(line_routes)
-            .map(|(line, route)| {
+            .zip(line_targets)
+            .map(|(line, target)| {
                 let line_spec = RequestSpec {
                     method: line.method.clone(),
                     headers: line.headers.clone(),
                     bodies: Vec::new(),
                     no_keepalive: spec.no_keepalive,
                 };
-                plan(&line.path, &line_spec, &line.body, &line.expect, route)
+                plan(&line.path, &line_spec, &line.body, &line.expect, target)
             })
             .collect();
         let weights: Vec<u64> = lines.iter().map(|l| l.weight).collect();
@@ -233,7 +233,7 @@ impl Requests {
             requests,
             order: weighted_order(&weights),
             expects,
-            routes,
+            targets,
         })
     }
 }
@@ -241,36 +241,36 @@ impl Requests {
 /// Each line's target (an index into the targets), and the targets in order of first
 /// appearance, each with its lines' method and path when they agree (`*` where they differ)
 /// and the sum of their weights. One pass: a mix may hold 100,000 lines.
-fn group(lines: &[MixLine]) -> (Vec<u16>, Vec<Route>) {
+fn group(lines: &[MixLine]) -> (Vec<u16>, Vec<Target>) {
     let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut routes: Vec<Route> = Vec::new();
-    let line_routes = lines
+    let mut targets: Vec<Target> = Vec::new();
+    let line_targets = lines
         .iter()
         .map(|line| {
             let i = *index.entry(&line.name).or_insert_with(|| {
-                routes.push(Route {
+                targets.push(Target {
                     name: line.name.clone(),
                     method: line.method.clone(),
                     path: line.path.clone(),
                     weight: 0,
                 });
-                routes.len() - 1
+                targets.len() - 1
             });
-            let route = &mut routes[i];
+            let target = &mut targets[i];
             for (shown, own) in [
-                (&mut route.method, &line.method),
-                (&mut route.path, &line.path),
+                (&mut target.method, &line.method),
+                (&mut target.path, &line.path),
             ] {
                 if shown != own {
                     *shown = "*".into();
                 }
             }
-            route.weight += line.weight;
+            target.weight += line.weight;
             // At most `mix::MAX_NAMES` names.
             i as u16
         })
         .collect();
-    (line_routes, routes)
+    (line_targets, targets)
 }
 
 /// The rotation for `weights`: index `i` appears `weights[i]` times, spread out (smooth
@@ -465,10 +465,10 @@ mod tests {
 
     #[test]
     fn lines_of_one_name_are_one_target() {
-        let target = crate::run::target::Target::parse("http://127.0.0.1:1/").unwrap();
+        let target = crate::run::url::Url::parse("http://127.0.0.1:1/").unwrap();
         let mut config = Config::new(target);
         let defaults = crate::run::mix::Defaults {
-            target: &config.target,
+            url: &config.url,
             headers: &[],
             expect: &config.expect,
         };
@@ -476,22 +476,22 @@ mod tests {
                       {"path": "/health"}
                       {"name": "item", "path": "/items/2", "weight": 3}"#;
         config.mix = Some(crate::run::mix::parse(text, &defaults).unwrap());
-        let route = |name: &str, method: &str, path: &str, weight| Route {
+        let target = |name: &str, method: &str, path: &str, weight| Target {
             name: name.into(),
             method: method.into(),
             path: path.into(),
             weight,
         };
         assert_eq!(
-            Plan::routes_of(&config),
+            Plan::targets_of(&config),
             [
-                route("item", "GET", "*", 5),
-                route("GET /health", "GET", "/health", 1)
+                target("item", "GET", "*", 5),
+                target("GET /health", "GET", "/health", 1)
             ]
         );
         let plan = Plan::new(&config).unwrap();
-        let routes: Vec<u16> = plan.requests.iter().map(|r| r.route).collect();
-        assert_eq!(routes, [0, 1, 0]);
+        let targets: Vec<u16> = plan.requests.iter().map(|r| r.target).collect();
+        assert_eq!(targets, [0, 1, 0]);
     }
 
     #[test]
@@ -506,7 +506,7 @@ mod tests {
 
     #[test]
     fn plan_spreads_connections_and_requests() {
-        let target = crate::run::target::Target::parse("http://127.0.0.1:1/").unwrap();
+        let target = crate::run::url::Url::parse("http://127.0.0.1:1/").unwrap();
         let mut config = Config::new(target);
         config.connections = 5;
         config.threads = Some(2);

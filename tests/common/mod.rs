@@ -17,7 +17,7 @@ use blast::check::{Expect, JsonExpectation, StatusSet};
 use blast::results::summary::Summary;
 use blast::run::app;
 use blast::run::config::{Config, Driver};
-use blast::run::target::Target;
+use blast::run::url::Url;
 use blast::serve::ServeConfig;
 use blast::serve::faults::Faults;
 use rustls::pki_types::pem::PemObject;
@@ -330,7 +330,7 @@ impl Server {
 
     /// A config for this server with test-friendly defaults: 4 connections, 2 threads, 1 s.
     pub fn config(&self, path: &str) -> Config {
-        let mut config = Config::new(Target::parse(&self.url(path)).unwrap());
+        let mut config = Config::new(Url::parse(&self.url(path)).unwrap());
         config.connections = 4;
         config.threads = Some(2);
         config.duration = Some(Duration::from_secs(1));

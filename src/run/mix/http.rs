@@ -121,7 +121,7 @@ impl Reader<'_> {
         let path = if url.starts_with('/') {
             checked_path(url)?
         } else {
-            same_origin(url, self.defaults.target)?
+            same_origin(url, self.defaults.url)?
         };
         self.draft = Some(Draft {
             method: parse_method(method)?,

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
 use crate::http::request::{parse_header, parse_method};
-use crate::run::target::Target;
+use crate::run::url::Url;
 
 /// Most distinct target names one mix may report (each has its own statistics on every core).
 pub const MAX_NAMES: usize = 256;
@@ -62,7 +62,7 @@ pub struct MixLine {
 
 /// What every line starts from: the URL (its path), the `-H` headers, the expectations.
 pub struct Defaults<'a> {
-    pub target: &'a Target,
+    pub url: &'a Url,
     pub headers: &'a [(String, String)],
     pub expect: &'a Expect,
 }
@@ -175,8 +175,8 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
     let path = match (text(&fields, "path")?, text(&fields, "url")?) {
         (Some(_), Some(_)) => return Err("give 'path' or 'url', not both".into()),
         (Some(path), None) => checked_path(path)?,
-        (None, Some(url)) => same_origin(url, defaults.target)?,
-        (None, None) => defaults.target.path.clone(),
+        (None, Some(url)) => same_origin(url, defaults.url)?,
+        (None, None) => defaults.url.path.clone(),
     };
     let name = match text(&fields, "name")? {
         Some("") => return Err("an empty name".into()),
@@ -206,14 +206,14 @@ fn checked_path(path: &str) -> Result<String, String> {
 
 /// The path of `url`, which must be on the run's scheme, host and port: every request of the
 /// mix goes over the same connections.
-fn same_origin(url: &str, target: &Target) -> Result<String, String> {
-    let parsed = Target::parse(url)?;
-    let origin = |t: &Target| (t.tls, t.host.to_ascii_lowercase(), t.port);
-    if origin(&parsed) != origin(target) {
+fn same_origin(url: &str, run_url: &Url) -> Result<String, String> {
+    let parsed = Url::parse(url)?;
+    let origin = |t: &Url| (t.tls, t.host.to_ascii_lowercase(), t.port);
+    if origin(&parsed) != origin(run_url) {
         return Err(format!(
             "{url} is not on the run's URL's scheme, host and port ({}): a mix goes \
              to one server",
-            target.url()
+            run_url.url()
         ));
     }
     Ok(parsed.path)
@@ -327,7 +327,7 @@ mod tests {
 
     pub(super) fn defaults_parse(text: &str) -> Result<Vec<MixLine>, String> {
         let headers = vec![("X-Run".to_string(), "7".to_string())];
-        let target = Target::parse("http://127.0.0.1:8000/predict").unwrap();
+        let url = Url::parse("http://127.0.0.1:8000/predict").unwrap();
         let expect = Expect {
             json: vec![JsonExpectation::parse("prediction=0|1").unwrap()],
             ..Expect::default()
@@ -335,7 +335,7 @@ mod tests {
         parse(
             text,
             &Defaults {
-                target: &target,
+                url: &url,
                 headers: &headers,
                 expect: &expect,
             },

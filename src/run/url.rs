@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// An `http[s]://host[:port]/path?query` target.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct Url {
     /// `https`: connections speak TLS (see `tls`).
     pub tls: bool,
     /// Host as written in the URL (brackets stripped for IPv6).
@@ -30,10 +30,10 @@ pub enum Endpoint {
     Unix(PathBuf),
 }
 
-impl Target {
+impl Url {
     /// Parses an absolute `http://` or `https://` URL; other schemes are refused with a
     /// reason.
-    pub fn parse(url: &str) -> Result<Target, String> {
+    pub fn parse(url: &str) -> Result<Url, String> {
         if !url.contains("://") {
             return Err(format!("URL '{url}' needs a scheme, e.g. http://{url}"));
         }
@@ -70,7 +70,7 @@ impl Target {
         };
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         let path = if path.is_empty() { "/" } else { path };
-        Ok(Target {
+        Ok(Url {
             tls,
             host: host.to_string(),
             port,
@@ -87,8 +87,8 @@ impl Target {
     }
 
     /// The same server with another path: `--health /health` resolves against the target.
-    pub fn with_path(&self, path: &str) -> Target {
-        Target {
+    pub fn with_path(&self, path: &str) -> Url {
+        Url {
             path: path.to_string(),
             ..self.clone()
         }
@@ -134,26 +134,26 @@ mod tests {
 
     #[test]
     fn parses_urls() {
-        let t = Target::parse("http://127.0.0.1:8000/predict?x=1").unwrap();
+        let t = Url::parse("http://127.0.0.1:8000/predict?x=1").unwrap();
         assert_eq!(t.host, "127.0.0.1");
         assert_eq!(t.port, 8000);
         assert_eq!(t.path, "/predict?x=1");
         assert_eq!(t.authority, "127.0.0.1:8000");
 
-        let t = Target::parse("http://example.com").unwrap();
+        let t = Url::parse("http://example.com").unwrap();
         assert_eq!((t.port, t.path.as_str()), (80, "/"));
 
-        let t = Target::parse("http://[::1]:9000/").unwrap();
+        let t = Url::parse("http://[::1]:9000/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9000));
         assert!(!t.tls);
 
-        let t = Target::parse("https://example.com/predict").unwrap();
+        let t = Url::parse("https://example.com/predict").unwrap();
         assert_eq!(
             (t.tls, t.port, t.authority.as_str()),
             (true, 443, "example.com")
         );
         assert_eq!(t.url(), "https://example.com/predict");
-        let t = Target::parse("https://127.0.0.1:8443").unwrap();
+        let t = Url::parse("https://127.0.0.1:8443").unwrap();
         assert_eq!(
             (t.tls, t.port, t.url().as_str()),
             (true, 8443, "https://127.0.0.1:8443/")
@@ -174,7 +174,7 @@ mod tests {
             ("http://bad host/", "invalid URL"),
         ];
         for (url, want) in cases {
-            let err = Target::parse(url).unwrap_err();
+            let err = Url::parse(url).unwrap_err();
             assert!(err.contains(want), "{url}: {err}");
         }
     }
@@ -185,13 +185,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let socket = dir.join("app.sock");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-        let mut t = Target::parse("http://no-such-host.invalid/predict").unwrap();
+        let mut t = Url::parse("http://no-such-host.invalid/predict").unwrap();
         let cases = [
             (socket.clone(), Ok(Endpoint::Unix(socket.clone()))),
             (dir.join("missing.sock"), Err("cannot use --unix-socket")),
             (dir.clone(), Err("is not a socket")),
         ];
-        let mut https = Target::parse("https://localhost/predict").unwrap();
+        let mut https = Url::parse("https://localhost/predict").unwrap();
         https.unix_socket = Some(socket.clone());
         assert!(
             https
@@ -212,9 +212,9 @@ mod tests {
 
     #[test]
     fn resolves_loopback_and_refuses_unknown_hosts() {
-        let t = Target::parse("http://127.0.0.1:81/").unwrap();
+        let t = Url::parse("http://127.0.0.1:81/").unwrap();
         assert_eq!(t.resolve().unwrap(), "127.0.0.1:81".parse().unwrap());
-        let bad = Target::parse("http://no-such-host.invalid/").unwrap();
+        let bad = Url::parse("http://no-such-host.invalid/").unwrap();
         assert!(bad.resolve().unwrap_err().contains("cannot resolve"));
     }
 }
