@@ -20,6 +20,7 @@ use blast::results::stats::{
 };
 use blast::results::summary::Summary;
 use blast::run::config::Config;
+use blast::run::plan::Plan;
 use blast::run::url::Url;
 use regex::Regex;
 use serde_json::Value;
@@ -115,7 +116,7 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         drain: Duration::from_millis(if rate.is_some() { 250 } else { 0 }),
         interrupted: false,
     };
-    Summary::new(&config, outcome)
+    Summary::of(Plan::new(&config).unwrap().info, outcome)
 }
 
 /// A `--targets` mix of two names over one second: `predict` (three lines in four, one of
@@ -186,7 +187,7 @@ fn mix_summary(rate: Option<f64>) -> Summary {
         drain: Duration::ZERO,
         interrupted: false,
     };
-    Summary::new(&config, outcome)
+    Summary::of(Plan::new(&config).unwrap().info, outcome)
 }
 
 fn text_of(s: &Summary) -> String {

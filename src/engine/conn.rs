@@ -125,7 +125,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                 match Box::pin(conn.connect(&worker, &mut ever_connected)).await {
                     Ok(began) => {
                         worker.connected(slot, began, Stamp::now());
-                        connected_from = (!worker.plan.keep_alive).then_some(began);
+                        connected_from = (!worker.plan.info.keep_alive).then_some(began);
                     }
                     Err(kind) => {
                         worker.failed_unsent(slot, request, kind);
@@ -188,7 +188,7 @@ fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = (
                     }
                     conn.served += 1;
                     conn.backoff = BACKOFF_MIN;
-                    if arrived.keep_alive && worker.plan.keep_alive {
+                    if arrived.keep_alive && worker.plan.info.keep_alive {
                         ended = Some(now);
                     } else {
                         conn.close();

@@ -149,11 +149,11 @@ async fn run_core(
     uring: bool,
 ) -> (Stats, Times) {
     let mut ticks = Ticks::new(ticks);
-    let open_loop = plan.rate.is_some();
+    let open_loop = plan.info.rate.is_some();
     // With a closed-loop ramp none is opened here: `Worker::take_opened` then finds none.
     // Nor without keep-alive, where every request's latency includes its own handshake.
     let tls = plan.tls.as_ref().map(Tls::for_core);
-    let opened = if plan.keep_alive && (open_loop || plan.ramp.is_zero()) {
+    let opened = if plan.info.keep_alive && (open_loop || plan.ramp.is_zero()) {
         connect::open_all(&plan, tls.as_ref(), share.connections, &mut ticks).await
     } else {
         Vec::new()

@@ -118,7 +118,7 @@ impl Worker {
             Stats::default()
         };
         stats.established = opened.iter().flatten().count() as u64;
-        stats.targets = vec![Stats::target(); plan.targets.len()];
+        stats.targets = vec![Stats::target(); plan.info.targets.len()];
         if plan.first_byte {
             // The whole run's histogram comes from the per-second recorder at the end.
             for target in &mut stats.targets {

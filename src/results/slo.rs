@@ -249,6 +249,7 @@ mod tests {
     use crate::engine::RunOutcome;
     use crate::results::stats::{ErrorKind, Stats, record_latency};
     use crate::run::config::Config;
+    use crate::run::plan::Plan;
     use crate::run::url::Url;
     use std::time::Duration;
 
@@ -262,7 +263,10 @@ mod tests {
             record_latency(&mut stats.latency, ms * 1_000_000);
             stats.record_response(200, (i < failed).then_some(ErrorKind::Status));
         }
-        Summary::new(&config, one_second(stats)).slo.unwrap().missed
+        Summary::of(Plan::new(&config).unwrap().info, one_second(stats))
+            .slo
+            .unwrap()
+            .missed
     }
 
     /// A one-second run's outcome.
@@ -333,7 +337,10 @@ mod tests {
                 }
                 stats.record_response(200, None);
             }
-            Summary::new(&config, one_second(stats)).slo.unwrap().missed
+            Summary::of(Plan::new(&config).unwrap().info, one_second(stats))
+                .slo
+                .unwrap()
+                .missed
         };
         let cases: &[(bool, &str, Option<&str>)] = &[
             (true, "first_byte_p99<10ms,p99<101ms", None),
@@ -428,7 +435,10 @@ mod tests {
             let mut config = config.clone();
             config.slo = Some(Slo::parse(slo).unwrap());
             let outcome = one_second(stats.clone());
-            Summary::new(&config, outcome).slo.unwrap().missed
+            Summary::of(Plan::new(&config).unwrap().info, outcome)
+                .slo
+                .unwrap()
+                .missed
         };
         let cases: &[(&str, Option<&str>)] = &[
             ("fast:p99<2ms", None),

@@ -13,7 +13,7 @@ use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::{ErrorKind, Stats};
 use crate::run::config::Config;
-use crate::run::plan::{Plan, Target};
+use crate::run::plan::Target;
 use crate::tls::Negotiated;
 
 /// Latency figures in microseconds, over complete responses.
@@ -331,7 +331,8 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
-    pub fn of(config: &Config) -> RunInfo {
+    /// Read from `config` once, by `Plan::new` (with the mix's `targets`, which it groups).
+    pub fn of(config: &Config, targets: Vec<Target>) -> RunInfo {
         RunInfo {
             url: config.url.url(),
             unix_socket: config
@@ -348,7 +349,7 @@ impl RunInfo {
             keep_alive: !config.request.no_keepalive,
             rate: config.rate,
             slo: config.slo.clone(),
-            targets: Plan::targets_of(config),
+            targets,
         }
     }
 }
@@ -357,10 +358,6 @@ impl RunInfo {
 pub const MIX_METHOD: &str = "mix";
 
 impl Summary {
-    pub fn new(config: &Config, outcome: RunOutcome) -> Summary {
-        Summary::of(RunInfo::of(config), outcome)
-    }
-
     /// Whether the run was judged against an objective and missed it.
     pub fn missed_slo(&self) -> bool {
         self.slo.as_ref().is_some_and(|v| !v.met())

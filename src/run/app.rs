@@ -7,7 +7,7 @@ use crate::engine;
 use crate::engine::signal;
 use crate::report::sweep::{self as sweep_report, SweepReport};
 use crate::report::{csv, html, json, text};
-use crate::results::summary::{RunInfo, Summary};
+use crate::results::summary::Summary;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
 use crate::run::health;
 use crate::run::limits;
@@ -39,7 +39,7 @@ pub fn run(config: &Config) -> Result<Summary, String> {
         )?;
     }
     let plan = Plan::new(config)?;
-    let mut info = RunInfo::of(config);
+    let mut info = plan.info.clone();
     if let (Some(tls), Endpoint::Tcp(addr)) = (&plan.tls, &plan.endpoint) {
         info.tls = tls::preflight(tls, *addr, config.connect_timeout)?;
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::check::Expect;
 use crate::http::request::{self, RequestSpec};
+use crate::results::summary::RunInfo;
 use crate::run::config::{Config, Driver};
 use crate::run::mix::MixLine;
 use crate::run::url::Endpoint;
@@ -63,10 +64,10 @@ pub struct Plan {
     pub order: Vec<u32>,
     /// The distinct expectations of the requests (one without `--targets`).
     pub expects: Vec<Expect>,
-    /// `--targets`: the names results are broken down by (empty without).
-    pub targets: Vec<Target>,
-    /// Connections are reused (`false`: `--no-keepalive`, one per request).
-    pub keep_alive: bool,
+    /// What the run is, as its report names it: the URL, the method, `-c`, keep-alive, the
+    /// rate, the objective and the `--targets` names results are broken down by. Built here,
+    /// once, from the config; the engine reads its rate, keep-alive and targets from it.
+    pub info: RunInfo,
     pub timeout: Duration,
     /// After the measured window: the longest wait for the requests sent in it.
     pub drain: Duration,
@@ -78,8 +79,6 @@ pub struct Plan {
     pub duration: Option<Duration>,
     /// `--warmup`: load before the measured window, on the same connections and schedule.
     pub warmup: Duration,
-    /// Total `--rate`, for the report.
-    pub rate: Option<f64>,
     /// `--ramp`: time to reach the rate, or to open all connections.
     pub ramp: Duration,
     pub cores: Vec<CoreShare>,
@@ -130,8 +129,7 @@ impl Plan {
             requests,
             order,
             expects,
-            targets,
-            keep_alive: !config.request.no_keepalive,
+            info: RunInfo::of(config, targets),
             timeout: config.timeout,
             drain: config.drain.unwrap_or(config.timeout),
             connect_timeout: config.connect_timeout,
@@ -140,7 +138,6 @@ impl Plan {
             driver: config.driver,
             duration: config.duration,
             warmup: config.warmup,
-            rate: config.rate,
             ramp: config.ramp,
             cores,
         })
@@ -148,14 +145,6 @@ impl Plan {
 
     pub fn connections(&self) -> usize {
         self.cores.iter().map(|c| c.connections).sum()
-    }
-
-    /// The target names of `config`'s `--targets` mix (empty without one).
-    pub fn targets_of(config: &Config) -> Vec<Target> {
-        config
-            .mix
-            .as_deref()
-            .map_or_else(Vec::new, |lines| group(lines).1)
     }
 
     /// Whether HEAD requests are mixed with others (whose remembered heads they cannot use).
@@ -482,14 +471,14 @@ mod tests {
             path: path.into(),
             weight,
         };
+        let plan = Plan::new(&config).unwrap();
         assert_eq!(
-            Plan::targets_of(&config),
+            plan.info.targets,
             [
                 target("item", "GET", "*", 5),
                 target("GET /health", "GET", "/health", 1)
             ]
         );
-        let plan = Plan::new(&config).unwrap();
         let targets: Vec<u16> = plan.requests.iter().map(|r| r.target).collect();
         assert_eq!(targets, [0, 1, 0]);
     }
