@@ -123,13 +123,7 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
             second: row.second,
             ..SecondRow::default()
         });
-        r.sent += row.sent;
-        r.requests += row.requests;
-        r.failures += row.failures;
-        r.p50_us = r.p50_us.max(row.p50_us);
-        r.p99_us = r.p99_us.max(row.p99_us);
-        r.first_byte_p50_us = higher(r.first_byte_p50_us, row.first_byte_p50_us);
-        r.first_byte_p99_us = higher(r.first_byte_p99_us, row.first_byte_p99_us);
+        r.add(&row);
     }
     into.seconds = seconds.into_values().collect();
     if into.driver != from.driver {
@@ -139,13 +133,6 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
     into.elapsed = into.elapsed.max(from.elapsed);
     into.drain = into.drain.max(from.drain);
     into.interrupted |= from.interrupted;
-}
-
-fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 fn read(path: &str) -> Result<Part, String> {

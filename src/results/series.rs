@@ -197,6 +197,27 @@ pub struct SecondRow {
     pub first_byte_p99_us: Option<f64>,
 }
 
+impl SecondRow {
+    /// Adds the same second of a run made at the same time (`blast merge`): counts add up;
+    /// the percentiles, whose histograms a report does not keep, take the higher value.
+    pub fn add(&mut self, other: &SecondRow) {
+        self.sent += other.sent;
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.p50_us = self.p50_us.max(other.p50_us);
+        self.p99_us = self.p99_us.max(other.p99_us);
+        self.first_byte_p50_us = higher(self.first_byte_p50_us, other.first_byte_p50_us);
+        self.first_byte_p99_us = higher(self.first_byte_p99_us, other.first_byte_p99_us);
+    }
+}
+
+fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The collector side, on the main thread.
 #[derive(Default)]
 pub struct Collector {
