@@ -326,7 +326,10 @@ fn unix_socket_stalls_and_refusals_are_counted() {
             "{driver:?}: timeouts {timeouts}"
         );
         assert_eq!(other_errors(&summary, "timeout"), 0, "{:?}", summary.errors);
-        assert_eq!(summary.unix_socket.as_deref(), stalling.to_str());
+        assert_eq!(
+            summary.destination.unix_socket.as_deref(),
+            stalling.to_str()
+        );
         stop.store(true, Ordering::Relaxed);
         holder.join().unwrap();
 

@@ -94,7 +94,7 @@ fn each_target_gets_its_share_and_its_own_check() {
         let served = server.stop().unwrap();
         assert_eq!((summary.successes, summary.failures), (1_000, 0));
         assert_eq!(served.requests, 1_000);
-        assert_eq!(summary.method, "mix");
+        assert_eq!(summary.destination.method, "mix");
         let rows: Vec<(&str, &str, &str, u64, u64)> = summary
             .targets
             .iter()

@@ -353,7 +353,15 @@ fn serves_https_with_a_certificate() {
         config.driver = driver;
         config.request.no_keepalive = no_keepalive;
         let summary = app::run(&config).unwrap();
-        assert_eq!(summary.tls.as_ref().expect("negotiated").version, "TLSv1.3");
+        assert_eq!(
+            summary
+                .destination
+                .tls
+                .as_ref()
+                .expect("negotiated")
+                .version,
+            "TLSv1.3"
+        );
         let mut stream = config.clone();
         stream.url = Url::parse(&format!(
             "https://{}/generate?tokens=3&first_ms=20&delay_ms=1",

@@ -32,11 +32,12 @@ fn sends_the_exact_requests_and_checks_every_response() {
         config.request.bodies = vec![br#"{"features":[1,2,3]}"#.to_vec()];
         let summary = run(config.clone(), driver);
         assert!(
-            summary.url.starts_with("https://127.0.0.1:"),
+            summary.destination.url.starts_with("https://127.0.0.1:"),
             "{}",
-            summary.url
+            summary.destination.url
         );
         let tls = summary
+            .destination
             .tls
             .clone()
             .expect("the handshake's terms are reported");

@@ -19,7 +19,7 @@ font-weight:600}.legend{font-size:12px}.empty{fill:#999}footer{font-size:12px;co
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let mut report = Vec::new();
     text::write(&mut report, s)?;
-    let title = format!("blast {} {}", s.method, s.url);
+    let title = format!("blast {} {}", s.destination.method, s.destination.url);
     page(out, &title, &report, &run_charts(s))
 }
 
@@ -27,7 +27,10 @@ pub fn write_sweep(out: &mut dyn Write, r: &SweepReport) -> io::Result<()> {
     let mut report = Vec::new();
     sweep::write_text(&mut report, r)?;
     let title = match r.steps.first() {
-        Some(s) => format!("blast {} {}: rate sweep", s.method, s.url),
+        Some(s) => format!(
+            "blast {} {}: rate sweep",
+            s.destination.method, s.destination.url
+        ),
         None => "blast: rate sweep".into(),
     };
     page(out, &title, &report, &sweep_charts(r))

@@ -31,8 +31,8 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     writeln!(
         out,
         "blast {} {} — {} steps of {:.0}s",
-        first.method,
-        first.url,
+        first.destination.method,
+        first.destination.url,
         report.steps.len(),
         first.duration_s
     )?;

@@ -127,11 +127,12 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     } else {
         String::new()
     };
-    write!(out, "blast {} {}", s.method, s.url)?;
-    if let Some(socket) = &s.unix_socket {
+    let d = &s.destination;
+    write!(out, "blast {} {}", d.method, d.url)?;
+    if let Some(socket) = &d.unix_socket {
         write!(out, " via {socket}")?;
     }
-    if let Some(tls) = &s.tls {
+    if let Some(tls) = &d.tls {
         write!(out, " ({}, {})", tls.version, tls.cipher)?;
     }
     writeln!(out)?;

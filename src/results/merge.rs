@@ -17,7 +17,9 @@ use crate::results::slo::Slo;
 use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
-use crate::results::summary::{Results, RunInfo, Summary, TargetSummary, decode_histogram};
+use crate::results::summary::{
+    Destination, Results, RunInfo, Summary, TargetSummary, decode_histogram,
+};
 use crate::run::plan::Target;
 
 /// One report read back.
@@ -40,10 +42,11 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
     } = first?;
     for (path, part) in paths[1..].iter().zip(parts) {
         let part = part?;
-        if (&part.info.url, &part.info.method) != (&info.url, &info.method) {
+        let (theirs, ours) = (&part.info.destination, &info.destination);
+        if (&theirs.url, &theirs.method) != (&ours.url, &ours.method) {
             return Err(format!(
                 "'{path}' is a run of {} {}, not of {} {}: merge runs against one target",
-                part.info.method, part.info.url, info.method, info.url
+                theirs.method, theirs.url, ours.method, ours.url
             ));
         }
         if part.info.targets != info.targets {
@@ -52,11 +55,11 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
                  or weights differ): merge runs of one mix"
             ));
         }
-        if part.info.unix_socket != info.unix_socket {
+        if theirs.unix_socket != ours.unix_socket {
             return Err(format!(
                 "'{path}' went to {}, not to {}: merge runs against one target",
-                socket_or_host(&part.info),
-                socket_or_host(&info)
+                socket_or_host(theirs),
+                socket_or_host(ours)
             ));
         }
         info.rate = match (info.rate, part.info.rate) {
@@ -79,8 +82,8 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
             ));
         }
         info.connections += part.info.connections;
-        if info.tls != part.info.tls {
-            info.tls = None;
+        if info.destination.tls != part.info.destination.tls {
+            info.destination.tls = None;
         }
         if info.slo != part.info.slo {
             info.slo = None;
@@ -104,8 +107,8 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
     Ok(Summary::of(info, outcome))
 }
 
-fn socket_or_host(info: &RunInfo) -> String {
-    match &info.unix_socket {
+fn socket_or_host(destination: &Destination) -> String {
+    match &destination.unix_socket {
         Some(socket) => format!("the socket {socket}"),
         None => "the URL's host".into(),
     }
@@ -153,16 +156,18 @@ fn invalid(path: &str, key: &str) -> String {
     format!("'{path}' is not a blast JSON report: '{key}' is missing or invalid")
 }
 
-/// The key a report failed to read at, as `errors.read`. The results a report shares with
-/// its targets are flattened into them, which hides the key inside them (serde buffers a
-/// flattened part), so the part is read again on its own to find it.
+/// The key a report failed to read at, as `errors.read`. The results (shared with its
+/// targets) and the destination are flattened into a report, which hides a key inside them
+/// (serde buffers a flattened part), so those parts are read again on their own to find it.
 fn where_wrong(report: &Value, error: serde_path_to_error::Error<serde_json::Error>) -> String {
     let mut keys: Vec<String> = error.path().iter().map(|s| s.to_string()).collect();
     let pointer: String = keys.iter().map(|k| format!("/{k}")).collect();
     let mut error = error.into_inner();
-    if let Some(part) = report.pointer(&pointer).filter(|p| p.is_object())
-        && let Err(inner) = serde_path_to_error::deserialize::<_, Results>(part)
-    {
+    let part = report.pointer(&pointer).filter(|p| p.is_object());
+    if let Some(inner) = part.and_then(|part| {
+        let results = serde_path_to_error::deserialize::<_, Results>(part).err();
+        results.or_else(|| serde_path_to_error::deserialize::<_, Destination>(part).err())
+    }) {
         keys.extend(inner.path().iter().map(|s| s.to_string()));
         error = inner.into_inner();
     }
@@ -250,10 +255,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         .map(|v| Slo::parse(&v.objective).map_err(|_| bad("slo.objective")))
         .transpose()?;
     let info = RunInfo {
-        url: report.url,
-        unix_socket: report.unix_socket,
-        tls: report.tls,
-        method: report.method,
+        destination: report.destination,
         connections: c.requested,
         keep_alive: c.keep_alive,
         rate: report.rate.map(|r| r.target),

@@ -220,16 +220,26 @@ pub struct Histograms {
     pub send_lag_data: Option<String>,
 }
 
+/// Where a run's requests went, and with which method: what the report's first line names,
+/// and what runs must share to merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    pub url: String,
+    /// `--unix-socket`: the socket the requests went to instead of the URL's host.
+    pub unix_socket: Option<String>,
+    /// https: the protocol version and cipher suite the handshake before the run settled on
+    /// (`None` also after merging runs that settled on different ones).
+    pub tls: Option<Negotiated>,
+    /// `MIX_METHOD` for a `--targets` mix (each target has its own).
+    pub method: String,
+}
+
 /// A run's report: what `--json` writes and `blast merge` reads back, and what the text,
 /// CSV and HTML reports show. Every field is documented in docs/output.md.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
-    pub url: String,
-    /// `--unix-socket`: the socket the requests went to instead of the URL's host.
-    pub unix_socket: Option<String>,
-    /// https: the protocol version and cipher suite the handshake before the run settled on.
-    pub tls: Option<Negotiated>,
-    pub method: String,
+    #[serde(flatten)]
+    pub destination: Destination,
     /// `io_uring`, `epoll`, or `mixed` (a merge of both).
     pub driver: String,
     pub threads: usize,
@@ -315,10 +325,7 @@ impl SloVerdict {
 /// What a summary reports about the run besides its numbers.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
-    pub url: String,
-    pub unix_socket: Option<String>,
-    pub tls: Option<Negotiated>,
-    pub method: String,
+    pub destination: Destination,
     /// Connections asked for (`-c`).
     pub connections: usize,
     /// Connections were reused (`false`: `--no-keepalive`).
@@ -334,16 +341,15 @@ impl RunInfo {
     /// Read from `config` once, by `Plan::new` (with the mix's `targets`, which it groups).
     pub fn of(config: &Config, targets: Vec<Target>) -> RunInfo {
         RunInfo {
-            url: config.url.url(),
-            unix_socket: config
-                .url
-                .unix_socket
-                .as_ref()
-                .map(|p| p.display().to_string()),
-            tls: None,
-            method: match &config.mix {
-                Some(_) => MIX_METHOD.into(),
-                None => config.request.method.clone(),
+            destination: Destination {
+                url: config.url.url(),
+                unix_socket: (config.url.unix_socket.as_ref()).map(|p| p.display().to_string()),
+                // Known after the handshake before the run.
+                tls: None,
+                method: match &config.mix {
+                    Some(_) => MIX_METHOD.into(),
+                    None => config.request.method.clone(),
+                },
             },
             connections: config.connections,
             keep_alive: !config.request.no_keepalive,
@@ -370,10 +376,7 @@ impl Summary {
         let secs = (window + drain).max(1e-9);
         let results = Results::of(stats, secs);
         let mut summary = Summary {
-            url: info.url,
-            unix_socket: info.unix_socket,
-            tls: info.tls,
-            method: info.method,
+            destination: info.destination,
             driver: outcome.driver.to_string(),
             threads: outcome.threads,
             connections: Connections {

@@ -41,7 +41,7 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     let plan = Plan::new(config)?;
     let mut info = plan.info.clone();
     if let (Some(tls), Endpoint::Tcp(addr)) = (&plan.tls, &plan.endpoint) {
-        info.tls = tls::preflight(tls, *addr, config.connect_timeout)?;
+        info.destination.tls = tls::preflight(tls, *addr, config.connect_timeout)?;
     }
     signal::install();
     if config.live && !config.warmup.is_zero() {
