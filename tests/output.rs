@@ -10,7 +10,6 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use blast::engine::RunOutcome;
 use blast::report::sweep::{self as sweep_report, SweepReport};
 use blast::report::{csv, html, json, text};
 use blast::results::series::SecondRow;
@@ -18,6 +17,7 @@ use blast::results::slo::Slo;
 use blast::results::stats::{
     ErrorKind, LATENCY_SIGFIG, Stats, growing_histogram, new_histogram, record_latency,
 };
+use blast::results::summary::RunOutcome;
 use blast::results::summary::Summary;
 use blast::run::config::Config;
 use blast::run::plan::Plan;
@@ -89,7 +89,7 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
     // The other connect was refused; a rate run held back by --max-connections.
     stats.connect_cause = rate
         .is_none()
-        .then_some(blast::engine::connect::Cause::Os(libc::ECONNREFUSED));
+        .then_some(blast::results::stats::Cause::Os(libc::ECONNREFUSED));
     stats.capped = u64::from(rate.is_some());
     stats.in_flight = 3;
     stats.sent = 1_005;

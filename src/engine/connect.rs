@@ -24,6 +24,7 @@ use monoio::time::timeout_at;
 
 use crate::engine::signal;
 use crate::engine::ticker::Ticks;
+use crate::results::stats::Cause;
 use crate::run::plan::Plan;
 use crate::run::url::Endpoint;
 use crate::tls::Tls;
@@ -38,38 +39,6 @@ pub enum ConnectError {
     NoLocalPort,
     /// Refused, unreachable, or not done within `--connect-timeout`.
     Failed(Cause),
-}
-
-/// Why a connect failed, as the report names it once (the first of a run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
-    /// The system's error: refused, no target, reset, ...
-    Os(i32),
-    /// Not done within `--connect-timeout`.
-    TimedOut,
-    /// The TCP connection opened but the TLS handshake failed.
-    Handshake,
-}
-
-impl Cause {
-    /// The cause `describe` named (a report read back by `blast merge`).
-    pub fn described(text: &str) -> Option<Cause> {
-        [Cause::TimedOut, Cause::Handshake]
-            .into_iter()
-            .find(|c| c.describe() == text)
-            .or_else(|| {
-                let code = text.strip_suffix(')')?.rsplit_once("(os error ")?.1;
-                code.parse().ok().map(Cause::Os)
-            })
-    }
-
-    pub fn describe(self) -> String {
-        match self {
-            Cause::Os(code) => io::Error::from_raw_os_error(code).to_string(),
-            Cause::TimedOut => "not connected within --connect-timeout".into(),
-            Cause::Handshake => "the TLS handshake failed".into(),
-        }
-    }
 }
 
 /// An open connection of either transport, as `open` makes it and a core keeps the ones it

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::results::summary::RunOutcome;
 use monoio::time::TimeDriver;
 use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
@@ -40,21 +41,6 @@ const MAX_RING_ENTRIES: u32 = 32_768;
 const DEFERRED_MAX_CONNECTIONS: usize = 8_192;
 /// How often the main thread collects the per-second series, in ticks.
 const COLLECT_EVERY: u32 = 5;
-
-/// What a run produced, before any derived number is computed.
-#[derive(Debug)]
-pub struct RunOutcome {
-    pub stats: Stats,
-    pub seconds: Vec<SecondRow>,
-    /// The driver the runtimes used: `io_uring` or `epoll`.
-    pub driver: &'static str,
-    pub threads: usize,
-    /// The measured window (the longest of the cores').
-    pub elapsed: Duration,
-    /// The drain after it: the wait for the requests sent in the window (the longest).
-    pub drain: Duration,
-    pub interrupted: bool,
-}
 
 type CoreResult = Result<(Stats, &'static str, Times), String>;
 

@@ -11,16 +11,16 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
-use crate::engine::RunOutcome;
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
+use crate::results::summary::RunOutcome;
+use crate::results::summary::Target;
 use crate::results::summary::{
     Destination, Results, RunInfo, Summary, TargetSummary, decode_histogram,
 };
-use crate::run::plan::Target;
 
 /// One report read back.
 struct Part {
@@ -233,7 +233,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
     stats.added = c.added;
     stats.no_local_port = c.no_local_port;
     stats.connect_cause =
-        (report.connect_error.as_deref()).and_then(crate::engine::connect::Cause::described);
+        (report.connect_error.as_deref()).and_then(crate::results::stats::Cause::described);
     stats.tls_answers = report.tls_answers;
     stats.in_flight = report.in_flight;
     let seconds = |key: &str, s: f64| Duration::try_from_secs_f64(s).map_err(|_| bad(key));

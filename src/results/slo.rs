@@ -246,8 +246,8 @@ fn percentile(l: &Latency, quantile: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::RunOutcome;
     use crate::results::stats::{ErrorKind, Stats, record_latency};
+    use crate::results::summary::RunOutcome;
     use crate::run::config::Config;
     use crate::run::plan::Plan;
     use crate::run::url::Url;

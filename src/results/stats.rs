@@ -72,6 +72,38 @@ impl ErrorKind {
     }
 }
 
+/// Why a connect failed, as the report names it once (the first of a run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The system's error: refused, no target, reset, ...
+    Os(i32),
+    /// Not done within `--connect-timeout`.
+    TimedOut,
+    /// The TCP connection opened but the TLS handshake failed.
+    Handshake,
+}
+
+impl Cause {
+    /// The cause `describe` named (a report read back by `blast merge`).
+    pub fn described(text: &str) -> Option<Cause> {
+        [Cause::TimedOut, Cause::Handshake]
+            .into_iter()
+            .find(|c| c.describe() == text)
+            .or_else(|| {
+                let code = text.strip_suffix(')')?.rsplit_once("(os error ")?.1;
+                code.parse().ok().map(Cause::Os)
+            })
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Cause::Os(code) => std::io::Error::from_raw_os_error(code).to_string(),
+            Cause::TimedOut => "not connected within --connect-timeout".into(),
+            Cause::Handshake => "the TLS handshake failed".into(),
+        }
+    }
+}
+
 /// Status codes 0..=599 are counted individually; anything else lands in the last slot.
 const STATUS_SLOTS: usize = 601;
 
@@ -98,7 +130,7 @@ pub struct Stats {
     /// Connects that failed for want of a free local port (`connect::ConnectError`).
     pub no_local_port: u64,
     /// The first connect failure's cause, named in the report.
-    pub connect_cause: Option<crate::engine::connect::Cause>,
+    pub connect_cause: Option<crate::results::stats::Cause>,
     /// Malformed responses that were TLS records: an https server answering plain http.
     pub tls_answers: u64,
     /// How long each connection opened in the measured window took to establish (the TCP

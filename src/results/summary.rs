@@ -8,13 +8,38 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::RunOutcome;
+use std::time::Duration;
+
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::{ErrorKind, Stats};
-use crate::run::config::Config;
-use crate::run::plan::Target;
 use crate::tls::Negotiated;
+
+/// What a run produced, before any derived number is computed.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub stats: Stats,
+    pub seconds: Vec<SecondRow>,
+    /// The driver the runtimes used: `io_uring` or `epoll`.
+    pub driver: &'static str,
+    pub threads: usize,
+    /// The measured window (the longest of the cores').
+    pub elapsed: Duration,
+    /// The drain after it: the wait for the requests sent in the window (the longest).
+    pub drain: Duration,
+    pub interrupted: bool,
+}
+
+/// A target name of a `--targets` mix, as the report shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    /// The method and path of its lines, or `*` where they differ.
+    pub method: String,
+    pub path: String,
+    /// The sum of its lines' weights.
+    pub weight: u64,
+}
 
 /// Latency figures in microseconds, over complete responses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -335,29 +360,6 @@ pub struct RunInfo {
     pub slo: Option<Slo>,
     /// `--targets`: the target names (empty without).
     pub targets: Vec<Target>,
-}
-
-impl RunInfo {
-    /// Read from `config` once, by `Plan::new` (with the mix's `targets`, which it groups).
-    pub fn of(config: &Config, targets: Vec<Target>) -> RunInfo {
-        RunInfo {
-            destination: Destination {
-                url: config.url.url(),
-                unix_socket: (config.url.unix_socket.as_ref()).map(|p| p.display().to_string()),
-                // Known after the handshake before the run.
-                tls: None,
-                method: match &config.mix {
-                    Some(_) => MIX_METHOD.into(),
-                    None => config.request.method.clone(),
-                },
-            },
-            connections: config.connections,
-            keep_alive: !config.request.no_keepalive,
-            rate: config.rate,
-            slo: config.slo.clone(),
-            targets,
-        }
-    }
 }
 
 /// The method a run of a `--targets` mix reports (each target has its own).

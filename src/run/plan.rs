@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::check::Expect;
 use crate::http::request::{self, RequestSpec};
-use crate::results::summary::RunInfo;
+use crate::results::summary::{Destination, MIX_METHOD, RunInfo, Target};
 use crate::run::config::{Config, Driver};
 use crate::run::mix::MixLine;
 use crate::run::url::Endpoint;
@@ -39,17 +39,6 @@ pub struct Planned {
     pub head: bool,
     /// Its check reads the response body (which is otherwise dropped unread).
     pub keep_body: bool,
-}
-
-/// A target name of a `--targets` mix, as the report shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Target {
-    pub name: String,
-    /// The method and path of its lines, or `*` where they differ.
-    pub method: String,
-    pub path: String,
-    /// The sum of its lines' weights.
-    pub weight: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -129,7 +118,7 @@ impl Plan {
             requests,
             order,
             expects,
-            info: RunInfo::of(config, targets),
+            info: run_info(config, targets),
             timeout: config.timeout,
             drain: config.drain.unwrap_or(config.timeout),
             connect_timeout: config.connect_timeout,
@@ -156,6 +145,27 @@ impl Plan {
     /// Whether some request's check reads the response body.
     pub fn needs_body(&self) -> bool {
         self.expects.iter().any(Expect::needs_body)
+    }
+}
+
+/// What the run is, read from `config` once (with the mix's `targets`, which it groups).
+fn run_info(config: &Config, targets: Vec<Target>) -> RunInfo {
+    RunInfo {
+        destination: Destination {
+            url: config.url.url(),
+            unix_socket: (config.url.unix_socket.as_ref()).map(|p| p.display().to_string()),
+            // Known after the handshake before the run.
+            tls: None,
+            method: match &config.mix {
+                Some(_) => MIX_METHOD.into(),
+                None => config.request.method.clone(),
+            },
+        },
+        connections: config.connections,
+        keep_alive: !config.request.no_keepalive,
+        rate: config.rate,
+        slo: config.slo.clone(),
+        targets,
     }
 }
 
