@@ -333,6 +333,12 @@ fn reports_that_cannot_merge_are_one_line_and_exit_2() {
             "'status_codes.ok' is missing or invalid",
         ),
         (
+            vec![edited("negative-p50.json", &|v| {
+                v["per_second"][0]["p50_us"] = (-1.0).into()
+            })],
+            "'per_second.0.p50_us' is missing or invalid",
+        ),
+        (
             vec![edited("long.json", &|v| v["duration_s"] = 1e300.into())],
             "'duration_s' is missing or invalid",
         ),

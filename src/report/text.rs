@@ -243,7 +243,8 @@ fn write_rate(out: &mut dyn Write, r: &RateSummary, s: &Summary) -> io::Result<(
         format_micros(r.send_lag_us.max),
         r.late
     )?;
-    let u = s.uncorrected.clone().unwrap_or_default();
+    let none = Latency::default();
+    let u = s.uncorrected.as_ref().unwrap_or(&none);
     writeln!(
         out,
         "  Uncorrected p50 {}, p90 {}, p99 {}, p99.9 {}, max {} (from the actual send; hides queueing)",

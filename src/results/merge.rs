@@ -16,10 +16,8 @@ use crate::results::slo::Slo;
 use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
-use crate::results::summary::RunOutcome;
-use crate::results::summary::Target;
 use crate::results::summary::{
-    Destination, Results, RunInfo, Summary, TargetSummary, decode_histogram,
+    Destination, Results, RunInfo, RunOutcome, Summary, Target, TargetSummary, decode_histogram,
 };
 
 /// One report read back.
@@ -204,15 +202,15 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         // A closed-loop report counts its sends per second only.
         None => stats.sent = report.per_second.iter().map(|s| s.sent).sum(),
         Some(rate) => {
-            let text = |data: &Option<String>| data.clone().unwrap_or_default();
-            let uncorrected = text(&h.uncorrected_data);
-            let lag = text(&h.send_lag_data);
+            // A rate run's report has both; a missing one fails to decode, and is named.
+            let uncorrected = h.uncorrected_data.as_deref().unwrap_or_default();
+            let lag = h.send_lag_data.as_deref().unwrap_or_default();
             stats.uncorrected = Some(hist(
                 "uncorrected_data",
-                &uncorrected,
+                uncorrected,
                 new_histogram(LATENCY_SIGFIG),
             )?);
-            stats.send_lag = Some(hist("send_lag_data", &lag, new_histogram(SEND_LAG_SIGFIG))?);
+            stats.send_lag = Some(hist("send_lag_data", lag, new_histogram(SEND_LAG_SIGFIG))?);
             stats.sent = rate.sent;
             stats.late = rate.late;
             stats.peak_connections = rate.connections_used;
@@ -222,6 +220,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
             }
         }
     }
+    check_seconds(&report.per_second, &bad)?;
     count_outcomes(&report.results, &mut stats);
     let (targets, target_stats) = targets(&report.targets, &bad)?;
     stats.targets = target_stats;
@@ -263,6 +262,22 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         targets,
     };
     Ok(Part { info, outcome })
+}
+
+/// Per-second times are durations: a row with a negative one is not blast's.
+fn check_seconds(rows: &[SecondRow], bad: &dyn Fn(&str) -> String) -> Result<(), String> {
+    for (i, row) in rows.iter().enumerate() {
+        let times = [
+            ("p50_us", Some(row.p50_us)),
+            ("p99_us", Some(row.p99_us)),
+            ("first_byte_p50_us", row.first_byte_p50_us),
+            ("first_byte_p99_us", row.first_byte_p99_us),
+        ];
+        if let Some((key, _)) = times.iter().find(|(_, t)| t.is_some_and(|t| t < 0.0)) {
+            return Err(bad(&format!("per_second.{i}.{key}")));
+        }
+    }
+    Ok(())
 }
 
 /// A histogram a report saved, re-added into one with the run's bounds (a histogram from

@@ -374,8 +374,7 @@ impl Summary {
     pub fn of(info: RunInfo, outcome: RunOutcome) -> Summary {
         let stats = &outcome.stats;
         let window = outcome.elapsed.as_secs_f64();
-        let drain = outcome.drain.as_secs_f64();
-        let secs = (window + drain).max(1e-9);
+        let secs = answered_over(window, outcome.drain.as_secs_f64());
         let results = Results::of(stats, secs);
         let mut summary = Summary {
             destination: info.destination,
@@ -392,7 +391,7 @@ impl Summary {
             connect_error: stats.connect_cause.map(|c| c.describe()),
             tls_answers: stats.tls_answers,
             duration_s: window,
-            drain_s: drain,
+            drain_s: outcome.drain.as_secs_f64(),
             interrupted: outcome.interrupted,
             in_flight: stats.in_flight,
             concurrency: results.latency.mean / 1e6 * (results.latency.count as f64 / secs),
@@ -429,8 +428,14 @@ impl Summary {
     }
 
     fn secs(&self) -> f64 {
-        (self.duration_s + self.drain_s).max(1e-9)
+        answered_over(self.duration_s, self.drain_s)
     }
+}
+
+/// The seconds rates divide by: what was answered, over the window and the drain together
+/// (never 0, for a run stopped at once).
+fn answered_over(window: f64, drain: f64) -> f64 {
+    (window + drain).max(1e-9)
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
