@@ -20,8 +20,9 @@ use monoio::time::Sleep;
 
 use crate::check::CheckFailure;
 use crate::engine::clock::Stamp;
-use crate::engine::connect::{self, Plain, Transport};
+use crate::engine::connect::{self, Opened};
 use crate::engine::pacer::Slot;
+use crate::engine::transport::Plain;
 use crate::engine::worker::{Check, Outcome, Worker};
 use crate::http::response::{FrameError, Framer, MAX_HEAD, Response};
 use crate::results::stats::ErrorKind;
@@ -76,7 +77,7 @@ pub fn spawn(worker: &Rc<Worker>, index: usize) -> JoinHandle<()> {
 /// worker rather than passed in: what the loop captures stays in the task's state for its
 /// whole life, and a stream is 80 bytes of it.)
 #[allow(clippy::manual_async_fn)] // the async block is the point, see below
-fn run<S: Transport>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> {
+fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> {
     // An `async` block rather than an `async fn`: the function form keeps a second copy of
     // its arguments in the task's state.
     async move {
@@ -232,7 +233,7 @@ impl Timer {
 /// How early a paced connection asks to be woken: two ticks of monoio's 1 ms timer wheel.
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 
-impl<S: Transport> Conn<S> {
+impl<S: Opened> Conn<S> {
     /// Opens a connection and takes it into use; returns when the attempt began.
     async fn connect(
         &mut self,

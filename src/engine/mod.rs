@@ -9,6 +9,7 @@ pub mod pacer;
 pub mod signal;
 pub mod ticker;
 pub mod timeouts;
+pub mod transport;
 pub mod worker;
 
 use std::future::Future;

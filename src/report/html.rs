@@ -7,8 +7,9 @@ use std::io::{self, Write};
 use super::chart::{self, Chart, Series, Unit};
 use super::sweep::{self, SweepReport};
 use super::text;
+use crate::results::numbers::Latency;
 use crate::results::series::SecondRow;
-use crate::results::summary::{Latency, Summary, TargetSummary};
+use crate::results::summary::{Summary, TargetSummary};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;\
 padding:0 1em;color:#222}h1{font-size:1.2em;word-break:break-all}pre{font-size:13px;\

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::text::format_pct;
-use crate::results::summary::{Latency, Summary};
+use crate::results::numbers::Latency;
+use crate::results::summary::Summary;
 use crate::units::format_micros;
 
 /// The steps of a sweep, in the order run, each with its verdict on `--slo` when one was

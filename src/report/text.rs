@@ -2,8 +2,9 @@
 
 use std::io::{self, Write};
 
+use crate::results::numbers::{ErrorCounts, Latency};
 use crate::results::series::SecondRow;
-use crate::results::summary::{ErrorCounts, Latency, RateSummary, Summary, TargetSummary};
+use crate::results::summary::{RateSummary, Summary, TargetSummary};
 use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {

@@ -11,13 +11,14 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
+use crate::results::numbers::Results;
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
 use crate::results::summary::{
-    Destination, Results, RunInfo, RunOutcome, Summary, Target, TargetSummary, decode_histogram,
+    Destination, RunInfo, RunOutcome, Summary, Target, TargetSummary, decode_histogram,
 };
 
 /// One report read back.

@@ -3,6 +3,7 @@
 //! read back and merged.
 
 pub mod merge;
+pub mod numbers;
 pub mod series;
 pub mod slo;
 pub mod stats;

@@ -4,7 +4,7 @@
 //! highest rate that meets one. With `--targets`, a bound may name one target of the mix
 //! (`predict:p99<100ms`) and then holds for that target's requests alone.
 
-use crate::results::summary::{Latency, Results, Summary};
+use crate::results::numbers::{Latency, Results};
 use crate::units::format_micros;
 
 /// One bound of a service-level objective.
@@ -87,12 +87,18 @@ impl Slo {
             .find(|t| !names.contains(t))
     }
 
-    /// Whether a run met the objective; `Err` says which bound it missed.
-    pub fn check(&self, run: &Summary) -> Result<(), String> {
-        if let Some(rate) = &run.rate
-            && rate.shortfall_pct > 1.0
+    /// Whether a run met the objective; `Err` says which bound it missed. `shortfall_pct`:
+    /// how far its sends fell under `--rate`; `target` finds a `--targets` name's results.
+    pub fn check<'a>(
+        &self,
+        run: &Results,
+        shortfall_pct: Option<f64>,
+        target: impl Fn(&str) -> Option<&'a Results>,
+    ) -> Result<(), String> {
+        if let Some(pct) = shortfall_pct
+            && pct > 1.0
         {
-            return Err(format!("sent {:.1}% under the rate", rate.shortfall_pct));
+            return Err(format!("sent {pct:.1}% under the rate"));
         }
         self.bounds.iter().try_for_each(|scoped| {
             let Some(name) = &scoped.target else {
@@ -100,8 +106,7 @@ impl Slo {
             };
             // The command line and `blast merge` refuse names the mix lacks; a report read
             // back from elsewhere may still lack one.
-            let target = run.targets.iter().find(|t| &t.name == name);
-            let target = target.ok_or_else(|| format!("{name}: no such target"))?;
+            let target = target(name).ok_or_else(|| format!("{name}: no such target"))?;
             check(scoped.bound, target).map_err(|why| format!("{name}: {why}"))
         })
     }
@@ -247,7 +252,7 @@ fn percentile(l: &Latency, quantile: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::results::stats::{ErrorKind, Stats, record_latency};
-    use crate::results::summary::RunOutcome;
+    use crate::results::summary::{RunOutcome, Summary};
     use crate::run::config::Config;
     use crate::run::plan::Plan;
     use crate::run::url::Url;

@@ -1,5 +1,5 @@
 //! A TLS connection on a core's runtime: its handshake, and per request the encrypt and send
-//! and the read and decrypt that the connection loop drives through `connect::Stream`.
+//! and the read and decrypt that the connection loop drives through `Transport`.
 //!
 //! The plaintext goes into and comes out of the loop's own buffers, so framing and checks
 //! are the same as over TCP (`Transport`). Per request blast allocates nothing here; rustls (0.23) does,
@@ -15,7 +15,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use rustls::ClientConnection;
 
-use crate::engine::connect::{Stream, Transport, send_now};
+use crate::engine::transport::{Transport, send_now};
 
 /// Room for one whole record from one read (16 KiB of data plus its header and tag).
 const CIPHER_BUF: usize = 17 * 1024;
@@ -159,13 +159,6 @@ impl TlsStream {
 }
 
 impl Transport for TlsStream {
-    fn from_stream(stream: Stream) -> Option<TlsStream> {
-        match stream {
-            Stream::Tls(tls) => Some(*tls),
-            Stream::Plain(_) => None,
-        }
-    }
-
     /// All of the request when all of its records went; otherwise none, and `write_all`
     /// sends what is left of the records (the request's own bytes are encrypted already).
     fn send_now(&mut self, request: &[u8]) -> usize {
