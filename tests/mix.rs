@@ -75,7 +75,11 @@ fn successes_by_target(report: &serde_json::Value) -> Vec<(&str, u64)> {
 }
 
 fn target<'a>(summary: &'a Summary, name: &str) -> &'a TargetSummary {
-    summary.targets.iter().find(|t| t.name == name).unwrap()
+    summary
+        .targets
+        .iter()
+        .find(|t| t.target.name == name)
+        .unwrap()
 }
 
 fn target_errors(t: &TargetSummary, kind: &str) -> u64 {
@@ -99,8 +103,12 @@ fn each_target_gets_its_share_and_its_own_check() {
             .targets
             .iter()
             .map(|t| {
-                let (name, method, path) = (t.name.as_str(), t.method.as_str(), t.path.as_str());
-                (name, method, path, t.weight, t.successes)
+                let (name, method, path) = (
+                    t.target.name.as_str(),
+                    t.target.method.as_str(),
+                    t.target.path.as_str(),
+                );
+                (name, method, path, t.target.weight, t.successes)
             })
             .collect();
         assert_eq!(
@@ -144,7 +152,7 @@ fn a_paced_mix_keeps_its_shares() {
         assert!(
             (t.requests as f64 - share).abs() <= 5.0,
             "{}: {} of {total}",
-            t.name,
+            t.target.name,
             t.requests
         );
     }
@@ -207,7 +215,11 @@ fn lines_go_out_as_written_in_weighted_order() {
     );
     let (a, b) = (first.len(), second.len());
     assert_eq!(*server.lengths.lock().unwrap(), [a, a, b, a, a, a, b, a]);
-    let names: Vec<&str> = summary.targets.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = summary
+        .targets
+        .iter()
+        .map(|t| t.target.name.as_str())
+        .collect();
     assert_eq!(names, ["POST /predict", "PUT /other?q=1"]);
 }
 
@@ -498,6 +510,38 @@ fn mixes_merge_target_by_target() {
     assert_eq!(out.status.code(), Some(2));
     let error = String::from_utf8(out.stderr).unwrap();
     assert!(error.contains("another --targets mix"), "{error}");
+
+    // A bad key is named where it is, inside a target's flattened parts too.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
+    let cases: [(&str, fn(&mut serde_json::Value)); 4] = [
+        ("'targets.1.name'", |v| v["targets"][1]["name"] = 7.into()),
+        ("'targets.0.weight'", |v| {
+            v["targets"][0].as_object_mut().unwrap().remove("weight");
+        }),
+        ("'targets.2.errors.read'", |v| {
+            v["targets"][2]["errors"]["read"] = (-1).into()
+        }),
+        ("'connections.established'", |v| {
+            v["connections"]
+                .as_object_mut()
+                .unwrap()
+                .remove("established");
+        }),
+    ];
+    for (key, edit) in cases {
+        let mut bad = saved.clone();
+        edit(&mut bad);
+        let path = dir.join("bad.json");
+        std::fs::write(&path, bad.to_string()).unwrap();
+        let out = blast(&["merge", path.to_str().unwrap()]);
+        let error = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{key}: {error}");
+        assert!(
+            error.contains(&format!("{key} is missing or invalid")),
+            "{key}: {error}"
+        );
+    }
     server.stop().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -518,12 +562,12 @@ fn each_target_times_its_first_byte() {
     assert_eq!(summary.successes, 40, "{:?}", summary.errors);
     for t in &summary.targets {
         let first = &t.first_byte.as_ref().expect("timed");
-        assert_eq!(first.count, t.latency.count, "{}", t.name);
-        assert_eq!(first.count, 20, "{}", t.name);
+        assert_eq!(first.count, t.latency.count, "{}", t.target.name);
+        assert_eq!(first.count, 20, "{}", t.target.name);
         assert!(
             first.min >= 20_000.0 && first.max < t.latency.max,
             "{}: {first:?}",
-            t.name
+            t.target.name
         );
     }
     let missed = summary.slo.unwrap().missed.unwrap();

@@ -259,7 +259,7 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
         Unit::Count,
         |t| {
             let p99 = |s: &&Summary| {
-                let row = s.targets.iter().find(|u| u.name == t.name)?;
+                let row = s.targets.iter().find(|u| u.target.name == t.target.name)?;
                 Some((target(s), row.latency.p99))
             };
             steps.iter().filter_map(p99).collect()
@@ -284,7 +284,7 @@ fn by_target<'a>(
             .iter()
             .take(CHART_TARGETS)
             .map(|t| Series {
-                name: &t.name,
+                name: &t.target.name,
                 points: points(t),
             })
             .collect(),

@@ -87,7 +87,7 @@ fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
     for t in &step.targets {
         let success = format_pct(t.success_pct, t.successes, t.requests);
         let cells = outcome_cells(t.rps, &t.latency, success, t.first_byte.as_ref());
-        writeln!(out, "    {:<19} {cells}", t.name)?;
+        writeln!(out, "    {:<19} {cells}", t.target.name)?;
     }
     Ok(())
 }

@@ -171,7 +171,7 @@ fn write_targets(out: &mut dyn Write, targets: &[TargetSummary]) -> io::Result<(
     }
     let width = targets
         .iter()
-        .map(|t| t.name.chars().count())
+        .map(|t| t.target.name.chars().count())
         .max()
         .unwrap_or(0)
         .clamp(6, 40);
@@ -199,7 +199,7 @@ fn write_targets(out: &mut dyn Write, targets: &[TargetSummary]) -> io::Result<(
         write!(
             out,
             "  {:<width$} {:>5.1}% {:>9} {:>8} {:>9.1} {:>8} {:>8} {:>8}",
-            t.name,
+            t.target.name,
             t.share_pct,
             t.requests,
             format_pct(t.success_pct, t.successes, t.requests),

@@ -155,19 +155,22 @@ fn invalid(path: &str, key: &str) -> String {
     format!("'{path}' is not a blast JSON report: '{key}' is missing or invalid")
 }
 
-/// The key a report failed to read at, as `errors.read`. The results (shared with its
-/// targets) and the destination are flattened into a report, which hides a key inside them
-/// (serde buffers a flattened part), so those parts are read again on their own to find it.
+/// The key a report failed to read at, as `errors.read`. A report flattens its results and
+/// destination into its top level, and a target its name and results into its object; serde
+/// buffers a flattened part, which hides a key inside it, so the parts flattened where the
+/// error is are read again on their own to find it.
 fn where_wrong(report: &Value, error: serde_path_to_error::Error<serde_json::Error>) -> String {
-    let mut keys: Vec<String> = error.path().iter().map(|s| s.to_string()).collect();
+    let mut keys: Vec<String> = error.path().iter().map(key).collect();
     let pointer: String = keys.iter().map(|k| format!("/{k}")).collect();
     let mut error = error.into_inner();
+    let parts: &[Fault] = match keys.as_slice() {
+        [] => &[fault::<Results>, fault::<Destination>],
+        [targets, _] if targets == "targets" => &[fault::<Results>, fault::<Target>],
+        _ => &[],
+    };
     let part = report.pointer(&pointer).filter(|p| p.is_object());
-    if let Some(inner) = part.and_then(|part| {
-        let results = serde_path_to_error::deserialize::<_, Results>(part).err();
-        results.or_else(|| serde_path_to_error::deserialize::<_, Destination>(part).err())
-    }) {
-        keys.extend(inner.path().iter().map(|s| s.to_string()));
+    if let Some(inner) = part.and_then(|part| parts.iter().find_map(|read| read(part))) {
+        keys.extend(inner.path().iter().map(key));
         error = inner.into_inner();
     }
     // A missing or unexpected key is named in the message only.
@@ -180,6 +183,23 @@ fn where_wrong(report: &Value, error: serde_path_to_error::Error<serde_json::Err
     }
     keys.retain(|k| k != "?");
     keys.join(".")
+}
+
+/// A step of an error's path as the message names it: `targets.1.name`, not `targets.[1]`.
+fn key(segment: &serde_path_to_error::Segment) -> String {
+    match segment {
+        serde_path_to_error::Segment::Seq { index } => index.to_string(),
+        other => other.to_string(),
+    }
+}
+
+type Fault = fn(&Value) -> Option<serde_path_to_error::Error<serde_json::Error>>;
+
+/// Why `part` does not read as a `T`, if it does not.
+fn fault<T: serde::de::DeserializeOwned>(
+    part: &Value,
+) -> Option<serde_path_to_error::Error<serde_json::Error>> {
+    serde_path_to_error::deserialize::<_, T>(part).err()
 }
 
 /// A report read back into the run it summarizes.
@@ -305,12 +325,6 @@ fn targets(
     bad: &dyn Fn(&str) -> String,
 ) -> Result<(Vec<Target>, Vec<Stats>), String> {
     let read = |(i, t): (usize, &TargetSummary)| {
-        let target = Target {
-            name: t.name.clone(),
-            method: t.method.clone(),
-            path: t.path.clone(),
-            weight: t.weight,
-        };
         let hist = |key: &str, text: &str| {
             decode_into(text, growing_histogram()).ok_or_else(|| bad(&format!("targets.{i}.{key}")))
         };
@@ -320,7 +334,7 @@ fn targets(
             .map(|text| hist("first_byte_histogram", text))
             .transpose()?;
         count_outcomes(&t.results, &mut stats);
-        Ok((target, stats))
+        Ok((t.target.clone(), stats))
     };
     let pairs = saved.iter().enumerate().map(read);
     pairs

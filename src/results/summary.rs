@@ -29,7 +29,7 @@ pub struct RunOutcome {
 }
 
 /// A target name of a `--targets` mix, as the report shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     pub name: String,
     /// The method and path of its lines, or `*` where they differ.
@@ -70,12 +70,10 @@ pub struct SendLag {
 /// One `--targets` name's results: its share of the requests, counted like the run's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetSummary {
-    pub name: String,
-    /// Its lines' method and path, or `*` where they differ.
-    pub method: String,
-    pub path: String,
-    /// The sum of its lines' weights, and that as a share of the mix's, in percent.
-    pub weight: u64,
+    /// Its name, method, path and weight.
+    #[serde(flatten)]
+    pub target: Target,
+    /// Its weight as a share of the mix's, in percent.
     pub share_pct: f64,
     /// Its latencies at 1% precision (`stats::TARGET_SIGFIG`).
     #[serde(flatten)]
@@ -212,7 +210,7 @@ impl SloVerdict {
         let rate = summary.rate.as_ref();
         let target = |name: &str| {
             let mut targets = summary.targets.iter();
-            targets.find(|t| t.name == name).map(|t| &t.results)
+            targets.find(|t| t.target.name == name).map(|t| &t.results)
         };
         let missed = (slo.check(summary, rate.map(|r| r.shortfall_pct), target)).err();
         SloVerdict {
@@ -350,10 +348,7 @@ fn target_summaries(targets: &[Target], stats: &[Stats], secs: f64) -> Vec<Targe
         .iter()
         .zip(stats)
         .map(|(target, stats)| TargetSummary {
-            name: target.name.clone(),
-            method: target.method.clone(),
-            path: target.path.clone(),
-            weight: target.weight,
+            target: target.clone(),
             share_pct: percent(target.weight, total_weight),
             results: Results::of(stats, secs),
             histogram: encode_histogram(&stats.latency),
