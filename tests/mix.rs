@@ -514,7 +514,8 @@ fn mixes_merge_target_by_target() {
     // A bad key is named where it is, inside a target's flattened parts too.
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&a).unwrap()).unwrap();
-    let cases: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 4] = [
         ("'targets.1.name'", |v| v["targets"][1]["name"] = 7.into()),
         ("'targets.0.weight'", |v| {
             v["targets"][0].as_object_mut().unwrap().remove("weight");

@@ -19,6 +19,7 @@ use blast::results::stats::{
 };
 use blast::results::summary::RunOutcome;
 use blast::results::summary::Summary;
+use blast::results::usage::ServerUsage;
 use blast::run::config::Config;
 use blast::run::plan::Plan;
 use blast::run::url::Url;
@@ -105,11 +106,15 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         // Shown with `--first-byte` only (not in rate runs here).
         first_byte_p50_us: Some(p50_us / 2.0),
         first_byte_p99_us: Some(p99_us / 2.0),
+        // A rate run here sampled its server (`--server-pid`).
+        server_cpu_pct: rate.map(|_| p50_us / 10.0),
+        server_rss_bytes: rate.map(|_| 60 << 20),
         ..SecondRow::default()
     };
     let outcome = RunOutcome {
         stats,
         seconds: vec![row(0, 500, 570.0, 1_100.0), row(1, 502, 1_500.0, 2_000.0)],
+        server: rate.map(|r| server_usage(r / 10.0)),
         driver: "io_uring",
         threads: 2,
         elapsed: Duration::from_secs(2),
@@ -117,6 +122,20 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         interrupted: false,
     };
     Summary::of(Plan::new(&config).unwrap().info, outcome)
+}
+
+/// `--server-pid` of a Gunicorn master and its two workers, `cpu` percent of a core busy.
+fn server_usage(cpu: f64) -> ServerUsage {
+    ServerUsage {
+        pids: vec![4200],
+        processes: 3,
+        samples: 20,
+        cpu_avg_pct: cpu,
+        cpu_max_pct: cpu * 1.25,
+        rss_avg_bytes: 60 << 20,
+        rss_max_bytes: 61 << 20,
+        exited_at_s: None,
+    }
 }
 
 /// A `--targets` mix of two names over one second: `predict` (three lines in four, one of
@@ -181,6 +200,7 @@ fn mix_summary(rate: Option<f64>) -> Summary {
             first_byte_p99_us: Some(395.0),
             ..SecondRow::default()
         }],
+        server: rate.map(|r| server_usage(r / 10.0)),
         driver: "io_uring",
         threads: 1,
         elapsed: Duration::from_secs(1),

@@ -533,3 +533,145 @@ fn fastapi_over_https_under_uvicorn() {
         assert!(report["tls"]["version"].is_string(), "{}", report["tls"]);
     }
 }
+
+/// User plus system clock ticks and resident pages of a process, from /proc.
+fn proc_counters(pid: &str) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    (fields[11] + fields[12], fields[21])
+}
+
+/// A Gunicorn master and its workers' counters, summed: the master's children from ps.
+fn gunicorn_counters(master: &str) -> (u64, u64) {
+    let out = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", master])
+        .output()
+        .unwrap();
+    let workers = String::from_utf8(out.stdout).unwrap();
+    let pids: Vec<&str> = std::iter::once(master)
+        .chain(workers.split_whitespace())
+        .collect();
+    assert_eq!(pids.len(), 3, "a master and two workers: {pids:?}");
+    pids.iter()
+        .map(|p| proc_counters(p))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// `--server-pid` of Gunicorn's master samples its workers too: the CPU it reports is what
+/// /proc says the three processes used over the run, and the memory their resident sets;
+/// every second, the CSV and the text carry them. A server killed mid-run is reported.
+#[test]
+fn fastapi_server_cpu_and_memory_are_sampled() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    // The server on the second core, saturated; blast on the first.
+    let app = Started::start("fastapi.sh", &[&port, "2", "1"]);
+    let url = format!("http://127.0.0.1:{port}/predict");
+    let dir = std::env::temp_dir().join(format!("blast-server-pid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("seconds.csv");
+    let (ticks_before, _) = gunicorn_counters(&app.pid);
+    let started = std::time::Instant::now();
+    let report = blast_json(&[
+        "--cpus",
+        "0",
+        "-t",
+        "1",
+        "-c",
+        "32",
+        "-d",
+        "3",
+        "--server-pid",
+        &app.pid,
+        "--csv",
+        csv.to_str().unwrap(),
+        "--body",
+        r#"{"features":[1,2,3]}"#,
+        "--expect-json",
+        "prediction=0|1",
+        &url,
+    ]);
+    let wall = started.elapsed().as_secs_f64();
+    let (ticks_after, pages) = gunicorn_counters(&app.pid);
+    let server = &report["server"];
+    assert_eq!(server["processes"], 3, "{server}");
+    assert_eq!(server["pids"][0].to_string(), app.pid, "{server}");
+    assert_eq!(server["exited_at_s"], serde_json::Value::Null);
+    // /proc over the whole process run (connects and exit included) against blast's
+    // window: the same core's worth within 20 points.
+    let proc_pct = 100.0 * (ticks_after - ticks_before) as f64 / 100.0 / wall;
+    let cpu = server["cpu_avg_pct"].as_f64().unwrap();
+    assert!(
+        (cpu - proc_pct).abs() < 20.0,
+        "blast {cpu}%, /proc {proc_pct}%"
+    );
+    assert!(cpu > 30.0, "a saturated worker: {server}");
+    let rss = server["rss_max_bytes"].as_f64().unwrap();
+    let proc_rss = (pages * 4096) as f64;
+    assert!(
+        (rss / proc_rss - 1.0).abs() < 0.15,
+        "blast {rss}, /proc {proc_rss}"
+    );
+    let rows = report["per_second"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .all(|r| r["server_cpu_pct"].as_f64().unwrap() > 0.0),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["server_rss_bytes"].as_u64().unwrap() > 0),
+        "{rows:?}"
+    );
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",server_cpu_pct,server_rss_bytes")
+    );
+    assert!(csv.lines().skip(1).all(|l| !l.ends_with(",,")), "{csv}");
+    drop(app);
+
+    // Killed a second into a three-second run: the report says when.
+    let app = Started::start("fastapi.sh", &[&port, "2", "1"]);
+    let url = format!("http://127.0.0.1:{port}/health");
+    let blast = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args([
+            "-c",
+            "4",
+            "-d",
+            "3",
+            "--server-pid",
+            &app.pid,
+            "--json",
+            "-",
+            &url,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1_200));
+        drop(app);
+    });
+    let out = blast.wait_with_output().unwrap();
+    killer.join().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exited = report["server"]["exited_at_s"]
+        .as_f64()
+        .expect("an exit time");
+    assert!((0.5..3.0).contains(&exited), "{}", report["server"]);
+    assert!(report["failures"].as_u64().unwrap() > 0);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("  Server      EXITED: PID "), "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -47,6 +47,16 @@ impl Stamp {
         Stamp(self.0.saturating_add(ns))
     }
 
+    /// The stamp as nanoseconds since boot, to hand it to another thread through an atomic.
+    pub fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// The stamp `as_nanos` gave.
+    pub fn from_nanos(ns: u64) -> Stamp {
+        Stamp(ns)
+    }
+
     /// This stamp less `d`, if that is not before the clock's zero.
     pub fn checked_sub(self, d: Duration) -> Option<Stamp> {
         self.0.checked_sub(nanos(d)).map(Stamp)

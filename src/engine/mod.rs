@@ -10,6 +10,7 @@ pub mod signal;
 pub mod ticker;
 pub mod timeouts;
 pub mod transport;
+pub mod usage;
 pub mod worker;
 
 use std::future::Future;
@@ -29,6 +30,7 @@ use crate::run::config::Driver;
 use crate::run::plan::{CoreShare, Plan};
 use crate::tls::Tls;
 use ticker::{Ticker, Ticks};
+use usage::Sampler;
 
 /// io_uring rejects larger rings.
 const MAX_RING_ENTRIES: u32 = 32_768;
@@ -42,6 +44,8 @@ const MAX_RING_ENTRIES: u32 = 32_768;
 const DEFERRED_MAX_CONNECTIONS: usize = 8_192;
 /// How often the main thread collects the per-second series, in ticks.
 const COLLECT_EVERY: u32 = 5;
+/// How often it samples `--server-pid`, in ticks.
+const SAMPLE_EVERY: u32 = (usage::SAMPLE_EVERY.as_millis() / ticker::TICK.as_millis()) as u32;
 
 type CoreResult = Result<(Stats, &'static str, Times), String>;
 
@@ -63,6 +67,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         .collect::<Result<Vec<_>, String>>()?;
 
     let mut collector = Collector::default();
+    let mut server = Server::new(&plan);
     for beat in 1.. {
         if handles.iter().all(JoinHandle::is_finished) {
             break;
@@ -74,7 +79,11 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
             let rows = collector.rows();
             rows[rows.len() - fresh..].iter().for_each(&mut *on_second);
         }
+        if beat % SAMPLE_EVERY == 0 {
+            server.sample(&series);
+        }
     }
+    server.sample(&series);
 
     let mut merged = Stats::default();
     let mut driver = "";
@@ -88,15 +97,49 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         elapsed = elapsed.max(times.window);
         drain = drain.max(times.drain);
     }
+    let mut seconds = collector.finish(&series);
+    let server = server.sampler.map(|s| s.finish());
+    if let Some(record) = &server {
+        record.fill(&mut seconds);
+    }
     Ok(RunOutcome {
         stats: merged,
-        seconds: collector.finish(&series),
+        seconds,
+        server: server.map(|r| r.summary),
         driver,
         threads: plan.cores.len(),
         elapsed,
         drain,
         interrupted: signal::stop_requested(),
     })
+}
+
+/// `--server-pid`: the sampler, and the seconds its samples go in.
+struct Server {
+    sampler: Option<Sampler>,
+    /// The window's last second, where later samples count (the drain's, as its answers do).
+    last_second: Option<u32>,
+}
+
+impl Server {
+    fn new(plan: &Plan) -> Server {
+        let pids = plan.server_pids.clone();
+        Server {
+            sampler: (!pids.is_empty()).then(|| Sampler::new(pids)),
+            last_second: plan
+                .duration
+                .map(|d| (d.as_secs_f64().ceil() as u32).saturating_sub(1)),
+        }
+    }
+
+    /// One sample, in the seconds of the core that started first (cores start within the
+    /// time their connects take).
+    fn sample(&mut self, series: &[Arc<CoreSeries>]) {
+        if let Some(sampler) = &mut self.sampler {
+            let from = series.iter().filter_map(|s| s.start()).min();
+            sampler.sample(Stamp::now(), from, self.last_second);
+        }
+    }
 }
 
 fn spawn_core(

@@ -11,12 +11,13 @@ use crate::results::summary::Summary;
 pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(
         out,
-        "second,target_rps,sent,requests,failures,p50_us,p99_us,first_byte_p50_us,first_byte_p99_us"
+        "second,target_rps,sent,requests,failures,p50_us,p99_us,first_byte_p50_us,first_byte_p99_us,\
+         server_cpu_pct,server_rss_bytes"
     )?;
     for row in &s.per_second {
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             row.second,
             optional(row.target),
             row.sent,
@@ -26,6 +27,8 @@ pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             row.p99_us,
             optional(row.first_byte_p50_us),
             optional(row.first_byte_p99_us),
+            optional(row.server_cpu_pct),
+            optional(row.server_rss_bytes),
         )?;
     }
     Ok(())
@@ -36,13 +39,15 @@ pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
 pub fn write_steps(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     writeln!(
         out,
-        "target_rps,sent_rps,done_rps,p50_us,p95_us,p99_us,success_pct,slo_met"
+        "target_rps,sent_rps,done_rps,p50_us,p95_us,p99_us,success_pct,slo_met,\
+         server_cpu_pct,server_rss_max_bytes"
     )?;
     for step in &report.steps {
         let rate = step.rate.as_ref();
+        let server = step.server.as_ref();
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             optional(rate.map(|r| r.target)),
             optional(rate.map(|r| r.send_rate)),
             step.rps,
@@ -52,12 +57,14 @@ pub fn write_steps(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> 
             step.success_pct,
             step.slo
                 .as_ref()
-                .map_or(String::new(), |v| v.met().to_string())
+                .map_or(String::new(), |v| v.met().to_string()),
+            optional(server.map(|u| u.cpu_avg_pct)),
+            optional(server.map(|u| u.rss_max_bytes)),
         )?;
     }
     Ok(())
 }
 
-fn optional(value: Option<f64>) -> String {
+fn optional<T: ToString>(value: Option<T>) -> String {
     value.map_or(String::new(), |v| v.to_string())
 }

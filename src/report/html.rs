@@ -10,6 +10,7 @@ use super::text;
 use crate::results::numbers::Latency;
 use crate::results::series::SecondRow;
 use crate::results::summary::{Summary, TargetSummary};
+use crate::results::usage::ServerUsage;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;\
 padding:0 1em;color:#222}h1{font-size:1.2em;word-break:break-all}pre{font-size:13px;\
@@ -64,6 +65,8 @@ fn page(out: &mut dyn Write, title: &str, report: &[u8], charts: &[Chart]) -> io
         env!("CARGO_PKG_VERSION")
     )
 }
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 /// Targets drawn in the by-target chart: as many as it has colours for.
 const CHART_TARGETS: usize = 4;
@@ -138,6 +141,29 @@ fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             series: distribution,
         },
     ];
+    if s.server.is_some() {
+        let sampled = |r: &SecondRow| r.server_cpu_pct.is_some();
+        charts.push(Chart {
+            title: "Server CPU per second (% of one core)",
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: vec![Series {
+                name: "server CPU %",
+                points: per_second_where(s, sampled, |r| r.server_cpu_pct.unwrap_or(0.0)),
+            }],
+        });
+        charts.push(Chart {
+            title: "Server memory per second (MiB, resident)",
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: vec![Series {
+                name: "server MiB",
+                points: per_second_where(s, sampled, |r| {
+                    r.server_rss_bytes.unwrap_or(0) as f64 / MIB
+                }),
+            }],
+        });
+    }
     charts.extend(by_target(
         &s.targets,
         [
@@ -248,6 +274,37 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             series: latency,
         },
     ];
+    // `--server-pid`: what the server used at each rate.
+    if steps.first().is_some_and(|s| s.server.is_some()) {
+        let usage = |value: fn(&ServerUsage) -> f64| {
+            let value = move |s: &&Summary| Some((target(s), value(s.server.as_ref()?)));
+            steps.iter().filter_map(value).collect()
+        };
+        charts.push(Chart {
+            title: "Server CPU by target rate (% of one core)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: vec![
+                Series {
+                    name: "average",
+                    points: usage(|u| u.cpu_avg_pct),
+                },
+                Series {
+                    name: "busiest second",
+                    points: usage(|u| u.cpu_max_pct),
+                },
+            ],
+        });
+        charts.push(Chart {
+            title: "Server memory by target rate (MiB, resident)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: vec![Series {
+                name: "largest",
+                points: usage(|u| u.rss_max_bytes as f64 / MIB),
+            }],
+        });
+    }
     // `--targets`: every step ran the same mix, so the first step names the targets.
     let targets = steps.first().map_or(&[][..], |s| &s.targets);
     charts.extend(by_target(

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::text::format_pct;
 use crate::results::numbers::Latency;
 use crate::results::summary::Summary;
-use crate::units::format_micros;
+use crate::units::{format_bytes, format_micros};
 
 /// The steps of a sweep, in the order run, each with its verdict on `--slo` when one was
 /// given.
@@ -43,9 +43,15 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     } else {
         String::new()
     };
+    // `--server-pid`: the server's CPU and largest memory in each step.
+    let servers = if first.server.is_some() {
+        format!(" {:>9} {:>10}", "srv CPU%", "srv mem")
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}{first_bytes}  objective",
+        "  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}{first_bytes}{servers}  objective",
         "target/s", "sent/s", "done/s", "p50", "p95", "p99", "success"
     )?;
     for step in &report.steps {
@@ -56,9 +62,13 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             Some(None) => "  met".into(),
             Some(Some(why)) => format!("  missed: {why}"),
         };
+        let server = step.server.as_ref().map_or(String::new(), |u| {
+            let mem = format_bytes(u.rss_max_bytes as f64);
+            format!(" {:>9.1} {mem:>10}", u.cpu_avg_pct)
+        });
         writeln!(
             out,
-            "  {:>10.1} {:>10.1} {}{verdict}",
+            "  {:>10.1} {:>10.1} {}{server}{verdict}",
             rate.map_or(0.0, |r| r.target),
             rate.map_or(0.0, |r| r.send_rate),
             outcome_cells(

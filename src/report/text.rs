@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use crate::results::numbers::{ErrorCounts, Latency};
 use crate::results::series::SecondRow;
 use crate::results::summary::{RateSummary, Summary, TargetSummary};
+use crate::results::usage::ServerUsage;
 use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -78,6 +79,9 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         format_bytes(s.bytes_read as f64),
         format_bytes(s.bytes_written as f64)
     )?;
+    if let Some(server) = &s.server {
+        write_server(out, server)?;
+    }
     if s.in_flight > 0 {
         writeln!(
             out,
@@ -92,6 +96,30 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         }
     }
     write_targets(out, &s.targets)
+}
+
+/// `--server-pid`: the server's CPU and memory, and whether it died during the run.
+fn write_server(out: &mut dyn Write, u: &ServerUsage) -> io::Result<()> {
+    writeln!(
+        out,
+        "  Server      CPU {:.1}% of a core (busiest second {:.1}%), memory {} (max {}), \
+         {} process{}",
+        u.cpu_avg_pct,
+        u.cpu_max_pct,
+        format_bytes(u.rss_avg_bytes as f64),
+        format_bytes(u.rss_max_bytes as f64),
+        u.processes,
+        if u.processes == 1 { "" } else { "es" }
+    )?;
+    if let Some(at) = u.exited_at_s {
+        let pids: Vec<String> = u.pids.iter().map(u32::to_string).collect();
+        writeln!(
+            out,
+            "  Server      EXITED: PID {} was gone {at:.1}s into the run",
+            pids.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 /// The failures by category, and what the run found out about their causes.

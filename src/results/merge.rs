@@ -128,6 +128,13 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
         r.add(&row);
     }
     into.seconds = seconds.into_values().collect();
+    into.server = match (into.server.take(), from.server) {
+        (Some(mut ours), Some(theirs)) => {
+            ours.add(&theirs);
+            Some(ours)
+        }
+        (ours, theirs) => ours.or(theirs),
+    };
     if into.driver != from.driver {
         into.driver = "mixed";
     }
@@ -269,6 +276,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         drain: seconds("drain_s", report.drain_s)?,
         interrupted: report.interrupted,
         seconds: report.per_second,
+        server: report.server,
         stats,
     };
     let slo = (report.slo.as_ref())
@@ -293,6 +301,7 @@ fn check_seconds(rows: &[SecondRow], bad: &dyn Fn(&str) -> String) -> Result<(),
             ("p99_us", Some(row.p99_us)),
             ("first_byte_p50_us", row.first_byte_p50_us),
             ("first_byte_p99_us", row.first_byte_p99_us),
+            ("server_cpu_pct", row.server_cpu_pct),
         ];
         if let Some((key, _)) = times.iter().find(|(_, t)| t.is_some_and(|t| t < 0.0)) {
             return Err(bad(&format!("per_second.{i}.{key}")));

@@ -8,3 +8,4 @@ pub mod series;
 pub mod slo;
 pub mod stats;
 pub mod summary;
+pub mod usage;

@@ -6,7 +6,7 @@
 //! into one row per second, for the live line and the report.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +39,17 @@ pub struct CoreSeries {
     /// Seconds this core has completed (all samples below this index are published).
     through: AtomicU32,
     finished: AtomicBool,
+    /// Where this core's seconds count from (`Stamp::as_nanos`; 0 until the core starts):
+    /// the main thread's `--server-pid` samples are put in the same seconds.
+    start: AtomicU64,
+}
+
+impl CoreSeries {
+    /// The start of this core's first second, once the core has started.
+    pub fn start(&self) -> Option<Stamp> {
+        let ns = self.start.load(Ordering::Acquire);
+        (ns != 0).then(|| Stamp::from_nanos(ns))
+    }
 }
 
 /// The core side: counts the current second, publishes at each second boundary.
@@ -104,6 +115,7 @@ impl Timing {
 impl SecondRecorder {
     /// Seconds from `start`; `first_byte`: times to the first body byte are recorded too.
     pub fn new(shared: Arc<CoreSeries>, start: Stamp, first_byte: bool) -> SecondRecorder {
+        shared.start.store(start.as_nanos(), Ordering::Release);
         SecondRecorder {
             shared,
             current: Sample::empty(0),
@@ -195,11 +207,19 @@ pub struct SecondRow {
     pub first_byte_p50_us: Option<f64>,
     #[serde(default)]
     pub first_byte_p99_us: Option<f64>,
+    /// `--server-pid`: the server's CPU in this second, as a percentage of one core, and its
+    /// largest resident memory sampled in it (`None` without the option, or in a second
+    /// without a sample).
+    #[serde(default)]
+    pub server_cpu_pct: Option<f64>,
+    #[serde(default)]
+    pub server_rss_bytes: Option<u64>,
 }
 
 impl SecondRow {
     /// Adds the same second of a run made at the same time (`blast merge`): counts add up;
-    /// the percentiles, whose histograms a report does not keep, take the higher value.
+    /// the percentiles, whose histograms a report does not keep, take the higher value, and
+    /// so does the server's usage (the runs sampled the same server).
     pub fn add(&mut self, other: &SecondRow) {
         self.sent += other.sent;
         self.requests += other.requests;
@@ -208,12 +228,14 @@ impl SecondRow {
         self.p99_us = self.p99_us.max(other.p99_us);
         self.first_byte_p50_us = higher(self.first_byte_p50_us, other.first_byte_p50_us);
         self.first_byte_p99_us = higher(self.first_byte_p99_us, other.first_byte_p99_us);
+        self.server_cpu_pct = higher(self.server_cpu_pct, other.server_cpu_pct);
+        self.server_rss_bytes = higher(self.server_rss_bytes, other.server_rss_bytes);
     }
 }
 
-fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+fn higher<T: PartialOrd>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
+        (Some(a), Some(b)) => Some(if b > a { b } else { a }),
         (a, b) => a.or(b),
     }
 }
@@ -302,6 +324,8 @@ fn row(second: u32, sample: Option<Sample>) -> SecondRow {
         target: None,
         first_byte_p50_us: first_byte.map(|h| quantile(Some(h), 0.5)),
         first_byte_p99_us: first_byte.map(|h| quantile(Some(h), 0.99)),
+        server_cpu_pct: None,
+        server_rss_bytes: None,
     }
 }
 

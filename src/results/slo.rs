@@ -279,6 +279,7 @@ mod tests {
         RunOutcome {
             stats,
             seconds: Vec::new(),
+            server: None,
             driver: "epoll",
             threads: 1,
             elapsed: Duration::from_secs(1),

@@ -11,6 +11,7 @@ use crate::results::numbers::{Latency, Results, latency, percent};
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::Stats;
+use crate::results::usage::ServerUsage;
 use crate::tls::Negotiated;
 
 /// What a run produced, before any derived number is computed.
@@ -18,6 +19,8 @@ use crate::tls::Negotiated;
 pub struct RunOutcome {
     pub stats: Stats,
     pub seconds: Vec<SecondRow>,
+    /// `--server-pid`: what the server used.
+    pub server: Option<ServerUsage>,
     /// The driver the runtimes used: `io_uring` or `epoll`.
     pub driver: &'static str,
     pub threads: usize,
@@ -175,6 +178,9 @@ pub struct Summary {
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub per_second: Vec<SecondRow>,
+    /// `--server-pid`: the server's CPU and memory over the run (`None` without).
+    #[serde(default)]
+    pub server: Option<ServerUsage>,
     /// The verdict on `--slo`, when one was given.
     pub slo: Option<SloVerdict>,
     pub histogram: Histograms,
@@ -289,6 +295,7 @@ impl Summary {
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
             per_second: per_second(outcome.seconds, info.rate, stats.first_byte.is_some()),
+            server: outcome.server,
             slo: None,
             histogram: histograms(stats, info.rate.is_some()),
         };

@@ -340,6 +340,12 @@ struct RunArgs {
     #[arg(long, value_name = "PATH_OR_URL")]
     health: Option<String>,
 
+    /// Sample this server process and all its descendants (give Gunicorn's or Uvicorn's
+    /// master for all its workers) every 100 ms: CPU (% of one core) and resident memory, per
+    /// second and in all, in every report (repeatable)
+    #[arg(long = "server-pid", value_name = "PID")]
+    server_pids: Vec<String>,
+
     /// Statuses that count as success: 200, 2xx, 200,204, 200-299
     #[arg(long, default_value = "2xx", value_name = "SET")]
     expect_status: String,
@@ -684,7 +690,7 @@ fn load(config: &mut Config, cli: &RunArgs) -> Result<(), String> {
 }
 
 /// What is sent and how long it may take: method, headers, body, keep-alive, timeouts, the
-/// drain, the first-byte timing, the driver and the health check.
+/// drain, the first-byte timing, the driver, the health check and the server to sample.
 fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
     let bodies = bodies(cli.body.take(), cli.body_file.take(), cli.body_lines.take())?;
     config.request = request_spec(cli.method.take(), &cli.headers, bodies)?;
@@ -701,7 +707,24 @@ fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
     config.first_byte = cli.first_byte || config.slo.as_ref().is_some_and(Slo::bounds_first_byte);
     config.driver = driver(cli.driver);
     config.health = cli.health.take();
+    config.server_pids = cli
+        .server_pids
+        .iter()
+        .map(|text| server_pid(text))
+        .collect::<Result<_, _>>()?;
     Ok(())
+}
+
+/// A `--server-pid` that names a process whose counters blast can read.
+fn server_pid(text: &str) -> Result<u32, String> {
+    let pid = text
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("invalid --server-pid '{text}' (a process ID)"))?;
+    crate::engine::usage::check_pid(pid)?;
+    Ok(pid)
 }
 
 /// What counts as success: the expectations, a `--targets` mix with its own, the objective's

@@ -93,6 +93,8 @@ pub struct Config {
     pub first_byte: bool,
     /// Print the one-line status every second (the CLI enables it when stderr is a terminal).
     pub live: bool,
+    /// `--server-pid`: processes (with their descendants) whose CPU and memory are sampled.
+    pub server_pids: Vec<u32>,
 }
 
 impl Config {
@@ -129,6 +131,7 @@ impl Config {
             max_body: 16 << 20,
             first_byte: false,
             live: false,
+            server_pids: Vec::new(),
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct Plan {
     pub max_body: usize,
     /// `--first-byte`: each core keeps a histogram of the time to the first body byte.
     pub first_byte: bool,
+    /// `--server-pid`: sampled by the main thread while the plan runs.
+    pub server_pids: Vec<u32>,
     pub driver: Driver,
     pub duration: Option<Duration>,
     /// `--warmup`: load before the measured window, on the same connections and schedule.
@@ -124,6 +126,7 @@ impl Plan {
             connect_timeout: config.connect_timeout,
             max_body: config.max_body,
             first_byte: config.first_byte,
+            server_pids: config.server_pids.clone(),
             driver: config.driver,
             duration: config.duration,
             warmup: config.warmup,

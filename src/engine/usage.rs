@@ -1,0 +1,252 @@
+//! `--server-pid`: the server's CPU and memory, read from /proc by the main thread every
+//! `SAMPLE_EVERY` (never on a core that runs connections, and never per request).
+//!
+//! A server is its PIDs and all their descendants (Gunicorn's or Uvicorn's master gives its
+//! workers), found again each second so a restarted worker is followed. CPU is the
+//! processes' user and system time (`/proc/PID/stat`, in clock ticks, 10 ms on most kernels:
+//! one sample's figure is coarse, a second's average of ten is within 1% of a core); memory
+//! is their resident set summed (shared pages count once per process, as `ps` shows them).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::engine::clock::Stamp;
+use crate::results::usage::{SecondUsage, ServerUsage, UsageRecord};
+
+/// How often the server is sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// Descendants are looked for again every this many samples (one second).
+const RESCAN_EVERY: u64 = 10;
+
+/// One process's counters at a sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ProcStat {
+    parent: u32,
+    /// User plus system time, in clock ticks.
+    cpu_ticks: u64,
+    /// Resident set, in pages.
+    rss_pages: u64,
+}
+
+/// Reads `/proc/PID/stat`; `None` when the process is gone (or not ours to read).
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// The fields after the command's closing parenthesis (the command may hold spaces and
+/// parentheses): state, ppid, … utime is the 14th field of the line, stime the 15th, rss
+/// the 24th.
+fn parse_stat(text: &str) -> Option<ProcStat> {
+    let (_, rest) = text.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(ProcStat {
+        parent: u32::try_from(field(4)?).ok()?,
+        cpu_ticks: field(14)? + field(15)?,
+        rss_pages: field(24)?,
+    })
+}
+
+/// Checks a `--server-pid` before the run: the process exists and its counters can be read.
+pub fn check_pid(pid: u32) -> Result<(), String> {
+    match proc_stat(pid) {
+        Some(_) => Ok(()),
+        None if std::path::Path::new(&format!("/proc/{pid}")).exists() => Err(format!(
+            "--server-pid {pid}: cannot read /proc/{pid}/stat (not ours to read?)"
+        )),
+        None => Err(format!("--server-pid {pid}: no such process")),
+    }
+}
+
+/// The children of every thread of `pid` (`/proc/PID/task/TID/children`).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for task in tasks.flatten() {
+        let path = task.path().join("children");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            found.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    found
+}
+
+/// The PIDs and all their descendants that are alive.
+fn family(roots: &[u32]) -> Vec<u32> {
+    let mut all: Vec<u32> = Vec::new();
+    let mut next: Vec<u32> = roots.to_vec();
+    while let Some(pid) = next.pop() {
+        if all.contains(&pid) {
+            continue;
+        }
+        all.push(pid);
+        next.extend(children(pid));
+    }
+    all
+}
+
+/// The sampler: the last counters of each process, and what each second of the measured
+/// window has gathered.
+pub struct Sampler {
+    roots: Vec<u32>,
+    pids: Vec<u32>,
+    last: HashMap<u32, u64>,
+    last_at: Stamp,
+    samples: u64,
+    ns_per_tick: u64,
+    page_bytes: u64,
+    seconds: Vec<SecondUsage>,
+    processes: u64,
+    exited_at: Option<Duration>,
+}
+
+impl Sampler {
+    /// Starts sampling `roots` now (the first sample is the baseline).
+    pub fn new(roots: Vec<u32>) -> Sampler {
+        // SAFETY: sysconf only reads the system's configuration.
+        let (ticks, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_CLK_TCK),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        let mut sampler = Sampler {
+            pids: family(&roots),
+            roots,
+            last: HashMap::new(),
+            last_at: Stamp::now(),
+            samples: 0,
+            ns_per_tick: 1_000_000_000 / u64::try_from(ticks).unwrap_or(100).max(1),
+            page_bytes: u64::try_from(page).unwrap_or(4096),
+            seconds: Vec::new(),
+            processes: 0,
+            exited_at: None,
+        };
+        sampler.read();
+        sampler
+    }
+
+    /// Reads every process's counters: the CPU nanoseconds they used since the last read
+    /// (a process seen for the first time starts from here) and their resident bytes now.
+    fn read(&mut self) -> (u64, u64, usize) {
+        let (mut cpu_ns, mut rss) = (0, 0);
+        let mut alive = 0;
+        let mut seen = HashMap::with_capacity(self.pids.len());
+        for &pid in &self.pids {
+            let Some(stat) = proc_stat(pid) else { continue };
+            alive += 1;
+            if let Some(before) = self.last.get(&pid) {
+                cpu_ns += stat.cpu_ticks.saturating_sub(*before) * self.ns_per_tick;
+            }
+            rss += stat.rss_pages * self.page_bytes;
+            seen.insert(pid, stat.cpu_ticks);
+        }
+        self.last = seen;
+        (cpu_ns, rss, alive)
+    }
+
+    /// Takes one sample at `now`. `from`: the start of the measured window, once known;
+    /// `last_second`: the window's last second, where samples after its end count (the
+    /// drain, as the requests' answers do).
+    pub fn sample(&mut self, now: Stamp, from: Option<Stamp>, last_second: Option<u32>) {
+        self.samples += 1;
+        if self.samples.is_multiple_of(RESCAN_EVERY) {
+            self.pids = family(&self.roots);
+        }
+        let (cpu_ns, rss, alive) = self.read();
+        let wall_ns = now.since(self.last_at);
+        self.last_at = now;
+        if self.exited_at.is_none() && self.roots.iter().any(|&p| !self.last.contains_key(&p)) {
+            self.exited_at = Some(from.map_or(Duration::ZERO, |f| now.duration_since(f)));
+        }
+        let Some(from) = from.filter(|f| now > *f) else {
+            return;
+        };
+        self.processes = self.processes.max(alive as u64);
+        let second = (now.since(from) / 1_000_000_000) as u32;
+        let second = last_second.map_or(second, |last| second.min(last)) as usize;
+        if self.seconds.len() <= second {
+            self.seconds.resize(second + 1, SecondUsage::default());
+        }
+        self.seconds[second].add(cpu_ns, wall_ns, rss);
+    }
+
+    /// What the run's window gathered.
+    pub fn finish(self) -> UsageRecord {
+        UsageRecord {
+            summary: ServerUsage::of(&self.roots, self.processes, &self.seconds, self.exited_at),
+            seconds: self.seconds,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_stat_line_whose_command_has_spaces_and_parentheses() {
+        let line = "4242 (python3 (worker) x) S 4200 4242 4200 0 -1 4194560 9000 0 0 0 \
+                    150 35 0 0 20 0 3 0 123456 800000000 15000 18446744073709551615 0";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(
+            stat,
+            ProcStat {
+                parent: 4200,
+                cpu_ticks: 185,
+                rss_pages: 15000
+            }
+        );
+        assert_eq!(parse_stat("4242 (cut"), None);
+    }
+
+    /// A child that spins is found under its parent and sampled at about one core.
+    #[test]
+    fn follows_a_busy_child_of_the_given_pid() {
+        let mut parent = std::process::Command::new("sh")
+            .args(["-c", "sh -c 'while :; do :; done' & wait"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let root = parent.id();
+        let start = Stamp::now();
+        let mut sampler = Sampler::new(vec![root]);
+        let end = start + Duration::from_millis(1_500);
+        while Stamp::now() < end {
+            std::thread::sleep(SAMPLE_EVERY);
+            sampler.sample(Stamp::now(), Some(start), None);
+        }
+        for child in children(root) {
+            // SAFETY: a plain kill of a process this test started.
+            unsafe { libc::kill(child as i32, libc::SIGKILL) };
+        }
+        parent.kill().ok();
+        parent.wait().ok();
+        let record = sampler.finish();
+        let usage = record.summary;
+        assert_eq!(usage.processes, 2, "{usage:?}");
+        // One core's worth, on a machine that may be busy with other tests.
+        assert!((40.0..=110.0).contains(&usage.cpu_avg_pct), "{usage:?}");
+        assert!(usage.rss_max_bytes > 100_000, "{usage:?}");
+        assert_eq!(record.seconds.len(), 2);
+        assert_eq!(usage.exited_at_s, None);
+    }
+
+    #[test]
+    fn a_pid_that_is_gone_is_refused() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(
+            check_pid(pid),
+            Err(format!("--server-pid {pid}: no such process"))
+        );
+        assert_eq!(check_pid(std::process::id()), Ok(()));
+    }
+}

@@ -1,0 +1,123 @@
+//! `--server-pid`: what the server's processes used during the measured window, per second
+//! and in all, as the sampler (`engine/usage.rs`) gathered it and the report saves it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::results::series::SecondRow;
+
+/// One second of samples: the CPU time the processes used over the wall time sampled, and
+/// their resident memory at each sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SecondUsage {
+    pub cpu_ns: u64,
+    pub wall_ns: u64,
+    pub rss_max: u64,
+    pub rss_sum: u64,
+    pub samples: u64,
+}
+
+impl SecondUsage {
+    pub fn add(&mut self, cpu_ns: u64, wall_ns: u64, rss: u64) {
+        self.cpu_ns += cpu_ns;
+        self.wall_ns += wall_ns;
+        self.rss_max = self.rss_max.max(rss);
+        self.rss_sum += rss;
+        self.samples += 1;
+    }
+
+    /// CPU as a percentage of one core (200: two cores busy).
+    pub fn cpu_pct(&self) -> f64 {
+        100.0 * self.cpu_ns as f64 / self.wall_ns.max(1) as f64
+    }
+}
+
+/// The sampler's record of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageRecord {
+    /// By second of the measured window (the drain's samples in its last second).
+    pub seconds: Vec<SecondUsage>,
+    pub summary: ServerUsage,
+}
+
+/// The server's CPU and memory over the run, as the report saves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerUsage {
+    /// The PIDs given (`--server-pid`); their descendants were sampled too.
+    pub pids: Vec<u32>,
+    /// The most processes alive at one sample (the PIDs and their descendants).
+    pub processes: u64,
+    /// Samples taken in the measured window (every 100 ms).
+    pub samples: u64,
+    /// CPU as a percentage of one core: the average over the window, and the busiest second.
+    pub cpu_avg_pct: f64,
+    pub cpu_max_pct: f64,
+    /// Resident memory of all the processes together: the average sample, and the largest.
+    pub rss_avg_bytes: u64,
+    pub rss_max_bytes: u64,
+    /// A given PID was gone this many seconds into the window (0: before it began).
+    pub exited_at_s: Option<f64>,
+}
+
+impl UsageRecord {
+    /// Puts each second's usage into the run's row of that second.
+    pub fn fill(&self, rows: &mut [SecondRow]) {
+        for row in rows {
+            let usage = self.seconds.get(row.second as usize);
+            if let Some(usage) = usage.filter(|u| u.samples > 0) {
+                row.server_cpu_pct = Some(usage.cpu_pct());
+                row.server_rss_bytes = Some(usage.rss_max);
+            }
+        }
+    }
+}
+
+impl ServerUsage {
+    pub fn of(
+        pids: &[u32],
+        processes: u64,
+        seconds: &[SecondUsage],
+        exited_at: Option<Duration>,
+    ) -> ServerUsage {
+        let mut all = SecondUsage::default();
+        for s in seconds {
+            all.cpu_ns += s.cpu_ns;
+            all.wall_ns += s.wall_ns;
+            all.rss_max = all.rss_max.max(s.rss_max);
+            all.rss_sum += s.rss_sum;
+            all.samples += s.samples;
+        }
+        let busiest = seconds.iter().map(SecondUsage::cpu_pct).fold(0.0, f64::max);
+        ServerUsage {
+            pids: pids.to_vec(),
+            processes,
+            samples: all.samples,
+            cpu_avg_pct: all.cpu_pct(),
+            cpu_max_pct: busiest,
+            rss_avg_bytes: all.rss_sum / all.samples.max(1),
+            rss_max_bytes: all.rss_max,
+            exited_at_s: exited_at.map(|d| d.as_secs_f64()),
+        }
+    }
+
+    /// Runs made at the same time against the same server (`blast merge`) sampled the same
+    /// processes: the busier reading of each figure stands, nothing adds up.
+    pub fn add(&mut self, other: &ServerUsage) {
+        for pid in &other.pids {
+            if !self.pids.contains(pid) {
+                self.pids.push(*pid);
+            }
+        }
+        self.processes = self.processes.max(other.processes);
+        self.samples = self.samples.max(other.samples);
+        self.cpu_avg_pct = self.cpu_avg_pct.max(other.cpu_avg_pct);
+        self.cpu_max_pct = self.cpu_max_pct.max(other.cpu_max_pct);
+        self.rss_avg_bytes = self.rss_avg_bytes.max(other.rss_avg_bytes);
+        self.rss_max_bytes = self.rss_max_bytes.max(other.rss_max_bytes);
+        self.exited_at_s = match (self.exited_at_s, other.exited_at_s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
