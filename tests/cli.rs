@@ -38,6 +38,9 @@ fn bad_input_is_one_line_on_stderr_and_exit_2() {
         &["--expect-json", "=1", "http://127.0.0.1:1/"],
         &["--health", "/health", "-d", "1", "http://127.0.0.1:1/"],
         &["--cpus", "9999", "http://127.0.0.1:1/"],
+        &["--server-pid", "x", "http://127.0.0.1:1/"],
+        &["--server-pid", "0", "http://127.0.0.1:1/"],
+        &["--server-pid", "4194303", "http://127.0.0.1:1/"],
         &["-t", "x", "http://127.0.0.1:1/"],
         &["--expect-json", "prediction=0|", "http://127.0.0.1:1/"],
         &["--expect-body", "", "http://127.0.0.1:1/"],
@@ -379,9 +382,11 @@ fn csv_rows_are_the_json_numbers() {
     let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
     let dir = scratch("cli-csv");
     let (json_path, csv_path) = (dir.join("run.json"), dir.join("run.csv"));
+    // The server runs in this process: `--server-pid` samples it.
+    let me = std::process::id().to_string();
     let runs: [(&[&str], &str, &[&str]); 2] = [
         (
-            &["-d", "2.2", "--first-byte"],
+            &["-d", "2.2", "--first-byte", "--server-pid", &me],
             "/per_second",
             &[
                 "second",
@@ -393,10 +398,21 @@ fn csv_rows_are_the_json_numbers() {
                 "p99_us",
                 "first_byte_p50_us",
                 "first_byte_p99_us",
+                "server_cpu_pct",
+                "server_rss_bytes",
             ],
         ),
         (
-            &["-d", "0.3", "--rates", "100,200", "--slo", "errors<1%"],
+            &[
+                "-d",
+                "0.3",
+                "--rates",
+                "100,200",
+                "--slo",
+                "errors<1%",
+                "--server-pid",
+                &me,
+            ],
             "/steps",
             &[
                 "rate/target",
@@ -407,6 +423,8 @@ fn csv_rows_are_the_json_numbers() {
                 "latency_us/p99",
                 "success_pct",
                 "slo/met",
+                "server/cpu_avg_pct",
+                "server/rss_max_bytes",
             ],
         ),
     ];
