@@ -841,3 +841,27 @@ fn demo_runs_the_whole_job_with_nothing_installed() {
     );
     assert!(log.contains("injected: 0 errors"), "{log}");
 }
+
+/// The report says how busy each of blast's own threads was over the window: one figure per
+/// thread, the busiest named, all within a core (a closed loop keeps them working).
+#[test]
+fn the_report_has_each_client_thread_busy_share() {
+    let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let url = server.url("/predict");
+    let out = blast(&["-t", "2", "-c", "8", "-d", "1", "--json", "-", &url]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let client = &report["client"];
+    let cores: Vec<f64> = client["cores_busy_pct"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_f64().unwrap())
+        .collect();
+    assert_eq!(cores.len(), 2, "{client}");
+    assert!(cores.iter().all(|p| (1.0..=105.0).contains(p)), "{client}");
+    assert_eq!(
+        client["busiest_pct"].as_f64().unwrap(),
+        cores.iter().copied().fold(0.0, f64::max)
+    );
+}

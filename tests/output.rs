@@ -19,7 +19,7 @@ use blast::results::stats::{
 };
 use blast::results::summary::RunOutcome;
 use blast::results::summary::Summary;
-use blast::results::usage::ServerUsage;
+use blast::results::usage::{ClientUsage, ServerUsage};
 use blast::run::config::Config;
 use blast::run::plan::Plan;
 use blast::run::url::Url;
@@ -115,6 +115,18 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         stats,
         seconds: vec![row(0, 500, 570.0, 1_100.0), row(1, 502, 1_500.0, 2_000.0)],
         server: rate.map(|r| server_usage(r / 10.0)),
+        // The rate run's first core was busy enough to be the limit.
+        client: Some(ClientUsage::of(
+            &[
+                if rate.is_some() {
+                    1_900_000_000
+                } else {
+                    900_000_000
+                },
+                800_000_000,
+            ],
+            2_000_000_000,
+        )),
         driver: "io_uring",
         threads: 2,
         elapsed: Duration::from_secs(2),
@@ -201,6 +213,7 @@ fn mix_summary(rate: Option<f64>) -> Summary {
             ..SecondRow::default()
         }],
         server: rate.map(|r| server_usage(r / 10.0)),
+        client: Some(ClientUsage::of(&[400_000_000], 1_000_000_000)),
         driver: "io_uring",
         threads: 1,
         elapsed: Duration::from_secs(1),

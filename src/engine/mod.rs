@@ -30,7 +30,7 @@ use crate::run::config::Driver;
 use crate::run::plan::{CoreShare, Plan};
 use crate::tls::Tls;
 use ticker::{Ticker, Ticks};
-use usage::Sampler;
+use usage::{ClientSampler, Sampler};
 
 /// io_uring rejects larger rings.
 const MAX_RING_ENTRIES: u32 = 32_768;
@@ -67,7 +67,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         .collect::<Result<Vec<_>, String>>()?;
 
     let mut collector = Collector::default();
-    let mut server = Server::new(&plan);
+    let mut sampling = Sampling::new(&plan);
     for beat in 1.. {
         if handles.iter().all(JoinHandle::is_finished) {
             break;
@@ -80,10 +80,10 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
             rows[rows.len() - fresh..].iter().for_each(&mut *on_second);
         }
         if beat % SAMPLE_EVERY == 0 {
-            server.sample(&series);
+            sampling.sample(&series);
         }
     }
-    server.sample(&series);
+    sampling.sample(&series);
 
     let mut merged = Stats::default();
     let mut driver = "";
@@ -98,7 +98,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         drain = drain.max(times.drain);
     }
     let mut seconds = collector.finish(&series);
-    let server = server.sampler.map(|s| s.finish());
+    let server = sampling.server.map(Sampler::finish);
     if let Some(record) = &server {
         record.fill(&mut seconds);
     }
@@ -106,6 +106,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         stats: merged,
         seconds,
         server: server.map(|r| r.summary),
+        client: sampling.client.finish(),
         driver,
         threads: plan.cores.len(),
         elapsed,
@@ -114,18 +115,20 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
     })
 }
 
-/// `--server-pid`: the sampler, and the seconds its samples go in.
-struct Server {
-    sampler: Option<Sampler>,
+/// What the main thread samples: `--server-pid`, and blast's own cores.
+struct Sampling {
+    server: Option<Sampler>,
+    client: ClientSampler,
     /// The window's last second, where later samples count (the drain's, as its answers do).
     last_second: Option<u32>,
 }
 
-impl Server {
-    fn new(plan: &Plan) -> Server {
+impl Sampling {
+    fn new(plan: &Plan) -> Sampling {
         let pids = plan.server_pids.clone();
-        Server {
-            sampler: (!pids.is_empty()).then(|| Sampler::new(pids)),
+        Sampling {
+            server: (!pids.is_empty()).then(|| Sampler::new(pids)),
+            client: ClientSampler::new(plan.cores.len()),
             last_second: plan
                 .duration
                 .map(|d| (d.as_secs_f64().ceil() as u32).saturating_sub(1)),
@@ -135,10 +138,13 @@ impl Server {
     /// One sample, in the seconds of the core that started first (cores start within the
     /// time their connects take).
     fn sample(&mut self, series: &[Arc<CoreSeries>]) {
-        if let Some(sampler) = &mut self.sampler {
-            let from = series.iter().filter_map(|s| s.start()).min();
-            sampler.sample(Stamp::now(), from, self.last_second);
+        let now = Stamp::now();
+        let from = series.iter().filter_map(|s| s.start()).min();
+        if let Some(server) = &mut self.server {
+            server.sample(now, from, self.last_second);
         }
+        let threads: Vec<Option<u32>> = series.iter().map(|s| s.thread()).collect();
+        self.client.sample(now, &threads, from);
     }
 }
 
@@ -152,6 +158,8 @@ fn spawn_core(
     std::thread::Builder::new()
         .name(format!("blast-core-{index}"))
         .spawn(move || {
+            // SAFETY: gettid only returns the calling thread's ID.
+            series.set_thread(unsafe { libc::gettid() } as u32);
             if let Some(cpu) = share.cpu {
                 core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
             }

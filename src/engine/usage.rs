@@ -1,5 +1,6 @@
 //! `--server-pid`: the server's CPU and memory, read from /proc by the main thread every
-//! `SAMPLE_EVERY` (never on a core that runs connections, and never per request).
+//! `SAMPLE_EVERY` (never on a core that runs connections, and never per request); and
+//! blast's own cores' CPU, so a report can say when the client may have been the limit.
 //!
 //! A server is its PIDs and all their descendants (Gunicorn's or Uvicorn's master gives its
 //! workers), found again each second so a restarted worker is followed. CPU is the
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::engine::clock::Stamp;
-use crate::results::usage::{SecondUsage, ServerUsage, UsageRecord};
+use crate::results::usage::{ClientUsage, SecondUsage, ServerUsage, UsageRecord};
 
 /// How often the server is sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -32,6 +33,25 @@ struct ProcStat {
 fn proc_stat(pid: u32) -> Option<ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
+}
+
+/// The same of one of this process's threads (its own user and system time).
+fn thread_stat(tid: u32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Nanoseconds per clock tick, and bytes per page.
+fn units() -> (u64, u64) {
+    // SAFETY: sysconf only reads the system's configuration.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let ticks = u64::try_from(ticks).unwrap_or(100).max(1);
+    (1_000_000_000 / ticks, u64::try_from(page).unwrap_or(4096))
 }
 
 /// The fields after the command's closing parenthesis (the command may hold spaces and
@@ -109,21 +129,15 @@ pub struct Sampler {
 impl Sampler {
     /// Starts sampling `roots` now (the first sample is the baseline).
     pub fn new(roots: Vec<u32>) -> Sampler {
-        // SAFETY: sysconf only reads the system's configuration.
-        let (ticks, page) = unsafe {
-            (
-                libc::sysconf(libc::_SC_CLK_TCK),
-                libc::sysconf(libc::_SC_PAGESIZE),
-            )
-        };
+        let (ns_per_tick, page_bytes) = units();
         let mut sampler = Sampler {
             pids: family(&roots),
             roots,
             last: HashMap::new(),
             last_at: Stamp::now(),
             samples: 0,
-            ns_per_tick: 1_000_000_000 / u64::try_from(ticks).unwrap_or(100).max(1),
-            page_bytes: u64::try_from(page).unwrap_or(4096),
+            ns_per_tick,
+            page_bytes,
             seconds: Vec::new(),
             processes: 0,
             exited_at: None,
@@ -183,6 +197,53 @@ impl Sampler {
             summary: ServerUsage::of(&self.roots, self.processes, &self.seconds, self.exited_at),
             seconds: self.seconds,
         }
+    }
+}
+
+/// blast's own cores: each core thread's CPU time over the measured window.
+pub struct ClientSampler {
+    /// Per core: its thread's last CPU ticks, and its busy nanoseconds in the window.
+    last: Vec<Option<u64>>,
+    busy_ns: Vec<u64>,
+    window_ns: u64,
+    last_at: Stamp,
+    ns_per_tick: u64,
+}
+
+impl ClientSampler {
+    pub fn new(cores: usize) -> ClientSampler {
+        ClientSampler {
+            last: vec![None; cores],
+            busy_ns: vec![0; cores],
+            window_ns: 0,
+            last_at: Stamp::now(),
+            ns_per_tick: units().0,
+        }
+    }
+
+    /// One sample at `now` of the cores whose threads are known (`tids`, by core); what they
+    /// used counts once the window has begun (`from`).
+    pub fn sample(&mut self, now: Stamp, tids: &[Option<u32>], from: Option<Stamp>) {
+        let counting = from.is_some_and(|f| now > f);
+        if counting {
+            self.window_ns += now.since(self.last_at);
+        }
+        self.last_at = now;
+        for (core, tid) in tids.iter().enumerate() {
+            let Some(ticks) = tid.and_then(thread_stat).map(|s| s.cpu_ticks) else {
+                continue;
+            };
+            if let (true, Some(before)) = (counting, self.last[core]) {
+                self.busy_ns[core] += ticks.saturating_sub(before) * self.ns_per_tick;
+            }
+            self.last[core] = Some(ticks);
+        }
+    }
+
+    /// Each core's busy share of the window, in percent (`None` before any window).
+    pub fn finish(self) -> Option<ClientUsage> {
+        let window = self.window_ns;
+        (window > 0).then(|| ClientUsage::of(&self.busy_ns, window))
     }
 }
 

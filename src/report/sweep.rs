@@ -4,9 +4,10 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::text::format_pct;
+use super::text::{client_limit, format_pct};
 use crate::results::numbers::Latency;
 use crate::results::summary::Summary;
+use crate::results::usage::ClientUsage;
 use crate::units::{format_bytes, format_micros};
 
 /// The steps of a sweep, in the order run, each with its verdict on `--slo` when one was
@@ -79,6 +80,16 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             ),
         )?;
         write_target_rows(out, step)?;
+    }
+    for step in &report.steps {
+        if let Some((core, pct)) = step.client.as_ref().and_then(ClientUsage::limiting) {
+            let rate = step.rate.as_ref().map_or(0.0, |r| r.target);
+            writeln!(
+                out,
+                "  WARNING     at {rate:.1}/s {}",
+                client_limit(core, pct)
+            )?;
+        }
     }
     if let Some(best) = report.max_rate {
         let slo = report.objective().unwrap_or_default();

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use crate::results::numbers::{ErrorCounts, Latency};
 use crate::results::series::SecondRow;
 use crate::results::summary::{RateSummary, Summary, TargetSummary};
-use crate::results::usage::ServerUsage;
+use crate::results::usage::{ClientUsage, ServerUsage};
 use crate::units::{format_bytes, format_count, format_micros};
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -82,6 +82,9 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if let Some(server) = &s.server {
         write_server(out, server)?;
     }
+    if let Some((core, pct)) = s.client.as_ref().and_then(ClientUsage::limiting) {
+        writeln!(out, "  WARNING     {}", client_limit(core, pct))?;
+    }
     if s.in_flight > 0 {
         writeln!(
             out,
@@ -96,6 +99,14 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         }
     }
     write_targets(out, &s.targets)
+}
+
+/// A blast core busy enough to have held the run back: no peer tells its users this.
+pub fn client_limit(core: usize, pct: f64) -> String {
+    format!(
+        "blast's thread {core} was {pct:.0}% busy: the client may be the limit (give it more \
+         --threads and --cpus, or more machines: blast merge)"
+    )
 }
 
 /// `--server-pid`: the server's CPU and memory, and whether it died during the run.

@@ -135,6 +135,13 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
         }
         (ours, theirs) => ours.or(theirs),
     };
+    into.client = match (into.client.take(), from.client) {
+        (Some(mut ours), Some(theirs)) => {
+            ours.add(&theirs);
+            Some(ours)
+        }
+        (ours, theirs) => ours.or(theirs),
+    };
     if into.driver != from.driver {
         into.driver = "mixed";
     }
@@ -277,6 +284,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         interrupted: report.interrupted,
         seconds: report.per_second,
         server: report.server,
+        client: report.client,
         stats,
     };
     let slo = (report.slo.as_ref())

@@ -42,9 +42,20 @@ pub struct CoreSeries {
     /// Where this core's seconds count from (`Stamp::as_nanos`; 0 until the core starts):
     /// the main thread's `--server-pid` samples are put in the same seconds.
     start: AtomicU64,
+    /// The core's thread (its Linux thread ID; 0 until it runs), whose CPU the main thread
+    /// samples.
+    thread: AtomicU32,
 }
 
 impl CoreSeries {
+    pub fn set_thread(&self, tid: u32) {
+        self.thread.store(tid, Ordering::Release);
+    }
+
+    pub fn thread(&self) -> Option<u32> {
+        Some(self.thread.load(Ordering::Acquire)).filter(|&t| t != 0)
+    }
+
     /// The start of this core's first second, once the core has started.
     pub fn start(&self) -> Option<Stamp> {
         let ns = self.start.load(Ordering::Acquire);

@@ -280,6 +280,7 @@ mod tests {
             stats,
             seconds: Vec::new(),
             server: None,
+            client: None,
             driver: "epoll",
             threads: 1,
             elapsed: Duration::from_secs(1),

@@ -11,7 +11,7 @@ use crate::results::numbers::{Latency, Results, latency, percent};
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::Stats;
-use crate::results::usage::ServerUsage;
+use crate::results::usage::{ClientUsage, ServerUsage};
 use crate::tls::Negotiated;
 
 /// What a run produced, before any derived number is computed.
@@ -21,6 +21,8 @@ pub struct RunOutcome {
     pub seconds: Vec<SecondRow>,
     /// `--server-pid`: what the server used.
     pub server: Option<ServerUsage>,
+    /// How busy blast's own cores were (`None`: no window to measure).
+    pub client: Option<ClientUsage>,
     /// The driver the runtimes used: `io_uring` or `epoll`.
     pub driver: &'static str,
     pub threads: usize,
@@ -181,6 +183,9 @@ pub struct Summary {
     /// `--server-pid`: the server's CPU and memory over the run (`None` without).
     #[serde(default)]
     pub server: Option<ServerUsage>,
+    /// How busy each of blast's cores was over the window (`None` in a report from before).
+    #[serde(default)]
+    pub client: Option<ClientUsage>,
     /// The verdict on `--slo`, when one was given.
     pub slo: Option<SloVerdict>,
     pub histogram: Histograms,
@@ -296,6 +301,7 @@ impl Summary {
             bytes_written: stats.bytes_written,
             per_second: per_second(outcome.seconds, info.rate, stats.first_byte.is_some()),
             server: outcome.server,
+            client: outcome.client,
             slo: None,
             histogram: histograms(stats, info.rate.is_some()),
         };

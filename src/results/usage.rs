@@ -60,6 +60,47 @@ pub struct ServerUsage {
     pub exited_at_s: Option<f64>,
 }
 
+/// blast's own cores over the measured window: how busy each core's thread was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientUsage {
+    /// Each core's CPU time over the window, in percent of that core.
+    pub cores_busy_pct: Vec<f64>,
+    /// The busiest of them.
+    pub busiest_pct: f64,
+}
+
+impl ClientUsage {
+    /// A core this busy may have held the run back: it had no time left to send more.
+    pub const LIMIT_PCT: f64 = 90.0;
+
+    pub fn of(busy_ns: &[u64], window_ns: u64) -> ClientUsage {
+        let cores_busy_pct: Vec<f64> = busy_ns
+            .iter()
+            .map(|&ns| 100.0 * ns as f64 / window_ns.max(1) as f64)
+            .collect();
+        let busiest_pct = cores_busy_pct.iter().copied().fold(0.0, f64::max);
+        ClientUsage {
+            cores_busy_pct,
+            busiest_pct,
+        }
+    }
+
+    /// The cores of runs merged together (`blast merge`): all of them.
+    pub fn add(&mut self, other: &ClientUsage) {
+        self.cores_busy_pct.extend_from_slice(&other.cores_busy_pct);
+        self.busiest_pct = self.busiest_pct.max(other.busiest_pct);
+    }
+
+    /// The busiest core, when it was busy enough to have been the limit.
+    pub fn limiting(&self) -> Option<(usize, f64)> {
+        let core = self
+            .cores_busy_pct
+            .iter()
+            .position(|&p| p == self.busiest_pct)?;
+        (self.busiest_pct >= Self::LIMIT_PCT).then_some((core, self.busiest_pct))
+    }
+}
+
 impl UsageRecord {
     /// Puts each second's usage into the run's row of that second.
     pub fn fill(&self, rows: &mut [SecondRow]) {
@@ -119,5 +160,35 @@ impl ServerUsage {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_core_at_ninety_percent_is_named_as_the_limit() {
+        let idle = ClientUsage::of(&[890_000_000, 100_000_000], 1_000_000_000);
+        assert_eq!(idle.busiest_pct, 89.0);
+        assert_eq!(idle.limiting(), None);
+        let mut busy = ClientUsage::of(&[100_000_000, 950_000_000], 1_000_000_000);
+        assert_eq!(busy.limiting(), Some((1, 95.0)));
+        busy.add(&idle);
+        assert_eq!(busy.cores_busy_pct, [10.0, 95.0, 89.0, 10.0]);
+        assert_eq!(busy.limiting(), Some((1, 95.0)));
+    }
+
+    #[test]
+    fn a_second_is_cpu_over_wall_and_the_run_keeps_its_busiest() {
+        let mut a = SecondUsage::default();
+        a.add(50_000_000, 100_000_000, 10);
+        a.add(150_000_000, 100_000_000, 30);
+        assert_eq!(a.cpu_pct(), 100.0);
+        let mut b = SecondUsage::default();
+        b.add(20_000_000, 100_000_000, 20);
+        let usage = ServerUsage::of(&[7], 2, &[a, b], None);
+        assert_eq!((usage.cpu_avg_pct, usage.cpu_max_pct), (220.0 / 3.0, 100.0));
+        assert_eq!((usage.rss_avg_bytes, usage.rss_max_bytes), (20, 30));
     }
 }
