@@ -1,5 +1,7 @@
 //! Micro-benchmarks of the per-request hot path, so that regressions show up:
-//! response framing, the JSON expectation, and stats recording.
+//! response framing, the JSON expectation, and stats recording; and of what the main thread
+//! does ten times a second, `--server-pid`'s sample (set `BLAST_BENCH_PID` to a server's
+//! master PID to sample it and its workers; otherwise this process is sampled).
 //!
 //!     cargo bench --bench micro
 
@@ -85,5 +87,17 @@ fn recording(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, framing, expectation, recording);
+fn sampling(c: &mut Criterion) {
+    let pid = std::env::var("BLAST_BENCH_PID")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(std::process::id);
+    let start = Stamp::now();
+    let mut sampler = blast::engine::usage::Sampler::new(vec![pid]);
+    c.bench_function("usage/one --server-pid sample", |b| {
+        b.iter(|| sampler.sample(Stamp::now(), Some(start), None))
+    });
+}
+
+criterion_group!(benches, framing, expectation, recording, sampling);
 criterion_main!(benches);
