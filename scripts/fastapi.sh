@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts or stops the FastAPI /predict app (scripts/fastapi_app.py) on 127.0.0.1.
-#   scripts/fastapi.sh start PORT [WORKERS] [CPU] [MODE]   prints the PID
+#   scripts/fastapi.sh start PORT [WORKERS] [CPU] [MODE] [APP]   prints the PID
 #     MODE: gunicorn (default; Gunicorn with Uvicorn workers, also bound to the Unix socket
 #     /tmp/blast-fastapi-PORT.sock, as behind nginx), uvicorn (one Uvicorn process), or
 #     uvicorn-tls (one Uvicorn process serving https itself, with a certificate from a
 #     throw-away CA, scripts/tls-cert.sh, whose certificate is copied to
 #     /tmp/blast-fastapi-PORT-ca.pem for blast --cacert)
+#     APP: the module:app to serve (default fastapi_app:app; api_app:app is the API that
+#     `blast --openapi` is tested against)
 #   scripts/fastapi.sh stop PID
 set -euo pipefail
 
@@ -17,6 +19,7 @@ start)
     workers=${3:-2}
     cpu=${4:-}
     mode=${5:-gunicorn}
+    module=${6:-fastapi_app:app}
     python3 -c 'import fastapi, uvicorn, gunicorn' 2>/dev/null \
         || { echo "FastAPI stack missing: pip install -r $here/requirements.txt" >&2; exit 2; }
     log=$(mktemp /tmp/blast-fastapi.XXXXXX.log)
@@ -28,15 +31,15 @@ start)
         "$here/tls-cert.sh" "$certs"
         cp "$certs/ca.pem" "/tmp/blast-fastapi-$port-ca.pem"
         health=(curl -sf --cacert "$certs/ca.pem" "https://127.0.0.1:$port/health")
-        "${pin[@]}" python3 -m uvicorn --app-dir "$here" fastapi_app:app --host 127.0.0.1 --port "$port" \
+        "${pin[@]}" python3 -m uvicorn --app-dir "$here" "$module" --host 127.0.0.1 --port "$port" \
             --ssl-keyfile "$certs/server.key" --ssl-certfile "$certs/server.pem" \
             --no-access-log --log-level warning >"$log" 2>&1 &
     elif [ "$mode" = uvicorn ]; then
-        "${pin[@]}" python3 -m uvicorn --app-dir "$here" fastapi_app:app --host 127.0.0.1 --port "$port" \
+        "${pin[@]}" python3 -m uvicorn --app-dir "$here" "$module" --host 127.0.0.1 --port "$port" \
             --no-access-log --log-level warning >"$log" 2>&1 &
     else
         "${pin[@]}" python3 -m gunicorn --chdir "$here" -k uvicorn.workers.UvicornWorker -w "$workers" \
-            -b "127.0.0.1:$port" -b "unix:/tmp/blast-fastapi-$port.sock" --backlog 4096 --log-level warning fastapi_app:app >"$log" 2>&1 &
+            -b "127.0.0.1:$port" -b "unix:/tmp/blast-fastapi-$port.sock" --backlog 4096 --log-level warning "$module" >"$log" 2>&1 &
     fi
     pid=$!
     for _ in $(seq 200); do

@@ -675,3 +675,111 @@ fn fastapi_server_cpu_and_memory_are_sampled() {
     assert!(text.contains("  Server      EXITED: PID "), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// GET a URL with curl (installed with the servers), its body as text.
+fn curl(url: &str) -> String {
+    let out = Command::new("curl").args(["-sf", url]).output().unwrap();
+    assert!(out.status.success(), "curl {url}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `--openapi` against a FastAPI app (scripts/api_app.py under Uvicorn): discovery finds every
+/// GET and POST operation the app itself lists (the multipart upload skipped, and said why),
+/// `--filter` narrows it, a `--param` range keeps `{item_id}` inside 1–2000 (the app counts
+/// misses), every operation gets the same share, and bad input is one line and exit 2.
+#[test]
+fn fastapi_openapi_discovery_runs_every_operation() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "1", "", "uvicorn", "api_app:app"]);
+    let base = format!("http://127.0.0.1:{port}/");
+    let routes: Vec<String> = serde_json::from_str(&curl(&format!("{base}routes"))).unwrap();
+    let listed = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["--openapi", &base, "--print-targets"])
+        .output()
+        .unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{listed:?}");
+    let stderr = String::from_utf8(listed.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "blast: --openapi: skipped POST /api/upload: its required body is multipart/form-data, \
+         not JSON\n"
+    );
+    let mut names: Vec<String> = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.push("POST /api/upload".into());
+    names.sort();
+    assert_eq!(names, routes);
+
+    let report = blast_json(&[
+        "--openapi",
+        &base,
+        "--filter",
+        "/api/simple",
+        "--param",
+        "item_id=1-2000",
+        "-c",
+        "6",
+        "-d",
+        "2",
+    ]);
+    assert_eq!(report["failures"], 0, "{}", report["errors"]);
+    let targets = report["targets"].as_array().unwrap();
+    let counts: Vec<(String, u64)> = targets
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let simple = ["async", "blocking", "sync"].map(|k| format!("GET /api/simple/{k}/{{item_id}}"));
+    assert_eq!(
+        counts.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        simple
+    );
+    let (least, most) = (
+        counts.iter().map(|c| c.1).min().unwrap(),
+        counts.iter().map(|c| c.1).max().unwrap(),
+    );
+    assert!(
+        least > 50 && most - least <= 3,
+        "the same share each: {counts:?}"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&curl(&format!("{base}stats"))).unwrap();
+    assert_eq!(stats.get("misses"), None, "{stats}");
+    let served: u64 = ["simple_async", "simple_blocking", "simple_sync"]
+        .iter()
+        .map(|k| stats[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(served, report["requests"].as_u64().unwrap(), "{stats}");
+
+    let health = format!("{base}health");
+    let bad: [&[&str]; 5] = [
+        &["--openapi", "--filter", "/nothing", &base],
+        &["--openapi", "--param", "zz=1", &base],
+        &["--openapi", &health, &base],
+        &["--openapi", "http://127.0.0.1:1/"],
+        &["--openapi", "/nonexistent/openapi.json", &base],
+    ];
+    for args in bad {
+        let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+            .args(args)
+            .args(["-d", "1"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("blast: --"), "{args:?}: {stderr}");
+    }
+}

@@ -12,6 +12,7 @@ use crate::http::request::{self, RequestSpec, parse_header, parse_method};
 use crate::results::slo::Slo;
 use crate::run::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
 use crate::run::mix;
+use crate::run::openapi;
 use crate::run::plan::parse_cpus;
 use crate::run::url::Url;
 use crate::serve::ServeConfig;
@@ -298,6 +299,49 @@ struct RunArgs {
     )]
     targets: Option<String>,
 
+    /// A mix of every operation of an OpenAPI 3.0/3.1 document (JSON): its URL or file, by
+    /// default the URL's origin + /openapi.json; one target per operation, parameters and JSON
+    /// bodies filled from examples, defaults or schemas (docs/targets.md)
+    #[arg(
+        long,
+        value_name = "URL_OR_FILE",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["targets", "body", "body_file", "body_lines", "method"]
+    )]
+    openapi: Option<String>,
+
+    /// --openapi: keep the operations whose path starts with PREFIX (repeatable)
+    #[arg(long = "filter", value_name = "PREFIX", requires = "openapi")]
+    filters: Vec<String>,
+
+    /// --openapi: drop the operations whose path starts with PREFIX (repeatable)
+    #[arg(long = "exclude", value_name = "PREFIX", requires = "openapi")]
+    excludes: Vec<String>,
+
+    /// --openapi: the methods to take
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "GET,POST",
+        requires = "openapi"
+    )]
+    methods: String,
+
+    /// --openapi: a parameter's value (NAME=VALUE), values in turn (NAME=a,b,c) or an integer
+    /// range in turn (NAME=1-2000), one request each (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUES", requires = "openapi")]
+    params: Vec<String>,
+
+    /// --openapi: name each target by its operationId instead of METHOD path
+    #[arg(long, requires = "openapi")]
+    operation_id: bool,
+
+    /// --openapi: print the mix as --targets JSON Lines on stdout and exit, to edit and run
+    /// with --targets
+    #[arg(long, requires = "openapi")]
+    print_targets: bool,
+
     /// A new connection for every request (sent with Connection: close, closed after the
     /// response); latency then includes the TCP handshake
     #[arg(long, visible_alias = "disable-keepalive")]
@@ -431,7 +475,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 html: args.html,
             },
         })),
-        None => config(cli.run).map(|c| Parsed::Run(Box::new(c))),
+        None => run_or_print(cli.run),
     }
 }
 
@@ -585,12 +629,24 @@ fn help_command(rendered: &str) -> String {
 
 /// The run's `Config`, one flag group at a time: where to, how much load, what to send and
 /// when to give up, what counts as success, where the results go.
-fn config(mut cli: RunArgs) -> Result<Config, String> {
+/// A run, or with `--print-targets` the mix `--openapi` found (checked as a run checks it).
+fn run_or_print(cli: RunArgs) -> Result<Parsed, String> {
+    let print = cli.print_targets;
+    let (config, openapi_lines) = config(cli)?;
+    match openapi_lines {
+        Some(lines) if print => Ok(Parsed::Print(lines)),
+        _ => Ok(Parsed::Run(Box::new(config))),
+    }
+}
+
+/// The run's settings, and with `--openapi` the mix it found as `--targets` lines.
+fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
     // Read first: without a URL on the command line, the file's first one is the run's.
-    let targets = match &cli.targets {
+    let mut targets = match &cli.targets {
         Some(path) => Some((path.clone(), mix::read_text(path)?)),
         None => None,
     };
+    openapi_names_the_api(&mut cli)?;
     let url = url(cli.url.take(), cli.url_flag.take(), targets.as_ref())?;
     let mut target = Url::parse(&url)?;
     target.unix_socket = cli.unix_socket.take().map(Into::into);
@@ -600,6 +656,13 @@ fn config(mut cli: RunArgs) -> Result<Config, String> {
         (false, Some(path)) => Trust::Cacert(path.into()),
         (false, None) => Trust::System,
     };
+    let openapi_lines = match cli.openapi {
+        Some(_) => Some(openapi_mix(&config, &cli)?),
+        None => None,
+    };
+    if let Some(lines) = &openapi_lines {
+        targets = Some(("--openapi".into(), lines.clone()));
+    }
     load(&mut config, &cli)?;
     sending(&mut config, &mut cli)?;
     checks(&mut config, &cli, targets.as_ref())?;
@@ -610,7 +673,55 @@ fn config(mut cli: RunArgs) -> Result<Config, String> {
     };
     ramp_fits(&config)?;
     config.live = std::io::stderr().is_terminal();
-    Ok(config)
+    Ok((config, openapi_lines))
+}
+
+/// `blast --openapi http://host:8000/` (no other URL): the document's URL names the API too,
+/// at its origin; the document is that URL's, or at `/` the origin's `/openapi.json`.
+fn openapi_names_the_api(cli: &mut RunArgs) -> Result<(), String> {
+    let Some(document) = cli.openapi.as_deref().filter(|d| d.contains("://")) else {
+        return Ok(());
+    };
+    if cli.url.is_some() || cli.url_flag.is_some() {
+        return Ok(());
+    }
+    let document = Url::parse(document)?;
+    cli.url = Some(document.with_path("/").url());
+    if document.path == "/" {
+        cli.openapi = Some(String::new());
+    }
+    Ok(())
+}
+
+/// `--openapi`: the document's operations as `--targets` lines; the ones left out are named
+/// on stderr, one line each.
+fn openapi_mix(config: &Config, cli: &RunArgs) -> Result<String, String> {
+    let headers = (cli.headers.iter())
+        .map(|h| parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let document = openapi::fetch(
+        cli.openapi.as_deref().unwrap_or_default(),
+        &config.url,
+        &config.trust,
+        &headers,
+    )?;
+    let discovery = openapi::Discovery {
+        methods: (cli.methods.split(','))
+            .map(|m| m.trim().to_ascii_uppercase())
+            .filter(|m| !m.is_empty())
+            .collect(),
+        filters: cli.filters.clone(),
+        excludes: cli.excludes.clone(),
+        params: (cli.params.iter())
+            .map(|p| openapi::parse_param(p))
+            .collect::<Result<_, _>>()?,
+        operation_ids: cli.operation_id,
+    };
+    let found = openapi::discover(&document, &discovery)?;
+    for (name, why) in &found.skipped {
+        eprintln!("blast: --openapi: skipped {name}: {why}");
+    }
+    Ok(found.lines)
 }
 
 /// The URL, given positionally or with `--url`, or else the `--targets` file's first.

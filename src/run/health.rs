@@ -1,5 +1,6 @@
 //! `--health`: one blocking request before the run. A server that is not up gets a clear
-//! message and exit code 2 instead of a report full of connect errors.
+//! message and exit code 2 instead of a report full of connect errors. The same GET fetches
+//! `--openapi`'s document.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -9,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::http::request::{self, RequestSpec};
-use crate::http::response::Framer;
+use crate::http::response::{Framer, Response};
 use crate::run::url::{Endpoint, Url};
 use crate::tls::{Tls, Trust};
 
@@ -35,6 +36,23 @@ pub fn check(
 ) -> Result<(), String> {
     let url = target.url();
     let fail = |why: String| format!("health check GET {url} failed: {why}");
+    let (status, _) = get(target, trust, headers, timeout, 0).map_err(fail)?;
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(fail(format!("status {status}")))
+    }
+}
+
+/// One GET of `target` on its own connection, each step within `timeout`: the status, and
+/// the body when `keep` is not 0 (at most `keep` bytes; a larger one is an error).
+pub fn get(
+    target: &Url,
+    trust: &Trust,
+    headers: &[(String, String)],
+    timeout: Duration,
+    keep: usize,
+) -> Result<(u16, Vec<u8>), String> {
     let spec = RequestSpec {
         method: "GET".into(),
         headers: headers.to_vec(),
@@ -47,11 +65,11 @@ pub fn check(
         .tls
         .then(|| Tls::new(trust, &target.host))
         .transpose()?;
-    let status = match target.endpoint().map_err(fail)? {
+    match target.endpoint()? {
         Endpoint::Tcp(addr) => {
             let tcp = TcpStream::connect_timeout(&addr, timeout);
             match tls {
-                None => exchange(tcp, timeout, &request),
+                None => exchange(tcp, timeout, &request, keep),
                 // The session handshakes on the first write, after `exchange` has set the
                 // socket's timeouts.
                 Some(tls) => {
@@ -59,18 +77,12 @@ pub fn check(
                         let session = tls.session().map_err(io::Error::other)?;
                         Ok(rustls::StreamOwned::new(session, tcp))
                     });
-                    exchange(stream, timeout, &request)
+                    exchange(stream, timeout, &request, keep)
                 }
             }
         }
         // `endpoint` refuses https over a Unix socket.
-        Endpoint::Unix(path) => exchange(connect_unix(path, timeout), timeout, &request),
-    }
-    .map_err(fail)?;
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(fail(format!("status {status}")))
+        Endpoint::Unix(path) => exchange(connect_unix(path, timeout), timeout, &request, keep),
     }
 }
 
@@ -117,30 +129,36 @@ fn exchange(
     stream: io::Result<impl Socket>,
     timeout: Duration,
     request: &[u8],
-) -> Result<u16, String> {
+    keep: usize,
+) -> Result<(u16, Vec<u8>), String> {
     let mut stream = stream.map_err(|e| e.to_string())?;
     stream.set_timeouts(timeout).map_err(|e| e.to_string())?;
     stream.write_all(request).map_err(|e| e.to_string())?;
-    read_status(&mut stream)
+    read_response(&mut stream, keep)
 }
 
-fn read_status(stream: &mut impl Read) -> Result<u16, String> {
-    let mut framer = Framer::new(false, false, 0);
+/// The status, and the body when `keep` is not 0.
+fn read_response(stream: &mut impl Read, keep: usize) -> Result<(u16, Vec<u8>), String> {
+    let mut framer = Framer::new(false, keep > 0, keep);
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
+    let kept = |buf: &[u8], r: Response| {
+        if r.oversized {
+            return Err(format!("the body is over {keep} bytes"));
+        }
+        Ok((r.status, buf[r.body_start..r.body_end].to_vec()))
+    };
     loop {
         if let Some(response) = framer
             .advance(&mut buf)
             .map_err(|e| format!("bad response ({e:?})"))?
         {
-            return Ok(response.status);
+            return kept(&buf, response);
         }
         match stream.read(&mut chunk) {
             Ok(0) => {
-                return framer
-                    .finish_eof()
-                    .map(|r| r.status)
-                    .map_err(|_| "connection closed".into());
+                let response = framer.finish_eof().map_err(|_| "connection closed")?;
+                return kept(&buf, response);
             }
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) => return Err(e.to_string()),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod health;
 pub mod limits;
 pub mod mix;
+pub mod openapi;
 pub mod plan;
 pub mod sweep;
 pub mod url;
