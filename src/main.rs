@@ -33,7 +33,7 @@ fn run() -> i32 {
     if let Err(message) = app::check_outputs(&config.outputs) {
         return usage_error(&message);
     }
-    if config.sweep.is_some() {
+    if config.sweep.is_some() || config.each {
         return match app::sweep(&config)
             .and_then(|report| app::report_sweep(&config.outputs, &report).map(|_| report))
         {

@@ -239,6 +239,7 @@ fn json_of(s: &Summary) -> String {
 /// same 1,005 sends are half the schedule.
 fn sweep() -> SweepReport {
     SweepReport {
+        each: false,
         steps: [500.0, 1_000.0]
             .map(|rate| summary(Some(rate), Some("p99<5ms")))
             .into(),
@@ -283,6 +284,7 @@ fn reports_match_their_golden_files() {
     golden("sweep.html", &String::from_utf8(page).unwrap());
     // A sweep of a mix: a row per target under each step, and a chart of their p99s.
     let mix_sweep = SweepReport {
+        each: false,
         steps: [200.0, 400.0].map(|rate| mix_summary(Some(rate))).into(),
         max_rate: None,
     };

@@ -763,6 +763,89 @@ fn fastapi_openapi_discovery_runs_every_operation() {
         .sum();
     assert_eq!(served, report["requests"].as_u64().unwrap(), "{stats}");
 
+    // `--each` at two rates: every target alone at every rate, a row each, judged each.
+    let dir = std::env::temp_dir().join(format!("blast-each-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("steps.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args([
+            "--openapi",
+            &base,
+            "--filter",
+            "/api/simple",
+            "--param",
+            "item_id=1-2000",
+        ])
+        .args([
+            "--each",
+            "--rates",
+            "50,100",
+            "-d",
+            "1",
+            "-c",
+            "4",
+            "--slo",
+            "errors<1%",
+        ])
+        .args(["--csv", csv.to_str().unwrap(), "--json", "-"])
+        .args(["--html", dir.join("steps.html").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let sweep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = sweep["steps"].as_array().unwrap();
+    let rows: Vec<(f64, String, bool)> = steps
+        .iter()
+        .map(|s| {
+            assert_eq!(
+                s["targets"].as_array().unwrap().len(),
+                1,
+                "one target alone"
+            );
+            let name = s["targets"][0]["name"].as_str().unwrap().to_string();
+            (
+                s["rate"]["target"].as_f64().unwrap(),
+                name,
+                s["slo"]["met"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(f64, String, bool)> = [50.0, 100.0]
+        .iter()
+        .flat_map(|&r| simple.iter().map(move |n| (r, n.clone(), true)))
+        .collect();
+    assert_eq!(rows, want);
+    let text = String::from_utf8(out.stderr).unwrap();
+    let table: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  GET /api/simple/"))
+        .collect();
+    assert_eq!(table.len(), 6, "{text}");
+    assert!(
+        table[3].contains(" 100.0 ") && table[3].ends_with("met"),
+        "{text}"
+    );
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",\"GET /api/simple/async/{item_id}\""),
+        "{csv}"
+    );
+    let page = std::fs::read_to_string(dir.join("steps.html")).unwrap();
+    for title in [
+        "Achieved (ok/s) by target rate, by target",
+        "p99 by target rate, by target",
+    ] {
+        assert!(page.contains(&format!("{title}</")), "{title}");
+    }
+    for name in &simple {
+        // The table's rows, and a line in each chart's legend.
+        assert!(page.matches(name.as_str()).count() >= 4, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+
     let health = format!("{base}health");
     let bad: [&[&str]; 5] = [
         &["--openapi", "--filter", "/nothing", &base],

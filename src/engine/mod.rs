@@ -119,6 +119,8 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
 struct Sampling {
     server: Option<Sampler>,
     client: ClientSampler,
+    /// The cores' thread IDs, as far as known (reused: sampling allocates nothing).
+    threads: Vec<Option<u32>>,
     /// The window's last second, where later samples count (the drain's, as its answers do).
     last_second: Option<u32>,
 }
@@ -129,6 +131,7 @@ impl Sampling {
         Sampling {
             server: (!pids.is_empty()).then(|| Sampler::new(pids)),
             client: ClientSampler::new(plan.cores.len()),
+            threads: Vec::with_capacity(plan.cores.len()),
             last_second: plan
                 .duration
                 .map(|d| (d.as_secs_f64().ceil() as u32).saturating_sub(1)),
@@ -143,8 +146,9 @@ impl Sampling {
         if let Some(server) = &mut self.server {
             server.sample(now, from, self.last_second);
         }
-        let threads: Vec<Option<u32>> = series.iter().map(|s| s.thread()).collect();
-        self.client.sample(now, &threads, from);
+        self.threads.clear();
+        self.threads.extend(series.iter().map(|s| s.thread()));
+        self.client.sample(now, &self.threads, from);
     }
 }
 

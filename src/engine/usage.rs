@@ -35,10 +35,29 @@ fn proc_stat(pid: u32) -> Option<ProcStat> {
     parse_stat(&text)
 }
 
-/// The same of one of this process's threads (its own user and system time).
-fn thread_stat(tid: u32) -> Option<ProcStat> {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-    parse_stat(&text)
+/// The CPU ticks of one of this process's threads, read into `path` and `text` (kept by
+/// the caller, so that sampling allocates nothing once they have grown: the engine's
+/// allocation tests count every allocation of a run, and the samples come with time).
+fn thread_ticks(tid: u32, path: &mut String, text: &mut String) -> Option<u64> {
+    use std::fmt::Write as _;
+    use std::io::Read as _;
+    path.clear();
+    write!(path, "/proc/self/task/{tid}/stat").ok()?;
+    text.clear();
+    std::fs::File::open(path.as_str())
+        .ok()?
+        .read_to_string(text)
+        .ok()?;
+    parse_ticks(text)
+}
+
+/// User plus system time of a stat line, without collecting its fields.
+fn parse_ticks(text: &str) -> Option<u64> {
+    let (_, rest) = text.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(14 - 3);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// Nanoseconds per clock tick, and bytes per page.
@@ -208,6 +227,9 @@ pub struct ClientSampler {
     window_ns: u64,
     last_at: Stamp,
     ns_per_tick: u64,
+    /// Buffers reused by every read.
+    path: String,
+    text: String,
 }
 
 impl ClientSampler {
@@ -218,6 +240,8 @@ impl ClientSampler {
             window_ns: 0,
             last_at: Stamp::now(),
             ns_per_tick: units().0,
+            path: String::with_capacity(64),
+            text: String::with_capacity(512),
         }
     }
 
@@ -230,9 +254,8 @@ impl ClientSampler {
         }
         self.last_at = now;
         for (core, tid) in tids.iter().enumerate() {
-            let Some(ticks) = tid.and_then(thread_stat).map(|s| s.cpu_ticks) else {
-                continue;
-            };
+            let read = tid.and_then(|t| thread_ticks(t, &mut self.path, &mut self.text));
+            let Some(ticks) = read else { continue };
             if let (true, Some(before)) = (counting, self.last[core]) {
                 self.busy_ns[core] += ticks.saturating_sub(before) * self.ns_per_tick;
             }

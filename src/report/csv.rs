@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::sweep::SweepReport;
+use super::sweep::{SweepReport, step_target};
 use crate::results::summary::Summary;
 
 /// One row per second of the run: the `per_second` series of the JSON.
@@ -40,14 +40,19 @@ pub fn write_steps(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> 
     writeln!(
         out,
         "target_rps,sent_rps,done_rps,p50_us,p95_us,p99_us,success_pct,slo_met,\
-         server_cpu_pct,server_rss_max_bytes"
+         server_cpu_pct,server_rss_max_bytes,target"
     )?;
     for step in &report.steps {
         let rate = step.rate.as_ref();
         let server = step.server.as_ref();
+        // `--each`: the target the step ran alone (a name may hold a comma: quoted).
+        let target = match report.each {
+            true => format!("\"{}\"", step_target(step).replace('"', "\"\"")),
+            false => String::new(),
+        };
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{target}",
             optional(rate.map(|r| r.target)),
             optional(rate.map(|r| r.send_rate)),
             step.rps,

@@ -220,6 +220,9 @@ fn spectrum(latency: &Latency) -> Vec<(f64, f64)> {
 }
 
 fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
+    if r.each {
+        return each_charts(r);
+    }
     let mut steps: Vec<&Summary> = r.steps.iter().collect();
     // --find-max tries rates out of order; the charts read them by rate.
     steps.sort_by(|a, b| target(a).total_cmp(&target(b)));
@@ -327,6 +330,63 @@ fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
 
 /// `--targets`: a chart of latency with a line per target (the first `CHART_TARGETS`), titled
 /// `titles[1]` when there are more; none without targets.
+/// `--each` with `--rates`: a line per target (the first four) of what it achieved, its p99
+/// and (`--server-pid`) the server's CPU, against the target rate. A closed loop's steps have
+/// no rate to draw against: its page is the table.
+fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
+    if r.steps.iter().any(|s| s.rate.is_none()) {
+        return Vec::new();
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for step in &r.steps {
+        let name = sweep::step_target(step);
+        if !names.contains(&name) && names.len() < CHART_TARGETS {
+            names.push(name);
+        }
+    }
+    let per_target = |value| target_lines(r, &names, value);
+    let mut charts = vec![
+        Chart {
+            title: "Achieved (ok/s) by target rate, by target",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: per_target(|s| Some(s.success_rps)),
+        },
+        Chart {
+            title: "p99 by target rate, by target",
+            x: Unit::Count,
+            y: Unit::Micros,
+            series: per_target(|s| Some(s.latency.p99)),
+        },
+    ];
+    if r.steps.iter().any(|s| s.server.is_some()) {
+        charts.push(Chart {
+            title: "Server CPU by target rate, by target (% of one core)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: per_target(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
+        });
+    }
+    charts
+}
+
+/// `--each`: one line per name, of `value` at each rate the name ran at.
+fn target_lines<'a>(
+    r: &'a SweepReport,
+    names: &[&'a str],
+    value: fn(&Summary) -> Option<f64>,
+) -> Vec<Series<'a>> {
+    let mut lines = Vec::new();
+    for &name in names {
+        let mine = r.steps.iter().filter(|s| sweep::step_target(s) == name);
+        let mut points: Vec<(f64, f64)> =
+            mine.filter_map(|s| Some((target(s), value(s)?))).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        lines.push(Series { name, points });
+    }
+    lines
+}
+
 fn by_target<'a>(
     targets: &'a [TargetSummary],
     titles: [&'static str; 2],

@@ -16,6 +16,8 @@ pub struct SweepReport {
     pub steps: Vec<Summary>,
     /// `--find-max`: the highest rate that met the objective (`Some(None)`: none did).
     pub max_rate: Option<Option<f64>>,
+    /// `--each`: every step ran one target of the mix alone (its row names it).
+    pub each: bool,
 }
 
 impl SweepReport {
@@ -50,10 +52,31 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     } else {
         String::new()
     };
+    // `--each`: each row's target first, as wide as the longest name.
+    let width = match report.each {
+        true => report
+            .steps
+            .iter()
+            .map(|s| step_target(s).chars().count())
+            .max()
+            .unwrap_or(0),
+        false => 0,
+    };
+    let named = |name: &str| match report.each {
+        true => format!("  {name:<width$}"),
+        false => String::new(),
+    };
     writeln!(
         out,
-        "  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}{first_bytes}{servers}  objective",
-        "target/s", "sent/s", "done/s", "p50", "p95", "p99", "success"
+        "{}  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}{first_bytes}{servers}  objective",
+        named("target"),
+        "target/s",
+        "sent/s",
+        "done/s",
+        "p50",
+        "p95",
+        "p99",
+        "success"
     )?;
     for step in &report.steps {
         let rate = step.rate.as_ref();
@@ -67,11 +90,14 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             let mem = format_bytes(u.rss_max_bytes as f64);
             format!(" {:>9.1} {mem:>10}", u.cpu_avg_pct)
         });
+        // A closed loop (`--each` without `--rates`) has no target rate.
+        let per_s = |value: Option<f64>| value.map_or("-".into(), |v| format!("{v:.1}"));
         writeln!(
             out,
-            "  {:>10.1} {:>10.1} {}{server}{verdict}",
-            rate.map_or(0.0, |r| r.target),
-            rate.map_or(0.0, |r| r.send_rate),
+            "{}  {:>10} {:>10} {}{server}{verdict}",
+            named(step_target(step)),
+            per_s(rate.map(|r| r.target)),
+            per_s(rate.map(|r| r.send_rate)),
             outcome_cells(
                 step.rps,
                 &step.latency,
@@ -79,7 +105,9 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
                 step.first_byte.as_ref()
             ),
         )?;
-        write_target_rows(out, step)?;
+        if !report.each {
+            write_target_rows(out, step)?;
+        }
     }
     for step in &report.steps {
         if let Some((core, pct)) = step.client.as_ref().and_then(ClientUsage::limiting) {
@@ -99,6 +127,11 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The target a step of `--each` ran alone (its mix's only name).
+pub fn step_target(step: &Summary) -> &str {
+    step.targets.first().map_or("", |t| t.target.name.as_str())
 }
 
 /// `--targets`: under each step, one row per target, so a mix's sweep shows which target's

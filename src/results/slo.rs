@@ -79,6 +79,24 @@ impl Slo {
             .any(|b| matches!(b.bound, Bound::FirstByte { .. }))
     }
 
+    /// The objective of a run of `target` alone (`--each`): its own bounds and the unscoped
+    /// ones, unscoped.
+    pub fn for_target(&self, target: &str) -> Slo {
+        let bounds = self
+            .bounds
+            .iter()
+            .filter(|b| b.target.as_deref().is_none_or(|t| t == target));
+        Slo {
+            bounds: bounds
+                .map(|b| Scoped {
+                    target: None,
+                    bound: b.bound,
+                })
+                .collect(),
+            text: self.text.clone(),
+        }
+    }
+
     /// The first target a bound names that is not among `names` (the mix's), if any.
     pub fn unknown_target<'a>(&'a self, names: &[&str]) -> Option<&'a str> {
         self.bounds

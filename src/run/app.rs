@@ -216,20 +216,28 @@ pub fn demo(config: &mut Config) -> Result<Summary, String> {
     Ok(summary)
 }
 
-/// `--rates` and `--find-max`: runs one step per rate; stops early on Ctrl-C.
+/// `--rates`, `--find-max` and `--each`: runs one step per rate (with `--each`, per rate and
+/// target); stops early on Ctrl-C.
 pub fn sweep(config: &Config) -> Result<SweepReport, String> {
     let mut step_config = config.clone();
     step_config.sweep = None;
+    step_config.each = false;
     let mut steps = Vec::new();
     let mut max_rate = None;
     match &config.sweep {
-        Some(Sweep::Rates(rates)) => {
-            for &rate in rates {
-                step_config.rate = Some(rate);
-                steps.push(run(&step_config)?);
-                step_config.health = None;
-                if signal::stop_requested() {
-                    break;
+        Some(Sweep::Rates(_)) | None => {
+            let rates = match &config.sweep {
+                Some(Sweep::Rates(rates)) => rates.iter().copied().map(Some).collect(),
+                _ => vec![config.rate],
+            };
+            'rates: for rate in rates {
+                step_config.rate = rate;
+                for alone in each_target(&step_config, config.each) {
+                    steps.push(run(&alone)?);
+                    step_config.health = None;
+                    if signal::stop_requested() {
+                        break 'rates;
+                    }
                 }
             }
         }
@@ -247,9 +255,29 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
             }
             max_rate = Some(search.best());
         }
-        None => {}
     }
-    Ok(SweepReport { steps, max_rate })
+    Ok(SweepReport {
+        steps,
+        max_rate,
+        each: config.each,
+    })
+}
+
+/// The runs of one step: with `--each`, one per target of the mix, alone (its lines only,
+/// judged by its own bounds and the unscoped ones); otherwise the mix as it is.
+fn each_target(config: &Config, each: bool) -> Vec<Config> {
+    let Some(mix) = config.mix.as_ref().filter(|_| each) else {
+        return vec![config.clone()];
+    };
+    crate::run::mix::names(mix)
+        .into_iter()
+        .map(|name| {
+            let mut alone = config.clone();
+            alone.mix = Some(mix.iter().filter(|l| l.name == name).cloned().collect());
+            alone.slo = config.slo.as_ref().map(|slo| slo.for_target(name));
+            alone
+        })
+        .collect()
 }
 
 /// Writes a sweep's reports: its table, its JSON, and a CSV row per step.

@@ -230,6 +230,11 @@ struct RunArgs {
     #[arg(long, requires = "slo", conflicts_with = "rates")]
     find_max: bool,
 
+    /// Run each target of the mix (--targets, --openapi) alone, one after another: for -d
+    /// each, or at each rate of --rates; one row per target (and rate), each judged by --slo
+    #[arg(long, conflicts_with = "find_max")]
+    each: bool,
+
     /// Objective: latency (p50 p90 p95 p99 p999 max), errors and rps bounds, e.g.
     /// 'p99<100ms,errors<1%,rps>5k'; the report says whether the run met it, and a miss exits 1
     /// (in a --rates sweep, a miss at any step). With --targets, NAME:bound bounds one target
@@ -860,6 +865,10 @@ fn checks(
     };
     if let Some(slo) = &config.slo {
         slo_targets(slo, config.mix.as_deref())?;
+    }
+    config.each = cli.each;
+    if config.each && config.mix.is_none() {
+        return Err("--each runs each target of a mix alone: give --targets or --openapi".into());
     }
     config.max_body = max_body(&cli.max_body)?;
     Ok(())

@@ -69,6 +69,9 @@ pub struct Config {
     pub ramp: Duration,
     /// Several rates in one invocation.
     pub sweep: Option<Sweep>,
+    /// `--each`: run each target of the mix alone, one after another (at each rate of a
+    /// sweep).
+    pub each: bool,
     /// The objective each run (or sweep step) is judged against; `--find-max` searches with it.
     pub slo: Option<Slo>,
     /// Stop at this duration (`None`: only `requests` or Ctrl-C stops the run).
@@ -132,6 +135,7 @@ impl Config {
             first_byte: false,
             live: false,
             server_pids: Vec::new(),
+            each: false,
         }
     }
 }
