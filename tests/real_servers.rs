@@ -719,18 +719,16 @@ fn fastapi_openapi_discovery_runs_every_operation() {
     names.sort();
     assert_eq!(names, routes);
 
-    let report = blast_json(&[
+    // The simple endpoints, every item id in turn.
+    let simple_api = [
         "--openapi",
         &base,
         "--filter",
         "/api/simple",
         "--param",
         "item_id=1-2000",
-        "-c",
-        "6",
-        "-d",
-        "2",
-    ]);
+    ];
+    let report = blast_json(&[&simple_api[..], &["-c", "6", "-d", "2"]].concat());
     assert_eq!(report["failures"], 0, "{}", report["errors"]);
     let targets = report["targets"].as_array().unwrap();
     let counts: Vec<(String, u64)> = targets
@@ -768,14 +766,7 @@ fn fastapi_openapi_discovery_runs_every_operation() {
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("steps.csv");
     let out = Command::new(env!("CARGO_BIN_EXE_blast"))
-        .args([
-            "--openapi",
-            &base,
-            "--filter",
-            "/api/simple",
-            "--param",
-            "item_id=1-2000",
-        ])
+        .args(simple_api)
         .args([
             "--each",
             "--rates",
