@@ -476,6 +476,32 @@ mod tests {
         );
     }
 
+    /// FastAPI's own 3.1 output (scripts/api_app.py's, saved): `anyOf` with null, an enum
+    /// through `$ref`, a nested model list, a bounded float, operation ids.
+    #[test]
+    fn fastapis_31_document_becomes_a_mix() {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../tests/openapi/fastapi-3.1.json")).unwrap();
+        let mut wanted = discovery();
+        wanted.operation_ids = true;
+        let found = discover(&doc, &wanted).unwrap();
+        let by_name: Vec<(String, Value)> = lines(&found)
+            .into_iter()
+            .map(|l| (l["name"].as_str().unwrap().to_string(), l))
+            .collect();
+        let line = |name: &str| &by_name.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(found.targets, 7, "{}", found.lines);
+        assert_eq!(line("read_item")["path"], "/api/items/1");
+        // Optional query parameters (limit has a default) are sent only when --param names them.
+        assert_eq!(line("list_items_api_items_get")["path"], "/api/items");
+        assert_eq!(
+            line("create_item_api_items_post")["body"],
+            json!({"name": "string", "kind": "tool", "price": 1.0, "tags": [{"name": "string"}]})
+        );
+        assert_eq!(found.skipped.len(), 1);
+        assert!(found.skipped[0].0.starts_with("upload_api_upload_post"));
+    }
+
     #[test]
     fn bad_params_and_empty_mixes_are_refused() {
         let doc: Value = serde_json::from_str(DOC_30).unwrap();
