@@ -244,6 +244,7 @@ fn sweep() -> SweepReport {
             .map(|rate| summary(Some(rate), Some("p99<5ms")))
             .into(),
         max_rate: Some(Some(500.0)),
+        max_rates: Vec::new(),
     }
 }
 
@@ -287,6 +288,7 @@ fn reports_match_their_golden_files() {
         each: false,
         steps: [200.0, 400.0].map(|rate| mix_summary(Some(rate))).into(),
         max_rate: None,
+        max_rates: Vec::new(),
     };
     let mut table = Vec::new();
     sweep_report::write_text(&mut table, &mix_sweep).unwrap();

@@ -640,8 +640,9 @@ fn fastapi_server_cpu_and_memory_are_sampled() {
     assert!(csv.lines().skip(1).all(|l| !l.ends_with(",,")), "{csv}");
     drop(app);
 
-    // Killed a second into a three-second run: the report says when.
-    let app = Started::start("fastapi.sh", &[&port, "2", "1"]);
+    // Killed a second into a three-second run: the report says when. (SIGKILL, one Uvicorn
+    // process: a graceful stop under load can outlast the run.)
+    let app = Started::start("fastapi.sh", &[&port, "1", "1", "uvicorn"]);
     let url = format!("http://127.0.0.1:{port}/health");
     let blast = Command::new(env!("CARGO_BIN_EXE_blast"))
         .args([
@@ -661,6 +662,11 @@ fn fastapi_server_cpu_and_memory_are_sampled() {
         .unwrap();
     let killer = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(1_200));
+        let killed = Command::new("kill")
+            .args(["-9", &app.pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
         drop(app);
     });
     let out = blast.wait_with_output().unwrap();

@@ -130,3 +130,62 @@ fn a_sweep_times_first_bytes_in_every_step() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("1st p50   1st p99  objective"), "{text}");
 }
+
+/// `--each --find-max`: a search per target, each alone, each with its own answer (200
+/// requests/s at most for both here: 4 connections, 20 ms per response).
+#[test]
+fn find_max_with_each_searches_every_target() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults {
+        delay: Delay::Fixed(Duration::from_millis(20)),
+        ..Faults::default()
+    });
+    let mut config = config(&server);
+    let lines = "{\"name\": \"predict\", \"path\": \"/predict\"}\n{\"name\": \"health\", \"path\": \"/health\"}";
+    let defaults = blast::run::mix::Defaults {
+        url: &config.url,
+        headers: &[],
+        expect: &config.expect,
+    };
+    config.mix = Some(blast::run::mix::parse(lines, &defaults).unwrap());
+    config.each = true;
+    config.connections = 4;
+    config.max_connections = 4;
+    config.rate = Some(100.0);
+    config.sweep = Some(Sweep::FindMax);
+    config.slo = Some(Slo::parse("p99<100ms").unwrap());
+    let report = app::sweep(&config).unwrap();
+    server.stop().unwrap();
+    let names: Vec<&str> = report.max_rates.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["predict", "health"]);
+    for (name, best) in &report.max_rates {
+        let best = best.expect("some rate met the objective");
+        assert!(
+            (150.0..=220.0).contains(&best),
+            "{name}: {best}; steps {:?}",
+            rates(&report)
+        );
+    }
+    // All of predict's steps, then all of health's, each alone.
+    let order: Vec<&str> = report
+        .steps
+        .iter()
+        .map(blast::report::sweep::step_target)
+        .collect();
+    let switch = order.iter().position(|n| *n == "health").unwrap();
+    assert!(
+        order[..switch].iter().all(|n| *n == "predict")
+            && order[switch..].iter().all(|n| *n == "health"),
+        "{order:?}"
+    );
+    assert_eq!(app::sweep_exit_code(&report), 0);
+    let mut text = Vec::new();
+    blast::report::sweep::write_text(&mut text, &report).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("  Highest rate meeting p99<100ms for health: "),
+        "{text}"
+    );
+    let json = blast::report::sweep::to_value(&report);
+    assert!(json["max_rates"]["predict"].as_f64().is_some(), "{json}");
+}

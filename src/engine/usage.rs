@@ -27,12 +27,16 @@ struct ProcStat {
     cpu_ticks: u64,
     /// Resident set, in pages.
     rss_pages: u64,
+    /// Its state is zombie (`Z`) or dead (`X`): it has exited.
+    exited: bool,
 }
 
-/// Reads `/proc/PID/stat`; `None` when the process is gone (or not ours to read).
+/// Reads `/proc/PID/stat`; `None` when the process is gone (or not ours to read). A process
+/// that has exited but that its parent has not reaped yet (a zombie: a server killed while
+/// its parent is a shell that already left, or an init that never reaps) is gone too.
 fn proc_stat(pid: u32) -> Option<ProcStat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    parse_stat(&text).filter(|stat| !stat.exited)
 }
 
 /// The CPU ticks of one of this process's threads, read into `path` and `text` (kept by
@@ -80,7 +84,9 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
     let (_, rest) = text.rsplit_once(')')?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    let exited = matches!(fields.first(), Some(&("Z" | "X")));
     Some(ProcStat {
+        exited,
         parent: u32::try_from(field(4)?).ok()?,
         cpu_ticks: field(14)? + field(15)?,
         rss_pages: field(24)?,
@@ -89,6 +95,10 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
 
 /// Checks a `--server-pid` before the run: the process exists and its counters can be read.
 pub fn check_pid(pid: u32) -> Result<(), String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    if parse_stat(&text).is_some_and(|stat| stat.exited) {
+        return Err(format!("--server-pid {pid}: the process has exited"));
+    }
     match proc_stat(pid) {
         Some(_) => Ok(()),
         None if std::path::Path::new(&format!("/proc/{pid}")).exists() => Err(format!(
@@ -284,9 +294,12 @@ mod tests {
             ProcStat {
                 parent: 4200,
                 cpu_ticks: 185,
-                rss_pages: 15000
+                rss_pages: 15000,
+                exited: false,
             }
         );
+        let zombie = line.replacen(") S ", ") Z ", 1);
+        assert!(parse_stat(&zombie).unwrap().exited);
         assert_eq!(parse_stat("4242 (cut"), None);
     }
 

@@ -16,6 +16,8 @@ pub struct SweepReport {
     pub steps: Vec<Summary>,
     /// `--find-max`: the highest rate that met the objective (`Some(None)`: none did).
     pub max_rate: Option<Option<f64>>,
+    /// `--each` with `--find-max`: each target's highest rate that met the objective.
+    pub max_rates: Vec<(String, Option<f64>)>,
     /// `--each`: every step ran one target of the mix alone (its row names it).
     pub each: bool,
 }
@@ -119,6 +121,16 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
             )?;
         }
     }
+    let slo = report.objective().unwrap_or_default();
+    if !report.max_rates.is_empty() {
+        writeln!(out)?;
+    }
+    for (name, best) in &report.max_rates {
+        match best {
+            Some(rate) => writeln!(out, "  Highest rate meeting {slo} for {name}: {rate:.1}/s")?,
+            None => writeln!(out, "  No rate tried met {slo} for {name}")?,
+        }
+    }
     if let Some(best) = report.max_rate {
         let slo = report.objective().unwrap_or_default();
         match best {
@@ -168,9 +180,15 @@ fn outcome_cells(
 
 pub fn to_value(report: &SweepReport) -> Value {
     let steps: Vec<Value> = report.steps.iter().map(super::json::to_value).collect();
-    json!({
+    let mut value = json!({
         "steps": steps,
         "slo": report.objective(),
         "max_rate": report.max_rate.flatten(),
-    })
+    });
+    // `--each --find-max`: each target's answer, by name.
+    if !report.max_rates.is_empty() {
+        let rates = (report.max_rates.iter()).map(|(name, best)| (name.clone(), json!(best)));
+        value["max_rates"] = Value::Object(rates.collect());
+    }
+    value
 }

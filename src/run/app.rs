@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 
 use crate::engine;
 use crate::engine::signal;
-use crate::report::sweep::{self as sweep_report, SweepReport};
+use crate::report::sweep::{self as sweep_report, SweepReport, step_target};
 use crate::report::{csv, html, json, text};
 use crate::results::summary::Summary;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
@@ -162,6 +162,7 @@ pub fn exit_code(summary: &Summary) -> i32 {
 pub fn sweep_exit_code(report: &SweepReport) -> i32 {
     let missed = match report.max_rate {
         Some(best) => best.is_none(),
+        None if !report.max_rates.is_empty() => report.max_rates.iter().any(|(_, b)| b.is_none()),
         None => report.steps.iter().any(Summary::missed_slo),
     };
     if missed || report.steps.iter().all(|s| s.successes == 0) {
@@ -224,6 +225,7 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
     step_config.each = false;
     let mut steps = Vec::new();
     let mut max_rate = None;
+    let mut max_rates = Vec::new();
     match &config.sweep {
         Some(Sweep::Rates(_)) | None => {
             let rates = match &config.sweep {
@@ -242,25 +244,45 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
             }
         }
         Some(Sweep::FindMax) => {
-            let mut search = Search::new(config.rate.unwrap_or(1000.0));
-            while let Some(rate) = search.next_rate() {
-                step_config.rate = Some(rate);
-                let step = run(&step_config)?;
-                step_config.health = None;
-                search.record(rate, step.slo.as_ref().is_some_and(|v| v.met()));
-                steps.push(step);
+            for alone in each_target(&step_config, config.each) {
+                let best = find_max(alone, config.rate.unwrap_or(1000.0), &mut steps)?;
+                match steps.last().filter(|_| config.each) {
+                    Some(last) => max_rates.push((step_target(last).to_string(), best)),
+                    None => max_rate = Some(best),
+                }
                 if signal::stop_requested() {
                     break;
                 }
             }
-            max_rate = Some(search.best());
         }
     }
     Ok(SweepReport {
         steps,
         max_rate,
+        max_rates,
         each: config.each,
     })
+}
+
+/// `--find-max`: doubles from `start` until a step misses the objective, then bisects; each
+/// step is pushed to `steps`. Returns the highest rate that met it.
+fn find_max(
+    mut config: Config,
+    start: f64,
+    steps: &mut Vec<Summary>,
+) -> Result<Option<f64>, String> {
+    let mut search = Search::new(start);
+    while let Some(rate) = search.next_rate() {
+        config.rate = Some(rate);
+        let step = run(&config)?;
+        config.health = None;
+        search.record(rate, step.slo.as_ref().is_some_and(|v| v.met()));
+        steps.push(step);
+        if signal::stop_requested() {
+            break;
+        }
+    }
+    Ok(search.best())
 }
 
 /// The runs of one step: with `--each`, one per target of the mix, alone (its lines only,

@@ -232,7 +232,7 @@ struct RunArgs {
 
     /// Run each target of the mix (--targets, --openapi) alone, one after another: for -d
     /// each, or at each rate of --rates; one row per target (and rate), each judged by --slo
-    #[arg(long, conflicts_with = "find_max")]
+    #[arg(long)]
     each: bool,
 
     /// Objective: latency (p50 p90 p95 p99 p999 max), errors and rps bounds, e.g.
