@@ -163,15 +163,32 @@ fn kept(path: &str, discovery: &Discovery) -> bool {
 
 /// A `--param` must name a parameter some operation of the document has.
 fn unknown_params(document: &Value, discovery: &Discovery) -> Result<(), String> {
-    let text = document.to_string();
-    for (name, _) in &discovery.params {
-        if !text.contains(&format!("\"name\":{}", json!(name))) {
-            return Err(format!(
-                "--param {name}: no operation of the OpenAPI document has a parameter of that name"
-            ));
+    let doc = Document { root: document };
+    let mut names = Vec::new();
+    let paths = document.get("paths").and_then(Value::as_object);
+    for item in paths.into_iter().flat_map(|p| p.values()) {
+        let operations = item.as_object().into_iter().flat_map(|o| o.values());
+        for list in std::iter::once(item).chain(operations) {
+            let parameters = list.get("parameters").and_then(Value::as_array);
+            for parameter in parameters.into_iter().flatten() {
+                let parameter = match parameter.get("$ref").and_then(Value::as_str) {
+                    Some(reference) => doc.resolve(reference).unwrap_or(parameter),
+                    None => parameter,
+                };
+                names.extend(parameter.get("name").and_then(Value::as_str));
+            }
         }
     }
-    Ok(())
+    match discovery
+        .params
+        .iter()
+        .find(|(name, _)| !names.contains(&name.as_str()))
+    {
+        Some((name, _)) => Err(format!(
+            "--param {name}: no operation of the OpenAPI document has a parameter of that name"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// One request line per value of the operation's cycled parameter (one line without any),
