@@ -359,12 +359,24 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             series: per_target(|s| Some(s.latency.p99)),
         },
     ];
+    charts.push(Chart {
+        title: "Success % by target rate, by target",
+        x: Unit::Count,
+        y: Unit::Count,
+        series: per_target(|s| Some(s.success_pct)),
+    });
     if r.steps.iter().any(|s| s.server.is_some()) {
         charts.push(Chart {
             title: "Server CPU by target rate, by target (% of one core)",
             x: Unit::Count,
             y: Unit::Count,
             series: per_target(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
+        });
+        charts.push(Chart {
+            title: "Server memory by target rate, by target (MiB, largest)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: per_target(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
         });
     }
     charts
