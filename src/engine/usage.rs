@@ -22,7 +22,6 @@ const RESCAN_EVERY: u64 = 10;
 /// One process's counters at a sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct ProcStat {
-    parent: u32,
     /// User plus system time, in clock ticks.
     cpu_ticks: u64,
     /// Resident set, in pages.
@@ -52,16 +51,7 @@ fn thread_ticks(tid: u32, path: &mut String, text: &mut String) -> Option<u64> {
         .ok()?
         .read_to_string(text)
         .ok()?;
-    parse_ticks(text)
-}
-
-/// User plus system time of a stat line, without collecting its fields.
-fn parse_ticks(text: &str) -> Option<u64> {
-    let (_, rest) = text.rsplit_once(')')?;
-    let mut fields = rest.split_whitespace().skip(14 - 3);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
+    parse_stat(text).map(|stat| stat.cpu_ticks)
 }
 
 /// Nanoseconds per clock tick, and bytes per page.
@@ -78,28 +68,28 @@ fn units() -> (u64, u64) {
 }
 
 /// The fields after the command's closing parenthesis (the command may hold spaces and
-/// parentheses): state, ppid, … utime is the 14th field of the line, stime the 15th, rss
-/// the 24th.
+/// parentheses): the state is the 3rd field of the line, utime the 14th, stime the 15th, rss
+/// the 24th. Reads them in passing, allocating nothing.
 fn parse_stat(text: &str) -> Option<ProcStat> {
     let (_, rest) = text.rsplit_once(')')?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
-    let exited = matches!(fields.first(), Some(&("Z" | "X")));
+    let mut fields = rest.split_whitespace();
+    let exited = matches!(fields.next()?, "Z" | "X");
+    let mut number = |skip: usize| fields.nth(skip)?.parse::<u64>().ok();
+    let utime = number(14 - 4)?;
+    let stime = number(0)?;
+    let rss_pages = number(24 - 16)?;
     Some(ProcStat {
         exited,
-        parent: u32::try_from(field(4)?).ok()?,
-        cpu_ticks: field(14)? + field(15)?,
-        rss_pages: field(24)?,
+        cpu_ticks: utime + stime,
+        rss_pages,
     })
 }
 
 /// Checks a `--server-pid` before the run: the process exists and its counters can be read.
 pub fn check_pid(pid: u32) -> Result<(), String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    if parse_stat(&text).is_some_and(|stat| stat.exited) {
-        return Err(format!("--server-pid {pid}: the process has exited"));
-    }
-    match proc_stat(pid) {
+    match parse_stat(&text) {
+        Some(stat) if stat.exited => Err(format!("--server-pid {pid}: the process has exited")),
         Some(_) => Ok(()),
         None if std::path::Path::new(&format!("/proc/{pid}")).exists() => Err(format!(
             "--server-pid {pid}: cannot read /proc/{pid}/stat (not ours to read?)"
@@ -292,7 +282,6 @@ mod tests {
         assert_eq!(
             stat,
             ProcStat {
-                parent: 4200,
                 cpu_ticks: 185,
                 rss_pages: 15000,
                 exited: false,
