@@ -10,7 +10,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use blast::report::sweep::{self as sweep_report, SweepReport};
+use blast::report::sweep::{self as sweep_report, MaxRate, SweepReport};
 use blast::report::{csv, html, json, text};
 use blast::results::series::SecondRow;
 use blast::results::slo::Slo;
@@ -243,8 +243,10 @@ fn sweep() -> SweepReport {
         steps: [500.0, 1_000.0]
             .map(|rate| summary(Some(rate), Some("p99<5ms")))
             .into(),
-        max_rate: Some(Some(500.0)),
-        max_rates: Vec::new(),
+        max_rates: vec![MaxRate {
+            target: None,
+            rate: Some(500.0),
+        }],
     }
 }
 
@@ -287,7 +289,6 @@ fn reports_match_their_golden_files() {
     let mix_sweep = SweepReport {
         each: false,
         steps: [200.0, 400.0].map(|rate| mix_summary(Some(rate))).into(),
-        max_rate: None,
         max_rates: Vec::new(),
     };
     let mut table = Vec::new();

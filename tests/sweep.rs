@@ -66,9 +66,10 @@ fn find_max_lands_on_the_known_capacity() {
     config.slo = Some(Slo::parse("p99<100ms").unwrap());
     let report = app::sweep(&config).unwrap();
     server.stop().unwrap();
-    let best = report
-        .max_rate
-        .unwrap()
+    assert_eq!(report.max_rates.len(), 1);
+    assert_eq!(report.max_rates[0].target, None);
+    let best = report.max_rates[0]
+        .rate
         .expect("some rate met the objective");
     assert!(
         (150.0..=220.0).contains(&best),
@@ -156,10 +157,13 @@ fn find_max_with_each_searches_every_target() {
     config.slo = Some(Slo::parse("p99<100ms").unwrap());
     let report = app::sweep(&config).unwrap();
     server.stop().unwrap();
-    let names: Vec<&str> = report.max_rates.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = (report.max_rates.iter())
+        .map(|m| m.target.as_deref().unwrap())
+        .collect();
     assert_eq!(names, ["predict", "health"]);
-    for (name, best) in &report.max_rates {
-        let best = best.expect("some rate met the objective");
+    for found in &report.max_rates {
+        let name = found.target.as_deref().unwrap();
+        let best = found.rate.expect("some rate met the objective");
         assert!(
             (150.0..=220.0).contains(&best),
             "{name}: {best}; steps {:?}",

@@ -8,7 +8,6 @@
 //! one sample's figure is coarse, a second's average of ten is within 1% of a core); memory
 //! is their resident set summed (shared pages count once per process, as `ps` shows them).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::engine::clock::Stamp;
@@ -30,28 +29,46 @@ struct ProcStat {
     exited: bool,
 }
 
-/// Reads `/proc/PID/stat`; `None` when the process is gone (or not ours to read). A process
-/// that has exited but that its parent has not reaped yet (a zombie: a server killed while
-/// its parent is a shell that already left, or an init that never reaps) is gone too.
-fn proc_stat(pid: u32) -> Option<ProcStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text).filter(|stat| !stat.exited)
+/// Reads stat files into buffers kept between reads, so that sampling allocates nothing once
+/// they have grown (the engine's allocation tests count every allocation of a run, and the
+/// samples come with time).
+struct StatReader {
+    path: String,
+    text: String,
 }
 
-/// The CPU ticks of one of this process's threads, read into `path` and `text` (kept by
-/// the caller, so that sampling allocates nothing once they have grown: the engine's
-/// allocation tests count every allocation of a run, and the samples come with time).
-fn thread_ticks(tid: u32, path: &mut String, text: &mut String) -> Option<u64> {
-    use std::fmt::Write as _;
-    use std::io::Read as _;
-    path.clear();
-    write!(path, "/proc/self/task/{tid}/stat").ok()?;
-    text.clear();
-    std::fs::File::open(path.as_str())
-        .ok()?
-        .read_to_string(text)
-        .ok()?;
-    parse_stat(text).map(|stat| stat.cpu_ticks)
+impl StatReader {
+    fn new() -> StatReader {
+        StatReader {
+            path: String::with_capacity(64),
+            text: String::with_capacity(512),
+        }
+    }
+
+    /// Reads `{dir}{id}/stat`.
+    fn read(&mut self, dir: &str, id: u32) -> Option<ProcStat> {
+        use std::fmt::Write as _;
+        use std::io::Read as _;
+        self.path.clear();
+        write!(self.path, "{dir}{id}/stat").ok()?;
+        self.text.clear();
+        let mut file = std::fs::File::open(self.path.as_str()).ok()?;
+        file.read_to_string(&mut self.text).ok()?;
+        parse_stat(&self.text)
+    }
+
+    /// A server process's counters; `None` when it is gone (or not ours to read). A process
+    /// that has exited but that its parent has not reaped yet (a zombie: a server killed
+    /// while its parent is a shell that already left, or an init that never reaps) is gone.
+    fn process(&mut self, pid: u32) -> Option<ProcStat> {
+        self.read("/proc/", pid).filter(|stat| !stat.exited)
+    }
+
+    /// The CPU ticks of one of this process's threads.
+    fn thread_ticks(&mut self, tid: u32) -> Option<u64> {
+        self.read("/proc/self/task/", tid)
+            .map(|stat| stat.cpu_ticks)
+    }
 }
 
 /// Nanoseconds per clock tick, and bytes per page.
@@ -135,7 +152,11 @@ fn family(roots: &[u32]) -> Vec<u32> {
 pub struct Sampler {
     roots: Vec<u32>,
     pids: Vec<u32>,
-    last: HashMap<u32, u64>,
+    /// Each live process's CPU ticks at the last read, and the read now being taken (two
+    /// buffers swapped, so that a sample allocates nothing once they have grown).
+    last: Vec<(u32, u64)>,
+    seen: Vec<(u32, u64)>,
+    reader: StatReader,
     last_at: Stamp,
     samples: u64,
     ns_per_tick: u64,
@@ -152,7 +173,9 @@ impl Sampler {
         let mut sampler = Sampler {
             pids: family(&roots),
             roots,
-            last: HashMap::new(),
+            last: Vec::new(),
+            seen: Vec::new(),
+            reader: StatReader::new(),
             last_at: Stamp::now(),
             samples: 0,
             ns_per_tick,
@@ -170,17 +193,19 @@ impl Sampler {
     fn read(&mut self) -> (u64, u64, usize) {
         let (mut cpu_ns, mut rss) = (0, 0);
         let mut alive = 0;
-        let mut seen = HashMap::with_capacity(self.pids.len());
+        self.seen.clear();
         for &pid in &self.pids {
-            let Some(stat) = proc_stat(pid) else { continue };
+            let Some(stat) = self.reader.process(pid) else {
+                continue;
+            };
             alive += 1;
-            if let Some(before) = self.last.get(&pid) {
-                cpu_ns += stat.cpu_ticks.saturating_sub(*before) * self.ns_per_tick;
+            if let Some(&(_, before)) = self.last.iter().find(|(p, _)| *p == pid) {
+                cpu_ns += stat.cpu_ticks.saturating_sub(before) * self.ns_per_tick;
             }
             rss += stat.rss_pages * self.page_bytes;
-            seen.insert(pid, stat.cpu_ticks);
+            self.seen.push((pid, stat.cpu_ticks));
         }
-        self.last = seen;
+        std::mem::swap(&mut self.last, &mut self.seen);
         (cpu_ns, rss, alive)
     }
 
@@ -195,7 +220,12 @@ impl Sampler {
         let (cpu_ns, rss, alive) = self.read();
         let wall_ns = now.since(self.last_at);
         self.last_at = now;
-        if self.exited_at.is_none() && self.roots.iter().any(|&p| !self.last.contains_key(&p)) {
+        if self.exited_at.is_none()
+            && self
+                .roots
+                .iter()
+                .any(|&p| self.last.iter().all(|(q, _)| *q != p))
+        {
             self.exited_at = Some(from.map_or(Duration::ZERO, |f| now.duration_since(f)));
         }
         let Some(from) = from.filter(|f| now > *f) else {
@@ -227,9 +257,7 @@ pub struct ClientSampler {
     window_ns: u64,
     last_at: Stamp,
     ns_per_tick: u64,
-    /// Buffers reused by every read.
-    path: String,
-    text: String,
+    reader: StatReader,
 }
 
 impl ClientSampler {
@@ -240,8 +268,7 @@ impl ClientSampler {
             window_ns: 0,
             last_at: Stamp::now(),
             ns_per_tick: units().0,
-            path: String::with_capacity(64),
-            text: String::with_capacity(512),
+            reader: StatReader::new(),
         }
     }
 
@@ -254,7 +281,7 @@ impl ClientSampler {
         }
         self.last_at = now;
         for (core, tid) in tids.iter().enumerate() {
-            let read = tid.and_then(|t| thread_ticks(t, &mut self.path, &mut self.text));
+            let read = tid.and_then(|t| self.reader.thread_ticks(t));
             let Some(ticks) = read else { continue };
             if let (true, Some(before)) = (counting, self.last[core]) {
                 self.busy_ns[core] += ticks.saturating_sub(before) * self.ns_per_tick;

@@ -14,12 +14,20 @@ use crate::units::{format_bytes, format_micros};
 /// given.
 pub struct SweepReport {
     pub steps: Vec<Summary>,
-    /// `--find-max`: the highest rate that met the objective (`Some(None)`: none did).
-    pub max_rate: Option<Option<f64>>,
-    /// `--each` with `--find-max`: each target's highest rate that met the objective.
-    pub max_rates: Vec<(String, Option<f64>)>,
+    /// `--find-max`: the search's answer; with `--each`, one per target (empty without
+    /// `--find-max`).
+    pub max_rates: Vec<MaxRate>,
     /// `--each`: every step ran one target of the mix alone (its row names it).
     pub each: bool,
+}
+
+/// The answer of one `--find-max` search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaxRate {
+    /// `--each`: the target searched alone; `None`: the whole mix or URL.
+    pub target: Option<String>,
+    /// The highest rate that met the objective; `None`: no rate tried did.
+    pub rate: Option<f64>,
 }
 
 impl SweepReport {
@@ -125,17 +133,14 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     if !report.max_rates.is_empty() {
         writeln!(out)?;
     }
-    for (name, best) in &report.max_rates {
-        match best {
-            Some(rate) => writeln!(out, "  Highest rate meeting {slo} for {name}: {rate:.1}/s")?,
-            None => writeln!(out, "  No rate tried met {slo} for {name}")?,
-        }
-    }
-    if let Some(best) = report.max_rate {
-        let slo = report.objective().unwrap_or_default();
-        match best {
-            Some(rate) => writeln!(out, "\n  Highest rate meeting {slo}: {rate:.1}/s")?,
-            None => writeln!(out, "\n  No rate tried met {slo}")?,
+    for found in &report.max_rates {
+        let scope = found
+            .target
+            .as_ref()
+            .map_or(String::new(), |n| format!(" for {n}"));
+        match found.rate {
+            Some(rate) => writeln!(out, "  Highest rate meeting {slo}{scope}: {rate:.1}/s")?,
+            None => writeln!(out, "  No rate tried met {slo}{scope}")?,
         }
     }
     Ok(())
@@ -180,15 +185,20 @@ fn outcome_cells(
 
 pub fn to_value(report: &SweepReport) -> Value {
     let steps: Vec<Value> = report.steps.iter().map(super::json::to_value).collect();
+    let whole = report.max_rates.iter().find(|m| m.target.is_none());
     let mut value = json!({
         "steps": steps,
         "slo": report.objective(),
-        "max_rate": report.max_rate.flatten(),
+        "max_rate": whole.and_then(|m| m.rate),
     });
     // `--each --find-max`: each target's answer, by name.
-    if !report.max_rates.is_empty() {
-        let rates = (report.max_rates.iter()).map(|(name, best)| (name.clone(), json!(best)));
-        value["max_rates"] = Value::Object(rates.collect());
+    let named = report
+        .max_rates
+        .iter()
+        .filter_map(|m| Some((m.target.clone()?, json!(m.rate))));
+    let named: serde_json::Map<String, Value> = named.collect();
+    if !named.is_empty() {
+        value["max_rates"] = Value::Object(named);
     }
     value
 }

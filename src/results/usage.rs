@@ -20,11 +20,22 @@ pub struct SecondUsage {
 
 impl SecondUsage {
     pub fn add(&mut self, cpu_ns: u64, wall_ns: u64, rss: u64) {
-        self.cpu_ns += cpu_ns;
-        self.wall_ns += wall_ns;
-        self.rss_max = self.rss_max.max(rss);
-        self.rss_sum += rss;
-        self.samples += 1;
+        self.merge(&SecondUsage {
+            cpu_ns,
+            wall_ns,
+            rss_max: rss,
+            rss_sum: rss,
+            samples: 1,
+        });
+    }
+
+    /// Adds another stretch of samples of the same processes.
+    pub fn merge(&mut self, other: &SecondUsage) {
+        self.cpu_ns += other.cpu_ns;
+        self.wall_ns += other.wall_ns;
+        self.rss_max = self.rss_max.max(other.rss_max);
+        self.rss_sum += other.rss_sum;
+        self.samples += other.samples;
     }
 
     /// CPU as a percentage of one core (200: two cores busy).
@@ -122,13 +133,7 @@ impl ServerUsage {
         exited_at: Option<Duration>,
     ) -> ServerUsage {
         let mut all = SecondUsage::default();
-        for s in seconds {
-            all.cpu_ns += s.cpu_ns;
-            all.wall_ns += s.wall_ns;
-            all.rss_max = all.rss_max.max(s.rss_max);
-            all.rss_sum += s.rss_sum;
-            all.samples += s.samples;
-        }
+        seconds.iter().for_each(|s| all.merge(s));
         let busiest = seconds.iter().map(SecondUsage::cpu_pct).fold(0.0, f64::max);
         ServerUsage {
             pids: pids.to_vec(),

@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 
 use crate::engine;
 use crate::engine::signal;
-use crate::report::sweep::{self as sweep_report, SweepReport, step_target};
+use crate::report::sweep::{self as sweep_report, MaxRate, SweepReport, step_target};
 use crate::report::{csv, html, json, text};
 use crate::results::summary::Summary;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
@@ -160,10 +160,9 @@ pub fn exit_code(summary: &Summary) -> i32 {
 /// A sweep failed when no step had a success; a `--rates` sweep also when any step missed
 /// the objective, and `--find-max` when no rate met it (its search misses steps by design).
 pub fn sweep_exit_code(report: &SweepReport) -> i32 {
-    let missed = match report.max_rate {
-        Some(best) => best.is_none(),
-        None if !report.max_rates.is_empty() => report.max_rates.iter().any(|(_, b)| b.is_none()),
-        None => report.steps.iter().any(Summary::missed_slo),
+    let missed = match report.max_rates.is_empty() {
+        false => report.max_rates.iter().any(|m| m.rate.is_none()),
+        true => report.steps.iter().any(Summary::missed_slo),
     };
     if missed || report.steps.iter().all(|s| s.successes == 0) {
         EXIT_FAILED
@@ -224,7 +223,6 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
     step_config.sweep = None;
     step_config.each = false;
     let mut steps = Vec::new();
-    let mut max_rate = None;
     let mut max_rates = Vec::new();
     match &config.sweep {
         Some(Sweep::Rates(_)) | None => {
@@ -245,11 +243,10 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
         }
         Some(Sweep::FindMax) => {
             for alone in each_target(&step_config, config.each) {
-                let best = find_max(alone, config.rate.unwrap_or(1000.0), &mut steps)?;
-                match steps.last().filter(|_| config.each) {
-                    Some(last) => max_rates.push((step_target(last).to_string(), best)),
-                    None => max_rate = Some(best),
-                }
+                let rate = find_max(alone, config.rate.unwrap_or(1000.0), &mut steps)?;
+                let target = steps.last().filter(|_| config.each);
+                let target = target.map(|last| step_target(last).to_string());
+                max_rates.push(MaxRate { target, rate });
                 if signal::stop_requested() {
                     break;
                 }
@@ -258,7 +255,6 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
     }
     Ok(SweepReport {
         steps,
-        max_rate,
         max_rates,
         each: config.each,
     })
