@@ -872,3 +872,31 @@ fn the_report_has_each_client_thread_busy_share() {
         cores.iter().copied().fold(0.0, f64::max)
     );
 }
+
+/// A sweep's text charts: on a terminal by default, or with `--chart`; never in piped text
+/// unless asked.
+#[test]
+fn sweep_charts_on_a_terminal_or_with_chart() {
+    let server = Server::start(Behavior::Body("{}"));
+    let url = server.url("/");
+    let sweep = ["-c", "2", "-d", "0.5", "--rates", "50,100"];
+    let titles = [
+        "  Achieved rate by target rate\n",
+        "  Latency by target rate\n",
+    ];
+    let piped = blast(&[&sweep[..], &[url.as_str()]].concat());
+    let text = String::from_utf8_lossy(&piped.stdout).to_string();
+    assert!(titles.iter().all(|t| !text.contains(t)), "{text}");
+    let asked = blast(&[&sweep[..], &["--chart", url.as_str()]].concat());
+    let text = String::from_utf8_lossy(&asked.stdout).to_string();
+    assert!(titles.iter().all(|t| text.contains(t)), "{text}");
+    // The achieved chart's last point: 100/s at the right end of the x axis.
+    assert!(text.contains("  target/s\n"), "{text}");
+    let command = format!("{} {} {url}", env!("CARGO_BIN_EXE_blast"), sweep.join(" "));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux");
+    let tty = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert!(titles.iter().all(|t| tty.contains(t)), "{tty:?}");
+}

@@ -10,6 +10,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use blast::report::ascii;
 use blast::report::sweep::{self as sweep_report, MaxRate, SweepReport};
 use blast::report::{csv, html, json, text};
 use blast::results::series::SecondRow;
@@ -250,6 +251,26 @@ fn sweep() -> SweepReport {
     }
 }
 
+/// `--each` at 200/s and 400/s: each target of the mix alone, its step's numbers its own.
+fn each_sweep() -> SweepReport {
+    let mut steps = Vec::new();
+    for rate in [200.0, 400.0] {
+        for which in 0..2 {
+            let mut step = mix_summary(Some(rate));
+            let alone = step.targets.remove(which);
+            step.results.latency = alone.latency.clone();
+            step.results.success_rps = alone.rps * (1.0 + which as f64);
+            step.targets = vec![alone];
+            steps.push(step);
+        }
+    }
+    SweepReport {
+        each: true,
+        steps,
+        max_rates: Vec::new(),
+    }
+}
+
 #[test]
 fn reports_match_their_golden_files() {
     // The closed loop is judged against an objective it misses (1 request in 200 fails
@@ -297,6 +318,11 @@ fn reports_match_their_golden_files() {
     let mut page = Vec::new();
     html::write_sweep(&mut page, &mix_sweep).unwrap();
     golden("sweep-mix.html", &String::from_utf8(page).unwrap());
+    // Its text charts (`--chart`), and those of an `--each` sweep: a line per target.
+    let mut charts = Vec::new();
+    ascii::write_sweep(&mut charts, &report).unwrap();
+    ascii::write_sweep(&mut charts, &each_sweep()).unwrap();
+    golden("sweep-chart.txt", &String::from_utf8(charts).unwrap());
     let value = sweep_report::to_value(&report);
     golden(
         "sweep.json",

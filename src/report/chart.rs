@@ -78,7 +78,7 @@ fn bounds(chart: &Chart) -> (f64, f64, f64) {
 }
 
 /// The top of the y axis: the first tick above the highest value plus 5%.
-fn top(unit: Unit, y: f64) -> f64 {
+pub(super) fn top(unit: Unit, y: f64) -> f64 {
     let step = step(unit, y * 1.05);
     (y * 1.05 / step).ceil() * step
 }
@@ -106,7 +106,7 @@ fn ticks(unit: Unit, lo: f64, hi: f64) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
-fn label(unit: Unit, value: f64) -> String {
+pub(super) fn label(unit: Unit, value: f64) -> String {
     match unit {
         Unit::Seconds => format!("{}s", trimmed(value)),
         Unit::Count => count(value),

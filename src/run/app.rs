@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use crate::engine;
 use crate::engine::signal;
 use crate::report::sweep::{self as sweep_report, MaxRate, SweepReport, step_target};
-use crate::report::{csv, html, json, text};
+use crate::report::{ascii, csv, html, json, text};
 use crate::results::summary::Summary;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
 use crate::run::health;
@@ -303,7 +303,13 @@ pub fn report_sweep(outputs: &Outputs, report: &SweepReport) -> Result<(), Strin
     emit(
         outputs,
         Renderings {
-            text: &|out| sweep_report::write_text(out, report),
+            text: &|out| {
+                sweep_report::write_text(out, report)?;
+                match outputs.chart || outputs.text_on_terminal() {
+                    true => ascii::write_sweep(out, report),
+                    false => Ok(()),
+                }
+            },
             json: &|out| {
                 serde_json::to_writer_pretty(&mut *out, &sweep_report::to_value(report))?;
                 writeln!(out)

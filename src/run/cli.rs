@@ -434,6 +434,12 @@ struct RunArgs {
     /// --rates or --find-max: by rate) to PATH
     #[arg(long, value_name = "PATH")]
     html: Option<String>,
+
+    /// After a sweep's table (--rates, --find-max), draw text charts of the achieved rate and
+    /// the latency against the target rate (a line per target with --each) [default: when
+    /// the report goes to a terminal]
+    #[arg(long)]
+    chart: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -478,6 +484,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 json: json_out(args.json),
                 csv: args.csv,
                 html: args.html,
+                chart: false,
             },
         })),
         None => run_or_print(cli.run),
@@ -675,6 +682,7 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
         json: json_out(cli.json),
         csv: cli.csv,
         html: cli.html,
+        chart: cli.chart,
     };
     ramp_fits(&config)?;
     config.live = std::io::stderr().is_terminal();

@@ -45,6 +45,19 @@ pub struct Outputs {
     pub csv: Option<String>,
     /// `--html PATH`: the report as a page with charts.
     pub html: Option<String>,
+    /// `--chart`: a sweep's text charts even when the text does not go to a terminal.
+    pub chart: bool,
+}
+
+impl Outputs {
+    /// Whether the text report goes to a terminal (stderr when the JSON takes stdout).
+    pub fn text_on_terminal(&self) -> bool {
+        use std::io::IsTerminal;
+        match self.json {
+            Some(JsonOut::Stdout) => std::io::stderr().is_terminal(),
+            _ => std::io::stdout().is_terminal(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,368 @@
+//! Which charts each report has: the series drawn from a run's per-second rows and latency,
+//! or from a sweep's steps. The data only: `chart.rs` draws them as SVG for the HTML page,
+//! `ascii.rs` as text for a terminal, so the two cannot show different numbers.
+
+use super::chart::{self, Chart, Series, Unit};
+use super::sweep::{self, SweepReport};
+use crate::results::numbers::Latency;
+use crate::results::series::SecondRow;
+use crate::results::summary::{Summary, TargetSummary};
+use crate::results::usage::ServerUsage;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Targets drawn in the by-target chart: as many as it has colours for.
+const CHART_TARGETS: usize = 4;
+
+pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
+    let mut throughput = vec![
+        Series {
+            name: "ok/s",
+            points: per_second(s, |r| (r.requests - r.failures) as f64),
+        },
+        Series {
+            name: "failed/s",
+            points: per_second(s, |r| r.failures as f64),
+        },
+    ];
+    let mut distribution = vec![Series {
+        name: if s.rate.is_some() {
+            "from intended send"
+        } else {
+            "latency"
+        },
+        points: spectrum(&s.latency),
+    }];
+    if let Some(uncorrected) = &s.uncorrected {
+        throughput.push(Series {
+            name: "sent/s",
+            points: per_second(s, |r| r.sent as f64),
+        });
+        distribution.push(Series {
+            name: "from actual send (uncorrected)",
+            points: spectrum(uncorrected),
+        });
+    }
+    let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
+    let mut per_second_latency = vec![
+        Series {
+            name: "p50",
+            points: per_second_where(s, answered, |r| r.p50_us),
+        },
+        Series {
+            name: "p99",
+            points: per_second_where(s, answered, |r| r.p99_us),
+        },
+    ];
+    if let Some(first_byte) = &s.first_byte {
+        distribution.push(Series {
+            name: "to the first body byte",
+            points: spectrum(first_byte),
+        });
+        per_second_latency.push(Series {
+            name: "first byte p99",
+            points: per_second_where(s, answered, |r| r.first_byte_p99_us.unwrap_or(0.0)),
+        });
+    }
+    let mut charts = vec![
+        Chart {
+            title: "Throughput per second",
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: throughput,
+        },
+        Chart {
+            title: "Latency per second",
+            x: Unit::Seconds,
+            y: Unit::Micros,
+            series: per_second_latency,
+        },
+        Chart {
+            title: "Latency by percentile",
+            x: Unit::Nines,
+            y: Unit::Micros,
+            series: distribution,
+        },
+    ];
+    if s.server.is_some() {
+        let sampled = |r: &SecondRow| r.server_cpu_pct.is_some();
+        charts.push(Chart {
+            title: "Server CPU per second (% of one core)",
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: vec![Series {
+                name: "server CPU %",
+                points: per_second_where(s, sampled, |r| r.server_cpu_pct.unwrap_or(0.0)),
+            }],
+        });
+        charts.push(Chart {
+            title: "Server memory per second (MiB, resident)",
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: vec![Series {
+                name: "server MiB",
+                points: per_second_where(s, sampled, |r| {
+                    r.server_rss_bytes.unwrap_or(0) as f64 / MIB
+                }),
+            }],
+        });
+    }
+    charts.extend(by_target(
+        &s.targets,
+        [
+            "Latency by percentile, by target",
+            "Latency by percentile, by target (the first four)",
+        ],
+        Unit::Nines,
+        |t| spectrum(&t.latency),
+    ));
+    charts
+}
+
+/// A count of each second as a rate, at the middle of the time the second covered: the
+/// last second of a run is usually partial, and its count read as a whole second's would
+/// show a drop that did not happen.
+fn per_second(s: &Summary, count: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64)> {
+    covered_seconds(s, |_| true)
+        .map(|(x, covered, row)| (x, count(row) / covered))
+        .collect()
+}
+
+/// A figure of each second in which `keep` holds (a percentile exists only in a second that
+/// saw a response).
+fn per_second_where(
+    s: &Summary,
+    keep: impl Fn(&SecondRow) -> bool,
+    value: impl Fn(&SecondRow) -> f64,
+) -> Vec<(f64, f64)> {
+    covered_seconds(s, keep)
+        .map(|(x, _, row)| (x, value(row)))
+        .collect()
+}
+
+/// The seconds of the run with the middle of the time each covered and its length; a
+/// sliver under 50 ms is left out (a rate over it is noise).
+fn covered_seconds<'a>(
+    s: &'a Summary,
+    keep: impl Fn(&SecondRow) -> bool + 'a,
+) -> impl Iterator<Item = (f64, f64, &'a SecondRow)> {
+    s.per_second.iter().filter_map(move |row| {
+        let start = f64::from(row.second);
+        // The last second also holds the drain's completions.
+        let covered = (s.duration_s + s.drain_s - start).clamp(0.0, 1.0);
+        (covered >= 0.05 && keep(row)).then_some((start + covered / 2.0, covered, row))
+    })
+}
+
+fn spectrum(latency: &Latency) -> Vec<(f64, f64)> {
+    latency
+        .spectrum
+        .iter()
+        .map(|&(q, us)| (chart::nines(q, latency.count), us))
+        .collect()
+}
+
+pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
+    if r.each {
+        return each_charts(r);
+    }
+    let mut steps: Vec<&Summary> = r.steps.iter().collect();
+    // --find-max tries rates out of order; the charts read them by rate.
+    steps.sort_by(|a, b| target(a).total_cmp(&target(b)));
+    let by_rate = |value: fn(&Summary) -> f64| -> Vec<(f64, f64)> {
+        steps.iter().map(|s| (target(s), value(s))).collect()
+    };
+    let mut latency = vec![
+        Series {
+            name: "p50",
+            points: by_rate(|s| s.latency.p50),
+        },
+        Series {
+            name: "p95",
+            points: by_rate(|s| s.latency.p95),
+        },
+        Series {
+            name: "p99",
+            points: by_rate(|s| s.latency.p99),
+        },
+    ];
+    // `--first-byte`: its p99 beside the latency's.
+    if steps.first().is_some_and(|s| s.first_byte.is_some()) {
+        latency.push(Series {
+            name: "first byte p99",
+            points: by_rate(|s| s.first_byte.as_ref().map_or(0.0, |f| f.p99)),
+        });
+    }
+    let mut charts = vec![
+        Chart {
+            title: "Achieved rate by target rate",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: vec![
+                Series {
+                    name: "target/s",
+                    points: by_rate(target),
+                },
+                Series {
+                    name: "sent/s",
+                    points: by_rate(|s| s.rate.as_ref().map_or(0.0, |r| r.send_rate)),
+                },
+                Series {
+                    name: "ok/s",
+                    points: by_rate(|s| s.success_rps),
+                },
+            ],
+        },
+        Chart {
+            title: "Latency by target rate",
+            x: Unit::Count,
+            y: Unit::Micros,
+            series: latency,
+        },
+    ];
+    // `--server-pid`: what the server used at each rate.
+    if steps.first().is_some_and(|s| s.server.is_some()) {
+        let usage = |value: fn(&ServerUsage) -> f64| {
+            let value = move |s: &&Summary| Some((target(s), value(s.server.as_ref()?)));
+            steps.iter().filter_map(value).collect()
+        };
+        charts.push(Chart {
+            title: "Server CPU by target rate (% of one core)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: vec![
+                Series {
+                    name: "average",
+                    points: usage(|u| u.cpu_avg_pct),
+                },
+                Series {
+                    name: "busiest second",
+                    points: usage(|u| u.cpu_max_pct),
+                },
+            ],
+        });
+        charts.push(Chart {
+            title: "Server memory by target rate (MiB, resident)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: vec![Series {
+                name: "largest",
+                points: usage(|u| u.rss_max_bytes as f64 / MIB),
+            }],
+        });
+    }
+    // `--targets`: every step ran the same mix, so the first step names the targets.
+    let targets = steps.first().map_or(&[][..], |s| &s.targets);
+    charts.extend(by_target(
+        targets,
+        [
+            "p99 by target rate, by target",
+            "p99 by target rate, by target (the first four)",
+        ],
+        Unit::Count,
+        |t| {
+            let p99 = |s: &&Summary| {
+                let row = s.targets.iter().find(|u| u.target.name == t.target.name)?;
+                Some((target(s), row.latency.p99))
+            };
+            steps.iter().filter_map(p99).collect()
+        },
+    ));
+    charts
+}
+
+/// `--targets`: a chart of latency with a line per target (the first `CHART_TARGETS`), titled
+/// `titles[1]` when there are more; none without targets.
+/// `--each` with `--rates`: a line per target (the first four) of what it achieved, its p99
+/// and (`--server-pid`) the server's CPU, against the target rate. A closed loop's steps have
+/// no rate to draw against: its page is the table.
+fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
+    if r.steps.iter().any(|s| s.rate.is_none()) {
+        return Vec::new();
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for step in &r.steps {
+        let name = sweep::step_target(step);
+        if !names.contains(&name) && names.len() < CHART_TARGETS {
+            names.push(name);
+        }
+    }
+    let per_target = |value| target_lines(r, &names, value);
+    let mut charts = vec![
+        Chart {
+            title: "Achieved (ok/s) by target rate, by target",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: per_target(|s| Some(s.success_rps)),
+        },
+        Chart {
+            title: "p99 by target rate, by target",
+            x: Unit::Count,
+            y: Unit::Micros,
+            series: per_target(|s| Some(s.latency.p99)),
+        },
+    ];
+    charts.push(Chart {
+        title: "Success % by target rate, by target",
+        x: Unit::Count,
+        y: Unit::Count,
+        series: per_target(|s| Some(s.success_pct)),
+    });
+    if r.steps.iter().any(|s| s.server.is_some()) {
+        charts.push(Chart {
+            title: "Server CPU by target rate, by target (% of one core)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: per_target(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
+        });
+        charts.push(Chart {
+            title: "Server memory by target rate, by target (MiB, largest)",
+            x: Unit::Count,
+            y: Unit::Count,
+            series: per_target(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
+        });
+    }
+    charts
+}
+
+/// `--each`: one line per name, of `value` at each rate the name ran at.
+fn target_lines<'a>(
+    r: &'a SweepReport,
+    names: &[&'a str],
+    value: fn(&Summary) -> Option<f64>,
+) -> Vec<Series<'a>> {
+    let mut lines = Vec::new();
+    for &name in names {
+        let mine = r.steps.iter().filter(|s| sweep::step_target(s) == name);
+        let mut points: Vec<(f64, f64)> =
+            mine.filter_map(|s| Some((target(s), value(s)?))).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        lines.push(Series { name, points });
+    }
+    lines
+}
+
+fn by_target<'a>(
+    targets: &'a [TargetSummary],
+    titles: [&'static str; 2],
+    x: Unit,
+    points: impl Fn(&TargetSummary) -> Vec<(f64, f64)>,
+) -> Option<Chart<'a>> {
+    (!targets.is_empty()).then(|| Chart {
+        title: titles[usize::from(targets.len() > CHART_TARGETS)],
+        x,
+        y: Unit::Micros,
+        series: targets
+            .iter()
+            .take(CHART_TARGETS)
+            .map(|t| Series {
+                name: &t.target.name,
+                points: points(t),
+            })
+            .collect(),
+    })
+}
+
+fn target(s: &Summary) -> f64 {
+    s.rate.as_ref().map_or(0.0, |r| r.target)
+}
