@@ -24,6 +24,15 @@ fn run() -> i32 {
                 Err(message) => usage_error(&message),
             };
         }
+        Ok(Parsed::Compare(files, outputs)) => {
+            return match app::check_outputs(&outputs)
+                .and_then(|_| blast::results::compare::compare(&files))
+                .and_then(|comparison| app::report_comparison(&outputs, &comparison))
+            {
+                Ok(()) => app::EXIT_OK,
+                Err(message) => usage_error(&message),
+            };
+        }
         Ok(Parsed::Print(text)) => {
             print!("{text}");
             return app::EXIT_OK;

@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn points_land_on_their_cells_and_lines_join_them() {
         let chart = Chart {
-            title: "done/s",
+            title: "done/s".into(),
             x: Unit::Count,
             y: Unit::Count,
             series: vec![

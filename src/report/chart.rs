@@ -25,7 +25,7 @@ pub struct Series<'a> {
 }
 
 pub struct Chart<'a> {
-    pub title: &'a str,
+    pub title: String,
     pub x: Unit,
     pub y: Unit,
     pub series: Vec<Series<'a>>,
@@ -39,7 +39,9 @@ const TOP: f64 = 50.0;
 const BOTTOM: f64 = 36.0;
 /// Series with at most this many points get a marker on each.
 const MARKED: usize = 30;
-const COLORS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+];
 
 /// The x position on a `Nines` axis of quantile `q`; the maximum (q = 1) is put one decade
 /// past the count's resolution, where `count` samples stop telling percentiles apart.
@@ -146,12 +148,12 @@ pub fn write(out: &mut dyn Write, chart: &Chart) -> io::Result<()> {
     writeln!(
         out,
         r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}"><title>{title}</title>"#,
-        title = escape(chart.title)
+        title = escape(&chart.title)
     )?;
     writeln!(
         out,
         r#"<text class="title" x="{LEFT}" y="20">{}</text>"#,
-        escape(chart.title)
+        escape(&chart.title)
     )?;
     for y in ticks(chart.y, 0.0, y1) {
         let (yy, label) = (py(y), label(chart.y, y));
@@ -286,7 +288,7 @@ mod tests {
     #[test]
     fn writes_every_point_and_escapes_names() {
         let chart = Chart {
-            title: "a <b> & c",
+            title: "a <b> & c".into(),
             x: Unit::Seconds,
             y: Unit::Count,
             series: vec![

@@ -4,6 +4,7 @@
 
 use super::chart::{self, Chart, Series, Unit};
 use super::sweep::{self, SweepReport};
+use crate::results::compare::{Comparison, DONE, P99, SERVER, SUCCESS};
 use crate::results::numbers::Latency;
 use crate::results::series::SecondRow;
 use crate::results::summary::{Summary, TargetSummary};
@@ -66,19 +67,19 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
     }
     let mut charts = vec![
         Chart {
-            title: "Throughput per second",
+            title: "Throughput per second".into(),
             x: Unit::Seconds,
             y: Unit::Count,
             series: throughput,
         },
         Chart {
-            title: "Latency per second",
+            title: "Latency per second".into(),
             x: Unit::Seconds,
             y: Unit::Micros,
             series: per_second_latency,
         },
         Chart {
-            title: "Latency by percentile",
+            title: "Latency by percentile".into(),
             x: Unit::Nines,
             y: Unit::Micros,
             series: distribution,
@@ -87,7 +88,7 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
     if s.server.is_some() {
         let sampled = |r: &SecondRow| r.server_cpu_pct.is_some();
         charts.push(Chart {
-            title: "Server CPU per second (% of one core)",
+            title: "Server CPU per second (% of one core)".into(),
             x: Unit::Seconds,
             y: Unit::Count,
             series: vec![Series {
@@ -96,7 +97,7 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             }],
         });
         charts.push(Chart {
-            title: "Server memory per second (MiB, resident)",
+            title: "Server memory per second (MiB, resident)".into(),
             x: Unit::Seconds,
             y: Unit::Count,
             series: vec![Series {
@@ -162,6 +163,96 @@ fn spectrum(latency: &Latency) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// `blast compare`: each chart with a line per report. Sweeps: done/s, p99, success % and
+/// (where sampled) the server's CPU and memory against the target rate, one set per target
+/// (the first four); single runs: ok/s and p99 per second, and latency by percentile.
+pub fn compare_charts(c: &Comparison) -> Vec<Chart<'_>> {
+    if c.sources.iter().all(|s| !s.sweep) {
+        return compare_runs(c);
+    }
+    let mut targets: Vec<&Option<String>> = Vec::new();
+    for row in c.rows.iter().filter(|r| r.key.rate.is_some()) {
+        if !targets.contains(&&row.key.target) && targets.len() < CHART_TARGETS {
+            targets.push(&row.key.target);
+        }
+    }
+    let metrics = [
+        (DONE, "done/s", Unit::Count, 1.0),
+        (P99, "p99", Unit::Micros, 1.0),
+        (SUCCESS, "Success %", Unit::Count, 1.0),
+        (SERVER, "Server CPU (% of one core)", Unit::Count, 1.0),
+        (
+            SERVER + 1,
+            "Server memory (MiB, largest)",
+            Unit::Count,
+            1.0 / MIB,
+        ),
+    ];
+    let shown = if c.has_server() { metrics.len() } else { 3 };
+    let mut charts = Vec::new();
+    for target in targets {
+        let scope = target
+            .as_deref()
+            .map_or(String::new(), |t| format!(", {t}"));
+        for &(metric, name, y, scale) in &metrics[..shown] {
+            let series = (c.sources.iter().enumerate())
+                .map(|(i, source)| {
+                    let rows = c.rows.iter().filter(|r| &r.key.target == target);
+                    let point = |r: &crate::results::compare::Row| {
+                        Some((r.key.rate?, r.values[i]?[metric]? * scale))
+                    };
+                    let mut points: Vec<(f64, f64)> = rows.filter_map(point).collect();
+                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    Series {
+                        name: &source.label,
+                        points,
+                    }
+                })
+                .collect();
+            charts.push(Chart {
+                title: format!("{name} by target rate{scope}"),
+                x: Unit::Count,
+                y,
+                series,
+            });
+        }
+    }
+    charts
+}
+
+/// `blast compare` of single runs: their per-second and percentile charts, overlaid.
+fn compare_runs(c: &Comparison) -> Vec<Chart<'_>> {
+    let per_report = |points: &dyn Fn(&Summary) -> Vec<(f64, f64)>| {
+        (c.sources.iter())
+            .map(|s| Series {
+                name: &s.label,
+                points: points(&s.steps[0]),
+            })
+            .collect()
+    };
+    let answered = |r: &SecondRow| r.requests > r.failures || r.p99_us > 0.0;
+    vec![
+        Chart {
+            title: "ok/s per second".into(),
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: per_report(&|s| per_second(s, |r| (r.requests - r.failures) as f64)),
+        },
+        Chart {
+            title: "p99 per second".into(),
+            x: Unit::Seconds,
+            y: Unit::Micros,
+            series: per_report(&|s| per_second_where(s, answered, |r| r.p99_us)),
+        },
+        Chart {
+            title: "Latency by percentile".into(),
+            x: Unit::Nines,
+            y: Unit::Micros,
+            series: per_report(&|s| spectrum(&s.latency)),
+        },
+    ]
+}
+
 pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     if r.each {
         return each_charts(r);
@@ -195,7 +286,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     }
     let mut charts = vec![
         Chart {
-            title: "Achieved rate by target rate",
+            title: "Achieved rate by target rate".into(),
             x: Unit::Count,
             y: Unit::Count,
             series: vec![
@@ -214,7 +305,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             ],
         },
         Chart {
-            title: "Latency by target rate",
+            title: "Latency by target rate".into(),
             x: Unit::Count,
             y: Unit::Micros,
             series: latency,
@@ -227,7 +318,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             steps.iter().filter_map(value).collect()
         };
         charts.push(Chart {
-            title: "Server CPU by target rate (% of one core)",
+            title: "Server CPU by target rate (% of one core)".into(),
             x: Unit::Count,
             y: Unit::Count,
             series: vec![
@@ -242,7 +333,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             ],
         });
         charts.push(Chart {
-            title: "Server memory by target rate (MiB, resident)",
+            title: "Server memory by target rate (MiB, resident)".into(),
             x: Unit::Count,
             y: Unit::Count,
             series: vec![Series {
@@ -290,33 +381,33 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     let per_target = |value| target_lines(r, &names, value);
     let mut charts = vec![
         Chart {
-            title: "Achieved (ok/s) by target rate, by target",
+            title: "Achieved (ok/s) by target rate, by target".into(),
             x: Unit::Count,
             y: Unit::Count,
             series: per_target(|s| Some(s.success_rps)),
         },
         Chart {
-            title: "p99 by target rate, by target",
+            title: "p99 by target rate, by target".into(),
             x: Unit::Count,
             y: Unit::Micros,
             series: per_target(|s| Some(s.latency.p99)),
         },
     ];
     charts.push(Chart {
-        title: "Success % by target rate, by target",
+        title: "Success % by target rate, by target".into(),
         x: Unit::Count,
         y: Unit::Count,
         series: per_target(|s| Some(s.success_pct)),
     });
     if r.steps.iter().any(|s| s.server.is_some()) {
         charts.push(Chart {
-            title: "Server CPU by target rate, by target (% of one core)",
+            title: "Server CPU by target rate, by target (% of one core)".into(),
             x: Unit::Count,
             y: Unit::Count,
             series: per_target(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
         });
         charts.push(Chart {
-            title: "Server memory by target rate, by target (MiB, largest)",
+            title: "Server memory by target rate, by target (MiB, largest)".into(),
             x: Unit::Count,
             y: Unit::Count,
             series: per_target(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
@@ -349,7 +440,7 @@ fn by_target<'a>(
     points: impl Fn(&TargetSummary) -> Vec<(f64, f64)>,
 ) -> Option<Chart<'a>> {
     (!targets.is_empty()).then(|| Chart {
-        title: titles[usize::from(targets.len() > CHART_TARGETS)],
+        title: titles[usize::from(targets.len() > CHART_TARGETS)].into(),
         x,
         y: Unit::Micros,
         series: targets

@@ -36,7 +36,12 @@ pub fn write_sweep(out: &mut dyn Write, r: &SweepReport) -> io::Result<()> {
     page(out, &title, &report, &sweep_charts(r))
 }
 
-fn page(out: &mut dyn Write, title: &str, report: &[u8], charts: &[Chart]) -> io::Result<()> {
+pub(super) fn page(
+    out: &mut dyn Write,
+    title: &str,
+    report: &[u8],
+    charts: &[Chart],
+) -> io::Result<()> {
     let title = chart::escape(title);
     writeln!(out, "<!DOCTYPE html>")?;
     writeln!(out, r#"<html lang="en"><head><meta charset="utf-8">"#)?;

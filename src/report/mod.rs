@@ -3,6 +3,7 @@
 
 pub mod ascii;
 pub mod chart;
+pub mod compare;
 pub mod csv;
 pub mod figures;
 pub mod html;

@@ -152,17 +152,34 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
 }
 
 fn read(path: &str) -> Result<Part, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| format!("'{path}' is not JSON ({e}): merge reads blast's --json reports"))?;
-    if value.get("steps").is_some() {
+    let (mut reports, sweep) = read_reports(path, "merge")?;
+    if sweep {
         return Err(format!(
             "'{path}' is a sweep (--rates or --find-max): merge reads reports of single runs"
         ));
     }
-    let report = serde_path_to_error::deserialize::<_, Summary>(&value)
-        .map_err(|e| invalid(path, &where_wrong(&value, e)))?;
-    part(path, report)
+    part(path, reports.remove(0))
+}
+
+/// Reads a `--json` report for `command`: a single run's (one summary), or a sweep's steps
+/// (`true`).
+pub fn read_reports(path: &str, command: &str) -> Result<(Vec<Summary>, bool), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        format!("'{path}' is not JSON ({e}): {command} reads blast's --json reports")
+    })?;
+    let summary = |value: &Value| {
+        serde_path_to_error::deserialize::<_, Summary>(value)
+            .map_err(|e| invalid(path, &where_wrong(value, e)))
+    };
+    match value.get("steps").map(Value::as_array) {
+        Some(Some(steps)) if !steps.is_empty() => {
+            let steps: Result<Vec<Summary>, String> = steps.iter().map(summary).collect();
+            Ok((steps?, true))
+        }
+        Some(_) => Err(format!("'{path}' is a sweep without steps")),
+        None => Ok((vec![summary(&value)?], false)),
+    }
 }
 
 fn invalid(path: &str, key: &str) -> String {

@@ -1,7 +1,8 @@
 //! The books and what they come to: per-core `Stats` and per-second rows while running, the
 //! `Summary` derived once after (the report as data), the objective's verdict, and reports
-//! read back and merged.
+//! read back, merged and compared.
 
+pub mod compare;
 pub mod merge;
 pub mod numbers;
 pub mod series;

@@ -6,7 +6,8 @@ use std::io::{self, BufWriter, Write};
 use crate::engine;
 use crate::engine::signal;
 use crate::report::sweep::{self as sweep_report, MaxRate, SweepReport, step_target};
-use crate::report::{ascii, csv, html, json, text};
+use crate::report::{ascii, compare, csv, html, json, text};
+use crate::results::compare::Comparison;
 use crate::results::summary::Summary;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
 use crate::run::health;
@@ -296,6 +297,22 @@ fn each_target(config: &Config, each: bool) -> Vec<Config> {
             alone
         })
         .collect()
+}
+
+/// Writes `blast compare`'s table, its JSON and its page (it has no CSV).
+pub fn report_comparison(outputs: &Outputs, c: &Comparison) -> Result<(), String> {
+    emit(
+        outputs,
+        Renderings {
+            text: &|out| compare::write_text(out, c),
+            json: &|out| {
+                serde_json::to_writer_pretty(&mut *out, &compare::to_value(c))?;
+                writeln!(out)
+            },
+            csv: &|_| Ok(()),
+            html: &|out| compare::write_html(out, c),
+        },
+    )
 }
 
 /// Writes a sweep's reports: its table, its JSON, and a CSV row per step.

@@ -55,6 +55,9 @@ enum Command {
     /// Merge the --json reports of runs made at the same time (e.g. from several machines)
     /// into one report; with one file, print its report again
     Merge(MergeArgs),
+    /// Compare the --json reports of runs made against different server setups (1 vs 4
+    /// workers, async vs sync): one table, each figure's ratio to the first report
+    Compare(CompareArgs),
 }
 
 #[derive(Args, Debug)]
@@ -76,6 +79,22 @@ struct MergeArgs {
     csv: Option<String>,
 
     /// Also write the merged report as a self-contained HTML page with charts to PATH
+    #[arg(long, value_name = "PATH")]
+    html: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CompareArgs {
+    /// JSON reports written by blast --json (single runs, or sweeps), the first the baseline;
+    /// rows are matched by target name and target rate
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+
+    /// Also write the comparison as JSON to PATH ('-': JSON on stdout, the text on stderr)
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+
+    /// Also write the comparison as an HTML page with the reports' charts overlaid to PATH
     #[arg(long, value_name = "PATH")]
     html: Option<String>,
 }
@@ -456,6 +475,8 @@ pub enum Parsed {
     /// The demo: a client config whose target the demo fills in, and the server CPU.
     Demo(Box<Config>),
     Merge(MergeConfig),
+    /// `blast compare`: the reports, and where the comparison goes.
+    Compare(Vec<String>, Outputs),
     /// `--help` or `--version`: the text to print on stdout.
     Print(String),
 }
@@ -487,6 +508,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 chart: false,
             },
         })),
+        Some(Command::Compare(args)) => Ok(Parsed::Compare(
+            args.files,
+            Outputs {
+                json: json_out(args.json),
+                html: args.html,
+                ..Outputs::default()
+            },
+        )),
         None => run_or_print(cli.run),
     }
 }
