@@ -843,6 +843,55 @@ fn fastapi_openapi_discovery_runs_every_operation() {
     }
     std::fs::remove_dir_all(&dir).ok();
 
+    // The database endpoints, once `POST /seed` has filled items 1–2000: every read and
+    // write finds its item (a made-up id would be a 404), on SQLite in WAL mode.
+    let seeded = Command::new("curl")
+        .args(["-sf", "-X", "POST", &format!("{base}seed")])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&seeded.stdout), r#"{"items":2000}"#);
+    let db = [
+        "--openapi",
+        &base,
+        "--filter",
+        "/api/db",
+        "--param",
+        "item_id=1-2000",
+    ];
+    let report = blast_json(&[&db[..], &["-c", "4", "-d", "2"]].concat());
+    assert_eq!(report["failures"], 0, "{}", report["errors"]);
+    let names: Vec<&str> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "GET /api/db/async/{item_id}",
+            "POST /api/db/async/{item_id}",
+            "GET /api/db/blocking/{item_id}",
+            "GET /api/db/sync/{item_id}",
+            "POST /api/db/sync/{item_id}",
+        ]
+    );
+    let stats: serde_json::Value = serde_json::from_str(&curl(&format!("{base}stats"))).unwrap();
+    assert_eq!(stats["journal_mode"], "wal", "{stats}");
+    assert_eq!(stats.get("db_missing"), None, "{stats}");
+    assert_eq!(stats.get("misses"), None, "{stats}");
+    let served: u64 = [
+        "async_read",
+        "async_write",
+        "blocking_read",
+        "sync_read",
+        "sync_write",
+    ]
+    .iter()
+    .map(|k| stats[format!("db_{k}")].as_u64().unwrap())
+    .sum();
+    assert_eq!(served, report["requests"].as_u64().unwrap(), "{stats}");
+
     let health = format!("{base}health");
     let bad: [&[&str]; 5] = [
         &["--openapi", "--filter", "/nothing", &base],
@@ -862,4 +911,117 @@ fn fastapi_openapi_discovery_runs_every_operation() {
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("blast: --"), "{args:?}: {stderr}");
     }
+}
+
+/// The simple endpoints, each alone at 100/s and 300/s, under one Uvicorn worker and under two
+/// (`--workers 2`, sampled through the master's PID): the async endpoint and the sync one in
+/// the threadpool keep up, the one that blocks the event loop for 5 ms per request cannot pass
+/// 200/s and collapses at 300/s (its queue grows for the whole step); `blast compare` of the
+/// two sweeps shows the second worker lifting it, and the second worker's memory.
+#[test]
+fn fastapi_blocking_endpoint_collapses_and_a_second_worker_lifts_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("blast-workers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut reports = Vec::new();
+    for workers in ["1", "2"] {
+        let port = free_port();
+        let app = Started::start(
+            "fastapi.sh",
+            &[&port, workers, "1", "uvicorn", "api_app:app"],
+        );
+        let recorded = std::fs::read_to_string(format!("/tmp/blast-fastapi-{port}.pid")).unwrap();
+        assert_eq!(recorded.trim(), app.pid, "the master's PID, recorded");
+        let path = dir.join(format!("workers-{workers}.json"));
+        let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+            .args(["--cpus", "0", "-t", "1", "--openapi"])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .args([
+                "--filter",
+                "/api/simple",
+                "--param",
+                "item_id=1-2000",
+                "--each",
+            ])
+            .args(["--rates", "100,300", "-d", "2", "--server-pid", &app.pid])
+            .args(["--json", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        drop(app);
+        let sweep: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let steps = sweep["steps"].as_array().unwrap().clone();
+        assert_eq!(steps.len(), 6);
+        for step in &steps {
+            let server = &step["server"];
+            assert!(server["cpu_avg_pct"].as_f64().unwrap() > 0.0, "{server}");
+            assert!(
+                server["rss_max_bytes"].as_u64().unwrap() > 10 << 20,
+                "{server}"
+            );
+            let processes = server["processes"].as_u64().unwrap();
+            match workers {
+                "1" => assert_eq!(processes, 1, "{server}"),
+                _ => assert!(processes >= 3, "a master and two workers: {server}"),
+            }
+        }
+        reports.push((path, steps));
+    }
+    let (_, one) = &reports[0];
+    let step = |rate: f64, kind: &str| {
+        let name = format!("GET /api/simple/{kind}/{{item_id}}");
+        one.iter()
+            .find(|s| s["rate"]["target"] == rate && s["targets"][0]["name"] == name.as_str())
+            .unwrap()
+            .clone()
+    };
+    let p99 = |s: &serde_json::Value| s["latency_us"]["p99"].as_f64().unwrap();
+    let done = |s: &serde_json::Value| s["rps"].as_f64().unwrap();
+    for kind in ["async", "blocking", "sync"] {
+        let s = step(100.0, kind);
+        assert!(
+            done(&s) > 90.0 && s["success_pct"] == 100.0,
+            "{kind} at 100/s: {s}"
+        );
+    }
+    let blocking = step(300.0, "blocking");
+    let fine = p99(&step(300.0, "async")).max(p99(&step(300.0, "sync")));
+    assert!(
+        done(&blocking) < 0.85 * 300.0 && p99(&blocking) > 5.0 * fine && p99(&blocking) > 200_000.0,
+        "the blocking endpoint at 300/s: {} done/s, p99 {}us (the others' p99 {fine}us)",
+        done(&blocking),
+        p99(&blocking)
+    );
+    for kind in ["async", "sync"] {
+        assert!(done(&step(300.0, kind)) > 270.0, "{kind} keeps up at 300/s");
+    }
+
+    let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .arg("compare")
+        .args([&reports[0].0, &reports[1].0])
+        .args(["--json", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let compared: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = compared["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 6, "three targets at two rates, matched");
+    let row = rows
+        .iter()
+        .find(|r| r["rate"] == 300.0 && r["target"] == "GET /api/simple/blocking/{item_id}")
+        .unwrap();
+    let ratio = |key: &str| row["ratios"][1][key].as_f64().unwrap();
+    assert!(ratio("done_per_s") > 1.2, "{row}");
+    assert!(ratio("p99_us") < 0.5, "{row}");
+    assert!(
+        ratio("server_rss_bytes") > 1.5,
+        "two workers' memory: {row}"
+    );
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        text.contains("\nGET /api/simple/blocking/{item_id} at 300.0/s\n"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
