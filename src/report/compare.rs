@@ -12,7 +12,7 @@ use crate::results::compare::{Comparison, METRICS, SERVER, Shown, Values, ratio}
 use crate::units::{format_bytes, format_micros};
 
 /// Column width.
-const CELL: usize = 10;
+const CELL: usize = 11;
 
 pub fn write_text(out: &mut dyn Write, c: &Comparison) -> io::Result<()> {
     writeln!(
