@@ -900,3 +900,22 @@ fn sweep_charts_on_a_terminal_or_with_chart() {
     let tty = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
     assert!(titles.iter().all(|t| tty.contains(t)), "{tty:?}");
 }
+
+/// `--openapi` reads a YAML document as it reads the same document in JSON: the same mix.
+#[test]
+fn openapi_reads_yaml_as_json() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openapi/");
+    let mix = |file: &str| {
+        let out = blast(&[
+            "--openapi",
+            &format!("{dir}{file}"),
+            "--print-targets",
+            "http://127.0.0.1:8000/",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = mix("fastapi-3.1.json");
+    assert!(json.lines().count() >= 6, "{json}");
+    assert_eq!(mix("fastapi-3.1.yaml"), json);
+}

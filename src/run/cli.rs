@@ -323,7 +323,7 @@ struct RunArgs {
     )]
     targets: Option<String>,
 
-    /// A mix of every operation of an OpenAPI 3.0/3.1 document (JSON): its URL or file, by
+    /// A mix of every operation of an OpenAPI 3.0/3.1 document (JSON or YAML): its URL or file, by
     /// default the URL's origin + /openapi.json; one target per operation, parameters and JSON
     /// bodies filled from examples, defaults or schemas (docs/targets.md)
     #[arg(

@@ -1,10 +1,12 @@
-//! `--openapi`: an API's OpenAPI 3.0 or 3.1 document (JSON) turned into the request mix that
+//! `--openapi`: an API's OpenAPI 3.0 or 3.1 document (JSON or YAML) turned into the request mix that
 //! `--targets` would make, one target per operation, written as `--targets` JSON Lines so
 //! that the mix is read, checked and reported exactly as a file's would be (and
 //! `--print-targets` can hand it to the user to edit).
 //!
 //! The document is walked as JSON: the OpenAPI crates model 3.0 or 3.1 but not both (FastAPI
-//! writes 3.1), and blast needs only paths, parameters, request bodies and schemas.
+//! writes 3.1), and blast needs only paths, parameters, request bodies and schemas. A YAML
+//! document is read (serde-saphyr, a maintained pure-Rust YAML parser) into the same JSON
+//! value, so everything after reading is one code path.
 
 mod schema;
 
@@ -70,11 +72,36 @@ pub fn fetch(
             std::fs::read(source).map_err(|e| format!("--openapi: cannot read '{source}': {e}"))?;
         (text, format!("'{source}'"))
     };
-    serde_json::from_slice(&text).map_err(|e| {
-        format!(
-            "--openapi: {from} is not a JSON document ({e}; YAML is not read: convert it to JSON)"
-        )
-    })
+    parse_document(&text).map_err(|e| format!("--openapi: {from} {e}"))
+}
+
+/// A document as JSON, or as YAML when it is not JSON. `Err` says why it is neither, in one
+/// line: the JSON parser's reason for a text that opens as JSON does, the YAML parser's
+/// otherwise.
+fn parse_document(text: &[u8]) -> Result<Value, String> {
+    let json_error = match serde_json::from_slice::<Value>(text) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let opens_as_json = text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let yaml = std::str::from_utf8(text)
+        .map_err(|_| "not UTF-8 text".to_string())
+        .and_then(|text| serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string()));
+    match yaml {
+        Ok(value) if value.is_object() => Ok(value),
+        _ if opens_as_json => Err(format!("is not a JSON document ({json_error})")),
+        Ok(_) => Err("is neither a JSON nor a YAML document (no mapping at its top)".into()),
+        Err(e) => {
+            let reason = e
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ");
+            Err(format!(
+                "is neither a JSON nor a YAML document (YAML: {reason})"
+            ))
+        }
+    }
 }
 
 /// `--param NAME=VALUE`, `NAME=a,b,c` or `NAME=LO-HI` (integers, one request each in turn).
@@ -103,10 +130,12 @@ pub fn parse_param(text: &str) -> Result<(String, Vec<String>), String> {
 
 /// The operations of `document` that `discovery` keeps, as `--targets` lines.
 pub fn discover(document: &Value, discovery: &Discovery) -> Result<Discovered, String> {
-    let version = document
-        .get("openapi")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    // YAML reads an unquoted `openapi: 3.0` as a number.
+    let version = match document.get("openapi") {
+        Some(Value::String(version)) => version.clone(),
+        Some(Value::Number(version)) => version.to_string(),
+        _ => String::new(),
+    };
     if !version.starts_with("3.") {
         return Err(
             "--openapi: the document is not an OpenAPI 3 document (no \"openapi\": \"3.x\" key)"
@@ -409,6 +438,43 @@ mod tests {
 
     /// A hand-written 3.0 document with examples, a shared parameter, a header and a body of
     /// another media type.
+    /// The FastAPI document as block YAML (its `200:` keys unquoted, as hand-written
+    /// documents have them) reads as the JSON does; broken documents say why in one line.
+    #[test]
+    fn a_yaml_document_reads_as_its_json() {
+        let json: Value =
+            serde_json::from_str(include_str!("../../../tests/openapi/fastapi-3.1.json")).unwrap();
+        let yaml = include_str!("../../../tests/openapi/fastapi-3.1.yaml");
+        assert!(yaml.contains("\n        200:\n"));
+        assert_eq!(parse_document(yaml.as_bytes()).unwrap(), json);
+        let numbered = parse_document(b"openapi: 3.0\npaths:\n  /a:\n    get: {}\n").unwrap();
+        let found = discover(&numbered, &discovery()).expect("a 3.0 written as a number");
+        assert_eq!(found.targets, 1);
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"{\"openapi\": ",
+                "is not a JSON document (EOF while parsing",
+            ),
+            (
+                b"a: [1, 2\nb: }",
+                "is neither a JSON nor a YAML document (YAML: line 2",
+            ),
+            (
+                b"<html>not found</html>",
+                "is neither a JSON nor a YAML document (no mapping",
+            ),
+            (
+                b"\xff\xfe",
+                "is neither a JSON nor a YAML document (YAML: not UTF-8 text)",
+            ),
+        ];
+        for (text, says) in cases {
+            let error = parse_document(text).unwrap_err();
+            assert!(error.starts_with(says), "{error}");
+            assert_eq!(error.lines().count(), 1, "{error}");
+        }
+    }
+
     const DOC_30: &str = r##"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
       "components": {
         "parameters": {"Limit": {"name": "limit", "in": "query", "required": true,
