@@ -78,12 +78,13 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     };
     writeln!(
         out,
-        "{}  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}{first_bytes}{servers}  objective",
+        "{}  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}{first_bytes}{servers}  objective",
         named("target"),
         "target/s",
         "sent/s",
         "done/s",
         "p50",
+        "avg",
         "p95",
         "p99",
         "success"
@@ -163,7 +164,7 @@ fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
     Ok(())
 }
 
-/// The columns from `done/s` to `success` (and with `--first-byte` its two), for a step or
+/// The columns from `done/s` to `success` (`avg`: the mean latency) (and with `--first-byte` its two), for a step or
 /// one of its targets.
 fn outcome_cells(
     rps: f64,
@@ -172,8 +173,9 @@ fn outcome_cells(
     first_byte: Option<&Latency>,
 ) -> String {
     let mut cells = format!(
-        "{rps:>10.1} {:>9} {:>9} {:>9} {success:>9}",
+        "{rps:>10.1} {:>9} {:>9} {:>9} {:>9} {success:>9}",
         format_micros(latency.p50),
+        format_micros(latency.mean),
         format_micros(latency.p95),
         format_micros(latency.p99),
     );

@@ -12,9 +12,10 @@ use crate::results::summary::Summary;
 use crate::results::usage::ServerUsage;
 
 /// What each row shows, in the table's order.
-pub const METRICS: [Metric; 7] = [
+pub const METRICS: [Metric; 8] = [
     Metric::new("done_per_s", "done/s", Shown::Rate),
     Metric::new("p50_us", "p50", Shown::Micros),
+    Metric::new("mean_us", "avg", Shown::Micros),
     Metric::new("p95_us", "p95", Shown::Micros),
     Metric::new("p99_us", "p99", Shown::Micros),
     Metric::new("success_pct", "success", Shown::Percent),
@@ -22,10 +23,10 @@ pub const METRICS: [Metric; 7] = [
     Metric::new("server_rss_bytes", "srv mem", Shown::Bytes),
 ];
 /// The index in `METRICS` of the first of the server's figures (`--server-pid`).
-pub const SERVER: usize = 5;
+pub const SERVER: usize = 6;
 pub const DONE: usize = 0;
-pub const P99: usize = 3;
-pub const SUCCESS: usize = 4;
+pub const P99: usize = 4;
+pub const SUCCESS: usize = 5;
 
 /// One column of the comparison: its JSON key, its table heading, and how it is written.
 #[derive(Debug, Clone, Copy)]
@@ -237,6 +238,7 @@ fn values(results: &Results, server: Option<&ServerUsage>) -> Values {
     [
         Some(results.rps),
         Some(results.latency.p50),
+        Some(results.latency.mean),
         Some(results.latency.p95),
         Some(results.latency.p99),
         Some(results.success_pct),
