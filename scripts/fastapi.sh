@@ -23,7 +23,7 @@ start)
     cpu=${4:-}
     mode=${5:-gunicorn}
     module=${6:-fastapi_app:app}
-    python3 -c 'import fastapi, uvicorn, gunicorn, aiosqlite' 2>/dev/null \
+    python3 -c 'import fastapi, uvicorn, gunicorn, aiosqlite, python_multipart' 2>/dev/null \
         || { echo "FastAPI stack missing: pip install -r $here/requirements.txt" >&2; exit 2; }
     log=$(mktemp /tmp/blast-fastapi.XXXXXX.log)
     export BLAST_API_DB="/tmp/blast-api-$port.db"

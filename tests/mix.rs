@@ -378,7 +378,8 @@ fn a_mix_sweep_shows_each_target_per_step() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let steps = value["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2);
-    // The table: each step's row, then its targets' rows (name, req/s, p50, p95, p99, success).
+    // The table: each step's row, then its targets' rows (name, req/s, p50, avg, p95, p99,
+    // success).
     let lines: Vec<&str> = text.lines().skip(2).take(8).collect();
     for (step, rows) in steps.iter().zip(lines.chunks(4)) {
         let done = step["rps"].as_f64().unwrap();
@@ -388,7 +389,7 @@ fn a_mix_sweep_shows_each_target_per_step() {
             let fields: Vec<&str> = row.split_whitespace().collect();
             let name = t["name"].as_str().unwrap();
             let rps: f64 = fields[1].parse().unwrap();
-            assert_eq!((fields[0], fields[5]), (name, "100.00%"), "{text}");
+            assert_eq!((fields[0], fields[6]), (name, "100.00%"), "{text}");
             let json_rps = t["rps"].as_f64().unwrap();
             assert_eq!(fields[1], format!("{json_rps:.1}"), "{text}");
             let share = t["share_pct"].as_f64().unwrap() / 100.0 * done;

@@ -1025,3 +1025,89 @@ fn fastapi_blocking_endpoint_collapses_and_a_second_worker_lifts_it() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The SHA-256 of a file, from coreutils' `sha256sum`.
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+/// `--form` uploads against a FastAPI app that hashes what it got (scripts/ml_app.py under
+/// Uvicorn, python-multipart): a binary file whose bytes include CR, LF, NUL and blast's first
+/// boundary arrives byte-exact in every request, and several files under one name (a
+/// `--targets` line's `form`) arrive each whole; bad forms are one line and exit 2.
+#[test]
+fn fastapi_uploads_arrive_byte_exact() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "1", "", "uvicorn", "ml_app:app"]);
+    let dir = std::env::temp_dir().join(format!("blast-form-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("cat.png");
+    let mut bytes: Vec<u8> = (0..40_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    bytes.extend_from_slice(b"\r\n--\r\n\0----blast-form-0000000000000000--\r\n");
+    std::fs::write(&image, &bytes).unwrap();
+    let hash = sha256(&image);
+    let url = format!("http://127.0.0.1:{port}/predict");
+    let part = format!("file=@{}", image.display());
+    let report = blast_json(&[
+        "-c",
+        "4",
+        "-d",
+        "1",
+        "--form",
+        &part,
+        "--expect-json",
+        &format!("sha256=\"{hash}\""),
+        "--expect-json",
+        "content_type=\"image/png\"",
+        &url,
+    ]);
+    assert_eq!(report["method"], "POST");
+    assert!(report["requests"].as_u64().unwrap() > 20, "{report}");
+    assert_eq!(report["failures"], 0, "{}", report["errors"]);
+
+    // Two files under one name, and a text field in the query, from a mix line.
+    let notes = dir.join("notes.bin");
+    std::fs::write(&notes, [0u8, 255, 13, 10, 1].repeat(999)).unwrap();
+    let targets = dir.join("mix.jsonl");
+    let line = serde_json::json!({
+        "name": "train",
+        "path": "/upload_training_data?label=cat",
+        "form": [part, format!("files=@{};filename=n.bin", notes.display())],
+        "expect_json": "files=2",
+        "expect_body": sha256(&notes),
+    });
+    let line = line.to_string().replace("\"file=@", "\"files=@");
+    std::fs::write(&targets, line).unwrap();
+    let base = format!("http://127.0.0.1:{port}/");
+    let report = blast_json(&[
+        "-c",
+        "2",
+        "-d",
+        "1",
+        "--targets",
+        targets.to_str().unwrap(),
+        &base,
+    ]);
+    assert!(report["requests"].as_u64().unwrap() > 10, "{report}");
+    assert_eq!(report["failures"], 0, "{}", report["errors"]);
+
+    for (form, says) in [
+        (
+            "file=@/no/such/cat.png",
+            "--form file: cannot read '/no/such/cat.png'",
+        ),
+        ("file", "invalid --form 'file'"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+            .args(["--form", form, "-d", "1", &url])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

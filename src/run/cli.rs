@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
+use crate::http::form;
 use crate::http::request::{self, RequestSpec, parse_header, parse_method};
 use crate::results::slo::Slo;
 use crate::run::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
@@ -311,8 +312,18 @@ struct RunArgs {
     #[arg(long, value_name = "PATH")]
     body_lines: Option<String>,
 
+    /// A multipart/form-data body in curl's -F syntax, built once: NAME=VALUE, or
+    /// NAME=@FILE[;type=MIME][;filename=NAME] for a file sent byte for byte (repeatable; parts
+    /// may share a name, as several files do)
+    #[arg(
+        long = "form",
+        value_name = "NAME=VALUE",
+        conflicts_with_all = ["body", "body_file", "body_lines", "targets", "openapi"]
+    )]
+    forms: Vec<String>,
+
     /// A mix of requests, one JSON object per line (name, method, path or url, headers, body,
-    /// weight, expect_status, expect_json, expect_body; see docs/targets.md), sent in
+    /// form, weight, expect_status, expect_json, expect_body; see docs/targets.md), sent in
     /// proportion to their weights on the URL's host; the report breaks results down by name.
     /// A vegeta targets file (http format: 'GET http://host/path' lines) is read as it is;
     /// '-' reads standard input
@@ -845,8 +856,15 @@ fn load(config: &mut Config, cli: &RunArgs) -> Result<(), String> {
 /// What is sent and how long it may take: method, headers, body, keep-alive, timeouts, the
 /// drain, the first-byte timing, the driver, the health check and the server to sample.
 fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
-    let bodies = bodies(cli.body.take(), cli.body_file.take(), cli.body_lines.take())?;
+    let mut bodies = bodies(cli.body.take(), cli.body_file.take(), cli.body_lines.take())?;
+    let form = form(&cli.forms)?;
+    if let Some((_, body)) = &form {
+        bodies = vec![body.clone()];
+    }
     config.request = request_spec(cli.method.take(), &cli.headers, bodies)?;
+    if let Some((content_type, _)) = form {
+        crate::http::form::set_content_type(&mut config.request.headers, content_type);
+    }
     config.request.no_keepalive = cli.no_keepalive;
     config.timeout = positive_duration("--timeout", &cli.timeout)?;
     config.connect_timeout = positive_duration("--connect-timeout", &cli.connect_timeout)?;
@@ -985,6 +1003,18 @@ fn bodies(
         (None, None, Some(path)) => request::body_lines(&path)?,
         (None, None, None) => vec![Vec::new()],
     })
+}
+
+/// `--form`: the multipart body and its `Content-Type`, when parts are given.
+fn form(parts: &[String]) -> Result<Option<(String, Vec<u8>)>, String> {
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<_> = parts
+        .iter()
+        .map(|p| form::parse(p))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(form::encode(&parts)))
 }
 
 /// The request: `method` (default GET, or POST when a body is given), `-H` headers, and the

@@ -37,6 +37,7 @@ const KEYS: &[&str] = &[
     "url",
     "headers",
     "body",
+    "form",
     "weight",
     "expect_status",
     "expect_json",
@@ -166,7 +167,11 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
     if let Some(key) = fields.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!("unknown key '{key}' (known: {})", KEYS.join(", ")));
     }
-    let body = body(fields.get("body"))?;
+    let (body, content_type) = match (fields.get("body"), fields.get("form")) {
+        (Some(_), Some(_)) => return Err("give 'body' or 'form', not both".into()),
+        (_, Some(parts)) => form(parts)?,
+        (body_value, None) => (body(body_value)?, None),
+    };
     let method = match text(&fields, "method")? {
         Some(m) => parse_method(m)?,
         None if body.is_empty() => "GET".into(),
@@ -183,11 +188,15 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
         Some(name) => name.to_string(),
         None => format!("{method} {path}"),
     };
+    let mut headers = headers(fields.get("headers"), defaults.headers)?;
+    if let Some(content_type) = content_type {
+        crate::http::form::set_content_type(&mut headers, content_type);
+    }
     Ok(MixLine {
         name,
         method,
         path,
-        headers: headers(fields.get("headers"), defaults.headers)?,
+        headers,
         body,
         weight: weight(fields.get("weight"))?,
         expect: expect(&fields, defaults.expect)?,
@@ -234,6 +243,23 @@ fn body(value: Option<&Value>) -> Result<Vec<u8>, String> {
         Some(Value::String(s)) => s.as_bytes().to_vec(),
         Some(other) => serde_json::to_vec(other).map_err(|e| format!("'body': {e}"))?,
     })
+}
+
+/// `form`: a list of parts in `--form`'s syntax, encoded as a multipart body (with its
+/// `Content-Type`).
+fn form(value: &Value) -> Result<(Vec<u8>, Option<String>), String> {
+    let parts = value.as_array().filter(|p| !p.is_empty());
+    let parts = parts.ok_or("'form' must be a list of parts, e.g. [\"file=@cat.png\"]")?;
+    let parts: Vec<_> = (parts.iter())
+        .map(|p| {
+            p.as_str()
+                .ok_or("'form' parts must be strings")
+                .map_err(String::from)
+        })
+        .map(|p| p.and_then(crate::http::form::parse))
+        .collect::<Result<_, _>>()?;
+    let (content_type, body) = crate::http::form::encode(&parts);
+    Ok((body, Some(content_type)))
 }
 
 fn weight(value: Option<&Value>) -> Result<u64, String> {
