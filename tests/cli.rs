@@ -427,6 +427,7 @@ fn csv_rows_are_the_json_numbers() {
                 "slo/met",
                 "server/cpu_avg_pct",
                 "server/rss_max_bytes",
+                "connections/requested",
                 "targets/0/name",
             ],
         ),

@@ -241,6 +241,8 @@ fn json_of(s: &Summary) -> String {
 fn sweep() -> SweepReport {
     SweepReport {
         each: false,
+        users: false,
+        knees: Vec::new(),
         steps: [500.0, 1_000.0]
             .map(|rate| summary(Some(rate), Some("p99<5ms")))
             .into(),
@@ -266,6 +268,8 @@ fn each_sweep() -> SweepReport {
     }
     SweepReport {
         each: true,
+        users: false,
+        knees: Vec::new(),
         steps,
         max_rates: Vec::new(),
     }
@@ -309,6 +313,8 @@ fn reports_match_their_golden_files() {
     // A sweep of a mix: a row per target under each step, and a chart of their p99s.
     let mix_sweep = SweepReport {
         each: false,
+        users: false,
+        knees: Vec::new(),
         steps: [200.0, 400.0].map(|rate| mix_summary(Some(rate))).into(),
         max_rates: Vec::new(),
     };

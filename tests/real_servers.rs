@@ -1111,3 +1111,58 @@ fn fastapi_uploads_arrive_byte_exact() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A users sweep of each simple endpoint alone (`--each -c 1,2`) under one Uvicorn worker:
+/// two users double the async and the threadpool endpoints' throughput, but not the one that
+/// blocks its event loop, whose knee is at one user; the text marks that row.
+#[test]
+fn fastapi_users_sweep_marks_the_blocking_endpoints_knee() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "1", "1", "uvicorn", "api_app:app"]);
+    let base = format!("http://127.0.0.1:{port}/");
+    let out = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args([
+            "--cpus",
+            "0",
+            "-t",
+            "1",
+            "--openapi",
+            &base,
+            "--filter",
+            "/api/simple",
+        ])
+        .args([
+            "--param",
+            "item_id=1-2000",
+            "--each",
+            "-c",
+            "1,2",
+            "-d",
+            "2",
+            "--json",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let sweep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let knees = &sweep["knee_users"];
+    let name = |kind: &str| format!("GET /api/simple/{kind}/{{item_id}}");
+    assert_eq!(knees[name("blocking")], 1, "{sweep}");
+    assert_eq!(knees[name("async")], serde_json::Value::Null, "{sweep}");
+    assert_eq!(knees[name("sync")], serde_json::Value::Null, "{sweep}");
+    let steps = sweep["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 6);
+    let users: Vec<u64> = (steps.iter())
+        .map(|s| s["connections"]["requested"].as_u64().unwrap())
+        .collect();
+    assert_eq!(users, [1, 1, 1, 2, 2, 2]);
+    let text = String::from_utf8(out.stderr).unwrap();
+    let marked: Vec<&str> = text.lines().filter(|l| l.ends_with("<- knee")).collect();
+    assert_eq!(marked.len(), 1, "{text}");
+    assert!(
+        marked[0].starts_with(&format!("  {}       1 ", name("blocking"))),
+        "{text}"
+    );
+}

@@ -193,3 +193,54 @@ fn find_max_with_each_searches_every_target() {
     let json = blast::report::sweep::to_value(&report);
     assert!(json["max_rates"]["predict"].as_f64().is_some(), "{json}");
 }
+
+/// A users sweep (`-c 1,2,4`) against a server that answers each request 20 ms late and has
+/// room for all of them: each step is a closed loop of its users, whose throughput is
+/// users ÷ 20 ms (Little's law), so it never bends and no knee is marked; the table shows
+/// the users and the failures, the CSV a `users` column.
+#[test]
+fn a_users_sweep_runs_each_number_of_users() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults {
+        delay: Delay::Fixed(Duration::from_millis(20)),
+        ..Faults::default()
+    });
+    let mut config = config(&server);
+    config.sweep = Some(Sweep::Users(vec![1, 2, 4]));
+    let report = app::sweep(&config).unwrap();
+    server.stop().unwrap();
+    assert!(report.users);
+    let steps: Vec<(usize, f64)> = (report.steps.iter())
+        .map(|s| (s.connections.requested, s.rps))
+        .collect();
+    assert_eq!(steps.iter().map(|s| s.0).collect::<Vec<_>>(), [1, 2, 4]);
+    for (users, rps) in &steps {
+        let little = *users as f64 / 0.0205;
+        assert!(
+            (rps / little - 1.0).abs() < 0.15,
+            "{users} users: {rps}/s, not {little}"
+        );
+    }
+    assert!(report.steps.iter().all(|s| s.rate.is_none()));
+    assert_eq!(report.knees.len(), 1);
+    assert_eq!(report.knees[0].users, None, "{steps:?}");
+    let json = blast::report::sweep::to_value(&report);
+    assert!(
+        json["knee_users"].is_null() && json.get("knee_users").is_some(),
+        "{json}"
+    );
+    let mut text = Vec::new();
+    blast::report::sweep::write_text(&mut text, &report).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let head = text.lines().nth(1).unwrap();
+    assert!(head.starts_with("   users     done/s"), "{text}");
+    assert!(head.contains("  success  failures  objective"), "{text}");
+    assert!(!text.contains("knee"), "{text}");
+    let mut csv = Vec::new();
+    blast::report::csv::write_steps(&mut csv, &report).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let users: Vec<&str> = (csv.lines().skip(1))
+        .map(|l| l.split(',').nth(10).unwrap())
+        .collect();
+    assert_eq!(users, ["1", "2", "4"], "{csv}");
+}

@@ -1,6 +1,6 @@
 //! A sweep's charts drawn in text, after its table (`--chart`, or when the report goes to a
-//! terminal): what the rate achieved and its latency against the target rate, so where a
-//! server stops keeping up shows at a glance without opening the HTML page. The same
+//! terminal): what the rate achieved and its latency against the target rate (a users sweep:
+//! against the users), so where a server stops keeping up shows at a glance without opening the HTML page. The same
 //! series as the page's first two charts (`figures.rs`), drawn on a grid of characters.
 
 use std::io::{self, Write};
@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use super::chart::{self, Chart, Unit};
 use super::figures;
 use super::sweep::SweepReport;
+use crate::results::summary::Summary;
 
 /// Plot columns and rows.
 const WIDTH: usize = 56;
@@ -18,27 +19,31 @@ const MEET: char = '&';
 /// Between a series' points: the line joining them.
 const LINE: char = '.';
 
-/// Writes the achieved-rate and latency charts of a sweep; nothing when its steps have no
-/// target rate (a closed loop) or ran at fewer than two rates.
+/// Writes the throughput and latency charts of a sweep, against the target rate or (a users
+/// sweep) the users; nothing when its steps have neither (`--each` in a closed loop) or ran
+/// at fewer than two.
 pub fn write_sweep(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
-    let mut rates: Vec<f64> = (report.steps.iter())
-        .filter_map(|s| Some(s.rate.as_ref()?.target))
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates.dedup();
-    if rates.len() < 2 || report.steps.iter().any(|s| s.rate.is_none()) {
+    let x = |s: &Summary| match report.users {
+        true => Some(s.connections.requested as f64),
+        false => Some(s.rate.as_ref()?.target),
+    };
+    let mut xs: Vec<f64> = report.steps.iter().filter_map(x).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if xs.len() < 2 || report.steps.iter().any(|s| x(s).is_none()) {
         return Ok(());
     }
+    let axis = if report.users { "users" } else { "target/s" };
     for chart in figures::sweep_charts(report).iter().take(2) {
         writeln!(out)?;
-        write(out, chart)?;
+        write(out, chart, axis)?;
     }
     Ok(())
 }
 
 /// Writes one chart: its title, the plot with three labels on the y axis, the x axis with
-/// its ends, and a legend of the marks.
-pub fn write(out: &mut dyn Write, chart: &Chart) -> io::Result<()> {
+/// its ends and `axis` (its name), and a legend of the marks.
+pub fn write(out: &mut dyn Write, chart: &Chart, axis: &str) -> io::Result<()> {
     let points = chart.series.iter().flat_map(|s| s.points.iter());
     let x_max = points.clone().map(|p| p.0).fold(0.0, f64::max).max(1.0);
     let y_max = chart::top(chart.y, points.map(|p| p.1).fold(0.0, f64::max).max(1e-9));
@@ -62,7 +67,7 @@ pub fn write(out: &mut dyn Write, chart: &Chart) -> io::Result<()> {
     let right = chart::label(Unit::Count, x_max);
     writeln!(
         out,
-        "  {:>9}  0{right:>width$}  target/s",
+        "  {:>9}  0{right:>width$}  {axis}",
         "",
         width = WIDTH - 1
     )?;
@@ -123,7 +128,7 @@ mod tests {
 
     fn text(chart: &Chart) -> String {
         let mut out = Vec::new();
-        write(&mut out, chart).unwrap();
+        write(&mut out, chart, "target/s").unwrap();
         String::from_utf8(out).unwrap()
     }
 

@@ -40,7 +40,7 @@ pub fn write_steps(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> 
     writeln!(
         out,
         "target_rps,sent_rps,done_rps,p50_us,p95_us,p99_us,success_pct,slo_met,\
-         server_cpu_pct,server_rss_max_bytes,target"
+         server_cpu_pct,server_rss_max_bytes,users,target"
     )?;
     for step in &report.steps {
         let rate = step.rate.as_ref();
@@ -52,7 +52,7 @@ pub fn write_steps(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> 
         };
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{target}",
+            "{},{},{},{},{},{},{},{},{},{},{},{target}",
             optional(rate.map(|r| r.target)),
             optional(rate.map(|r| r.send_rate)),
             step.rps,
@@ -65,6 +65,7 @@ pub fn write_steps(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> 
                 .map_or(String::new(), |v| v.met().to_string()),
             optional(server.map(|u| u.cpu_avg_pct)),
             optional(server.map(|u| u.rss_max_bytes)),
+            step.connections.requested,
         )?;
     }
     Ok(())

@@ -254,6 +254,9 @@ fn compare_runs(c: &Comparison) -> Vec<Chart<'_>> {
 }
 
 pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
+    if r.users {
+        return users_charts(r);
+    }
     if r.each {
         return each_charts(r);
     }
@@ -371,13 +374,7 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     if r.steps.iter().any(|s| s.rate.is_none()) {
         return Vec::new();
     }
-    let mut names: Vec<&str> = Vec::new();
-    for step in &r.steps {
-        let name = sweep::step_target(step);
-        if !names.contains(&name) && names.len() < CHART_TARGETS {
-            names.push(name);
-        }
-    }
+    let names = each_names(r);
     let per_target = |value| target_lines(r, &names, value);
     let mut charts = vec![
         Chart {
@@ -416,17 +413,107 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     charts
 }
 
+/// A users sweep (`-c 10,25,50`): throughput, latency, success and (`--server-pid`) the
+/// server's CPU and memory against the users; with `--each`, a line per target (the first
+/// four) of its ok/s, p99, success and server CPU.
+fn users_charts(r: &SweepReport) -> Vec<Chart<'_>> {
+    let names = each_names(r);
+    let lines = |value| lines_by(r, &names, users, value);
+    let latency = match r.each {
+        true => lines(|s| Some(s.latency.p99)),
+        false => {
+            let percentile = |name, value: fn(&Summary) -> f64| Series {
+                name,
+                points: r.steps.iter().map(|s| (users(s), value(s))).collect(),
+            };
+            vec![
+                percentile("p50", |s| s.latency.p50),
+                percentile("avg", |s| s.latency.mean),
+                percentile("p95", |s| s.latency.p95),
+                percentile("p99", |s| s.latency.p99),
+            ]
+        }
+    };
+    let mut charts = vec![
+        Chart {
+            title: "Throughput (ok/s) by users".into(),
+            x: Unit::Count,
+            y: Unit::Count,
+            series: lines(|s| Some(s.success_rps)),
+        },
+        Chart {
+            title: format!(
+                "Latency by users{}",
+                if r.each { " (p99), by target" } else { "" }
+            ),
+            x: Unit::Count,
+            y: Unit::Micros,
+            series: latency,
+        },
+        Chart {
+            title: "Success % by users".into(),
+            x: Unit::Count,
+            y: Unit::Count,
+            series: lines(|s| Some(s.success_pct)),
+        },
+    ];
+    if r.steps.iter().any(|s| s.server.is_some()) {
+        charts.push(Chart {
+            title: "Server CPU by users (% of one core)".into(),
+            x: Unit::Count,
+            y: Unit::Count,
+            series: lines(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
+        });
+        charts.push(Chart {
+            title: "Server memory by users (MiB, largest)".into(),
+            x: Unit::Count,
+            y: Unit::Count,
+            series: lines(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
+        });
+    }
+    charts
+}
+
+fn users(s: &Summary) -> f64 {
+    s.connections.requested as f64
+}
+
+/// The names a sweep's lines are drawn for: with `--each` its targets (the first four),
+/// otherwise one unnamed line for every step.
+fn each_names(r: &SweepReport) -> Vec<&str> {
+    if !r.each {
+        return vec![""];
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for step in &r.steps {
+        let name = sweep::step_target(step);
+        if !names.contains(&name) && names.len() < CHART_TARGETS {
+            names.push(name);
+        }
+    }
+    names
+}
+
 /// `--each`: one line per name, of `value` at each rate the name ran at.
 fn target_lines<'a>(
     r: &'a SweepReport,
     names: &[&'a str],
     value: fn(&Summary) -> Option<f64>,
 ) -> Vec<Series<'a>> {
+    lines_by(r, names, target, value)
+}
+
+/// One line per name (`""`: every step), of `value` against `x`, in order of `x`.
+fn lines_by<'a>(
+    r: &'a SweepReport,
+    names: &[&'a str],
+    x: fn(&Summary) -> f64,
+    value: fn(&Summary) -> Option<f64>,
+) -> Vec<Series<'a>> {
     let mut lines = Vec::new();
     for &name in names {
-        let mine = r.steps.iter().filter(|s| sweep::step_target(s) == name);
-        let mut points: Vec<(f64, f64)> =
-            mine.filter_map(|s| Some((target(s), value(s)?))).collect();
+        let mine = (r.steps.iter()).filter(|s| name.is_empty() || sweep::step_target(s) == name);
+        let mut points: Vec<(f64, f64)> = mine.filter_map(|s| Some((x(s), value(s)?))).collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         lines.push(Series { name, points });
     }

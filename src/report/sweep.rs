@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::text::{client_limit, format_pct};
-use crate::results::numbers::Latency;
+use crate::results::numbers::{Latency, Results};
 use crate::results::summary::Summary;
 use crate::results::usage::ClientUsage;
 use crate::units::{format_bytes, format_micros};
@@ -19,6 +19,19 @@ pub struct SweepReport {
     pub max_rates: Vec<MaxRate>,
     /// `--each`: every step ran one target of the mix alone (its row names it).
     pub each: bool,
+    /// `-c 10,25,50`: the steps ran these numbers of users, a closed loop each.
+    pub users: bool,
+    /// A users sweep's knees: one per curve (with `--each`, per target).
+    pub knees: Vec<Knee>,
+}
+
+/// Where a users sweep's throughput stopped growing with the users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Knee {
+    /// `--each`: the target's curve; `None`: the whole run's.
+    pub target: Option<String>,
+    /// The users of the last step before it stopped; `None`: it grew at every step.
+    pub users: Option<usize>,
 }
 
 /// The answer of one `--find-max` search.
@@ -76,12 +89,18 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
         true => format!("  {name:<width$}"),
         false => String::new(),
     };
+    // A users sweep: each step's users, and its failures after the success column.
+    let (load, failures) = match report.users {
+        true => (format!(" {:>7}", "users"), format!(" {:>9}", "failures")),
+        false => (
+            format!("  {:>10} {:>10}", "target/s", "sent/s"),
+            String::new(),
+        ),
+    };
     writeln!(
         out,
-        "{}  {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}{first_bytes}{servers}  objective",
+        "{}{load} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}{failures}{first_bytes}{servers}  objective",
         named("target"),
-        "target/s",
-        "sent/s",
         "done/s",
         "p50",
         "avg",
@@ -103,21 +122,31 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
         });
         // A closed loop (`--each` without `--rates`) has no target rate.
         let per_s = |value: Option<f64>| value.map_or("-".into(), |v| format!("{v:.1}"));
+        let users = step.connections.requested;
+        let load = match report.users {
+            true => format!(" {users:>7}"),
+            false => format!(
+                "  {:>10} {:>10}",
+                per_s(rate.map(|r| r.target)),
+                per_s(rate.map(|r| r.send_rate))
+            ),
+        };
+        let cells = outcome_cells(step, report.users, step.first_byte.as_ref());
+        let target = report.each.then(|| step_target(step).to_string());
+        let knee = match report.knees.contains(&Knee {
+            target,
+            users: Some(users),
+        }) {
+            true => "  <- knee",
+            false => "",
+        };
         writeln!(
             out,
-            "{}  {:>10} {:>10} {}{server}{verdict}",
+            "{}{load} {cells}{server}{verdict}{knee}",
             named(step_target(step)),
-            per_s(rate.map(|r| r.target)),
-            per_s(rate.map(|r| r.send_rate)),
-            outcome_cells(
-                step.rps,
-                &step.latency,
-                format_pct(step.success_pct, step.successes, step.requests),
-                step.first_byte.as_ref()
-            ),
         )?;
         if !report.each {
-            write_target_rows(out, step)?;
+            write_target_rows(out, step, report.users)?;
         }
     }
     for step in &report.steps {
@@ -155,30 +184,33 @@ pub fn step_target(step: &Summary) -> &str {
 /// `--targets`: under each step, one row per target, so a mix's sweep shows which target's
 /// latency gives first. Its name fills the step's first two columns (longer names push the
 /// row right rather than being cut); the objective column stays the step's.
-fn write_target_rows(out: &mut dyn Write, step: &Summary) -> io::Result<()> {
+fn write_target_rows(out: &mut dyn Write, step: &Summary, failures: bool) -> io::Result<()> {
+    // A users sweep's load column is narrower than a rate sweep's two.
+    let (indent, width) = if failures { ("  ", 6) } else { ("    ", 19) };
     for t in &step.targets {
-        let success = format_pct(t.success_pct, t.successes, t.requests);
-        let cells = outcome_cells(t.rps, &t.latency, success, t.first_byte.as_ref());
-        writeln!(out, "    {:<19} {cells}", t.target.name)?;
+        let cells = outcome_cells(t, failures, t.first_byte.as_ref());
+        writeln!(out, "{indent}{:<width$} {cells}", t.target.name)?;
     }
     Ok(())
 }
 
-/// The columns from `done/s` to `success` (`avg`: the mean latency) (and with `--first-byte` its two), for a step or
+/// The columns from `done/s` to `success` (`avg`: the mean latency), a users sweep's
+/// `failures` (and with `--first-byte` its two), for a step or
 /// one of its targets.
-fn outcome_cells(
-    rps: f64,
-    latency: &Latency,
-    success: String,
-    first_byte: Option<&Latency>,
-) -> String {
+fn outcome_cells(results: &Results, failures: bool, first_byte: Option<&Latency>) -> String {
+    let latency = &results.latency;
+    let success = format_pct(results.success_pct, results.successes, results.requests);
     let mut cells = format!(
-        "{rps:>10.1} {:>9} {:>9} {:>9} {:>9} {success:>9}",
+        "{:>10.1} {:>9} {:>9} {:>9} {:>9} {success:>9}",
+        results.rps,
         format_micros(latency.p50),
         format_micros(latency.mean),
         format_micros(latency.p95),
         format_micros(latency.p99),
     );
+    if failures {
+        cells += &format!(" {:>9}", results.failures);
+    }
     if let Some(f) = first_byte {
         cells += &format!(" {:>9} {:>9}", format_micros(f.p50), format_micros(f.p99));
     }
@@ -201,6 +233,18 @@ pub fn to_value(report: &SweepReport) -> Value {
     let named: serde_json::Map<String, Value> = named.collect();
     if !named.is_empty() {
         value["max_rates"] = Value::Object(named);
+    }
+    // A users sweep: the users at its knee (null: throughput grew with every step); with
+    // `--each`, each target's, by name.
+    if report.users {
+        value["knee_users"] = match report.each {
+            false => json!(report.knees.first().and_then(|k| k.users)),
+            true => Value::Object(
+                (report.knees.iter())
+                    .map(|k| (k.target.clone().unwrap_or_default(), json!(k.users)))
+                    .collect(),
+            ),
+        };
     }
     value
 }

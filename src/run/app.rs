@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 
 use crate::engine;
 use crate::engine::signal;
-use crate::report::sweep::{self as sweep_report, MaxRate, SweepReport, step_target};
+use crate::report::sweep::{self as sweep_report, Knee, MaxRate, SweepReport, step_target};
 use crate::report::{ascii, compare, csv, html, json, text};
 use crate::results::compare::Comparison;
 use crate::results::summary::Summary;
@@ -226,18 +226,24 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
     let mut steps = Vec::new();
     let mut max_rates = Vec::new();
     match &config.sweep {
-        Some(Sweep::Rates(_)) | None => {
-            let rates = match &config.sweep {
-                Some(Sweep::Rates(rates)) => rates.iter().copied().map(Some).collect(),
-                _ => vec![config.rate],
+        Some(Sweep::Rates(_) | Sweep::Users(_)) | None => {
+            // Each step's rate and connections.
+            let points: Vec<(Option<f64>, usize)> = match &config.sweep {
+                Some(Sweep::Rates(rates)) => rates
+                    .iter()
+                    .map(|&r| (Some(r), config.connections))
+                    .collect(),
+                Some(Sweep::Users(users)) => users.iter().map(|&c| (None, c)).collect(),
+                _ => vec![(config.rate, config.connections)],
             };
-            'rates: for rate in rates {
+            'points: for (rate, connections) in points {
                 step_config.rate = rate;
+                step_config.connections = connections;
                 for alone in each_target(&step_config, config.each) {
                     steps.push(run(&alone)?);
                     step_config.health = None;
                     if signal::stop_requested() {
-                        break 'rates;
+                        break 'points;
                     }
                 }
             }
@@ -254,11 +260,47 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
             }
         }
     }
+    let users = matches!(config.sweep, Some(Sweep::Users(_)));
+    let knees = match users {
+        true => knees(&steps, config.each),
+        false => Vec::new(),
+    };
     Ok(SweepReport {
         steps,
         max_rates,
         each: config.each,
+        users,
+        knees,
     })
+}
+
+/// A users sweep's knees: for its curve (with `--each`, each target's), the last number of
+/// users before the throughput stopped growing with them (`crate::run::sweep::knee`);
+/// `None` where it never stopped.
+fn knees(steps: &[Summary], each: bool) -> Vec<Knee> {
+    let mut names: Vec<Option<&str>> = Vec::new();
+    for step in steps {
+        let name = each.then(|| step_target(step));
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let knee = |name: Option<&str>| {
+        let mine: Vec<&Summary> = (steps.iter())
+            .filter(|s| name.is_none_or(|n| step_target(s) == n))
+            .collect();
+        let points: Vec<(f64, f64)> = (mine.iter())
+            .map(|s| (s.connections.requested as f64, s.rps))
+            .collect();
+        let at = crate::run::sweep::knee(&points)?;
+        Some(mine[at].connections.requested)
+    };
+    (names.into_iter())
+        .map(|name| Knee {
+            target: name.map(str::to_string),
+            users: knee(name),
+        })
+        .collect()
 }
 
 /// `--find-max`: doubles from `start` until a step misses the objective, then bisects; each

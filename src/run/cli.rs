@@ -217,7 +217,8 @@ struct RunArgs {
     #[arg(short = 'k', long, conflicts_with = "cacert")]
     insecure: bool,
 
-    /// Total keep-alive connections, spread evenly over the threads
+    /// Total keep-alive connections (users), spread evenly over the threads; a list
+    /// (10,25,50,100) runs each in turn, -d each, and prints one table (a users sweep)
     #[arg(
         allow_hyphen_values = true,
         short = 'c',
@@ -804,7 +805,10 @@ fn url(
 /// How much load and for how long: connections, rate, sweeps, objective, warm-up, ramp, `-n`,
 /// `-d`, threads and CPUs.
 fn load(config: &mut Config, cli: &RunArgs) -> Result<(), String> {
-    config.connections = positive("--connections", &cli.connections)? as usize;
+    let users: Vec<usize> = (cli.connections.split(','))
+        .map(|c| positive("--connections", c.trim()).map(|c| c as usize))
+        .collect::<Result<_, _>>()?;
+    config.connections = users[0];
     config.rate = cli
         .rate
         .as_deref()
@@ -816,6 +820,16 @@ fn load(config: &mut Config, cli: &RunArgs) -> Result<(), String> {
     config.ramp = optional_duration("--ramp", cli.ramp.as_deref())?;
     config.slo = cli.slo.as_deref().map(Slo::parse).transpose()?;
     config.sweep = match &cli.rates {
+        _ if users.len() > 1 => {
+            if config.rate.is_some() || cli.rates.is_some() || cli.find_max {
+                return Err(
+                    "-c with a list sweeps users in a closed loop: not with --rate, \
+                            --rates or --find-max (sweep users or rates)"
+                        .into(),
+                );
+            }
+            Some(Sweep::Users(users))
+        }
         Some(list) => Some(Sweep::Rates(
             list.split(',')
                 .map(|r| parse_rate(r.trim()).map_err(|e| format!("--rates: {e}")))
@@ -1123,6 +1137,8 @@ mod tests {
 
         let c = run(&["-n", "10k", "http://h/"]).unwrap();
         assert_eq!((c.requests, c.duration), (Some(10_000), None));
+        let c = run(&["-c", "10, 25,50", "http://h/"]).unwrap();
+        assert_eq!(c.sweep, Some(Sweep::Users(vec![10, 25, 50])));
     }
 
     #[test]
@@ -1134,6 +1150,14 @@ mod tests {
             (
                 &["-c", "0", "http://h/"][..],
                 "--connections must be at least 1",
+            ),
+            (
+                &["-c", "10,0,25", "http://h/"][..],
+                "--connections must be at least 1",
+            ),
+            (
+                &["-c", "10,25", "--rate", "100", "http://h/"][..],
+                "-c with a list sweeps users in a closed loop: not with --rate",
             ),
             (&["-d", "soon", "http://h/"][..], "invalid duration"),
             (&["-d", "0", "http://h/"][..], "greater than zero"),

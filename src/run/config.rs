@@ -27,6 +27,9 @@ pub enum Sweep {
     Rates(Vec<f64>),
     /// Search for the highest rate meeting `Config::slo`, starting at `rate`.
     FindMax,
+    /// `-c 10,25,50`: each number of connections (users) in turn, a closed loop, `duration`
+    /// each.
+    Users(Vec<usize>),
 }
 
 /// Where the JSON report goes.

@@ -1,4 +1,5 @@
-//! Rate sweeps: `--rates 1000,2000,5000` runs each rate in turn, and `--find-max --slo ...`
+//! Sweeps: `--rates 1000,2000,5000` runs each rate in turn, `-c 10,25,50` each number of
+//! users (its knee found by `knee`), and `--find-max --slo ...`
 //! searches for the highest rate that meets a service-level objective (`crate::results::slo`) —
 //! doubling from the start rate until a step fails, then bisecting between the last good and
 //! first bad rate.
@@ -60,9 +61,47 @@ impl Search {
     }
 }
 
+/// Below this share of linear scaling, more users no longer buy throughput: going from `u`
+/// to `k·u` users raised the throughput by less than half of `k`'s gain.
+const KNEE_EFFICIENCY: f64 = 0.5;
+
+/// The knee of a users sweep's curve, `(users, throughput)` in the order run: the index of
+/// the last step before the first one whose extra users bought less than half their share
+/// of throughput (`KNEE_EFFICIENCY`); there, in a closed loop, latency climbs instead
+/// (Little's law: users = throughput × latency). `None` when every step still scaled, or the
+/// users did not grow from one step to the next.
+pub fn knee(points: &[(f64, f64)]) -> Option<usize> {
+    (1..points.len()).find_map(|i| {
+        let ((u0, r0), (u1, r1)) = (points[i - 1], points[i]);
+        if u1 <= u0 || r0 <= 0.0 {
+            return None;
+        }
+        let efficiency = (r1 / r0 - 1.0) / (u1 / u0 - 1.0);
+        (efficiency < KNEE_EFFICIENCY).then_some(i - 1)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_knee_is_where_more_users_stop_buying_throughput() {
+        // Linear to 40 users (10/s each), then flat at 420/s.
+        let curve = [
+            (10.0, 100.0),
+            (20.0, 200.0),
+            (40.0, 400.0),
+            (80.0, 420.0),
+            (160.0, 425.0),
+        ];
+        assert_eq!(knee(&curve), Some(2));
+        let linear = [(10.0, 100.0), (20.0, 190.0), (40.0, 390.0)];
+        assert_eq!(knee(&linear), None);
+        assert_eq!(knee(&[(10.0, 100.0)]), None);
+        // Saturated from the start.
+        assert_eq!(knee(&[(1.0, 150.0), (2.0, 160.0)]), Some(0));
+    }
 
     #[test]
     fn search_doubles_then_bisects() {
