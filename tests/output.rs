@@ -133,6 +133,7 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         elapsed: Duration::from_secs(2),
         drain: Duration::from_millis(if rate.is_some() { 250 } else { 0 }),
         interrupted: false,
+        started_unix_s: Some(1_796_600_000.0),
     };
     Summary::of(Plan::new(&config).unwrap().info, outcome)
 }
@@ -220,6 +221,7 @@ fn mix_summary(rate: Option<f64>) -> Summary {
         elapsed: Duration::from_secs(1),
         drain: Duration::ZERO,
         interrupted: false,
+        started_unix_s: Some(1_796_600_000.0),
     };
     Summary::of(Plan::new(&config).unwrap().info, outcome)
 }

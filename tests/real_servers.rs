@@ -1166,3 +1166,134 @@ fn fastapi_users_sweep_marks_the_blocking_endpoints_knee() {
         "{text}"
     );
 }
+
+/// `--locust-csv` against scripts/ml_app.py: the four files have exactly the headers that a
+/// real Locust run against the same app writes (scripts/locustfile.py, 3 s headless), line
+/// endings included; their numbers are blast's JSON's; the failures file counts the injected
+/// 500s (one /flaky request in ten).
+#[test]
+fn locust_csv_files_match_a_real_locust_run() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "1", "", "uvicorn", "ml_app:app"]);
+    let base = format!("http://127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(format!("blast-locust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let locustfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/locustfile.py");
+    let theirs = dir.join("locust");
+    let locust = Command::new("python3")
+        .args([
+            "-m",
+            "locust",
+            "-f",
+            locustfile.to_str().unwrap(),
+            "--headless",
+        ])
+        .args([
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "3s",
+            "--only-summary",
+            "-H",
+            &base,
+        ])
+        .args(["--csv", theirs.to_str().unwrap()])
+        .output()
+        .expect("Locust (pip install -r scripts/requirements.txt)");
+    let file = |prefix: &Path, suffix: &str| {
+        let path = format!("{}{suffix}", prefix.display());
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}; {locust:?}"))
+    };
+    let mix = dir.join("mix.jsonl");
+    std::fs::write(
+        &mix,
+        "{\"path\": \"/health\"}\n{\"name\": \"flaky\", \"path\": \"/flaky\"}\n",
+    )
+    .unwrap();
+    let ours = dir.join("blast");
+    let report = blast_json(&[
+        "-c",
+        "2",
+        "-d",
+        "2",
+        "--targets",
+        mix.to_str().unwrap(),
+        "--locust-csv",
+        ours.to_str().unwrap(),
+        &format!("{base}/"),
+    ]);
+    let suffixes = [
+        "_stats.csv",
+        "_failures.csv",
+        "_exceptions.csv",
+        "_stats_history.csv",
+    ];
+    for suffix in suffixes {
+        let head = |text: &str| text.split_inclusive('\n').next().unwrap_or("").to_string();
+        assert_eq!(
+            head(&file(&ours, suffix)),
+            head(&file(&theirs, suffix)),
+            "{suffix}"
+        );
+    }
+
+    let stats = file(&ours, "_stats.csv");
+    let rows: Vec<Vec<&str>> = (stats.lines().skip(1))
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{stats}");
+    let targets = report["targets"].as_array().unwrap();
+    for (row, json) in rows.iter().zip(targets.iter().chain([&report])) {
+        let name = json["name"].as_str().unwrap_or("Aggregated");
+        assert_eq!(row[1], name, "{stats}");
+        assert_eq!(row[2], json["requests"].to_string(), "{stats}");
+        assert_eq!(row[3], json["failures"].to_string(), "{stats}");
+        let mean: f64 = row[5].parse().unwrap();
+        let json_mean = json["latency_us"]["mean"].as_f64().unwrap() / 1e3;
+        assert!((mean - json_mean).abs() < 1e-9, "{stats}");
+        assert_eq!(
+            row[9].parse::<f64>().unwrap(),
+            json["rps"].as_f64().unwrap()
+        );
+    }
+    let flaky = &targets[1];
+    let failures = file(&ours, "_failures.csv");
+    let row: Vec<&str> = failures.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!((row[0], row[1]), ("GET", "flaky"), "{failures}");
+    assert!(row[2].starts_with("status: "), "{failures}");
+    let occurrences: u64 = row[3].parse().unwrap();
+    assert_eq!(occurrences, flaky["errors"]["status"].as_u64().unwrap());
+    let expected = flaky["requests"].as_u64().unwrap() / 10;
+    assert!(
+        occurrences.abs_diff(expected) <= 1,
+        "{occurrences} of {}",
+        flaky["requests"]
+    );
+    assert_eq!(
+        failures.lines().count(),
+        2,
+        "/health never fails: {failures}"
+    );
+
+    let history = file(&ours, "_stats_history.csv");
+    let rows: Vec<Vec<&str>> = (history.lines().skip(1))
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), report["per_second"].as_array().unwrap().len());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let stamps: Vec<u64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert!(stamps.windows(2).all(|w| w[1] == w[0] + 1), "{history}");
+    assert!(
+        now.as_secs().abs_diff(stamps[rows.len() - 1]) < 30,
+        "{history}"
+    );
+    let last = &rows[rows.len() - 1];
+    assert_eq!((last[1], last[3]), ("2", "Aggregated"));
+    assert_eq!(last[17], report["requests"].to_string(), "{history}");
+    std::fs::remove_dir_all(&dir).ok();
+}

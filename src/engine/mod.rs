@@ -97,6 +97,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         elapsed = elapsed.max(times.window);
         drain = drain.max(times.drain);
     }
+    let window_start = series.iter().filter_map(|s| s.start()).min();
     let mut seconds = collector.finish(&series);
     let server = sampling.server.map(Sampler::finish);
     if let Some(record) = &server {
@@ -112,7 +113,15 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         elapsed,
         drain,
         interrupted: signal::stop_requested(),
+        started_unix_s: window_start.map(wall_clock),
     })
+}
+
+/// The wall-clock time of `stamp`, in Unix seconds: now on the wall clock, less the time the
+/// monotonic clock has run since it.
+fn wall_clock(stamp: Stamp) -> f64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.unwrap_or_default().as_secs_f64() - Stamp::now().duration_since(stamp).as_secs_f64()
 }
 
 /// What the main thread samples: `--server-pid`, and blast's own cores.

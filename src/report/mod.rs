@@ -8,5 +8,6 @@ pub mod csv;
 pub mod figures;
 pub mod html;
 pub mod json;
+pub mod locust;
 pub mod sweep;
 pub mod text;

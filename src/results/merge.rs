@@ -149,6 +149,11 @@ fn add_outcome(into: &mut RunOutcome, from: RunOutcome) {
     into.elapsed = into.elapsed.max(from.elapsed);
     into.drain = into.drain.max(from.drain);
     into.interrupted |= from.interrupted;
+    // The earliest window start: the merged window began with the first run.
+    into.started_unix_s = match (into.started_unix_s, from.started_unix_s) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
 }
 
 fn read(path: &str) -> Result<Part, String> {
@@ -299,6 +304,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         elapsed: seconds("duration_s", report.duration_s)?,
         drain: seconds("drain_s", report.drain_s)?,
         interrupted: report.interrupted,
+        started_unix_s: report.started_unix_s,
         seconds: report.per_second,
         server: report.server,
         client: report.client,

@@ -29,7 +29,17 @@ pub struct Latency {
     /// report read back derives it again from its histogram.
     #[serde(skip)]
     pub spectrum: Vec<(f64, f64)>,
+    /// The latency at each of `TABLE_QUANTILES` (Locust's percentile columns; empty without
+    /// responses). Not saved either.
+    #[serde(skip)]
+    pub table: Vec<f64>,
 }
+
+/// The quantiles of a percentile table, as Locust's CSV files have them: 50%, 66%, 75%,
+/// 80%, 90%, 95%, 98%, 99%, 99.9%, 99.99% and 100%.
+pub const TABLE_QUANTILES: [f64; 11] = [
+    0.5, 0.66, 0.75, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 0.9999, 1.0,
+];
 
 /// What any set of requests came to (the run, or one `--targets` name): the numbers every
 /// output shows and the objective (`--slo`) judges. Derived from a `Stats`, once.
@@ -164,6 +174,9 @@ pub(crate) fn latency(hist: &Histogram<u64>, over_range: u64) -> Latency {
         spectrum: hist
             .iter_quantiles(5)
             .map(|v| (v.quantile_iterated_to(), us(v.value_iterated_to())))
+            .collect(),
+        table: (TABLE_QUANTILES.iter())
+            .map(|&q| us(hist.value_at_quantile(q)))
             .collect(),
     }
 }

@@ -304,6 +304,7 @@ mod tests {
             elapsed: Duration::from_secs(1),
             drain: Duration::ZERO,
             interrupted: false,
+            started_unix_s: None,
         }
     }
 

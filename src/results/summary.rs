@@ -31,6 +31,9 @@ pub struct RunOutcome {
     /// The drain after it: the wait for the requests sent in the window (the longest).
     pub drain: Duration,
     pub interrupted: bool,
+    /// When the measured window began on the wall clock, in Unix seconds (the core that
+    /// started first; `None` when no window began).
+    pub started_unix_s: Option<f64>,
 }
 
 /// A target name of a `--targets` mix, as the report shows it.
@@ -159,6 +162,10 @@ pub struct Summary {
     /// over the time it took.
     #[serde(default)]
     pub drain_s: f64,
+    /// When the measured window began, in Unix seconds (with milliseconds); reports from
+    /// before it was kept read as null.
+    #[serde(default)]
+    pub started_unix_s: Option<f64>,
     pub interrupted: bool,
     #[serde(flatten)]
     pub results: Results,
@@ -281,6 +288,9 @@ impl Summary {
             tls_answers: stats.tls_answers,
             duration_s: window,
             drain_s: outcome.drain.as_secs_f64(),
+            started_unix_s: outcome
+                .started_unix_s
+                .map(|s| (s * 1000.0).round() / 1000.0),
             interrupted: outcome.interrupted,
             in_flight: stats.in_flight,
             concurrency: results.latency.mean / 1e6 * (results.latency.count as f64 / secs),

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use crate::engine;
 use crate::engine::signal;
 use crate::report::sweep::{self as sweep_report, Knee, MaxRate, SweepReport, step_target};
-use crate::report::{ascii, compare, csv, html, json, text};
+use crate::report::{ascii, compare, csv, html, json, locust, text};
 use crate::results::compare::Comparison;
 use crate::results::summary::Summary;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
@@ -75,6 +75,11 @@ pub fn check_outputs(outputs: &Outputs) -> Result<(), String> {
             check_writable(flag, path)?;
         }
     }
+    if let Some(prefix) = &outputs.locust {
+        for (suffix, _) in locust::FILES {
+            check_writable("--locust-csv", &format!("{prefix}{suffix}"))?;
+        }
+    }
     Ok(())
 }
 
@@ -137,8 +142,14 @@ fn write_file(flag: &str, path: &str, render: Render) -> Result<(), String> {
     render(&mut out).and_then(|_| out.flush()).map_err(error)
 }
 
-/// Writes a run's reports.
+/// Writes a run's reports (with `--locust-csv`, Locust's four files too).
 pub fn report(outputs: &Outputs, summary: &Summary) -> Result<(), String> {
+    if let Some(prefix) = &outputs.locust {
+        for (suffix, writer) in locust::FILES {
+            let path = format!("{prefix}{suffix}");
+            write_file("--locust-csv", &path, &|out| writer(out, summary))?;
+        }
+    }
     emit(
         outputs,
         Renderings {

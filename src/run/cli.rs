@@ -471,6 +471,11 @@ struct RunArgs {
     /// the report goes to a terminal]
     #[arg(long)]
     chart: bool,
+
+    /// Also write the run as Locust 2.x writes it with --csv PREFIX: PREFIX_stats.csv,
+    /// PREFIX_failures.csv, PREFIX_exceptions.csv and PREFIX_stats_history.csv (single runs)
+    #[arg(long, value_name = "PREFIX")]
+    locust_csv: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -517,7 +522,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 json: json_out(args.json),
                 csv: args.csv,
                 html: args.html,
-                chart: false,
+                ..Outputs::default()
             },
         })),
         Some(Command::Compare(args)) => Ok(Parsed::Compare(
@@ -724,7 +729,15 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
         csv: cli.csv,
         html: cli.html,
         chart: cli.chart,
+        locust: cli.locust_csv,
     };
+    if config.outputs.locust.is_some() && (config.sweep.is_some() || config.each) {
+        return Err(
+            "--locust-csv writes the files of one run, as Locust does: not with \
+                    --rates, --find-max, a -c list or --each"
+                .into(),
+        );
+    }
     ramp_fits(&config)?;
     config.live = std::io::stderr().is_terminal();
     Ok((config, openapi_lines))

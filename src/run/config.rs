@@ -50,6 +50,8 @@ pub struct Outputs {
     pub html: Option<String>,
     /// `--chart`: a sweep's text charts even when the text does not go to a terminal.
     pub chart: bool,
+    /// `--locust-csv PREFIX`: Locust's CSV files, `PREFIX_stats.csv` and the others.
+    pub locust: Option<String>,
 }
 
 impl Outputs {
