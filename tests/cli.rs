@@ -402,6 +402,7 @@ fn csv_rows_are_the_json_numbers() {
                 "first_byte_p99_us",
                 "server_cpu_pct",
                 "server_rss_bytes",
+                "users",
             ],
         ),
         (
@@ -919,4 +920,52 @@ fn openapi_reads_yaml_as_json() {
     let json = mix("fastapi-3.1.json");
     assert!(json.lines().count() >= 6, "{json}");
     assert_eq!(mix("fastapi-3.1.yaml"), json);
+}
+
+/// `--spawn-rate`: four users at two a second start at 0, 0.5, 1 and 1.5 s, so the seconds
+/// of the run count 3, 4 and 4 users (started by each second's end), in the JSON and the CSV;
+/// with a rate or a ramp it is refused.
+#[test]
+fn spawn_rate_opens_users_at_its_pace() {
+    let server = Server::start(Behavior::Body("{}"));
+    let url = server.url("/");
+    let dir = scratch("cli-spawn");
+    let csv = dir.join("seconds.csv");
+    let csv = csv.to_str().unwrap();
+    let args = [
+        "-t",
+        "1",
+        "-c",
+        "4",
+        "--spawn-rate",
+        "2",
+        "-d",
+        "3",
+        "--csv",
+        csv,
+    ];
+    let out = blast(&[&args[..], &["--json", "-", &url]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let users: Vec<u64> = (json["per_second"].as_array().unwrap().iter())
+        .map(|r| r["users"].as_u64().unwrap())
+        .collect();
+    assert_eq!(users, [3, 4, 4], "{}", json["per_second"]);
+    let csv = std::fs::read_to_string(csv).unwrap();
+    let column: Vec<&str> = (csv.lines().skip(1))
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(column, ["3", "4", "4"], "{csv}");
+    let bad: [&[&str]; 3] = [
+        &["--spawn-rate", "2", "--rate", "100"],
+        &["--spawn-rate", "2", "--ramp", "1s"],
+        &["--spawn-rate", "0"],
+    ];
+    for args in bad {
+        let out = blast(&[&["-c", "4", "-d", "1"], args, &[url.as_str()]].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("spawn-rate"), "{stderr}");
+    }
 }

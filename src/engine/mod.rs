@@ -103,6 +103,7 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
     if let Some(record) = &server {
         record.fill(&mut seconds);
     }
+    count_users(&plan, &mut seconds);
     Ok(RunOutcome {
         stats: merged,
         seconds,
@@ -115,6 +116,19 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         interrupted: signal::stop_requested(),
         started_unix_s: window_start.map(wall_clock),
     })
+}
+
+/// A closed loop's users in each second: the connections its cores' ramps had started by
+/// the second's end (the window begins `--warmup` after the cores start).
+fn count_users(plan: &Plan, seconds: &mut [SecondRow]) {
+    if plan.cores.iter().any(|c| c.rate.is_some()) {
+        return;
+    }
+    for row in seconds {
+        let end = plan.warmup + Duration::from_secs(u64::from(row.second) + 1);
+        let started = |c: &CoreShare| worker::started_by(c.connections, plan.ramp, end);
+        row.users = Some(plan.cores.iter().map(started).sum());
+    }
 }
 
 /// The wall-clock time of `stamp`, in Unix seconds: now on the wall clock, less the time the

@@ -178,7 +178,8 @@ impl Worker {
         self.opened.borrow_mut().get_mut(index)?.take()
     }
 
-    /// When connection `index` starts: spread over `--ramp` in a closed loop (in rate mode the
+    /// When connection `index` starts: spread over `--ramp` in a closed loop (see
+    /// `started_by`) (in rate mode the
     /// pacer ramps the rate instead, and connections start at once).
     pub fn ramp_start(&self, index: usize) -> Stamp {
         let first = self.connections.get().max(1);
@@ -489,11 +490,33 @@ impl Worker {
     }
 }
 
+/// How many of a core's `connections` have started `elapsed` after its start, when a
+/// closed loop's ramp opens connection i at `ramp × i / connections` (`Worker::ramp_start`).
+pub fn started_by(connections: usize, ramp: Duration, elapsed: Duration) -> u64 {
+    if ramp.is_zero() || elapsed >= ramp {
+        return connections as u64;
+    }
+    let opened = (elapsed.as_secs_f64() / ramp.as_secs_f64() * connections as f64).floor();
+    (opened as u64 + 1).min(connections as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn a_ramp_starts_one_connection_at_once_then_the_rest_in_step() {
+        let ramp = Duration::from_secs(2);
+        let at = |ms: u64| started_by(4, ramp, Duration::from_millis(ms));
+        // Connection i starts at 2 s × i / 4: at 0, 0.5, 1 and 1.5 s.
+        assert_eq!(
+            [at(0), at(499), at(500), at(1_000), at(1_999), at(5_000)],
+            [1, 1, 2, 3, 4, 4]
+        );
+        assert_eq!(started_by(4, Duration::ZERO, Duration::ZERO), 4);
+    }
     use crate::results::series::Collector;
     use crate::run::config::Config;
     use crate::run::url::Url;

@@ -12,12 +12,12 @@ pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(
         out,
         "second,target_rps,sent,requests,failures,p50_us,p99_us,first_byte_p50_us,first_byte_p99_us,\
-         server_cpu_pct,server_rss_bytes"
+         server_cpu_pct,server_rss_bytes,users"
     )?;
     for row in &s.per_second {
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
             row.second,
             optional(row.target),
             row.sent,
@@ -29,6 +29,7 @@ pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             optional(row.first_byte_p99_us),
             optional(row.server_cpu_pct),
             optional(row.server_rss_bytes),
+            optional(row.users),
         )?;
     }
     Ok(())

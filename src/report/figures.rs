@@ -108,6 +108,18 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             }],
         });
     }
+    // A closed loop that ramped its users: Locust's "users" line.
+    if s.per_second.first().and_then(|r| r.users) != s.per_second.last().and_then(|r| r.users) {
+        charts.push(Chart {
+            title: "Users (connections started) per second".into(),
+            x: Unit::Seconds,
+            y: Unit::Count,
+            series: vec![Series {
+                name: "users",
+                points: per_second_where(s, |r| r.users.is_some(), |r| r.users.unwrap_or(0) as f64),
+            }],
+        });
+    }
     charts.extend(by_target(
         &s.targets,
         [

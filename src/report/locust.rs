@@ -144,7 +144,7 @@ pub fn write_exceptions(out: &mut dyn Write, _: &Summary) -> io::Result<()> {
 }
 
 /// An `Aggregated` row per second of the window, stamped with its end on the wall clock:
-/// the users (connections), that second's rates and p50 and p99 (its other percentiles are
+/// the users (connections started by then), that second's rates and p50 and p99 (its other percentiles are
 /// `N/A`: blast keeps two per second), and the totals so far (counts; the latency totals,
 /// which need every response up to then, are the run's in its last row and `N/A` before).
 pub fn write_history(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
@@ -182,7 +182,7 @@ pub fn write_history(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             out,
             "{},{},,Aggregated,{:.6},{:.6},{},{requests},{failures},{totals}\r\n",
             (start + f64::from(row.second) + 1.0).floor() as u64,
-            s.connections.requested,
+            row.users.unwrap_or(s.connections.requested as u64),
             row.requests as f64,
             row.failures as f64,
             cells.join(","),

@@ -225,6 +225,10 @@ pub struct SecondRow {
     pub server_cpu_pct: Option<f64>,
     #[serde(default)]
     pub server_rss_bytes: Option<u64>,
+    /// A closed loop: the users (connections) started by the end of this second, as the
+    /// ramp (`--ramp`, `--spawn-rate`) opens them (Locust's user count); `None` in rate mode.
+    #[serde(default)]
+    pub users: Option<u64>,
 }
 
 impl SecondRow {
@@ -241,6 +245,11 @@ impl SecondRow {
         self.first_byte_p99_us = higher(self.first_byte_p99_us, other.first_byte_p99_us);
         self.server_cpu_pct = higher(self.server_cpu_pct, other.server_cpu_pct);
         self.server_rss_bytes = higher(self.server_rss_bytes, other.server_rss_bytes);
+        // Runs made at the same time: their users add up.
+        self.users = match (self.users, other.users) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -337,6 +346,7 @@ fn row(second: u32, sample: Option<Sample>) -> SecondRow {
         first_byte_p99_us: first_byte.map(|h| quantile(Some(h), 0.99)),
         server_cpu_pct: None,
         server_rss_bytes: None,
+        users: None,
     }
 }
 

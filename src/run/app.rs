@@ -250,6 +250,7 @@ pub fn sweep(config: &Config) -> Result<SweepReport, String> {
             'points: for (rate, connections) in points {
                 step_config.rate = rate;
                 step_config.connections = connections;
+                step_config.ramp = config.ramp_for(connections);
                 for alone in each_target(&step_config, config.each) {
                     steps.push(run(&alone)?);
                     step_config.health = None;

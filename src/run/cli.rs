@@ -271,6 +271,11 @@ struct RunArgs {
     #[arg(allow_hyphen_values = true, long, value_name = "TIME")]
     ramp: Option<String>,
 
+    /// Open this many users (connections) per second, Locust's spelling of --ramp: -c 500
+    /// --spawn-rate 50 opens them over 10 s (closed loop)
+    #[arg(long, value_name = "N", conflicts_with = "ramp")]
+    spawn_rate: Option<String>,
+
     /// Rate mode: open more connections, up to this many, when the server falls behind
     #[arg(
         allow_hyphen_values = true,
@@ -643,11 +648,17 @@ fn ramp_fits(config: &Config) -> Result<(), String> {
     let Some(duration) = config.duration.filter(|_| config.requests.is_none()) else {
         return Ok(());
     };
-    if config.ramp > duration + config.warmup {
+    // A users sweep's longest ramp: its most users at `--spawn-rate`.
+    let most = match &config.sweep {
+        Some(Sweep::Users(users)) => users.iter().copied().max().unwrap_or(0),
+        _ => config.connections,
+    };
+    let ramp = config.ramp_for(most);
+    if ramp > duration + config.warmup {
         return Err(format!(
             "--ramp {}s is longer than the run (-d {}s + --warmup {}s): the ramp would never \
              finish; shorten it or run longer",
-            config.ramp.as_secs_f64(),
+            ramp.as_secs_f64(),
             duration.as_secs_f64(),
             config.warmup.as_secs_f64()
         ));
@@ -831,6 +842,18 @@ fn load(config: &mut Config, cli: &RunArgs) -> Result<(), String> {
     config.max_connections = positive("--max-connections", &cli.max_connections)? as usize;
     config.warmup = optional_duration("--warmup", cli.warmup.as_deref())?;
     config.ramp = optional_duration("--ramp", cli.ramp.as_deref())?;
+    config.spawn_rate = (cli.spawn_rate.as_deref())
+        .map(|t| parse_rate(t).map_err(|e| format!("--spawn-rate: {e}")))
+        .transpose()?;
+    if config.spawn_rate.is_some() && (config.rate.is_some() || cli.rates.is_some() || cli.find_max)
+    {
+        return Err(
+            "--spawn-rate opens users (connections) in a closed loop: with --rate, \
+                    bring the rate up with --ramp"
+                .into(),
+        );
+    }
+    config.ramp = config.ramp_for(config.connections);
     config.slo = cli.slo.as_deref().map(Slo::parse).transpose()?;
     config.sweep = match &cli.rates {
         _ if users.len() > 1 => {

@@ -85,6 +85,9 @@ pub struct Config {
     pub warmup: Duration,
     /// Bring connections (closed loop) or the rate (open loop) up linearly over this long.
     pub ramp: Duration,
+    /// `--spawn-rate`: users (connections) opened per second, Locust's spelling of the ramp;
+    /// each step of a users sweep gets the ramp its users need (`ramp_for`).
+    pub spawn_rate: Option<f64>,
     /// Several rates in one invocation.
     pub sweep: Option<Sweep>,
     /// `--each`: run each target of the mix alone, one after another (at each rate of a
@@ -119,6 +122,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The ramp for `connections` users: `--spawn-rate`'s (one user every 1/rate seconds,
+    /// the first at once), or `--ramp` as given.
+    pub fn ramp_for(&self, connections: usize) -> Duration {
+        match self.spawn_rate {
+            Some(rate) => Duration::from_secs_f64(connections as f64 / rate),
+            None => self.ramp,
+        }
+    }
+
     /// The defaults the CLI documents, for `url`.
     pub fn new(url: Url) -> Config {
         Config {
@@ -137,6 +149,7 @@ impl Config {
             max_connections: 1024,
             warmup: Duration::ZERO,
             ramp: Duration::ZERO,
+            spawn_rate: None,
             sweep: None,
             slo: None,
             duration: Some(Duration::from_secs(10)),
