@@ -635,7 +635,7 @@ fn fastapi_server_cpu_and_memory_are_sampled() {
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(",server_cpu_pct,server_rss_bytes")
+            .ends_with(",server_cpu_pct,server_rss_bytes,users")
     );
     assert!(csv.lines().skip(1).all(|l| !l.ends_with(",,")), "{csv}");
     drop(app);
