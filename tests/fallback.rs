@@ -173,7 +173,8 @@ fn blocked_io_uring_falls_back_to_epoll_and_says_so() {
     assert!(out.stderr.is_empty(), "{}", text(&out).1);
 }
 
-/// A refused connect is named once, with its cause, in the text and the JSON.
+/// A refused connect is named once, with its cause, in the text and the JSON (as the reason
+/// of its failures).
 #[test]
 fn a_refused_connect_is_named() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -185,13 +186,13 @@ fn a_refused_connect_is_named() {
     assert_eq!(json["errors"]["connect"], 4, "{json}");
     let cause = "Connection refused (os error 111)";
     assert_eq!(json["connect_error"], cause);
+    let reason = format!("connect: {cause}");
     assert_eq!(
-        stderr
-            .matches(&format!("Connect     failed: {cause}"))
-            .count(),
-        1,
-        "{stderr}"
+        json["failure_reasons"],
+        serde_json::json!([{"category": "connect", "reason": reason, "count": 4, "sample": ""}])
     );
+    assert_eq!(json["other_failures"], 0);
+    assert_eq!(stderr.matches(&reason).count(), 1, "{stderr}");
 }
 
 /// Plain http sent to an https port gets TLS alerts back: malformed, and the report says why.

@@ -13,6 +13,7 @@ use std::time::Duration;
 use blast::report::ascii;
 use blast::report::sweep::{self as sweep_report, MaxRate, SweepReport};
 use blast::report::{csv, html, json, text};
+use blast::results::failures::{FailureReason, Registry, Why};
 use blast::results::series::SecondRow;
 use blast::results::slo::Slo;
 use blast::results::stats::{
@@ -26,6 +27,21 @@ use blast::run::plan::Plan;
 use blast::run::url::Url;
 use regex::Regex;
 use serde_json::Value;
+
+/// Counts a failure of `why` into `books`, as a core names and counts it (the samples are
+/// what a server of that kind sends).
+fn reason(books: &mut Vec<FailureReason>, kind: ErrorKind, why: Why, explanation: &str) {
+    let mut registry = Registry::default();
+    let sample = || match why {
+        Why::Status(code) => format!("HTTP/1.1 {code} Error\n{{\"detail\":\"model overloaded\"}}"),
+        Why::Body => "HTTP/1.1 200 OK\n{\"prediction\":2}".to_string(),
+        _ => String::new(),
+    };
+    let id = registry.id(kind, why, explanation, sample);
+    let mut counted = Vec::new();
+    registry.count(id, &mut counted);
+    blast::results::failures::merge(books, &counted);
+}
 
 fn repo_file(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -74,12 +90,27 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
             _ => None,
         };
         stats.record_response(if i % 200 == 0 { 500 } else { 200 }, failure);
+        match failure {
+            Some(ErrorKind::Status) => {
+                reason(&mut stats.reasons, ErrorKind::Status, Why::Status(500), "")
+            }
+            Some(_) => reason(
+                &mut stats.reasons,
+                ErrorKind::Body,
+                Why::Body,
+                "prediction is 2, expected 0|1",
+            ),
+            None => {}
+        }
         if rate.is_some() {
             stats.record_open_loop(Some(ns - 20_000), (i % 50) * 40_000);
         }
     }
     stats.record_error(ErrorKind::Timeout);
     stats.record_error(ErrorKind::Connect);
+    // The timeout's reason is left out: a report from before reasons were kept has none.
+    let refused = Why::Os(libc::ECONNREFUSED);
+    reason(&mut stats.reasons, ErrorKind::Connect, refused, "");
     stats.bytes_read = 1_000 * 157;
     stats.bytes_written = 1_002 * 74;
     stats.established = 66;
@@ -194,9 +225,17 @@ fn mix_summary(rate: Option<f64>) -> Summary {
         };
         respond(&mut stats.targets[target]);
         respond(&mut stats);
+        if failure.is_some() {
+            for books in [&mut stats.targets[target].reasons, &mut stats.reasons] {
+                reason(books, ErrorKind::Status, Why::Status(503), "");
+            }
+        }
     }
     stats.targets[0].record_error(ErrorKind::Connect);
     stats.record_error(ErrorKind::Connect);
+    for books in [&mut stats.targets[0].reasons, &mut stats.reasons] {
+        reason(books, ErrorKind::Connect, Why::Os(libc::ECONNREFUSED), "");
+    }
     stats.sent = 401 * u64::from(rate.is_some());
     stats.bytes_read = 400 * 120;
     stats.bytes_written = 400 * 90;
@@ -412,6 +451,11 @@ fn violations(root: &Value, schema: &Value, value: &Value, at: &str) -> Vec<Stri
                 (property, _) => found.extend(violations(root, property, item, &path)),
             }
         }
+    }
+    if let (Some(array), Some(max)) = (value.as_array(), schema["maxItems"].as_u64())
+        && array.len() as u64 > max
+    {
+        fail(&mut found, format!("more than {max} items"));
     }
     if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
         for (i, item) in array.iter().enumerate() {

@@ -1263,9 +1263,19 @@ fn locust_csv_files_match_a_real_locust_run() {
     let failures = file(&ours, "_failures.csv");
     let row: Vec<&str> = failures.lines().nth(1).unwrap().split(',').collect();
     assert_eq!((row[0], row[1]), ("GET", "flaky"), "{failures}");
-    assert!(row[2].starts_with("status: "), "{failures}");
+    // The reason, and a sample of what the app said when it failed.
+    let reasons = flaky["failure_reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{flaky}");
+    assert_eq!(reasons[0]["reason"], "status 500");
+    let sample = reasons[0]["sample"].as_str().unwrap();
+    assert_eq!(
+        sample,
+        "HTTP/1.1 500 Internal Server Error\n{\"detail\":\"model overloaded\"}"
+    );
+    assert_eq!(row[2], "status 500", "{failures}");
     let occurrences: u64 = row[3].parse().unwrap();
     assert_eq!(occurrences, flaky["errors"]["status"].as_u64().unwrap());
+    assert_eq!(occurrences, reasons[0]["count"].as_u64().unwrap());
     let expected = flaky["requests"].as_u64().unwrap() / 10;
     assert!(
         occurrences.abs_diff(expected) <= 1,

@@ -73,9 +73,24 @@ pub struct Invalid;
 /// called for each top-level member, in order.
 pub fn scan<'a, F: FnMut(Str<'a>, Value<'a>)>(
     body: &'a [u8],
+    visit: F,
+) -> Result<Value<'a>, Invalid> {
+    document(&mut Parser { buf: body, pos: 0 }, visit)
+}
+
+/// Where `body` stops being JSON (the offset at which `scan` gave up), or `None` when it is
+/// valid: for a failure's reason, off the success path.
+pub fn invalid_at(body: &[u8]) -> Option<usize> {
+    let mut parser = Parser { buf: body, pos: 0 };
+    let valid = document(&mut parser, |_, _| {}).is_ok();
+    (!valid).then_some(parser.pos.min(body.len()))
+}
+
+fn document<'a, F: FnMut(Str<'a>, Value<'a>)>(
+    parser: &mut Parser<'a>,
     mut visit: F,
 ) -> Result<Value<'a>, Invalid> {
-    let mut parser = Parser { buf: body, pos: 0 };
+    let body = parser.buf;
     parser.skip_ws();
     // Only the top-level object reports its members; nested ones are validated alone.
     let value = if parser.peek() == Some(b'{') {

@@ -263,6 +263,108 @@ impl Expect {
     }
 }
 
+impl Expect {
+    /// Why `body` fails the body checks, in a few words, for the failure's reason: the first
+    /// `--expect-body` text it lacks, or where it is not JSON, or the first `--expect-json`
+    /// it does not meet. Called only for a body that `check` failed (off the success path).
+    pub fn explain(&self, body: &[u8], out: &mut String) {
+        use std::fmt::Write;
+        let lacks = |text: &&Vec<u8>| memchr::memmem::find(body, text).is_none();
+        if let Some(text) = self.body.iter().find(lacks) {
+            let _ = write!(out, "does not contain {}", quoted(text));
+            return;
+        }
+        if body.is_empty() {
+            out.push_str("not JSON (the body is empty)");
+            return;
+        }
+        match json_scan::invalid_at(body) {
+            Some(at) if at == body.len() => {
+                let _ = write!(out, "not JSON (cut off at byte {at})");
+                return;
+            }
+            Some(at) => {
+                let _ = write!(out, "not JSON (invalid at byte {at} of {})", body.len());
+                return;
+            }
+            None => {}
+        }
+        // The last duplicate member wins, as in `json_holds`.
+        let mut seen = [None; MAX_JSON_EXPECTATIONS];
+        let top = json_scan::scan(body, |key, value| {
+            for (at, expectation) in self.json.iter().enumerate() {
+                if key.decodes_to(expectation.field.as_bytes()) {
+                    seen[at] = Some(value);
+                }
+            }
+        });
+        if !matches!(top, Ok(Value::Object)) {
+            let _ = write!(out, "not a JSON object (it is {})", top.map_or("?", kind));
+            return;
+        }
+        for (expectation, value) in self.json.iter().zip(seen) {
+            let field = &expectation.field;
+            match value {
+                None => {
+                    let _ = write!(out, "no field {}", quoted(field.as_bytes()));
+                }
+                Some(value) if !expectation.accepts(value) => {
+                    let _ = write!(out, "{field} is {}, expected {}", shown(value), expectation);
+                }
+                Some(_) => continue,
+            }
+            return;
+        }
+        out.push_str("failed the check");
+    }
+}
+
+/// The allowed values, as `--expect-json` takes them: `0|1`, `"cat"|null`.
+impl std::fmt::Display for JsonExpectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, literal) in self.allowed.iter().enumerate() {
+            let text = match literal {
+                Literal::Number(n) => n.to_string(),
+                Literal::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
+                Literal::Bool(b) => b.to_string(),
+                Literal::Null => "null".into(),
+            };
+            write!(f, "{}{text}", if i == 0 { "" } else { "|" })?;
+        }
+        Ok(())
+    }
+}
+
+/// A value as the body has it (up to 40 bytes), or its kind for a container.
+fn shown(value: Value<'_>) -> String {
+    let raw = match value {
+        Value::Number(raw) => raw,
+        Value::Str(s) => return quoted(s.raw),
+        Value::Bool(b) => return b.to_string(),
+        Value::Null => return "null".into(),
+        other => return kind(other).into(),
+    };
+    String::from_utf8_lossy(&raw[..raw.len().min(40)]).into_owned()
+}
+
+fn kind(value: Value<'_>) -> &'static str {
+    match value {
+        Value::Object => "an object",
+        Value::Array => "an array",
+        Value::Str(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "null",
+    }
+}
+
+/// Text in quotes, cut at 40 bytes.
+fn quoted(text: &[u8]) -> String {
+    let cut = &text[..text.len().min(40)];
+    let more = if cut.len() < text.len() { "…" } else { "" };
+    format!("\"{}{more}\"", String::from_utf8_lossy(cut).escape_debug())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,6 +590,74 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(body)
             );
+        }
+    }
+
+    #[test]
+    fn a_failed_body_is_explained() {
+        let rule = Expect {
+            body: vec![b"model".to_vec()],
+            ..prediction_rule()
+        };
+        let two = Expect {
+            json: vec![
+                JsonExpectation::parse("prediction=0|1").unwrap(),
+                JsonExpectation::parse(r#"label="cat"|null"#).unwrap(),
+            ],
+            ..Expect::default()
+        };
+        let cases: &[(&Expect, &str, &str)] = &[
+            (&rule, r#"{"prediction":1}"#, r#"does not contain "model""#),
+            (&rule, "", r#"does not contain "model""#),
+            (&prediction_rule(), "", "not JSON (the body is empty)"),
+            (
+                &prediction_rule(),
+                r#"{"prediction":1"#,
+                "not JSON (cut off at byte 15)",
+            ),
+            (
+                &rule,
+                r#"{"prediction":1,"model":x}"#,
+                "not JSON (invalid at byte 24 of 26)",
+            ),
+            (
+                &rule,
+                r#"{"model":1} trailing"#,
+                "not JSON (invalid at byte 12 of 20)",
+            ),
+            (&rule, r#"["model"]"#, "not a JSON object (it is an array)"),
+            (&rule, r#"{"model":1}"#, r#"no field "prediction""#),
+            (
+                &rule,
+                r#"{"model":1,"prediction":2}"#,
+                "prediction is 2, expected 0|1",
+            ),
+            (
+                &rule,
+                r#"{"model":1,"prediction":"1"}"#,
+                r#"prediction is "1", expected 0|1"#,
+            ),
+            (
+                &rule,
+                r#"{"model":1,"prediction":[1]}"#,
+                "prediction is an array, expected 0|1",
+            ),
+            (
+                &rule,
+                r#"{"model":1,"prediction":1,"prediction":2}"#,
+                "prediction is 2, expected 0|1",
+            ),
+            (
+                &two,
+                r#"{"prediction":1,"label":"dog"}"#,
+                r#"label is "dog", expected "cat"|null"#,
+            ),
+        ];
+        for (rule, body, want) in cases {
+            assert!(rule.check(200, body.as_bytes()).is_err(), "{body}");
+            let mut out = String::new();
+            rule.explain(body.as_bytes(), &mut out);
+            assert_eq!(out, *want, "{body}");
         }
     }
 

@@ -18,13 +18,14 @@ use monoio::buf::{IoBuf, IoBufMut, SliceMut};
 use monoio::task::JoinHandle;
 use monoio::time::Sleep;
 
-use crate::check::CheckFailure;
+use crate::check::{CheckFailure, Expect};
 use crate::engine::clock::Stamp;
 use crate::engine::connect::{self, Opened};
 use crate::engine::pacer::Slot;
 use crate::engine::transport::Plain;
-use crate::engine::worker::{Check, Outcome, Worker};
-use crate::http::response::{FrameError, Framer, MAX_HEAD, Response};
+use crate::engine::worker::{Check, Failure, Outcome, Worker};
+use crate::http::response::{FrameError, Framer, MAX_HEAD, Response, explain_malformed};
+use crate::results::failures::Why;
 use crate::results::stats::ErrorKind;
 use crate::tls::stream::TlsStream;
 
@@ -60,7 +61,7 @@ struct Conn<S> {
 struct Arrived {
     status: u16,
     keep_alive: bool,
-    check: Result<(), CheckFailure>,
+    check: Result<(), Failure>,
 }
 
 /// Starts connection `index` of the worker's core, over the plan's transport.
@@ -128,8 +129,8 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                         worker.connected(slot, began, Stamp::now());
                         connected_from = (!worker.plan.info.keep_alive).then_some(began);
                     }
-                    Err(kind) => {
-                        worker.failed_unsent(slot, request, kind);
+                    Err(failure) => {
+                        worker.failed_unsent(slot, request, failure);
                         conn.back_off().await;
                         continue;
                     }
@@ -150,7 +151,9 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                 // since its last response, whose read took every byte then there: a peek per
                 // request would be a syscall each, for microseconds of exposure.)
                 None if conn.stream.as_ref().is_some_and(S::unasked) => {
-                    worker.failed_unsent(slot, request, ErrorKind::Unsolicited);
+                    let why = Why::BeforeRequest;
+                    let failure = worker.failure(ErrorKind::Unsolicited, why, b"", b"");
+                    worker.failed_unsent(slot, request, failure);
                     conn.close();
                     continue;
                 }
@@ -164,18 +167,15 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                 .write_and_read(&worker, request, worker.measured(slot))
                 .await;
             let result = if worker.deadlines.disarm(index) {
-                Err(ErrorKind::Timeout)
+                // What came before the deadline, if anything, is the sample.
+                Err(worker.failure(ErrorKind::Timeout, Why::Timeout, b"", &conn.buf))
             } else {
                 result
             };
             let now = Stamp::now();
             match result {
                 Ok(arrived) => {
-                    let failure = arrived.check.err().map(|f| match f {
-                        CheckFailure::Status => ErrorKind::Status,
-                        CheckFailure::Body => ErrorKind::Body,
-                        CheckFailure::TooLarge => ErrorKind::TooLarge,
-                    });
+                    let failure = arrived.check.err();
                     let status = Some(arrived.status);
                     let latency = worker.end(now, slot, sent, request, Outcome { status, failure });
                     if worker.plan.first_byte {
@@ -195,12 +195,12 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                         conn.close();
                     }
                 }
-                Err(kind) => {
-                    worker.end(now, slot, sent, request, Outcome::failed(kind));
+                Err(failure) => {
+                    worker.end(now, slot, sent, request, Outcome::failed(failure));
                     let served = conn.served;
                     conn.close();
                     // A server that answered (too much) is not down: no back-off.
-                    if served == 0 && kind != ErrorKind::Unsolicited {
+                    if served == 0 && worker.kind(failure) != ErrorKind::Unsolicited {
                         conn.back_off().await;
                     }
                 }
@@ -239,15 +239,12 @@ impl<S: Opened> Conn<S> {
         &mut self,
         worker: &Worker,
         ever_connected: &mut bool,
-    ) -> Result<Stamp, ErrorKind> {
+    ) -> Result<Stamp, Failure> {
         let began = Stamp::now();
         let opened = connect::open(&worker.plan, worker.tls.as_ref()).await;
-        let stream = opened.map_err(|e| {
-            worker.connect_failed(e);
-            ErrorKind::Connect
-        })?;
+        let stream = opened.map_err(|e| worker.connect_failed(e))?;
         // `open` makes the plan's kind of stream, which is the kind this loop runs.
-        let stream = S::from_stream(stream).ok_or(ErrorKind::Connect)?;
+        let stream = S::from_stream(stream).expect("the plan's kind of stream");
         worker.connection_opened(*ever_connected);
         *ever_connected = true;
         self.adopt(stream);
@@ -294,7 +291,7 @@ impl<S: Opened> Conn<S> {
         worker: &'a Rc<Worker>,
         index: u32,
         measured: bool,
-    ) -> impl Future<Output = Result<Arrived, ErrorKind>> + 'a {
+    ) -> impl Future<Output = Result<Arrived, Failure>> + 'a {
         // An `async` block, as `run` is.
         async move {
             let stream = self.stream.as_mut().expect("connected before exchange");
@@ -331,7 +328,7 @@ impl<S: Opened> Conn<S> {
                         from: sent as u32,
                     };
                     let (written, _) = stream.write_all(rest).await;
-                    written.map_err(|_| ErrorKind::Write)?;
+                    written.map_err(|e| worker.io_failure(ErrorKind::Write, &e))?;
                 }
                 None
             };
@@ -343,7 +340,7 @@ impl<S: Opened> Conn<S> {
                 if !self.buf.is_empty() {
                     match self.framer.advance(&mut self.buf) {
                         Ok(Some(response)) => {
-                            break Ok(self.arrived(check, response, response.keep_alive));
+                            break Ok(self.arrived(worker, check, response, response.keep_alive));
                         }
                         // Only a response that a read left unfinished is stamped: a body that
                         // arrives whole costs no clock read.
@@ -360,12 +357,12 @@ impl<S: Opened> Conn<S> {
                 match count_read(result, worker, measured) {
                     Ok(0) => {
                         break match self.framer.finish_eof() {
-                            Ok(response) => Ok(self.arrived(check, response, false)),
+                            Ok(response) => Ok(self.arrived(worker, check, response, false)),
                             Err(error) => Err(self.malformed(worker, error)),
                         };
                     }
                     Ok(_) => {}
-                    Err(kind) => break Err(kind),
+                    Err(failure) => break Err(failure),
                 }
             };
             // Bytes after the response answer nothing that was asked: the response that
@@ -373,7 +370,7 @@ impl<S: Opened> Conn<S> {
             // pipelining, "asked" will be the requests still in the pipeline: bytes are
             // unsolicited only past the last of them.)
             let arrived = match arrived {
-                Ok(_) if !self.buf.is_empty() => Err(ErrorKind::Unsolicited),
+                Ok(_) if !self.buf.is_empty() => Err(self.unsolicited(worker)),
                 arrived => arrived,
             };
             let Some(queued) = queued else {
@@ -383,7 +380,8 @@ impl<S: Opened> Conn<S> {
                 Ok(n) if n == len => arrived,
                 // A short write cannot happen to a request this small on an idle socket; a failed
                 // one fails the read too, and is its cause.
-                _ => Err(ErrorKind::Write),
+                Ok(_) => Err(worker.failure(ErrorKind::Write, Why::ShortWrite, b"", b"")),
+                Err(error) => Err(worker.io_failure(ErrorKind::Write, &error)),
             }
         }
     }
@@ -391,11 +389,41 @@ impl<S: Opened> Conn<S> {
     /// The failure a framing error is; an answer in TLS (a plain-http request to an https
     /// port) is counted too, so that the report can say so.
     #[cold]
-    fn malformed(&self, worker: &Worker, error: FrameError) -> ErrorKind {
+    fn malformed(&self, worker: &Worker, error: FrameError) -> Failure {
         if error == FrameError::Malformed && crate::http::response::is_tls_record(&self.buf) {
             worker.tls_answer();
         }
-        frame_error(error)
+        let (kind, why) = match error {
+            FrameError::Eof => (ErrorKind::Read, Why::Closed),
+            FrameError::Malformed => (
+                ErrorKind::Malformed,
+                Why::Malformed(explain_malformed(&self.buf)),
+            ),
+            FrameError::HeadTooLarge => (
+                ErrorKind::Malformed,
+                Why::Malformed("a response head over 64 KiB"),
+            ),
+        };
+        worker.failure(kind, why, b"", &self.buf)
+    }
+
+    /// Bytes after a complete response: they are the sample.
+    #[cold]
+    fn unsolicited(&self, worker: &Worker) -> Failure {
+        worker.failure(ErrorKind::Unsolicited, Why::AfterResponse, b"", &self.buf)
+    }
+
+    /// The failure a response's check found, with the response as its sample.
+    #[cold]
+    fn judged(&self, worker: &Worker, expect: &Expect, r: &Response, how: CheckFailure) -> Failure {
+        let (head, body) = (&self.buf[..r.body_start], &self.buf[r.body()]);
+        match how {
+            CheckFailure::Status => {
+                worker.failure(ErrorKind::Status, Why::Status(r.status), head, body)
+            }
+            CheckFailure::Body => worker.body_failure(expect, head, body),
+            CheckFailure::TooLarge => worker.failure(ErrorKind::TooLarge, Why::TooLarge, head, b""),
+        }
     }
 
     /// `--first-byte`: notes the time if the unfinished response's body has just begun.
@@ -408,9 +436,15 @@ impl<S: Opened> Conn<S> {
 
     /// Checks a framed response against its request's expectation and removes it from the
     /// buffer.
-    fn arrived(&mut self, check: &Check, response: Response, keep_alive: bool) -> Arrived {
+    fn arrived(
+        &mut self,
+        worker: &Worker,
+        check: &Check,
+        response: Response,
+        keep_alive: bool,
+    ) -> Arrived {
         let expect = &check.expect;
-        let check = if response.oversized {
+        let verdict = if response.oversized {
             expect.check_oversized(response.status)
         } else {
             expect.check_recalling(
@@ -419,6 +453,7 @@ impl<S: Opened> Conn<S> {
                 &mut check.known.borrow_mut(),
             )
         };
+        let check = verdict.map_err(|how| self.judged(worker, expect, &response, how));
         response.remove_from(&mut self.buf);
         Arrived {
             status: response.status,
@@ -433,8 +468,8 @@ fn count_read(
     result: std::io::Result<usize>,
     worker: &Worker,
     measured: bool,
-) -> Result<usize, ErrorKind> {
-    let n = result.map_err(|_| ErrorKind::Read)?;
+) -> Result<usize, Failure> {
+    let n = result.map_err(|e| worker.io_failure(ErrorKind::Read, &e))?;
     worker.read(n, measured);
     Ok(n)
 }
@@ -496,13 +531,6 @@ unsafe impl IoBuf for Unsent {
 /// smallest, `tcp_wmem`'s minimum, is 4 KiB), so the ring's write takes it whole. Larger ones
 /// are sent at once as before, and the runtime writes what the socket did not take.
 const QUEUE_MAX: usize = 4096;
-
-fn frame_error(error: FrameError) -> ErrorKind {
-    match error {
-        FrameError::Eof => ErrorKind::Read,
-        FrameError::Malformed | FrameError::HeadTooLarge => ErrorKind::Malformed,
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! in the measured window.
 
 use std::cell::{Cell, RefCell};
+use std::num::NonZeroU8;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +18,9 @@ use crate::engine::signal;
 use crate::engine::ticker::{TICK, Ticks};
 use crate::engine::timeouts::Deadlines;
 use crate::http::response::{KnownHeads, SharedHeads};
+use crate::results::failures::{self, FailureReason, Registry, Why};
 use crate::results::series::{CoreSeries, SecondRecorder};
-use crate::results::stats::{ErrorKind, Stats};
+use crate::results::stats::{Cause, ErrorKind, Stats};
 use crate::run::plan::{CoreShare, Plan};
 use crate::tls::Tls;
 
@@ -26,16 +28,32 @@ use crate::tls::Tls;
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome {
     pub status: Option<u16>,
-    pub failure: Option<ErrorKind>,
+    pub failure: Option<Failure>,
 }
 
 impl Outcome {
     /// A request that ended without a response.
-    pub fn failed(kind: ErrorKind) -> Outcome {
+    pub fn failed(failure: Failure) -> Outcome {
         Outcome {
             status: None,
-            failure: Some(kind),
+            failure: Some(failure),
         }
+    }
+}
+
+/// A failed request: its reason's id in the core's `Registry` plus one, which also names its
+/// category. One byte, with a niche: it travels through the connection loop's results, some
+/// of which stay in the task's state across a wait (a response's result fits 4 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure(NonZeroU8);
+
+impl Failure {
+    fn of(id: u8) -> Failure {
+        Failure(NonZeroU8::MIN.saturating_add(id))
+    }
+
+    fn id(self) -> u8 {
+        self.0.get() - 1
     }
 }
 
@@ -95,6 +113,10 @@ pub struct Worker {
     stopped: Cell<bool>,
     /// The runtime is io_uring's: plain requests are queued on its ring (`conn`).
     pub ring_sends: bool,
+    /// The reasons of failures named on this core, and the text a body check's explanation
+    /// is written into (kept, so that a failure allocates nothing once its reason is known).
+    reasons: RefCell<Registry>,
+    explanation: RefCell<String>,
 }
 
 impl Worker {
@@ -156,6 +178,8 @@ impl Worker {
             warming: Cell::new(warming),
             stopped: Cell::new(false),
             ring_sends: uring,
+            reasons: RefCell::default(),
+            explanation: RefCell::default(),
         })
     }
 
@@ -302,7 +326,11 @@ impl Worker {
                 .record(self.in_window(now), latency, failure.is_some());
         let mut stats = self.stats.borrow_mut();
         stats.over_range += u64::from(over_range);
-        stats.record(status, failure);
+        let kind = failure.map(|f| self.kind(f));
+        stats.record(status, kind);
+        if let Some(failure) = failure {
+            self.count_reason(&mut stats.reasons, failure);
+        }
         if let (Some(hist), Some(_)) = (&mut stats.uncorrected, status) {
             crate::results::stats::record_latency(hist, now.since(sent));
         }
@@ -314,9 +342,54 @@ impl Worker {
                     ns,
                 ));
             }
-            target.record(status, failure);
+            target.record(status, kind);
+            if let Some(failure) = failure {
+                self.count_reason(&mut target.reasons, failure);
+            }
         }
         latency
+    }
+
+    #[cold]
+    fn count_reason(&self, books: &mut Vec<FailureReason>, failure: Failure) {
+        self.reasons.borrow().count(failure.id(), books);
+    }
+
+    /// The category of a failure.
+    #[cold]
+    pub fn kind(&self, failure: Failure) -> ErrorKind {
+        self.reasons.borrow().kind(failure.id())
+    }
+
+    /// A failure of `kind` for `why`. `head` and `body` are what came (the status line and
+    /// the start of the body, or bytes that were no response), sampled when the reason is
+    /// first seen on this core.
+    #[cold]
+    pub fn failure(&self, kind: ErrorKind, why: Why, head: &[u8], body: &[u8]) -> Failure {
+        let sample = || failures::sample(head, body);
+        Failure::of(self.reasons.borrow_mut().id(kind, why, "", sample))
+    }
+
+    /// A response (`head`, `body`) whose body failed `expect`: the reason says how.
+    #[cold]
+    pub fn body_failure(&self, expect: &Expect, head: &[u8], body: &[u8]) -> Failure {
+        let mut explanation = self.explanation.borrow_mut();
+        explanation.clear();
+        expect.explain(body, &mut explanation);
+        let sample = || failures::sample(head, body);
+        let kind = ErrorKind::Body;
+        Failure::of((self.reasons.borrow_mut()).id(kind, Why::Body, &explanation, sample))
+    }
+
+    /// A failed read or write: the system's error, or what the transport said.
+    #[cold]
+    pub fn io_failure(&self, kind: ErrorKind, error: &std::io::Error) -> Failure {
+        let why = match error.raw_os_error() {
+            Some(code) => Why::Os(code),
+            None if error.kind() == std::io::ErrorKind::UnexpectedEof => Why::Closed,
+            None => Why::Io(error.kind()),
+        };
+        self.failure(kind, why, b"", b"")
     }
 
     /// The second of the series that an event at `at` counts in. Past the deadline it is the
@@ -338,14 +411,25 @@ impl Worker {
 
     /// A connect failed (its request is counted by `end`): why, for the report.
     #[cold]
-    pub fn connect_failed(&self, error: ConnectError) {
-        let mut stats = self.stats.borrow_mut();
-        match error {
-            ConnectError::NoLocalPort => stats.no_local_port += 1,
-            ConnectError::Failed(cause) => {
-                stats.connect_cause.get_or_insert(cause);
+    pub fn connect_failed(&self, error: ConnectError) -> Failure {
+        let why = {
+            let mut stats = self.stats.borrow_mut();
+            match error {
+                ConnectError::NoLocalPort => {
+                    stats.no_local_port += 1;
+                    Why::NoLocalPort
+                }
+                ConnectError::Failed(cause) => {
+                    stats.connect_cause.get_or_insert(cause);
+                    match cause {
+                        Cause::Os(code) => Why::Os(code),
+                        Cause::TimedOut => Why::ConnectTimedOut,
+                        Cause::Handshake => Why::Handshake,
+                    }
+                }
             }
-        }
+        };
+        self.failure(ErrorKind::Connect, why, b"", b"")
     }
 
     /// A malformed response was a TLS record: plain http went to an https port.
@@ -379,10 +463,10 @@ impl Worker {
     /// Request `request` of `slot` failed before it could be sent (its connect failed, or its
     /// connection held bytes nobody asked for): it counts as sent and failed, now.
     #[cold]
-    pub fn failed_unsent(&self, slot: Slot, request: u32, kind: ErrorKind) {
+    pub fn failed_unsent(&self, slot: Slot, request: u32, failure: Failure) {
         let now = Stamp::now();
         self.sending(slot, now);
-        self.end(now, slot, now, request, Outcome::failed(kind));
+        self.end(now, slot, now, request, Outcome::failed(failure));
     }
 
     /// `--first-byte`: the response to request `request`, whose latency `end` just recorded,

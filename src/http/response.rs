@@ -62,6 +62,27 @@ pub fn is_tls_record(bytes: &[u8]) -> bool {
     matches!(bytes, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
 }
 
+/// What is wrong with bytes that `FrameError::Malformed` refused, in a few words, for the
+/// failure's reason: read again off the success path, since the framer keeps only the verdict.
+pub fn explain_malformed(bytes: &[u8]) -> &'static str {
+    if is_tls_record(bytes) {
+        return "a TLS record: this port speaks https";
+    }
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::Response::new(&mut headers).parse(bytes) {
+        Err(httparse::Error::Status) => "an invalid status line",
+        Err(httparse::Error::Version) => "not an HTTP/1.x status line",
+        Err(httparse::Error::HeaderName) => "an invalid header name",
+        Err(httparse::Error::HeaderValue) => "an invalid header value",
+        Err(httparse::Error::TooManyHeaders) => "more than 64 headers",
+        Err(_) => "an invalid response head",
+        Ok(_) if parse_head(bytes, false).is_err() => {
+            "an invalid Content-Length (or two that differ)"
+        }
+        Ok(_) => "an invalid chunked body",
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
     /// Not HTTP: bad status line, bad header, bad chunk, conflicting lengths, too many headers.
@@ -194,6 +215,7 @@ impl Framer {
             self.keep_alive = head.keep_alive;
             self.body = head.body;
         }
+        let keep = self.keeps() && !self.oversized;
         let done = match &mut self.body {
             Body::Head => unreachable!("head parsed above"),
             Body::Length(left) => {
@@ -204,7 +226,6 @@ impl Framer {
                 done
             }
             Body::Chunked(chunked) => {
-                let keep = self.keep_body && !self.oversized;
                 let end = chunked
                     .decode(buf, self.start + self.kept, keep)
                     .map_err(|_| FrameError::Malformed)?;
@@ -258,12 +279,20 @@ impl Framer {
     /// Keeps or drops the next `take` body bytes that follow the kept ones.
     fn consume(&mut self, buf: &mut Vec<u8>, take: usize) {
         self.body_seen |= take > 0;
-        if self.keep_body && !self.oversized {
+        if self.keeps() && !self.oversized {
             self.kept += take;
         } else {
             let from = self.start + self.kept;
             buf.drain(from..from + take);
         }
+    }
+
+    /// Whether this response's body is kept: a check reads it, or its status is not a
+    /// success's (its start is the failure's sample). A success's body is dropped as it
+    /// comes unless a check reads it. (A method, not a field: the framer lives in the
+    /// connection task's state, which every response touches.)
+    fn keeps(&self) -> bool {
+        self.keep_body || !(200..300).contains(&self.status)
     }
 
     fn response(&self) -> Response {
@@ -390,6 +419,33 @@ fn last_token_is(value: &[u8], token: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_response_is_explained() {
+        let cases = [
+            (
+                "\x16\x03\x01\x00\x02",
+                "a TLS record: this port speaks https",
+            ),
+            ("HTTP/1.1 2x0 OK\r\n\r\n", "an invalid status line"),
+            ("SSH-2.0-OpenSSH_9.2\r\n", "not an HTTP/1.x status line"),
+            (
+                "HTTP/1.1 200 OK\r\nbad name: x\r\n\r\n",
+                "an invalid header name",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "an invalid Content-Length (or two that differ)",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                "an invalid chunked body",
+            ),
+        ];
+        for (wire, want) in cases {
+            assert_eq!(explain_malformed(wire.as_bytes()), want, "{wire:?}");
+        }
+    }
 
     struct Case {
         wire: &'static str,

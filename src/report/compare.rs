@@ -137,5 +137,11 @@ fn object(values: &Option<Values>, figure: &dyn Fn(usize) -> Option<f64>) -> Val
 pub fn write_html(out: &mut dyn Write, c: &Comparison) -> io::Result<()> {
     let mut table = Vec::new();
     write_text(&mut table, c)?;
-    html::page(out, "blast compare", &table, &figures::compare_charts(c))
+    html::page(
+        out,
+        "blast compare",
+        &table,
+        "",
+        &figures::compare_charts(c),
+    )
 }

@@ -8,19 +8,60 @@ use super::chart::{self, Chart};
 use super::figures::{run_charts, sweep_charts};
 use super::sweep::{self, SweepReport};
 use super::text;
+use crate::results::numbers::Results;
 use crate::results::summary::Summary;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;\
 padding:0 1em;color:#222}h1{font-size:1.2em;word-break:break-all}pre{font-size:13px;\
 background:#f6f6f6;padding:1em;white-space:pre-wrap}figure{margin:1.5em 0}svg{width:100%;\
 height:auto}.grid{stroke:#e3e3e3}.tick{font-size:11px;fill:#555}.title{font-size:14px;\
-font-weight:600}.legend{font-size:12px}.empty{fill:#999}footer{font-size:12px;color:#777}";
+font-weight:600}.legend{font-size:12px}.empty{fill:#999}footer{font-size:12px;color:#777}\
+h2{font-size:1em}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;\
+padding:.3em .5em;text-align:left;vertical-align:top}td.n{text-align:right}\
+code{white-space:pre-wrap;word-break:break-all}";
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let mut report = Vec::new();
     text::write(&mut report, s)?;
     let title = format!("blast {} {}", s.destination.method, s.destination.url);
-    page(out, &title, &report, &run_charts(s))
+    page(out, &title, &report, &reasons_table(s), &run_charts(s))
+}
+
+/// The failures by reason as a table (by target with a mix), each with its sample.
+fn reasons_table(s: &Summary) -> String {
+    let mut sets: Vec<(&str, &Results)> = (s.targets.iter())
+        .map(|t| (t.target.name.as_str(), &t.results))
+        .collect();
+    if sets.is_empty() {
+        sets.push(("", &s.results));
+    }
+    let mix = !s.targets.is_empty();
+    let mut rows = String::new();
+    for (target, results) in sets {
+        for reason in &results.failure_reasons {
+            let target = if mix {
+                format!("<td>{}</td>", chart::escape(target))
+            } else {
+                String::new()
+            };
+            rows += &format!(
+                "<tr>{target}<td>{}</td><td>{}</td><td class=\"n\">{}</td><td><code>{}</code></td></tr>\n",
+                chart::escape(&reason.category),
+                chart::escape(&reason.reason),
+                reason.count,
+                chart::escape(&reason.sample),
+            );
+        }
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    let target = if mix { "<th>target</th>" } else { "" };
+    format!(
+        "<h2>Failures by reason</h2>\n<table class=\"reasons\"><thead><tr>{target}<th>category</th>\
+         <th>reason</th><th>count</th><th>sample (status line, start of the body)</th></tr></thead>\n\
+         <tbody>\n{rows}</tbody></table>"
+    )
 }
 
 pub fn write_sweep(out: &mut dyn Write, r: &SweepReport) -> io::Result<()> {
@@ -33,13 +74,14 @@ pub fn write_sweep(out: &mut dyn Write, r: &SweepReport) -> io::Result<()> {
         ),
         None => "blast: rate sweep".into(),
     };
-    page(out, &title, &report, &sweep_charts(r))
+    page(out, &title, &report, "", &sweep_charts(r))
 }
 
 pub(super) fn page(
     out: &mut dyn Write,
     title: &str,
     report: &[u8],
+    tables: &str,
     charts: &[Chart],
 ) -> io::Result<()> {
     let title = chart::escape(title);
@@ -56,6 +98,7 @@ pub(super) fn page(
         "<pre>{}</pre>",
         chart::escape(&String::from_utf8_lossy(report))
     )?;
+    writeln!(out, "{tables}")?;
     for c in charts {
         writeln!(out, "<figure>")?;
         chart::write(out, c)?;

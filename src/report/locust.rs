@@ -84,42 +84,33 @@ fn path(url: &str) -> &str {
     rest.find('/').map_or("/", |at| &rest[at..])
 }
 
-/// A failure row per target and category: Locust's `Error` is the exception's text; blast
-/// names the category and what it means (the statuses seen, for `status`). Locust's first
-/// and last times seen are left empty: blast does not keep them.
+/// A failure row per target and reason: Locust's `Error` is the exception's text, blast's
+/// the reason (`status 500`, `body: prediction is 2, expected 0|1`); failures under no
+/// listed reason get a row per category. Locust's first and last times seen are left
+/// empty: blast does not keep them.
 pub fn write_failures(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     write!(
         out,
         "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n"
     )?;
     for (method, name, results) in rows(s) {
-        for (category, count) in results.errors.iter().filter(|(_, n)| *n > 0) {
-            let error = match category {
-                "status" => format!(
-                    "status: a status not expected (statuses seen: {})",
-                    statuses(results)
-                ),
-                other => format!("{other}: {}", meaning(other)),
-            };
+        let mut row = |error: &str, count: u64| {
             write!(
                 out,
                 "{},{},{},{count},,\r\n",
                 csv(method),
                 csv(name),
-                csv(&error)
-            )?;
+                csv(error)
+            )
+        };
+        for reason in &results.failure_reasons {
+            row(&reason.reason, reason.count)?;
+        }
+        for (category, count) in results.unlisted_failures() {
+            row(&format!("{category}: {}", meaning(category)), count)?;
         }
     }
     Ok(())
-}
-
-fn statuses(r: &Results) -> String {
-    let seen: Vec<String> = r
-        .status_codes
-        .iter()
-        .map(|(code, n)| format!("{code} x{n}"))
-        .collect();
-    seen.join(" ")
 }
 
 /// What a failure category means, in a few words (docs/output.md has the details).
@@ -130,6 +121,7 @@ fn meaning(category: &str) -> &'static str {
         "read" => "the connection was reset or closed before the response was complete",
         "write" => "the request could not be written",
         "malformed" => "the response was not HTTP/1.x",
+        "status" => "a status not expected",
         "body" => "the body failed --expect-json or --expect-body",
         "too_large" => "the body to check was over --max-body",
         "unsolicited" => "bytes came after a complete response",

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::results::numbers::{ErrorCounts, Latency};
+use crate::results::numbers::{ErrorCounts, Latency, Results};
 use crate::results::series::SecondRow;
 use crate::results::summary::{RateSummary, Summary, TargetSummary};
 use crate::results::usage::{ClientUsage, ServerUsage};
@@ -136,7 +136,16 @@ fn write_server(out: &mut dyn Write, u: &ServerUsage) -> io::Result<()> {
 /// The failures by category, and what the run found out about their causes.
 fn write_failures(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(out, "  Failures    {}", failure_list(&s.errors))?;
-    if let Some(cause) = &s.connect_error {
+    // A mix lists them by target, after its table.
+    if s.targets.is_empty() {
+        write_reasons(out, "  Reasons", &s.results)?;
+    }
+    // (Named among the reasons, except in a report from before they were kept.)
+    if let Some(cause) = s
+        .connect_error
+        .as_ref()
+        .filter(|_| s.failure_reasons.is_empty())
+    {
         writeln!(out, "  Connect     failed: {cause}")?;
     }
     if s.tls_answers > 0 {
@@ -251,6 +260,36 @@ fn write_targets(out: &mut dyn Write, targets: &[TargetSummary]) -> io::Result<(
             write!(out, " {:>8} {:>8}", micros(f, f.p50), micros(f, f.p99))?;
         }
         writeln!(out, "  {}", failure_list(&t.errors))?;
+    }
+    let failed = || targets.iter().filter(|t| !t.failure_reasons.is_empty());
+    if failed().next().is_some() {
+        writeln!(out, "\n  Failure reasons, by target")?;
+    }
+    for t in failed() {
+        write_reasons(out, &format!("  {}", t.target.name), &t.results)?;
+    }
+    Ok(())
+}
+
+/// The failures' reasons, most frequent first, each with its sample (the status line, then
+/// the body's start), under `title`; and how many failures fall under no listed reason.
+fn write_reasons(out: &mut dyn Write, title: &str, r: &Results) -> io::Result<()> {
+    let mut title = title;
+    for reason in &r.failure_reasons {
+        writeln!(out, "{title:<12}{:>9}  {}", reason.count, reason.reason)?;
+        title = "";
+        for line in reason.sample.lines() {
+            writeln!(out, "{:23}{line}", "")?;
+        }
+    }
+    // (A report from before reasons were kept lists none: its categories say it all.)
+    if r.other_failures > 0 && !r.failure_reasons.is_empty() {
+        writeln!(
+            out,
+            "{title:<12}{:>9}  under other reasons (a report lists {})",
+            r.other_failures,
+            crate::results::failures::LISTED
+        )?;
     }
     Ok(())
 }

@@ -353,6 +353,7 @@ fn count_outcomes(results: &Results, stats: &mut Stats) {
     stats.over_range = results.latency.over_range;
     stats.successes = results.successes;
     stats.errors = results.errors.0;
+    stats.reasons = results.failure_reasons.clone();
     for (code, n) in &results.status_codes {
         stats.add_status(*code, *n);
     }

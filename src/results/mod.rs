@@ -3,6 +3,7 @@
 //! read back, merged and compared.
 
 pub mod compare;
+pub mod failures;
 pub mod merge;
 pub mod numbers;
 pub mod series;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::results::failures::{self, FailureReason};
 use crate::results::stats::{ErrorKind, Stats};
 
 /// Latency figures in microseconds, over complete responses.
@@ -59,6 +60,13 @@ pub struct Results {
     #[serde(rename = "first_byte_us")]
     pub first_byte: Option<Latency>,
     pub errors: ErrorCounts,
+    /// The most frequent reasons of the failures (at most `failures::LISTED`), most first,
+    /// each with a sample of what came. (Reports from before reasons were kept have none.)
+    #[serde(default)]
+    pub failure_reasons: Vec<FailureReason>,
+    /// Failures under no listed reason: the rarer ones past the list.
+    #[serde(default)]
+    pub other_failures: u64,
     /// Responses by status, ascending; 600 stands for "out of range".
     #[serde(deserialize_with = "status_codes")]
     pub status_codes: BTreeMap<u16, u64>,
@@ -68,6 +76,8 @@ impl Results {
     /// The results of `stats`, over `secs` (the window and the drain).
     pub(crate) fn of(stats: &Stats, secs: f64) -> Results {
         let requests = stats.requests();
+        let failure_reasons = failures::listed(&stats.reasons);
+        let listed: u64 = failure_reasons.iter().map(|r| r.count).sum();
         Results {
             requests,
             successes: stats.successes,
@@ -78,8 +88,28 @@ impl Results {
             latency: latency(&stats.latency, stats.over_range),
             first_byte: stats.first_byte.as_ref().map(|h| latency(h, 0)),
             errors: ErrorCounts(stats.errors),
+            other_failures: stats.failures().saturating_sub(listed),
+            failure_reasons,
             status_codes: stats.status_counts().collect(),
         }
+    }
+}
+
+impl Results {
+    /// The failures of each category under no listed reason, in category order (a report
+    /// from before reasons were kept has only these).
+    pub fn unlisted_failures(&self) -> Vec<(&'static str, u64)> {
+        let listed = |category: &str| -> u64 {
+            let reasons = self.failure_reasons.iter();
+            reasons
+                .filter(|r| r.category == category)
+                .map(|r| r.count)
+                .sum()
+        };
+        (self.errors.iter())
+            .map(|(category, n)| (category, n.saturating_sub(listed(category))))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 }
 

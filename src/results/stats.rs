@@ -3,6 +3,10 @@
 
 use hdrhistogram::Histogram;
 
+// The failure categories and connect causes live with the reasons; re-exported here, where
+// the books that count them are.
+pub use crate::results::failures::{Cause, ErrorKind, FailureReason};
+
 /// Latencies are recorded in nanoseconds, from 1 ns up to one hour; every core uses these
 /// bounds so that merging never fails.
 pub const LATENCY_MAX_NS: u64 = 3_600_000_000_000;
@@ -16,93 +20,6 @@ pub const CONNECT_SIGFIG: u8 = 2;
 /// Significant figures of each `--targets` name's latency histogram: 1% (an eighth of the
 /// memory of 0.1%, for up to `mix::MAX_NAMES` names on every core).
 pub const TARGET_SIGFIG: u8 = 2;
-
-/// Why a request failed. Order is the report order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The TCP connection could not be established (refused, unreachable, connect timeout).
-    Connect,
-    /// No complete response within `--timeout`.
-    Timeout,
-    /// The connection failed while reading: reset, or EOF before the response was complete.
-    Read,
-    /// The request could not be written.
-    Write,
-    /// The bytes received are not a valid HTTP/1.x response (or exceed the size limits).
-    Malformed,
-    /// The server sent bytes while no request was outstanding on the connection: after a
-    /// complete response (trailing bytes, a second response) or before the request was
-    /// sent. They are never taken for an answer: the request fails and the connection is
-    /// closed and reopened.
-    Unsolicited,
-    /// A complete response whose status is not in `--expect-status`.
-    Status,
-    /// A complete response whose body fails `--expect-json`.
-    Body,
-    /// A complete response whose body is over `--max-body`, so `--expect-json` could not
-    /// check it (it was read and dropped; the connection stays open).
-    TooLarge,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Read,
-        ErrorKind::Write,
-        ErrorKind::Malformed,
-        ErrorKind::Unsolicited,
-        ErrorKind::Status,
-        ErrorKind::Body,
-        ErrorKind::TooLarge,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Connect => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Read => "read",
-            ErrorKind::Write => "write",
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::Unsolicited => "unsolicited",
-            ErrorKind::Status => "status",
-            ErrorKind::Body => "body",
-            ErrorKind::TooLarge => "too_large",
-        }
-    }
-}
-
-/// Why a connect failed, as the report names it once (the first of a run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
-    /// The system's error: refused, no target, reset, ...
-    Os(i32),
-    /// Not done within `--connect-timeout`.
-    TimedOut,
-    /// The TCP connection opened but the TLS handshake failed.
-    Handshake,
-}
-
-impl Cause {
-    /// The cause `describe` named (a report read back by `blast merge`).
-    pub fn described(text: &str) -> Option<Cause> {
-        [Cause::TimedOut, Cause::Handshake]
-            .into_iter()
-            .find(|c| c.describe() == text)
-            .or_else(|| {
-                let code = text.strip_suffix(')')?.rsplit_once("(os error ")?.1;
-                code.parse().ok().map(Cause::Os)
-            })
-    }
-
-    pub fn describe(self) -> String {
-        match self {
-            Cause::Os(code) => std::io::Error::from_raw_os_error(code).to_string(),
-            Cause::TimedOut => "not connected within --connect-timeout".into(),
-            Cause::Handshake => "the TLS handshake failed".into(),
-        }
-    }
-}
 
 /// Status codes 0..=599 are counted individually; anything else lands in the last slot.
 const STATUS_SLOTS: usize = 601;
@@ -156,8 +73,11 @@ pub struct Stats {
     /// Rate mode: ticks on which slots were overdue and `--max-connections` allowed no more
     /// connections (the server, not the client, held the schedule back).
     pub capped: u64,
+    /// The failures by reason: by the core's reason id while it counts (`failures::Registry`),
+    /// by category and text once merged.
+    pub reasons: Vec<FailureReason>,
     /// `--targets`: the same counts for each target name, by `Plan::targets` index (only
-    /// `latency`, `over_range`, `successes`, `errors` and the statuses are kept).
+    /// `latency`, `over_range`, `successes`, `errors`, the reasons and the statuses are kept).
     pub targets: Vec<Stats>,
 }
 
@@ -196,6 +116,7 @@ impl Stats {
             late: 0,
             peak_connections: 0,
             capped: 0,
+            reasons: Vec::new(),
             targets: Vec::new(),
         }
     }
@@ -335,6 +256,7 @@ impl Stats {
             .add(&other.connect)
             .expect("identical histogram bounds");
         self.in_flight += other.in_flight;
+        crate::results::failures::merge(&mut self.reasons, &other.reasons);
         if self.targets.is_empty() {
             self.targets = other.targets.clone();
         } else {

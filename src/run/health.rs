@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::http::request::{self, RequestSpec};
 use crate::http::response::{Framer, Response};
+use crate::results::failures::SAMPLE_BYTES;
 use crate::run::url::{Endpoint, Url};
 use crate::tls::{Tls, Trust};
 
@@ -139,11 +140,13 @@ fn exchange(
 
 /// The status, and the body when `keep` is not 0.
 fn read_response(stream: &mut impl Read, keep: usize) -> Result<(u16, Vec<u8>), String> {
-    let mut framer = Framer::new(false, keep > 0, keep);
+    // A failure's body is kept too (the framer keeps one outside 2xx), up to a sample's size
+    // when no body is asked for.
+    let mut framer = Framer::new(false, keep > 0, keep.max(SAMPLE_BYTES));
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let kept = |buf: &[u8], r: Response| {
-        if r.oversized {
+        if r.oversized && keep > 0 {
             return Err(format!("the body is over {keep} bytes"));
         }
         Ok((r.status, buf[r.body_start..r.body_end].to_vec()))
