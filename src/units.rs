@@ -41,6 +41,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses a time or a range of times: `5ms` (as `(5ms, 5ms)`) or `1s-3s` (low first).
+pub fn parse_duration_range(text: &str) -> Result<(Duration, Duration), String> {
+    match text.split_once('-') {
+        Some((low, high)) => {
+            let (low, high) = (parse_duration(low)?, parse_duration(high)?);
+            if low > high {
+                return Err(format!("'{text}' has its bounds reversed"));
+            }
+            Ok((low, high))
+        }
+        None => parse_duration(text).map(|t| (t, t)),
+    }
+}
+
 /// Parses `1000`, `10k`, `1.5M` (million) into a whole count.
 pub fn parse_count(text: &str) -> Result<u64, String> {
     ambiguous_m(text, "millions", &millions)?;

@@ -1307,3 +1307,50 @@ fn locust_csv_files_match_a_real_locust_run() {
     assert_eq!(last[17], report["requests"].to_string(), "{history}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--think` against scripts/ml_app.py under Uvicorn, as Locust's `wait_time = between(0.1,
+/// 0.3)`: each of 40 users pauses 100–300 ms between a response and its next request, so
+/// the throughput is users ÷ (latency + mean think) — within 10% — and the report's cycle
+/// reads Little's law back to the users. (The warm-up starts the window with the users at
+/// random points of their cycles, as in a long run.)
+#[test]
+fn fastapi_think_time_paces_users_as_locust_does() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "1", "", "uvicorn", "ml_app:app"]);
+    let url = format!("http://127.0.0.1:{port}/health");
+    let report = blast_json(&[
+        "-c",
+        "40",
+        "--think",
+        "100ms-300ms",
+        "--warmup",
+        "1s",
+        "-d",
+        "4",
+        &url,
+    ]);
+    let latency_s = report["latency_us"]["mean"].as_f64().unwrap() / 1e6;
+    let expected = 40.0 / (latency_s + 0.2);
+    let rps = report["rps"].as_f64().unwrap();
+    assert!(
+        (rps / expected - 1.0).abs() < 0.1,
+        "{rps} vs {expected}: {report}"
+    );
+    let think = &report["think"];
+    assert_eq!(
+        (think["min_s"].as_f64(), think["max_s"].as_f64()),
+        (Some(0.1), Some(0.3))
+    );
+    let mean = think["mean_s"].as_f64().unwrap();
+    assert!((0.19..0.215).contains(&mean), "{think}");
+    let pauses = think["pauses"].as_u64().unwrap();
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(
+        pauses.abs_diff(requests) <= 40,
+        "{pauses} pauses, {requests} requests"
+    );
+    let users = think["users"].as_f64().unwrap();
+    assert!((users / 40.0 - 1.0).abs() < 0.1, "{think}");
+    assert_eq!(report["failures"], 0);
+}

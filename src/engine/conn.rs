@@ -107,102 +107,122 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
         let mut ended: Option<Stamp> = None;
         // Closed-loop ramp: this core's connections start one after another over `--ramp`.
         conn.ramp(worker.ramp_start(index)).await;
-        while let Some(slot) = worker.begin() {
-            let request = worker.next_request();
-            // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
-            // for: waking early keeps its rounding out of the measured latency (see
-            // `Slot::intended`).
-            if let Slot::At(at) = slot
-                && at > Stamp::now() + TIMER_SLACK
-            {
-                conn.timer.until(at - TIMER_SLACK).await;
-            }
-            // Without keep-alive every request opens its own connection, and starts when the
-            // connect does: the handshake is part of what that mode measures.
-            let mut connected_from = None;
-            if conn.stream.is_none() {
-                // Boxed: connecting is rare (with keep-alive), and its future (a timeout around
-                // a connect) would otherwise make up most of the task's state. So is the time
-                // it began, which it returns.
-                match Box::pin(conn.connect(&worker, &mut ever_connected)).await {
-                    Ok(began) => {
-                        worker.connected(slot, began, Stamp::now());
-                        connected_from = (!worker.plan.info.keep_alive).then_some(began);
-                    }
-                    Err(failure) => {
-                        worker.failed_unsent(slot, request, failure);
-                        conn.back_off().await;
-                        continue;
-                    }
+        loop {
+            // The request's locals end with this block: none of them lives across the
+            // pause below, which would grow the task's state.
+            let now = {
+                let Some(slot) = worker.begin() else { break };
+                let request = worker.next_request();
+                // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
+                // for: waking early keeps its rounding out of the measured latency (see
+                // `Slot::intended`).
+                if let Slot::At(at) = slot
+                    && at > Stamp::now() + TIMER_SLACK
+                {
+                    conn.timer.until(at - TIMER_SLACK).await;
                 }
-            }
-            // On a kept-alive connection in a closed loop, the clock read that ended the last
-            // response is the send time of this one, which follows it within a microsecond of
-            // bookkeeping: one clock read per request instead of two, and latency can only come
-            // out longer by that microsecond, never shorter. (A connection just opened has no
-            // such end: `ended` is set only on a connection kept open.)
-            // (No local holds the reused end across the exchange's wait: it would stay in
-            // the task's state.)
-            let sent = match ended.take().filter(|_| slot == Slot::Now) {
-                Some(reused) => reused,
-                // A connection that was idle (a paced wait, or a new connection) may hold
-                // bytes the server sent while nothing was asked: they are no answer to this
-                // request. (A closed loop's kept connection was idle only for the bookkeeping
-                // since its last response, whose read took every byte then there: a peek per
-                // request would be a syscall each, for microseconds of exposure.)
-                None if conn.stream.as_ref().is_some_and(S::unasked) => {
-                    let why = Why::BeforeRequest;
-                    let failure = worker.failure(ErrorKind::Unsolicited, why, b"", b"");
-                    worker.failed_unsent(slot, request, failure);
-                    conn.close();
-                    continue;
-                }
-                None => connected_from.unwrap_or_else(Stamp::now),
-            };
-            worker.sending(slot, sent);
-            worker
-                .deadlines
-                .arm(index, conn.fd(), sent + worker.plan.timeout);
-            let result = conn
-                .write_and_read(&worker, request, worker.measured(slot))
-                .await;
-            let result = if worker.deadlines.disarm(index) {
-                // What came before the deadline, if anything, is the sample.
-                Err(worker.failure(ErrorKind::Timeout, Why::Timeout, b"", &conn.buf))
-            } else {
-                result
-            };
-            let now = Stamp::now();
-            match result {
-                Ok(arrived) => {
-                    let failure = arrived.check.err();
-                    let status = Some(arrived.status);
-                    let latency = worker.end(now, slot, sent, request, Outcome { status, failure });
-                    if worker.plan.first_byte {
-                        // Taken whether or not the response counted (a warm-up one), so that it
-                        // cannot stand for the next. A body that came whole began at the end.
-                        let at = conn.first_byte.take();
-                        if let Some(ns) = latency {
-                            let before_end = at.map_or(0, |at| now.since(at));
-                            worker.first_byte(request, ns.saturating_sub(before_end));
+                // Without keep-alive every request opens its own connection, and starts when the
+                // connect does: the handshake is part of what that mode measures.
+                let mut connected_from = None;
+                if conn.stream.is_none() {
+                    // Boxed: connecting is rare (with keep-alive), and its future (a timeout around
+                    // a connect) would otherwise make up most of the task's state. So is the time
+                    // it began, which it returns.
+                    match Box::pin(conn.connect(&worker, &mut ever_connected)).await {
+                        Ok(began) => {
+                            worker.connected(slot, began, Stamp::now());
+                            connected_from = (!worker.plan.info.keep_alive).then_some(began);
+                        }
+                        Err(failure) => {
+                            worker.failed_unsent(slot, request, failure);
+                            conn.back_off().await;
+                            continue;
                         }
                     }
-                    conn.served += 1;
-                    conn.backoff = BACKOFF_MIN;
-                    if arrived.keep_alive && worker.plan.info.keep_alive {
-                        ended = Some(now);
-                    } else {
+                }
+                // On a kept-alive connection in a closed loop, the clock read that ended the last
+                // response is the send time of this one, which follows it within a microsecond of
+                // bookkeeping: one clock read per request instead of two, and latency can only come
+                // out longer by that microsecond, never shorter. (A connection just opened has no
+                // such end: `ended` is set only on a connection kept open.)
+                // (No local holds the reused end across the exchange's wait: it would stay in
+                // the task's state.)
+                let sent = match ended.take().filter(|_| slot == Slot::Now) {
+                    Some(reused) => reused,
+                    // A connection that was idle (a paced wait, or a new connection) may hold
+                    // bytes the server sent while nothing was asked: they are no answer to this
+                    // request. (A closed loop's kept connection was idle only for the bookkeeping
+                    // since its last response, whose read took every byte then there: a peek per
+                    // request would be a syscall each, for microseconds of exposure.)
+                    None if conn.stream.as_ref().is_some_and(S::unasked) => {
+                        let why = Why::BeforeRequest;
+                        let failure = worker.failure(ErrorKind::Unsolicited, why, b"", b"");
+                        worker.failed_unsent(slot, request, failure);
                         conn.close();
+                        continue;
+                    }
+                    None => connected_from.unwrap_or_else(Stamp::now),
+                };
+                worker.sending(slot, sent);
+                worker
+                    .deadlines
+                    .arm(index, conn.fd(), sent + worker.plan.timeout);
+                let result = conn
+                    .write_and_read(&worker, request, worker.measured(slot))
+                    .await;
+                let result = if worker.deadlines.disarm(index) {
+                    // What came before the deadline, if anything, is the sample.
+                    Err(worker.failure(ErrorKind::Timeout, Why::Timeout, b"", &conn.buf))
+                } else {
+                    result
+                };
+                let now = Stamp::now();
+                match result {
+                    Ok(arrived) => {
+                        let failure = arrived.check.err();
+                        let status = Some(arrived.status);
+                        let latency =
+                            worker.end(now, slot, sent, request, Outcome { status, failure });
+                        if worker.plan.first_byte {
+                            // Taken whether or not the response counted (a warm-up one), so that it
+                            // cannot stand for the next. A body that came whole began at the end.
+                            let at = conn.first_byte.take();
+                            if let Some(ns) = latency {
+                                let before_end = at.map_or(0, |at| now.since(at));
+                                worker.first_byte(request, ns.saturating_sub(before_end));
+                            }
+                        }
+                        conn.served += 1;
+                        conn.backoff = BACKOFF_MIN;
+                        if arrived.keep_alive && worker.plan.info.keep_alive {
+                            ended = Some(now);
+                        } else {
+                            conn.close();
+                        }
+                    }
+                    Err(failure) => {
+                        worker.end(now, slot, sent, request, Outcome::failed(failure));
+                        let served = conn.served;
+                        conn.close();
+                        // A server that answered (too much) is not down: no back-off.
+                        if served == 0 && worker.kind(failure) != ErrorKind::Unsolicited {
+                            conn.back_off().await;
+                        }
                     }
                 }
-                Err(failure) => {
-                    worker.end(now, slot, sent, request, Outcome::failed(failure));
-                    let served = conn.served;
-                    conn.close();
-                    // A server that answered (too much) is not down: no back-off.
-                    if served == 0 && worker.kind(failure) != ErrorKind::Unsolicited {
-                        conn.back_off().await;
-                    }
+                now
+            };
+            // `--think`: the user pauses before its next request, which then goes out on a
+            // connection that was idle (its send time is read after the pause).
+            // The pause counts from the end of the exchange (a back-off after a failure is
+            // part of it).
+            // (`ended` carries its start across the wait: it is in the task's state anyway,
+            // and a local of its own would grow that state.)
+            if let Some(pause) = worker.pause() {
+                ended = Some(now);
+                conn.timer.until(now + pause).await;
+                if let Some(from) = ended.take() {
+                    worker.paused(from, Stamp::now());
                 }
             }
         }

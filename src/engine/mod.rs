@@ -7,6 +7,7 @@ pub mod conn;
 pub mod connect;
 pub mod pacer;
 pub mod signal;
+pub mod think;
 pub mod ticker;
 pub mod timeouts;
 pub mod transport;

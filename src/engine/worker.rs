@@ -15,6 +15,7 @@ use crate::engine::clock::Stamp;
 use crate::engine::connect::{ConnectError, Stream};
 use crate::engine::pacer::{Pacer, Slot};
 use crate::engine::signal;
+use crate::engine::think::Pauses;
 use crate::engine::ticker::{TICK, Ticks};
 use crate::engine::timeouts::Deadlines;
 use crate::http::response::{KnownHeads, SharedHeads};
@@ -113,6 +114,8 @@ pub struct Worker {
     stopped: Cell<bool>,
     /// The runtime is io_uring's: plain requests are queued on its ring (`conn`).
     pub ring_sends: bool,
+    /// `--think`: this core's users' pauses.
+    pauses: Option<Pauses>,
     /// The reasons of failures named on this core, and the text a body check's explanation
     /// is written into (kept, so that a failure allocates nothing once its reason is known).
     reasons: RefCell<Registry>,
@@ -130,6 +133,7 @@ impl Worker {
         uring: bool,
     ) -> Rc<Worker> {
         let from = start + plan.warmup;
+        let plan_think = plan.info.think;
         let deadline = plan.duration.map(|d| from + d);
         let drain_end = deadline.map(|d| d + plan.drain);
         let ramp = plan.ramp;
@@ -178,6 +182,7 @@ impl Worker {
             warming: Cell::new(warming),
             stopped: Cell::new(false),
             ring_sends: uring,
+            pauses: (plan_think).map(|range| Pauses::new(range, start.as_nanos())),
             reasons: RefCell::default(),
             explanation: RefCell::default(),
         })
@@ -399,6 +404,22 @@ impl Worker {
     fn in_window(&self, at: Stamp) -> Stamp {
         self.deadline
             .map_or(at, |d| at.min(d - Duration::from_nanos(1)))
+    }
+
+    /// `--think`: the pause a user takes before its next request (`None`: no pauses).
+    #[inline]
+    pub fn pause(&self) -> Option<Duration> {
+        self.pauses.as_ref().map(Pauses::next)
+    }
+
+    /// A user paused from `from` to `to`: counted when the pause began in the measured
+    /// window, for the users' cycle.
+    pub fn paused(&self, from: Stamp, to: Stamp) {
+        if from >= self.from && self.deadline.is_none_or(|d| from < d) {
+            let mut stats = self.stats.borrow_mut();
+            stats.thinks += 1;
+            stats.think_ns += to.since(from);
+        }
     }
 
     /// A connection was opened: one that `replaces` a closed one, or a new one.

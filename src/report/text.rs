@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use crate::results::numbers::{ErrorCounts, Latency, Results};
 use crate::results::series::SecondRow;
-use crate::results::summary::{RateSummary, Summary, TargetSummary};
+use crate::results::summary::{RateSummary, Summary, TargetSummary, ThinkSummary};
 use crate::results::usage::{ClientUsage, ServerUsage};
 use crate::units::{format_bytes, format_count, format_micros};
 
@@ -24,6 +24,9 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.rps, s.success_rps
     )?;
     write_latency(out, s)?;
+    if let Some(t) = &s.think {
+        write_think(out, t, s)?;
+    }
     if let Some(f) = s.first_byte.as_ref().filter(|f| f.count > 0) {
         writeln!(
             out,
@@ -99,6 +102,31 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         }
     }
     write_targets(out, &s.targets)
+}
+
+/// `--think`: the pauses, the users' cycle, and Little's law over it.
+fn write_think(out: &mut dyn Write, t: &ThinkSummary, s: &Summary) -> io::Result<()> {
+    let secs = |s: f64| format_micros(s * 1e6);
+    let range = if t.min_s == t.max_s {
+        secs(t.min_s)
+    } else {
+        format!("{}-{}", secs(t.min_s), secs(t.max_s))
+    };
+    writeln!(
+        out,
+        "  Think       {range} per user: {} pauses, mean {}; cycle {} (mean latency + mean think)",
+        t.pauses,
+        secs(t.mean_s),
+        secs(t.cycle_s)
+    )?;
+    writeln!(
+        out,
+        "              users = throughput x cycle: {:.1} req/s x {} = {:.1} (of {})",
+        s.rps,
+        secs(t.cycle_s),
+        t.users,
+        s.connections.requested
+    )
 }
 
 /// A blast core busy enough to have held the run back: no peer tells its users this.

@@ -18,7 +18,8 @@ use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
 use crate::results::summary::{
-    Destination, RunInfo, RunOutcome, Summary, Target, TargetSummary, decode_histogram,
+    Destination, RunInfo, RunOutcome, Summary, Target, TargetSummary, ThinkSummary,
+    decode_histogram,
 };
 
 /// One report read back.
@@ -292,6 +293,16 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         (report.connect_error.as_deref()).and_then(crate::results::stats::Cause::described);
     stats.tls_answers = report.tls_answers;
     stats.in_flight = report.in_flight;
+    let think = report.think.as_ref();
+    stats.thinks = think.map_or(0, |t| t.pauses);
+    stats.think_ns = think.map_or(0, |t| (t.mean_s * 1e9 * t.pauses as f64).round() as u64);
+    let range = |t: &ThinkSummary| {
+        let secs = |s: f64| Duration::try_from_secs_f64(s).ok();
+        Some((secs(t.min_s)?, secs(t.max_s)?))
+    };
+    let think = think
+        .map(|t| range(t).ok_or_else(|| bad("think")))
+        .transpose()?;
     let seconds = |key: &str, s: f64| Duration::try_from_secs_f64(s).map_err(|_| bad(key));
     let outcome = RunOutcome {
         driver: match report.driver.as_str() {
@@ -314,6 +325,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         .map(|v| Slo::parse(&v.objective).map_err(|_| bad("slo.objective")))
         .transpose()?;
     let info = RunInfo {
+        think,
         destination: report.destination,
         connections: c.requested,
         keep_alive: c.keep_alive,

@@ -73,6 +73,9 @@ pub struct Stats {
     /// Rate mode: ticks on which slots were overdue and `--max-connections` allowed no more
     /// connections (the server, not the client, held the schedule back).
     pub capped: u64,
+    /// `--think`: the users' pauses in the measured window, and their total length.
+    pub thinks: u64,
+    pub think_ns: u64,
     /// The failures by reason: by the core's reason id while it counts (`failures::Registry`),
     /// by category and text once merged.
     pub reasons: Vec<FailureReason>,
@@ -116,6 +119,8 @@ impl Stats {
             late: 0,
             peak_connections: 0,
             capped: 0,
+            thinks: 0,
+            think_ns: 0,
             reasons: Vec::new(),
             targets: Vec::new(),
         }
@@ -256,6 +261,8 @@ impl Stats {
             .add(&other.connect)
             .expect("identical histogram bounds");
         self.in_flight += other.in_flight;
+        self.thinks += other.thinks;
+        self.think_ns += other.think_ns;
         crate::results::failures::merge(&mut self.reasons, &other.reasons);
         if self.targets.is_empty() {
             self.targets = other.targets.clone();

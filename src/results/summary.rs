@@ -69,6 +69,41 @@ pub struct RateSummary {
     pub connection_limited: bool,
 }
 
+/// `--think`: the users' pauses, and the cycle they make with the latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThinkSummary {
+    /// The range each pause was drawn from (uniformly), in seconds.
+    pub min_s: f64,
+    pub max_s: f64,
+    /// Pauses begun in the measured window, and their mean length as taken (the timer's:
+    /// a millisecond or two over the draw).
+    pub pauses: u64,
+    pub mean_s: f64,
+    /// A user's cycle: the mean latency plus the mean pause.
+    pub cycle_s: f64,
+    /// Little's law, `users = throughput × cycle`, with the throughput of finished requests:
+    /// about the connections when every user was busy in the window.
+    pub users: f64,
+}
+
+impl ThinkSummary {
+    fn of(range: (Duration, Duration), stats: &Stats, results: &Results) -> ThinkSummary {
+        let mean_s = match stats.thinks {
+            0 => 0.0,
+            n => stats.think_ns as f64 / 1e9 / n as f64,
+        };
+        let cycle_s = results.latency.mean / 1e6 + mean_s;
+        ThinkSummary {
+            min_s: range.0.as_secs_f64(),
+            max_s: range.1.as_secs_f64(),
+            pauses: stats.thinks,
+            mean_s,
+            cycle_s,
+            users: results.rps * cycle_s,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendLag {
     pub p99: f64,
@@ -181,6 +216,9 @@ pub struct Summary {
     /// `--rate`: latency from the actual send, which hides queueing: compare with `latency`.
     #[serde(rename = "latency_uncorrected_us")]
     pub uncorrected: Option<Latency>,
+    /// `--think`: the users' pauses and cycle (`None` without).
+    #[serde(default)]
+    pub think: Option<ThinkSummary>,
     /// `--targets`: the results of each target name (empty without).
     #[serde(default)]
     pub targets: Vec<TargetSummary>,
@@ -256,6 +294,8 @@ pub struct RunInfo {
     pub slo: Option<Slo>,
     /// `--targets`: the target names (empty without).
     pub targets: Vec<Target>,
+    /// `--think`: each user's pause between a response and its next request (low, high).
+    pub think: Option<(Duration, Duration)>,
 }
 
 /// The method a run of a `--targets` mix reports (each target has its own).
@@ -272,6 +312,7 @@ impl Summary {
         let window = outcome.elapsed.as_secs_f64();
         let secs = answered_over(window, outcome.drain.as_secs_f64());
         let results = Results::of(stats, secs);
+        let think = (info.think).map(|range| ThinkSummary::of(range, stats, &results));
         let mut summary = Summary {
             destination: info.destination,
             driver: outcome.driver.to_string(),
@@ -306,6 +347,7 @@ impl Summary {
                     .as_ref()
                     .map_or_else(Latency::default, |h| latency(h, 0))
             }),
+            think,
             targets: target_summaries(&info.targets, &stats.targets, secs),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,

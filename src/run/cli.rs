@@ -19,7 +19,7 @@ use crate::run::url::Url;
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::tls::Trust;
-use crate::units::{parse_count, parse_duration, parse_rate, parse_size};
+use crate::units::{parse_count, parse_duration, parse_duration_range, parse_rate, parse_size};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -275,6 +275,12 @@ struct RunArgs {
     /// --spawn-rate 50 opens them over 10 s (closed loop)
     #[arg(long, value_name = "N", conflicts_with = "ramp")]
     spawn_rate: Option<String>,
+
+    /// Each user (connection) waits this long between a response and its next request: 2s,
+    /// or 1s-3s uniformly at random (Locust's wait_time = between(1, 3)); closed loop only.
+    /// Latency excludes it; the report gives the users' cycle (latency + think)
+    #[arg(long, value_name = "TIME[-TIME]")]
+    think: Option<String>,
 
     /// Rate mode: open more connections, up to this many, when the server falls behind
     #[arg(
@@ -854,6 +860,7 @@ fn load(config: &mut Config, cli: &RunArgs) -> Result<(), String> {
         );
     }
     config.ramp = config.ramp_for(config.connections);
+    config.think = think(cli)?;
     config.slo = cli.slo.as_deref().map(Slo::parse).transpose()?;
     config.sweep = match &cli.rates {
         _ if users.len() > 1 => {
@@ -1035,6 +1042,23 @@ fn positive_duration(flag: &str, text: &str) -> Result<Duration, String> {
 }
 
 /// A flag that is off (zero) unless given, and positive when given.
+/// `--think`, in a closed loop only (a pause of zero is none).
+fn think(cli: &RunArgs) -> Result<Option<(Duration, Duration)>, String> {
+    let Some(text) = cli.think.as_deref() else {
+        return Ok(None);
+    };
+    let range = parse_duration_range(text).map_err(|e| format!("--think: {e}"))?;
+    if cli.rate.is_some() || cli.rates.is_some() || cli.find_max {
+        return Err(
+            "--think is a closed loop's pause between a user's response and its next \
+                    request: with --rate the schedule decides when requests start (use -c \
+                    with --think, or --rate without it)"
+                .into(),
+        );
+    }
+    Ok((range.1 > Duration::ZERO).then_some(range))
+}
+
 fn optional_duration(flag: &str, text: Option<&str>) -> Result<Duration, String> {
     text.map_or(Ok(Duration::ZERO), |t| positive_duration(flag, t))
 }
@@ -1175,6 +1199,11 @@ mod tests {
         assert_eq!((c.requests, c.duration), (Some(10_000), None));
         let c = run(&["-c", "10, 25,50", "http://h/"]).unwrap();
         assert_eq!(c.sweep, Some(Sweep::Users(vec![10, 25, 50])));
+        let secs = std::time::Duration::from_secs;
+        let think = |text: &str| run(&["--think", text, "http://h/"]).unwrap().think;
+        assert_eq!(think("1s-3s"), Some((secs(1), secs(3))));
+        assert_eq!(think("2"), Some((secs(2), secs(2))));
+        assert_eq!(think("0"), None, "no pause is none");
     }
 
     #[test]
@@ -1194,6 +1223,29 @@ mod tests {
             (
                 &["-c", "10,25", "--rate", "100", "http://h/"][..],
                 "-c with a list sweeps users in a closed loop: not with --rate",
+            ),
+            (
+                &["--think", "1s", "--rate", "100", "http://h/"][..],
+                "--think is a closed loop's pause",
+            ),
+            (
+                &[
+                    "--think",
+                    "1s",
+                    "--find-max",
+                    "--slo",
+                    "p99<1s",
+                    "http://h/",
+                ][..],
+                "--think is a closed loop's pause",
+            ),
+            (
+                &["--think", "3s-1s", "http://h/"][..],
+                "--think: '3s-1s' has its bounds reversed",
+            ),
+            (
+                &["--think", "soon", "http://h/"][..],
+                "--think: invalid duration",
             ),
             (&["-d", "soon", "http://h/"][..], "invalid duration"),
             (&["-d", "0", "http://h/"][..], "greater than zero"),

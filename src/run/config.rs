@@ -88,6 +88,9 @@ pub struct Config {
     /// `--spawn-rate`: users (connections) opened per second, Locust's spelling of the ramp;
     /// each step of a users sweep gets the ramp its users need (`ramp_for`).
     pub spawn_rate: Option<f64>,
+    /// `--think`: each user's (connection's) pause between a response and its next request,
+    /// uniformly random between the two (closed loop only).
+    pub think: Option<(Duration, Duration)>,
     /// Several rates in one invocation.
     pub sweep: Option<Sweep>,
     /// `--each`: run each target of the mix alone, one after another (at each rate of a
@@ -150,6 +153,7 @@ impl Config {
             warmup: Duration::ZERO,
             ramp: Duration::ZERO,
             spawn_rate: None,
+            think: None,
             sweep: None,
             slo: None,
             duration: Some(Duration::from_secs(10)),

@@ -165,6 +165,7 @@ fn run_info(config: &Config, targets: Vec<Target>) -> RunInfo {
             },
         },
         connections: config.connections,
+        think: config.think,
         keep_alive: !config.request.no_keepalive,
         rate: config.rate,
         slo: config.slo.clone(),

@@ -18,17 +18,12 @@ pub enum Delay {
 impl Delay {
     /// Parses `5ms` (fixed) or `1ms-10ms` (uniform).
     pub fn parse(text: &str) -> Result<Delay, String> {
-        let parse = |t: &str| crate::units::parse_duration(t).map_err(|e| format!("--delay: {e}"));
-        match text.split_once('-') {
-            Some((low, high)) => {
-                let (low, high) = (parse(low)?, parse(high)?);
-                if low > high {
-                    return Err(format!("--delay: '{text}' has its bounds reversed"));
-                }
-                Ok(Delay::Uniform(low, high))
-            }
-            None => Ok(Delay::Fixed(parse(text)?)),
-        }
+        let (low, high) =
+            crate::units::parse_duration_range(text).map_err(|e| format!("--delay: {e}"))?;
+        Ok(match text.contains('-') {
+            true => Delay::Uniform(low, high),
+            false => Delay::Fixed(low),
+        })
     }
 }
 
