@@ -22,6 +22,7 @@ use crate::check::{CheckFailure, Expect};
 use crate::engine::clock::Stamp;
 use crate::engine::connect::{self, Opened};
 use crate::engine::pacer::Slot;
+use crate::engine::think::{NAP_MIN, Naps};
 use crate::engine::transport::Plain;
 use crate::engine::worker::{Check, Failure, Outcome, Worker};
 use crate::http::response::{FrameError, Framer, MAX_HEAD, Response, explain_malformed};
@@ -219,8 +220,10 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
             // (`ended` carries its start across the wait: it is in the task's state anyway,
             // and a local of its own would grow that state.)
             if let Some(pause) = worker.pause() {
+                worker.naps.wake(now, Duration::ZERO);
                 ended = Some(now);
-                conn.timer.until(now + pause).await;
+                conn.pause(&worker.naps, now + pause, pause >= NAP_MIN)
+                    .await;
                 if let Some(from) = ended.take() {
                     worker.paused(from, Stamp::now());
                 }
@@ -289,6 +292,17 @@ impl<S: Opened> Conn<S> {
     /// loop's function would stay in the task's state, and in its cache lines, all its life.)
     async fn ramp(&mut self, at: Stamp) {
         if at > Stamp::now() {
+            self.timer.until(at).await;
+        }
+    }
+
+    /// `--think`: waits until `at`, a long pause napping on the core's watcher tick (see
+    /// `think::Naps`), a short one on the connection's timer. (One method, so that the loop
+    /// has one wait here: two would grow the task's state.)
+    async fn pause(&mut self, naps: &Naps, at: Stamp, nap: bool) {
+        if nap {
+            naps.until(at).await;
+        } else {
             self.timer.until(at).await;
         }
     }

@@ -15,7 +15,7 @@ use crate::engine::clock::Stamp;
 use crate::engine::connect::{ConnectError, Stream};
 use crate::engine::pacer::{Pacer, Slot};
 use crate::engine::signal;
-use crate::engine::think::Pauses;
+use crate::engine::think::{Naps, Pauses};
 use crate::engine::ticker::{TICK, Ticks};
 use crate::engine::timeouts::Deadlines;
 use crate::http::response::{KnownHeads, SharedHeads};
@@ -114,8 +114,9 @@ pub struct Worker {
     stopped: Cell<bool>,
     /// The runtime is io_uring's: plain requests are queued on its ring (`conn`).
     pub ring_sends: bool,
-    /// `--think`: this core's users' pauses.
+    /// `--think`: this core's users' pauses, and the long ones' naps (woken by the watcher).
     pauses: Option<Pauses>,
+    pub naps: Naps,
     /// The reasons of failures named on this core, and the text a body check's explanation
     /// is written into (kept, so that a failure allocates nothing once its reason is known).
     reasons: RefCell<Registry>,
@@ -183,6 +184,7 @@ impl Worker {
             stopped: Cell::new(false),
             ring_sends: uring,
             pauses: (plan_think).map(|range| Pauses::new(range, start.as_nanos())),
+            naps: Naps::default(),
             reasons: RefCell::default(),
             explanation: RefCell::default(),
         })
@@ -537,6 +539,7 @@ impl Worker {
                 return;
             }
             self.deadlines.sweep(now);
+            self.naps.wake(now, TICK / 2);
             if self.drain_end.is_some_and(|end| now >= end) {
                 // The sweep has just failed what timed out by now: one more tick lets those
                 // connections count it.
@@ -577,6 +580,7 @@ impl Worker {
     /// starts after it), otherwise to now (zero when the run stopped during the warm-up);
     /// and the drain after the deadline, until now.
     pub fn finish(&self) -> (Stats, Times) {
+        self.naps.clear();
         let now = Stamp::now();
         let end = self.deadline.map_or(now, |d| d.min(now));
         let (latency, first_byte) = self.seconds.borrow_mut().finish(end);
