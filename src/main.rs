@@ -1,5 +1,6 @@
 use blast::run::app;
 use blast::run::cli::{self, Parsed};
+use blast::run::config::Sweep;
 
 fn main() {
     std::process::exit(run());
@@ -39,7 +40,11 @@ fn run() -> i32 {
         }
         Err(message) => return usage_error(&message),
     };
-    if let Err(message) = app::check_outputs(&config.outputs) {
+    let checked = match &config.sweep {
+        Some(Sweep::Users(users)) => app::check_sweep_outputs(&config.outputs, users),
+        _ => app::check_outputs(&config.outputs),
+    };
+    if let Err(message) = checked {
         return usage_error(&message);
     }
     if config.sweep.is_some() || config.each {

@@ -243,4 +243,28 @@ fn a_users_sweep_runs_each_number_of_users() {
         .map(|l| l.split(',').nth(10).unwrap())
         .collect();
     assert_eq!(users, ["1", "2", "4"], "{csv}");
+
+    // `--locust-csv`: each step's four files, named as a Locust user names the runs of a
+    // scaling analysis, whose Aggregated row counts that step's requests.
+    let dir = common::scratch("locust-sweep");
+    let prefix = dir.join("scale").display().to_string();
+    let mut outputs = config.outputs.clone();
+    outputs.locust = Some(prefix.clone());
+    app::check_sweep_outputs(&outputs, &[1, 2, 4]).unwrap();
+    app::report_sweep(&outputs, &report).unwrap();
+    for step in &report.steps {
+        let users = step.connections.requested;
+        let stats = format!("{}_stats.csv", app::step_prefix(&prefix, users));
+        assert!(stats.ends_with(&format!("scale_{users}users_stats.csv")));
+        let stats = std::fs::read_to_string(&stats).unwrap();
+        let aggregated = stats.lines().last().unwrap();
+        assert!(
+            aggregated.starts_with(&format!(",Aggregated,{},", step.requests)),
+            "{aggregated}"
+        );
+        for suffix in ["_failures.csv", "_exceptions.csv", "_stats_history.csv"] {
+            let path = format!("{}{suffix}", app::step_prefix(&prefix, users));
+            assert!(std::path::Path::new(&path).exists(), "{path}");
+        }
+    }
 }

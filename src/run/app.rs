@@ -83,6 +83,19 @@ pub fn check_outputs(outputs: &Outputs) -> Result<(), String> {
     Ok(())
 }
 
+/// As `check_outputs`, for a sweep: with `--locust-csv`, each users step's files.
+pub fn check_sweep_outputs(outputs: &Outputs, users: &[usize]) -> Result<(), String> {
+    let mut plain = outputs.clone();
+    plain.locust = None;
+    check_outputs(&plain)?;
+    for &n in users {
+        let mut step = plain.clone();
+        step.locust = outputs.locust.as_ref().map(|prefix| step_prefix(prefix, n));
+        check_outputs(&step)?;
+    }
+    Ok(())
+}
+
 /// The report files besides the JSON, by flag: CSV, then HTML.
 fn files(outputs: &Outputs) -> [(&'static str, &Option<String>); 2] {
     [("--csv", &outputs.csv), ("--html", &outputs.html)]
@@ -142,13 +155,25 @@ fn write_file(flag: &str, path: &str, render: Render) -> Result<(), String> {
     render(&mut out).and_then(|_| out.flush()).map_err(error)
 }
 
+/// Locust's four files of one run, under `prefix`.
+fn write_locust(prefix: &str, summary: &Summary) -> Result<(), String> {
+    for (suffix, writer) in locust::FILES {
+        let path = format!("{prefix}{suffix}");
+        write_file("--locust-csv", &path, &|out| writer(out, summary))?;
+    }
+    Ok(())
+}
+
+/// The prefix of a users sweep's step with `users` users, as a Locust user names one run of
+/// a scaling analysis: `results/scale_10users`.
+pub fn step_prefix(prefix: &str, users: usize) -> String {
+    format!("{prefix}_{users}users")
+}
+
 /// Writes a run's reports (with `--locust-csv`, Locust's four files too).
 pub fn report(outputs: &Outputs, summary: &Summary) -> Result<(), String> {
     if let Some(prefix) = &outputs.locust {
-        for (suffix, writer) in locust::FILES {
-            let path = format!("{prefix}{suffix}");
-            write_file("--locust-csv", &path, &|out| writer(out, summary))?;
-        }
+        write_locust(prefix, summary)?;
     }
     emit(
         outputs,
@@ -371,6 +396,12 @@ pub fn report_comparison(outputs: &Outputs, c: &Comparison) -> Result<(), String
 
 /// Writes a sweep's reports: its table, its JSON, and a CSV row per step.
 pub fn report_sweep(outputs: &Outputs, report: &SweepReport) -> Result<(), String> {
+    // A users sweep (the only sweep `--locust-csv` takes): a run's files per step.
+    if let Some(prefix) = &outputs.locust {
+        for step in &report.steps {
+            write_locust(&step_prefix(prefix, step.connections.requested), step)?;
+        }
+    }
     emit(
         outputs,
         Renderings {

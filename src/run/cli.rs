@@ -748,10 +748,12 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
         chart: cli.chart,
         locust: cli.locust_csv,
     };
-    if config.outputs.locust.is_some() && (config.sweep.is_some() || config.each) {
+    let users_sweep = matches!(config.sweep, Some(Sweep::Users(_)));
+    if config.outputs.locust.is_some() && ((config.sweep.is_some() && !users_sweep) || config.each)
+    {
         return Err(
-            "--locust-csv writes the files of one run, as Locust does: not with \
-                    --rates, --find-max, a -c list or --each"
+            "--locust-csv writes the files of one run, as Locust does (with a -c list, of \
+                    each step): not with --rates, --find-max or --each"
                 .into(),
         );
     }
@@ -1246,6 +1248,10 @@ mod tests {
             (
                 &["--think", "soon", "http://h/"][..],
                 "--think: invalid duration",
+            ),
+            (
+                &["--locust-csv", "r/x", "--rates", "1,2", "http://h/"][..],
+                "--locust-csv writes the files of one run",
             ),
             (&["-d", "soon", "http://h/"][..], "invalid duration"),
             (&["-d", "0", "http://h/"][..], "greater than zero"),
