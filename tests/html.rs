@@ -1,8 +1,8 @@
 //! The `--html` report of real runs against blast's own target, opened in a real headless
 //! browser (Chromium; `scripts/setup.sh` installs it): the document the browser builds must
 //! show the text report exactly as the run printed it, and one chart per figure with a point
-//! for each second of the run (each step of a sweep), with no NaN anywhere; and `blast merge`
-//! of one run's JSON makes the same page.
+//! for each second of the run (each step of a sweep), with no NaN anywhere, and a run's
+//! failures in a table by reason; and `blast merge` of one run's JSON makes the same page.
 
 mod common;
 
@@ -114,6 +114,15 @@ fn html_reports_render_in_a_real_browser() {
         };
         assert!(want >= 2, "{report}");
         if report.get("steps").is_none() {
+            // The failures by reason, as a table: the injected 500s, with their sample.
+            let reason = &report["failure_reasons"][0];
+            assert_eq!(reason["reason"], "status 500", "{report}");
+            let row = format!(
+                "<td>status</td><td>status 500</td><td class=\"n\">{}</td>",
+                reason["count"]
+            );
+            assert!(dom.contains(&row), "{args:?}: {dom}");
+            assert!(dom.contains("injected error"), "{args:?}: {dom}");
             // `blast merge` of the one report reads back the same numbers: the same page.
             let merged = dir.join("merged.html");
             let out = blast(&[
