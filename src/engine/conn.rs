@@ -214,19 +214,13 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                 now
             };
             // `--think`: the user pauses before its next request, which then goes out on a
-            // connection that was idle (its send time is read after the pause).
-            // The pause counts from the end of the exchange (a back-off after a failure is
-            // part of it).
-            // (`ended` carries its start across the wait: it is in the task's state anyway,
-            // and a local of its own would grow that state.)
-            if let Some(pause) = worker.pause() {
+            // connection that was idle (its send time is read after the pause). The pause
+            // counts from the end of the exchange (a back-off after a failure is part of it).
+            if let Some(pause) = worker.pause(now) {
                 worker.naps.wake(now, Duration::ZERO);
-                ended = Some(now);
                 conn.pause(&worker.naps, now + pause, pause >= NAP_MIN)
                     .await;
-                if let Some(from) = ended.take() {
-                    worker.paused(from, Stamp::now());
-                }
+                ended = None;
             }
         }
     }

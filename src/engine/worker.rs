@@ -408,20 +408,19 @@ impl Worker {
             .map_or(at, |d| at.min(d - Duration::from_nanos(1)))
     }
 
-    /// `--think`: the pause a user takes before its next request (`None`: no pauses).
+    /// `--think`: the pause a user takes before its next request (`None`: no pauses). A pause
+    /// that begins `now` is counted, as drawn, when `now` is in the measured window: counting
+    /// pauses as they end would leave out the long ones a short run cuts off, and understate
+    /// the mean.
     #[inline]
-    pub fn pause(&self) -> Option<Duration> {
-        self.pauses.as_ref().map(Pauses::next)
-    }
-
-    /// A user paused from `from` to `to`: counted when the pause began in the measured
-    /// window, for the users' cycle.
-    pub fn paused(&self, from: Stamp, to: Stamp) {
-        if from >= self.from && self.deadline.is_none_or(|d| from < d) {
+    pub fn pause(&self, now: Stamp) -> Option<Duration> {
+        let pause = self.pauses.as_ref()?.next();
+        if now >= self.from && self.deadline.is_none_or(|d| now < d) {
             let mut stats = self.stats.borrow_mut();
             stats.thinks += 1;
-            stats.think_ns += to.since(from);
+            stats.think_ns += u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
         }
+        Some(pause)
     }
 
     /// A connection was opened: one that `replaces` a closed one, or a new one.

@@ -75,8 +75,8 @@ pub struct ThinkSummary {
     /// The range each pause was drawn from (uniformly), in seconds.
     pub min_s: f64,
     pub max_s: f64,
-    /// Pauses begun in the measured window, and their mean length as taken (the timer's:
-    /// a millisecond or two over the draw).
+    /// Pauses begun in the measured window, and their mean length as drawn (a pause ends on
+    /// a timer, a millisecond or two later, or on a nap, within 5 ms either way).
     pub pauses: u64,
     pub mean_s: f64,
     /// A user's cycle: the mean latency plus the mean pause.
