@@ -173,7 +173,7 @@ fn errors_name_what_is_wrong() {
                 concat!(env!("CARGO_MANIFEST_DIR"), "/docs/mix.jsonl"),
                 "http://127.0.0.1:1/",
             ],
-            "--slo names target 'nope', which --targets does not have (its targets: predict, predict-get, health)",
+            "--slo names target 'nope', which the run does not have (its targets: predict, predict-get, health)",
         ),
         (&["--rate", "0", "http://127.0.0.1:1/"], "invalid rate '0'"),
         (&["-c", "0", "http://127.0.0.1:1/"], "--connections"),

@@ -86,6 +86,42 @@ pub fn invalid_at(body: &[u8]) -> Option<usize> {
     (!valid).then_some(parser.pos.min(body.len()))
 }
 
+/// What `find` found at a path: the value, and its text as it appears in the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found<'a> {
+    pub value: Value<'a>,
+    pub raw: &'a [u8],
+}
+
+/// Validates `body` as one JSON document and finds the value at `path`: each step a member's
+/// name in an object, or an index (decimal digits) in an array. `Ok(None)`: valid, but
+/// nothing is there. Allocates nothing: for a flow's captures, once per response that has
+/// them.
+pub fn find<'a, 'p>(
+    body: &'a [u8],
+    path: impl Iterator<Item = &'p [u8]> + Clone,
+) -> Result<Option<Found<'a>>, Invalid> {
+    let mut parser = Parser { buf: body, pos: 0 };
+    let found = parser.find(0, path)?;
+    parser.skip_ws();
+    if parser.pos == body.len() {
+        Ok(found)
+    } else {
+        Err(Invalid)
+    }
+}
+
+/// Appends the decoded text of a raw (validated) JSON string to `out`.
+pub fn decode_into(raw: &[u8], out: &mut Vec<u8>) {
+    let mut utf8 = [0u8; 4];
+    let mut i = 0;
+    while i < raw.len() {
+        let (decoded, used) = decode_one(&raw[i..], &mut utf8);
+        out.extend_from_slice(decoded);
+        i += used;
+    }
+}
+
 fn document<'a, F: FnMut(Str<'a>, Value<'a>)>(
     parser: &mut Parser<'a>,
     mut visit: F,
@@ -132,6 +168,69 @@ impl<'a> Parser<'a> {
             Ok(())
         } else {
             Err(Invalid)
+        }
+    }
+
+    /// The value here, or the one at `path` inside it; the whole value is validated either
+    /// way.
+    fn find<'p>(
+        &mut self,
+        depth: u32,
+        mut path: impl Iterator<Item = &'p [u8]> + Clone,
+    ) -> Result<Option<Found<'a>>, Invalid> {
+        self.skip_ws();
+        let Some(step) = path.next() else {
+            let start = self.pos;
+            let value = self.value(depth)?;
+            let raw = &self.buf[start..self.pos];
+            return Ok(Some(Found { value, raw }));
+        };
+        if depth > MAX_DEPTH {
+            return Err(Invalid);
+        }
+        let (open, close) = match self.peek() {
+            Some(b'{') => (b'{', b'}'),
+            Some(b'[') => (b'[', b']'),
+            _ => return self.value(depth).map(|_| None),
+        };
+        let index = (open == b'[')
+            .then(|| std::str::from_utf8(step).ok()?.parse::<usize>().ok())
+            .flatten();
+        self.pos += 1;
+        self.skip_ws();
+        let mut found = None;
+        let mut at = 0;
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(None);
+        }
+        loop {
+            let here = if open == b'{' {
+                self.skip_ws();
+                if self.peek() != Some(b'"') {
+                    return Err(Invalid);
+                }
+                let key = self.string()?;
+                self.eat(b':')?;
+                found.is_none() && key.decodes_to(step)
+            } else {
+                index == Some(at)
+            };
+            if here {
+                found = self.find(depth + 1, path.clone())?;
+            } else {
+                self.value(depth + 1)?;
+            }
+            at += 1;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    return Ok(found);
+                }
+                _ => return Err(Invalid),
+            }
         }
     }
 
@@ -402,6 +501,56 @@ mod tests {
             out.push((String::from_utf8_lossy(k.raw).into_owned(), v))
         })?;
         Ok(out)
+    }
+
+    #[test]
+    fn finds_values_by_path() {
+        let body = br#" {"job": {"id": "7f3a", "tags": ["a", {"k": 2}]}, "n": -1.5,
+                        "s": "say \"hi\"\n", "job2": null} "#;
+        let at = |path: &str| {
+            let steps = path.split('.').map(str::as_bytes);
+            find(body, steps)
+                .unwrap()
+                .map(|f| String::from_utf8_lossy(f.raw).into_owned())
+        };
+        assert_eq!(at("job.id").as_deref(), Some("\"7f3a\""));
+        assert_eq!(at("job.tags.1.k").as_deref(), Some("2"));
+        assert_eq!(at("job.tags.0").as_deref(), Some("\"a\""));
+        assert_eq!(at("n").as_deref(), Some("-1.5"));
+        assert_eq!(at("job.tags").as_deref(), Some("[\"a\", {\"k\": 2}]"));
+        assert_eq!(at("job2").as_deref(), Some("null"));
+        for missing in [
+            "nope",
+            "job.nope",
+            "job.tags.2",
+            "job.tags.x",
+            "n.x",
+            "job.id.x",
+        ] {
+            assert_eq!(at(missing), None, "{missing}");
+        }
+        let Some(Found {
+            value: Value::Str(s),
+            ..
+        }) = find(body, [&b"s"[..]].into_iter()).unwrap()
+        else {
+            panic!("a string")
+        };
+        let mut out = Vec::new();
+        decode_into(s.raw, &mut out);
+        assert_eq!(out, b"say \"hi\"\n");
+        // The whole document is validated, past what was found too.
+        assert_eq!(
+            find(br#"{"a": 1, "b": }"#, [&b"a"[..]].into_iter()),
+            Err(Invalid)
+        );
+        assert_eq!(
+            find(br#"{"a": 1} x"#, [&b"a"[..]].into_iter()),
+            Err(Invalid)
+        );
+        // A name is compared decoded.
+        let escaped = find(br#"{"j\u006fb": 3}"#, [&b"job"[..]].into_iter()).unwrap();
+        assert_eq!(escaped.map(|f| f.raw), Some(&b"3"[..]));
     }
 
     #[test]

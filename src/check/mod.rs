@@ -1,6 +1,7 @@
 //! Response expectations: which statuses count as success and what the JSON body must hold.
 //! Parsed once from the command line; checked per response without allocating.
 
+pub mod capture;
 pub mod json_scan;
 
 use crate::http::recall::Recall;

@@ -48,8 +48,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 struct Conn<S> {
     buf: Vec<u8>,
     framer: Framer,
-    /// Responses completed on the current connection.
-    served: u64,
+    /// Responses completed on the current connection (counted up to `u32::MAX`).
+    served: u32,
+    /// The connection's index on its core: with `--flow`, its user's.
+    user: u32,
     backoff: Duration,
     stream: Option<S>,
     timer: Timer,
@@ -94,6 +96,8 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
             )
             .mixing_head(worker.plan.mixes_head()),
             served: 0,
+            // At most `max_connections` per core, a `usize` of a few thousands.
+            user: index as u32,
             backoff: BACKOFF_MIN,
             timer: Timer::default(),
             first_byte: None,
@@ -112,8 +116,10 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
             // The request's locals end with this block: none of them lives across the
             // pause below, which would grow the task's state.
             let now = {
-                let Some(slot) = worker.begin() else { break };
-                let request = worker.next_request();
+                let Some(slot) = worker.begin(index) else {
+                    break;
+                };
+                let request = worker.next_request(index);
                 // The timer wheel fires on whole milliseconds, up to two ticks after the time asked
                 // for: waking early keeps its rounding out of the measured latency (see
                 // `Slot::intended`).
@@ -135,7 +141,7 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                             connected_from = (!worker.plan.info.keep_alive).then_some(began);
                         }
                         Err(failure) => {
-                            worker.failed_unsent(slot, request, failure);
+                            worker.failed_unsent(index, slot, request, failure);
                             conn.back_off().await;
                             continue;
                         }
@@ -158,7 +164,7 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                     None if conn.stream.as_ref().is_some_and(S::unasked) => {
                         let why = Why::BeforeRequest;
                         let failure = worker.failure(ErrorKind::Unsolicited, why, b"", b"");
-                        worker.failed_unsent(slot, request, failure);
+                        worker.failed_unsent(index, slot, request, failure);
                         conn.close();
                         continue;
                     }
@@ -182,8 +188,9 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                     Ok(arrived) => {
                         let failure = arrived.check.err();
                         let status = Some(arrived.status);
-                        let latency =
-                            worker.end(now, slot, sent, request, Outcome { status, failure });
+                        let outcome = Outcome { status, failure };
+                        let latency = worker.end(now, slot, sent, request, outcome);
+                        worker.step_ended(index, slot, (sent, now), outcome);
                         if worker.plan.first_byte {
                             // Taken whether or not the response counted (a warm-up one), so that it
                             // cannot stand for the next. A body that came whole began at the end.
@@ -193,7 +200,7 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                                 worker.first_byte(request, ns.saturating_sub(before_end));
                             }
                         }
-                        conn.served += 1;
+                        conn.served = conn.served.saturating_add(1);
                         conn.backoff = BACKOFF_MIN;
                         if arrived.keep_alive && worker.plan.info.keep_alive {
                             ended = Some(now);
@@ -203,6 +210,7 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
                     }
                     Err(failure) => {
                         worker.end(now, slot, sent, request, Outcome::failed(failure));
+                        worker.step_ended(index, slot, (sent, now), Outcome::failed(failure));
                         let served = conn.served;
                         conn.close();
                         // A server that answered (too much) is not down: no back-off.
@@ -216,7 +224,7 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
             // `--think`: the user pauses before its next request, which then goes out on a
             // connection that was idle (its send time is read after the pause). The pause
             // counts from the end of the exchange (a back-off after a failure is part of it).
-            if let Some(pause) = worker.pause(now) {
+            if let Some(pause) = worker.pause(index, now) {
                 worker.naps.wake(now, Duration::ZERO);
                 conn.pause(&worker.naps, now + pause, pause >= NAP_MIN)
                     .await;
@@ -326,7 +334,16 @@ impl<S: Opened> Conn<S> {
             let request = &worker.plan.requests[index as usize];
             let check = &worker.checks[request.expect as usize];
             self.framer.prepare(request.head, request.keep_body);
-            let len = request.bytes.len();
+            let captures = request.captures;
+            // Where the runtime's write finds the bytes: the plan's, or (`--flow`) the ones
+            // the user built.
+            let source = if request.built {
+                BUILT | self.user
+            } else {
+                index
+            };
+            let bytes = worker.request_bytes(index, self.user as usize);
+            let len = bytes.len();
             worker.wrote(len, measured);
             let queued = if S::QUEUES && worker.ring_sends && len <= QUEUE_MAX {
                 // On io_uring the write goes on the ring and the read after it, and both leave
@@ -341,18 +358,18 @@ impl<S: Opened> Conn<S> {
                 let writer: &mut S = unsafe { &mut *(stream as *mut S) };
                 Some(writer.queue(Unsent {
                     worker: worker.clone(),
-                    index,
+                    index: source,
                     from: 0,
                 }))
             } else {
-                let sent = stream.send_now(&request.bytes);
+                let sent = stream.send_now(bytes);
                 if sent < len {
                     // Only what the write's future holds lives across this wait: the task's
                     // state stays as small as it was with one request.
                     let rest = Unsent {
                         worker: worker.clone(),
                         // One write moves at most 2 GiB (Linux's MAX_RW_COUNT), so this fits.
-                        index,
+                        index: source,
                         from: sent as u32,
                     };
                     let (written, _) = stream.write_all(rest).await;
@@ -368,7 +385,8 @@ impl<S: Opened> Conn<S> {
                 if !self.buf.is_empty() {
                     match self.framer.advance(&mut self.buf) {
                         Ok(Some(response)) => {
-                            break Ok(self.arrived(worker, check, response, response.keep_alive));
+                            let keep_alive = response.keep_alive;
+                            break Ok(self.arrived(worker, check, response, keep_alive, captures));
                         }
                         // Only a response that a read left unfinished is stamped: a body that
                         // arrives whole costs no clock read.
@@ -385,7 +403,9 @@ impl<S: Opened> Conn<S> {
                 match count_read(result, worker, measured) {
                     Ok(0) => {
                         break match self.framer.finish_eof() {
-                            Ok(response) => Ok(self.arrived(worker, check, response, false)),
+                            Ok(response) => {
+                                Ok(self.arrived(worker, check, response, false, captures))
+                            }
                             Err(error) => Err(self.malformed(worker, error)),
                         };
                     }
@@ -454,6 +474,13 @@ impl<S: Opened> Conn<S> {
         }
     }
 
+    /// `--flow`: the step's captures, from the response it passed its checks with.
+    #[cold]
+    fn captured(&self, worker: &Worker, r: &Response) -> Result<(), Failure> {
+        let (head, body) = (&self.buf[..r.body_start], &self.buf[r.body()]);
+        worker.capture(self.user as usize, head, body)
+    }
+
     /// `--first-byte`: notes the time if the unfinished response's body has just begun.
     #[cold]
     fn stamp_first_byte(&mut self) {
@@ -470,6 +497,7 @@ impl<S: Opened> Conn<S> {
         check: &Check,
         response: Response,
         keep_alive: bool,
+        captures: bool,
     ) -> Arrived {
         let expect = &check.expect;
         let verdict = if response.oversized {
@@ -481,7 +509,10 @@ impl<S: Opened> Conn<S> {
                 &mut check.known.borrow_mut(),
             )
         };
-        let check = verdict.map_err(|how| self.judged(worker, expect, &response, how));
+        let mut check = verdict.map_err(|how| self.judged(worker, expect, &response, how));
+        if captures && check.is_ok() {
+            check = self.captured(worker, &response);
+        }
         response.remove_from(&mut self.buf);
         Arrived {
             status: response.status,
@@ -536,10 +567,16 @@ struct Unsent {
     from: u32,
 }
 
+/// An `Unsent` index with this bit is a user's (`--flow`): the bytes it built.
+const BUILT: u32 = 1 << 31;
+
 impl Unsent {
     /// The whole request.
     fn bytes(&self) -> &[u8] {
-        &self.worker.plan.requests[self.index as usize].bytes
+        match self.index.checked_sub(BUILT) {
+            Some(user) => self.worker.user_bytes(user as usize),
+            None => &self.worker.plan.requests[self.index as usize].bytes,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod conn;
 pub mod connect;
+pub mod flow;
 pub mod pacer;
 pub mod signal;
 pub mod think;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::check::{Expect, KnownBodies};
 use crate::engine::clock::Stamp;
 use crate::engine::connect::{ConnectError, Stream};
+use crate::engine::flow::{Ended, Users};
 use crate::engine::pacer::{Pacer, Slot};
 use crate::engine::signal;
 use crate::engine::think::{Naps, Pauses};
@@ -121,6 +122,8 @@ pub struct Worker {
     /// is written into (kept, so that a failure allocates nothing once its reason is known).
     reasons: RefCell<Registry>,
     explanation: RefCell<String>,
+    /// `--flow`: each user's place in it (`None` without a flow: the plan's rotation).
+    users: Option<Users>,
 }
 
 impl Worker {
@@ -162,7 +165,6 @@ impl Worker {
             })
             .collect();
         Rc::new(Worker {
-            plan,
             tls,
             start,
             from,
@@ -187,12 +189,18 @@ impl Worker {
             naps: Naps::default(),
             reasons: RefCell::default(),
             explanation: RefCell::default(),
+            users: (plan.flow.as_ref()).map(|flow| Users::new(flow, start.as_nanos())),
+            plan,
         })
     }
 
-    /// The request to send next: the index of one of the plan's requests, the next in the
-    /// plan's order (a compare rather than a division per request).
-    pub fn next_request(&self) -> u32 {
+    /// The request user (connection) `user` sends next: the index of one of the plan's
+    /// requests, its step's with `--flow`, otherwise the next in the plan's order (a compare
+    /// rather than a division per request).
+    pub fn next_request(&self, user: usize) -> u32 {
+        if let (Some(users), Some(flow)) = (&self.users, &self.plan.flow) {
+            return users.next(user, flow);
+        }
         let at = self.next_request.get();
         let next = at + 1;
         let wrapped = if next == self.plan.order.len() {
@@ -224,13 +232,19 @@ impl Worker {
     /// the run is over for this core. In rate mode the slot is the next one of the schedule.
     /// Warm-up requests take nothing from `-n`. Inlined into each transport's connection
     /// loop, as `Expect::check_recalling` is.
+    ///
+    /// With `--flow`, a slot of the schedule and a share of `-n` are for a flow's first
+    /// request (`--rate` starts flows; `-n` counts them); the steps after it follow each other
+    /// at once, and count as sent when they are.
     #[inline(always)]
-    pub fn begin(&self) -> Option<Slot> {
+    pub fn begin(&self, user: usize) -> Option<Slot> {
         if self.stopped.get() || signal::stop_requested() {
             self.stopped.set(true);
             return None;
         }
+        let starts = self.users.as_ref().is_none_or(|u| u.starting(user));
         let slot = match &self.pacer {
+            Some(_) if !starts => self.next_step_slot()?,
             Some(pacer) => {
                 let at = pacer.peek();
                 // A slot at or after the deadline would never be measured: the run is over.
@@ -244,6 +258,7 @@ impl Worker {
         };
         if self.measured(slot) {
             match self.budget.get() {
+                _ if !starts => {}
                 Some(0) => return None,
                 Some(left) => self.budget.set(Some(left - 1)),
                 None => {}
@@ -251,10 +266,24 @@ impl Worker {
             self.in_flight.set(self.in_flight.get() + 1);
         }
         // The slot's time is computed once per request (the ramp's curve takes a square root).
-        if let Some(pacer) = &self.pacer {
+        if let Some(pacer) = self.pacer.as_ref().filter(|_| starts) {
             pacer.advance();
         }
+        if let Some(users) = self.users.as_ref().filter(|_| starts) {
+            users.begun();
+        }
         Some(slot)
+    }
+
+    /// Rate mode, `--flow`: the slot of a step after a flow's first, now (none past the
+    /// window's end).
+    #[cold]
+    fn next_step_slot(&self) -> Option<Slot> {
+        let now = Stamp::now();
+        if self.deadline.is_some_and(|d| now >= d) {
+            return None;
+        }
+        Some(Slot::At(now))
     }
 
     /// Whether a closed loop is still warming up. The clock is read only during the warm-up.
@@ -412,9 +441,13 @@ impl Worker {
     /// that begins `now` is counted, as drawn, when `now` is in the measured window: counting
     /// pauses as they end would leave out the long ones a short run cuts off, and understate
     /// the mean.
+    ///
+    /// With `--flow`, the pause after the step user `user` has just ended: its own `think`,
+    /// or `--think`.
     #[inline]
-    pub fn pause(&self, now: Stamp) -> Option<Duration> {
-        let pause = self.pauses.as_ref()?.next();
+    pub fn pause(&self, user: usize, now: Stamp) -> Option<Duration> {
+        let step = self.users.as_ref().and_then(|u| u.pauses(user));
+        let pause = step.or(self.pauses.as_ref())?.next();
         if now >= self.from && self.deadline.is_none_or(|d| now < d) {
             let mut stats = self.stats.borrow_mut();
             stats.thinks += 1;
@@ -485,10 +518,77 @@ impl Worker {
     /// Request `request` of `slot` failed before it could be sent (its connect failed, or its
     /// connection held bytes nobody asked for): it counts as sent and failed, now.
     #[cold]
-    pub fn failed_unsent(&self, slot: Slot, request: u32, failure: Failure) {
+    pub fn failed_unsent(&self, user: usize, slot: Slot, request: u32, failure: Failure) {
         let now = Stamp::now();
         self.sending(slot, now);
-        self.end(now, slot, now, request, Outcome::failed(failure));
+        let outcome = Outcome::failed(failure);
+        self.end(now, slot, now, request, outcome);
+        self.step_ended(user, slot, (now, now), outcome);
+    }
+
+    /// `--flow`: the step user `user` sent at `times.0` (for `slot`) ended at `times.1` with
+    /// `outcome`: the user moves on, and a flow that completed or failed is counted in the
+    /// flow's row (when it began in the measured window and its last request was sent in it).
+    #[inline]
+    pub fn step_ended(&self, user: usize, slot: Slot, times: (Stamp, Stamp), outcome: Outcome) {
+        let (Some(users), Some(flow)) = (&self.users, &self.plan.flow) else {
+            return;
+        };
+        let counted = self.measured(slot) && !self.after_window(slot, times.0);
+        let ok = outcome.failure.is_none();
+        let ended = users.ended(user, flow, ok, times, counted);
+        let mut stats = self.stats.borrow_mut();
+        let row = &mut stats.targets[usize::from(flow.target)];
+        match (ended, outcome.failure) {
+            (Ended::Completed { ns, counted: true }, _) => {
+                row.successes += 1;
+                row.over_range +=
+                    u64::from(crate::results::stats::record_latency(&mut row.latency, ns));
+            }
+            (Ended::Failed { counted: true }, Some(failure)) => {
+                row.record_error(self.kind(failure));
+                self.count_reason(&mut row.reasons, failure);
+            }
+            _ => {}
+        }
+    }
+
+    /// `--flow`: the captures of user `user`'s step, from its response (`head`, `body`); a
+    /// miss fails the step, with the capture's reason.
+    #[cold]
+    pub fn capture(&self, user: usize, head: &[u8], body: &[u8]) -> Result<(), Failure> {
+        let (Some(users), Some(flow)) = (&self.users, &self.plan.flow) else {
+            return Ok(());
+        };
+        users
+            .capture(user, flow, head, body)
+            .map_err(|(i, missed)| {
+                let step = users.step(user);
+                let explanation = flow.steps[step].captures[i].explain(missed);
+                let sample = || failures::sample(head, body);
+                Failure::of((self.reasons.borrow_mut()).id(
+                    ErrorKind::Body,
+                    Why::Body,
+                    &explanation,
+                    sample,
+                ))
+            })
+    }
+
+    /// The bytes user `user` built for its current request (`--flow`).
+    pub fn user_bytes(&self, user: usize) -> &[u8] {
+        self.users.as_ref().map_or(&[], |users| users.bytes(user))
+    }
+
+    /// The bytes of request `request` for user `user`: the plan's, or the ones the user built
+    /// from its step's template.
+    #[inline]
+    pub fn request_bytes(&self, request: u32, user: usize) -> &[u8] {
+        let planned = &self.plan.requests[request as usize];
+        match &self.users {
+            Some(users) if planned.built => users.bytes(user),
+            _ => &planned.bytes,
+        }
     }
 
     /// `--first-byte`: the response to request `request`, whose latency `end` just recorded,
@@ -534,7 +634,8 @@ impl Worker {
                     return;
                 }
             }
-            if self.budget.get() == Some(0) && idle {
+            let flows_open = self.users.as_ref().is_some_and(|u| u.open() > 0);
+            if self.budget.get() == Some(0) && idle && !flows_open {
                 return;
             }
             self.deadlines.sweep(now);
@@ -644,9 +745,9 @@ mod tests {
         let start = Stamp::now();
         let worker = Worker::new(plan, None, &share, start, series.clone(), Vec::new(), true);
         let at = |ms| start + Duration::from_millis(ms);
-        let early = worker.begin().unwrap();
+        let early = worker.begin(0).unwrap();
         worker.sending(early, at(10));
-        let late = worker.begin().unwrap();
+        let late = worker.begin(0).unwrap();
         worker.sending(late, at(2_300));
         let ok = Outcome {
             status: Some(200),

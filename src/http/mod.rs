@@ -7,3 +7,4 @@ pub mod form;
 pub mod recall;
 pub mod request;
 pub mod response;
+pub mod template;

@@ -32,13 +32,19 @@ pub fn build(url: &Url, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
 
 /// Serializes the request with `body` to `path` (a `--targets` line's) on the URL's host.
 pub fn build_at(url: &Url, path: &str, spec: &RequestSpec, body: &[u8]) -> Vec<u8> {
+    let mut out = head(url, path, spec, body, true);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// The request line and headers of the request with `body` (each line ending in CRLF, without
+/// the blank line after them). With `length`, the `Content-Length` the body needs among them;
+/// without, none (a flow's templated request writes its own, once its body is built).
+pub fn head(url: &Url, path: &str, spec: &RequestSpec, body: &[u8], length: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + body.len());
     push_line(&mut out, &format!("{} {path} HTTP/1.1", spec.method));
-    let has = |name: &str| {
-        spec.headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
+    let has = |name: &str| has_header(spec, name);
     if !has("host") {
         push_header(&mut out, "Host", &url.authority);
     }
@@ -52,8 +58,7 @@ pub fn build_at(url: &Url, path: &str, spec: &RequestSpec, body: &[u8]) -> Vec<u
     if !has("content-type") && looks_like_json(body) {
         push_header(&mut out, "Content-Type", "application/json");
     }
-    let needs_length = !body.is_empty() || BODY_METHODS.contains(&spec.method.as_str());
-    if needs_length && !has("content-length") {
+    if length && needs_length(spec, body.is_empty()) {
         push_header(&mut out, "Content-Length", &body.len().to_string());
     }
     if spec.no_keepalive && !has("connection") {
@@ -62,9 +67,18 @@ pub fn build_at(url: &Url, path: &str, spec: &RequestSpec, body: &[u8]) -> Vec<u
     for (name, value) in &spec.headers {
         push_header(&mut out, name, value);
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
     out
+}
+
+/// Whether the request needs a `Content-Length` that blast writes: it has a body, or its
+/// method expects one, and the user gave none.
+pub fn needs_length(spec: &RequestSpec, empty_body: bool) -> bool {
+    (!empty_body || BODY_METHODS.contains(&spec.method.as_str()))
+        && !has_header(spec, "content-length")
+}
+
+fn has_header(spec: &RequestSpec, name: &str) -> bool {
+    (spec.headers.iter()).any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
 /// The bodies of a `--body-lines` file: one per line (a trailing CR is dropped), blank lines
@@ -88,7 +102,7 @@ pub fn body_lines(path: &str) -> Result<Vec<Vec<u8>>, String> {
 
 /// A body that parses as a JSON object or array gets `Content-Type: application/json` unless
 /// the user set one: FastAPI and most model servers reject JSON sent without it.
-fn looks_like_json(body: &[u8]) -> bool {
+pub fn looks_like_json(body: &[u8]) -> bool {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     matches!(first, Some(b'{') | Some(b'['))
         && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()

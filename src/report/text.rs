@@ -272,11 +272,16 @@ fn write_targets(out: &mut dyn Write, targets: &[TargetSummary]) -> io::Result<(
             }
         };
         let l = &t.latency;
+        // A flow's own row has no share: its "requests" are whole flows.
+        let share = match t.target.weight {
+            0 => "-".to_string(),
+            _ => format!("{:.1}%", t.share_pct),
+        };
         write!(
             out,
-            "  {:<width$} {:>5.1}% {:>9} {:>8} {:>9.1} {:>8} {:>8} {:>8}",
+            "  {:<width$} {:>6} {:>9} {:>8} {:>9.1} {:>8} {:>8} {:>8}",
             t.target.name,
-            t.share_pct,
+            share,
             t.requests,
             format_pct(t.success_pct, t.successes, t.requests),
             t.rps,

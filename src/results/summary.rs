@@ -300,6 +300,8 @@ pub struct RunInfo {
 
 /// The method a run of a `--targets` mix reports (each target has its own).
 pub const MIX_METHOD: &str = "mix";
+/// The method a `--flow` run reports, and its whole flow's row (whose "requests" are flows).
+pub const FLOW_METHOD: &str = "flow";
 
 impl Summary {
     /// Whether the run was judged against an objective and missed it.

@@ -12,6 +12,7 @@ use crate::http::form;
 use crate::http::request::{self, RequestSpec, parse_header, parse_method};
 use crate::results::slo::Slo;
 use crate::run::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
+use crate::run::flow;
 use crate::run::mix;
 use crate::run::openapi;
 use crate::run::plan::parse_cpus;
@@ -345,6 +346,17 @@ struct RunArgs {
         conflicts_with_all = ["body", "body_file", "body_lines", "method"]
     )]
     targets: Option<String>,
+
+    /// A user flow, one JSON object per line (a --targets line's keys, and capture, think,
+    /// repeat_until, max_repeats): every user (connection) runs the steps in order, then again;
+    /// values captured from a response go into later steps as ${name}; each step is a target
+    /// in the report, and the whole flow a row of its own named flow (README, User flows)
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["targets", "openapi", "body", "body_file", "body_lines", "forms", "method", "each"]
+    )]
+    flow: Option<String>,
 
     /// A mix of every operation of an OpenAPI 3.0/3.1 document (JSON or YAML): its URL or file, by
     /// default the URL's origin + /openapi.json; one target per operation, parameters and JSON
@@ -977,8 +989,20 @@ fn checks(
         )?),
         None => None,
     };
+    if let Some(path) = &cli.flow {
+        let flow = flow::load(
+            path,
+            &mix::Defaults {
+                url: &config.url,
+                headers: &config.request.headers,
+                expect: &config.expect,
+            },
+        )?;
+        config.mix = Some(flow.lines());
+        config.flow = Some(flow);
+    }
     if let Some(slo) = &config.slo {
-        slo_targets(slo, config.mix.as_deref())?;
+        slo_targets(slo, config.mix.as_deref(), config.flow.is_some())?;
     }
     config.each = cli.each;
     if config.each && config.mix.is_none() {
@@ -989,15 +1013,19 @@ fn checks(
 }
 
 /// Each target an objective's bounds name must be one of the mix's.
-fn slo_targets(slo: &Slo, mix: Option<&[mix::MixLine]>) -> Result<(), String> {
-    let names = mix.map(mix::names).unwrap_or_default();
+/// With a flow, its steps are the targets, and the whole flow one more (`flow:p99<30s`).
+fn slo_targets(slo: &Slo, mix: Option<&[mix::MixLine]>, flow: bool) -> Result<(), String> {
+    let mut names = mix.map(mix::names).unwrap_or_default();
+    if flow {
+        names.push(flow::FLOW_NAME);
+    }
     match slo.unknown_target(&names) {
         None => Ok(()),
         Some(name) if mix.is_none() => Err(format!(
-            "--slo bound on target '{name}' needs --targets (a mix whose target it is)"
+            "--slo bound on target '{name}' needs --targets or --flow (whose target it is)"
         )),
         Some(name) => Err(format!(
-            "--slo names target '{name}', which --targets does not have (its targets: {})",
+            "--slo names target '{name}', which the run does not have (its targets: {})",
             names.join(", ")
         )),
     }

@@ -75,6 +75,9 @@ pub struct Config {
     /// `--targets`: a mix of requests that replaces `request`'s method and bodies, each line
     /// with its own path, headers and expectations (`expect` and `-H` filled in).
     pub mix: Option<Vec<MixLine>>,
+    /// `--flow`: the steps each user runs in order (their requests are `mix`, one line per
+    /// step, in order).
+    pub flow: Option<crate::run::flow::Flow>,
     /// Total connections, spread over the threads (in rate mode: the ones opened at start).
     pub connections: usize,
     /// Open loop: total requests per second, spread over the threads (`None`: closed loop).
@@ -147,6 +150,7 @@ impl Config {
             },
             expect: Expect::default(),
             mix: None,
+            flow: None,
             connections: 64,
             rate: None,
             max_connections: 1024,

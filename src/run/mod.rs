@@ -5,6 +5,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod flow;
 pub mod health;
 pub mod limits;
 pub mod mix;

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::check::Expect;
+use crate::check::capture::Capture;
 use crate::http::request::{self, RequestSpec};
-use crate::results::summary::{Destination, MIX_METHOD, RunInfo, Target};
+use crate::http::template::Template;
+use crate::results::summary::{Destination, FLOW_METHOD, MIX_METHOD, RunInfo, Target};
 use crate::run::config::{Config, Driver};
+use crate::run::flow::{FLOW_NAME, Flow, Repeat};
 use crate::run::mix::MixLine;
 use crate::run::url::Endpoint;
 use crate::tls::Tls;
@@ -39,6 +42,31 @@ pub struct Planned {
     pub head: bool,
     /// Its check reads the response body (which is otherwise dropped unread).
     pub keep_body: bool,
+    /// `--flow`: its step captures values from the response.
+    pub captures: bool,
+    /// `--flow`: its step has variables; each user builds its bytes (`bytes` is unused).
+    pub built: bool,
+}
+
+/// `--flow`: what each user does around its requests; step `i`'s request is the plan's
+/// `requests[i]` (whose bytes a step with variables does not use: each user builds its own).
+#[derive(Debug, Clone)]
+pub struct FlowPlan {
+    pub steps: Vec<FlowStep>,
+    /// How many variables a user holds.
+    pub vars: usize,
+    /// The whole flow's row in the report: an index into `info.targets`.
+    pub target: u16,
+}
+
+/// One step of a flow, as the engine runs it.
+#[derive(Debug, Clone)]
+pub struct FlowStep {
+    /// Its request with variables, built per request by each user (`None`: the plan's bytes).
+    pub template: Option<Template>,
+    pub captures: Vec<Capture>,
+    pub think: Option<(Duration, Duration)>,
+    pub repeat: Option<Repeat>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +81,8 @@ pub struct Plan {
     pub order: Vec<u32>,
     /// The distinct expectations of the requests (one without `--targets`).
     pub expects: Vec<Expect>,
+    /// `--flow`: the steps each user runs in turn (the plan's `order` is then unused).
+    pub flow: Option<FlowPlan>,
     /// What the run is, as its report names it: the URL, the method, `-c`, keep-alive, the
     /// rate, the objective and the `--targets` names results are broken down by. Built here,
     /// once, from the config; the engine reads its rate, keep-alive and targets from it.
@@ -84,11 +114,14 @@ impl Plan {
             .then(|| Tls::new(&config.trust, &url.host))
             .transpose()?;
         let Requests {
-            requests,
+            mut requests,
             order,
             expects,
-            targets,
+            mut targets,
         } = Requests::of(config)?;
+        let flow = (config.flow.as_ref())
+            .map(|flow| flow_plan(config, flow, &mut requests, &mut targets))
+            .transpose()?;
         let cpus = choose_cpus(config.cpus.as_deref())?;
         let threads = config
             .threads
@@ -120,6 +153,7 @@ impl Plan {
             requests,
             order,
             expects,
+            flow,
             info: run_info(config, targets),
             timeout: config.timeout,
             drain: config.drain.unwrap_or(config.timeout),
@@ -145,9 +179,59 @@ impl Plan {
         self.requests.iter().any(head) && !self.requests.iter().all(head)
     }
 
-    /// Whether some request's check reads the response body.
+    /// Whether some request's check (or a flow's capture) reads the response body.
     pub fn needs_body(&self) -> bool {
-        self.expects.iter().any(Expect::needs_body)
+        self.expects.iter().any(Expect::needs_body) || self.requests.iter().any(|r| r.keep_body)
+    }
+}
+
+/// `--flow`: the steps' templates and captures (the steps' requests are `requests`, one
+/// per step, whose bodies are kept where a step captures from them), and the flow's own row
+/// after the steps' targets.
+fn flow_plan(
+    config: &Config,
+    flow: &Flow,
+    requests: &mut [Planned],
+    targets: &mut Vec<Target>,
+) -> Result<FlowPlan, String> {
+    let var = |name: &str| flow.var(name);
+    let steps = (flow.steps.iter().zip(requests))
+        .map(|(step, request)| {
+            let line = &step.line;
+            let spec = line_spec(line, config.request.no_keepalive);
+            let template = Template::compile(&config.url, &line.path, &spec, &line.body, &var)?;
+            request.captures = !step.captures.is_empty();
+            request.built = template.is_some();
+            request.keep_body |= step.captures.iter().any(Capture::needs_body);
+            Ok(FlowStep {
+                template,
+                captures: step.captures.clone(),
+                think: step.think,
+                repeat: step.repeat.clone(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    targets.push(Target {
+        name: FLOW_NAME.into(),
+        method: FLOW_METHOD.into(),
+        path: "*".into(),
+        weight: 0,
+    });
+    Ok(FlowPlan {
+        steps,
+        vars: flow.vars.len(),
+        // At most `mix::MAX_NAMES` names, and the flow's.
+        target: (targets.len() - 1) as u16,
+    })
+}
+
+/// A mix line's request, as `request` builds it.
+fn line_spec(line: &MixLine, no_keepalive: bool) -> RequestSpec {
+    RequestSpec {
+        method: line.method.clone(),
+        headers: line.headers.clone(),
+        bodies: Vec::new(),
+        no_keepalive,
     }
 }
 
@@ -160,6 +244,7 @@ fn run_info(config: &Config, targets: Vec<Target>) -> RunInfo {
             // Known after the handshake before the run.
             tls: None,
             method: match &config.mix {
+                Some(_) if config.flow.is_some() => FLOW_METHOD.into(),
                 Some(_) => MIX_METHOD.into(),
                 None => config.request.method.clone(),
             },
@@ -198,6 +283,8 @@ impl Requests {
                 expect: index as u16,
                 head: spec.method == "HEAD",
                 keep_body: expect.needs_body(),
+                captures: false,
+                built: false,
             }
         };
         let Some(lines) = &config.mix else {
@@ -206,8 +293,10 @@ impl Requests {
                 .iter()
                 .map(|body| plan(&url.path, spec, body, &config.expect, 0))
                 .collect();
-            if u32::try_from(requests.len()).is_err() {
-                return Err("--body-lines holds more than 4,294,967,295 bodies".into());
+            // A request's index leaves the top bit free (`conn`'s writes mark a user's bytes
+            // with it).
+            if requests.len() > (u32::MAX >> 1) as usize {
+                return Err("--body-lines holds more than 2,147,483,647 bodies".into());
             }
             let order = (0..requests.len() as u32).collect();
             return Ok(Requests {
@@ -222,12 +311,7 @@ impl Requests {
             .iter()
             .zip(line_targets)
             .map(|(line, target)| {
-                let line_spec = RequestSpec {
-                    method: line.method.clone(),
-                    headers: line.headers.clone(),
-                    bodies: Vec::new(),
-                    no_keepalive: spec.no_keepalive,
-                };
+                let line_spec = line_spec(line, spec.no_keepalive);
                 plan(&line.path, &line_spec, &line.body, &line.expect, target)
             })
             .collect();

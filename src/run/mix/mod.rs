@@ -30,7 +30,7 @@ pub const MAX_NAMES: usize = 256;
 pub const MAX_LINES: usize = 100_000;
 pub const MAX_WEIGHT_SUM: u64 = 1_000_000;
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "name",
     "method",
     "path",
@@ -160,30 +160,41 @@ pub fn names(lines: &[MixLine]) -> Vec<&str> {
 }
 
 fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
+    let fields = object(line, KEYS)?;
+    line_of(&fields, defaults)
+}
+
+/// A line of JSON Lines as an object whose keys are all among `keys`.
+pub(crate) fn object(line: &str, keys: &[&str]) -> Result<Map<String, Value>, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
     let Value::Object(fields) = value else {
         return Err("not a JSON object".into());
     };
-    if let Some(key) = fields.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(format!("unknown key '{key}' (known: {})", KEYS.join(", ")));
+    if let Some(key) = fields.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(format!("unknown key '{key}' (known: {})", keys.join(", ")));
     }
+    Ok(fields)
+}
+
+/// The request a line's `fields` describe (a mix's line, or a flow's step).
+pub(crate) fn line_of(fields: &Map<String, Value>, defaults: &Defaults) -> Result<MixLine, String> {
     let (body, content_type) = match (fields.get("body"), fields.get("form")) {
         (Some(_), Some(_)) => return Err("give 'body' or 'form', not both".into()),
         (_, Some(parts)) => form(parts)?,
         (body_value, None) => (body(body_value)?, None),
     };
-    let method = match text(&fields, "method")? {
+    let method = match text(fields, "method")? {
         Some(m) => parse_method(m)?,
         None if body.is_empty() => "GET".into(),
         None => "POST".into(),
     };
-    let path = match (text(&fields, "path")?, text(&fields, "url")?) {
+    let path = match (text(fields, "path")?, text(fields, "url")?) {
         (Some(_), Some(_)) => return Err("give 'path' or 'url', not both".into()),
         (Some(path), None) => checked_path(path)?,
         (None, Some(url)) => same_origin(url, defaults.url)?,
         (None, None) => defaults.url.path.clone(),
     };
-    let name = match text(&fields, "name")? {
+    let name = match text(fields, "name")? {
         Some("") => return Err("an empty name".into()),
         Some(name) => name.to_string(),
         None => format!("{method} {path}"),
@@ -199,7 +210,7 @@ fn parse_line(line: &str, defaults: &Defaults) -> Result<MixLine, String> {
         headers,
         body,
         weight: weight(fields.get("weight"))?,
-        expect: expect(&fields, defaults.expect)?,
+        expect: expect(fields, defaults.expect)?,
     })
 }
 
@@ -228,7 +239,10 @@ fn same_origin(url: &str, run_url: &Url) -> Result<String, String> {
     Ok(parsed.path)
 }
 
-fn text<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+pub(crate) fn text<'a>(
+    fields: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, String> {
     match fields.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -333,7 +347,10 @@ fn expect(fields: &Map<String, Value>, defaults: &Expect) -> Result<Expect, Stri
 }
 
 /// A string, or an array of strings (`[]` clears the command line's).
-fn texts<'a>(fields: &'a Map<String, Value>, key: &str) -> Result<Option<Vec<&'a str>>, String> {
+pub(crate) fn texts<'a>(
+    fields: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<Vec<&'a str>>, String> {
     let bad = || format!("'{key}' must be a string or an array of strings");
     match fields.get(key) {
         None => Ok(None),
