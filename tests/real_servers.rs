@@ -1354,3 +1354,101 @@ fn fastapi_think_time_paces_users_as_locust_does() {
     assert!((users / 40.0 - 1.0).abs() < 0.1, "{think}");
     assert_eq!(report["failures"], 0);
 }
+
+/// `--flow docs/retrain.jsonl` against scripts/ml_app.py under Uvicorn: each of 8 users
+/// starts a retraining job, polls it until it is done and deploys the model it trained (a
+/// name with a quote, put into a JSON body). Every ID and model sent is right (the app counts
+/// unknown IDs and wrong models: none), polling stops at `done`, and the flow's duration is
+/// the job's 0.5 s plus at most a poll interval and the requests. A flow whose capture misses
+/// restarts with its reason, and never sends its next step. `--locust-csv` has a row per step
+/// and one for the flow.
+#[test]
+fn fastapi_retrain_flow_captures_polls_and_deploys() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _app = Started::start("fastapi.sh", &[&port, "1", "", "uvicorn", "ml_app:app"]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let dir = std::env::temp_dir().join(format!("blast-flow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("retrain").display().to_string();
+    let flow = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/retrain.jsonl");
+    let report = blast_json(&[
+        "--flow",
+        flow,
+        "-c",
+        "8",
+        "-d",
+        "5",
+        "--slo",
+        "flow:p50<2s",
+        "--locust-csv",
+        &prefix,
+        &url,
+    ]);
+    let stats: serde_json::Value =
+        serde_json::from_str(&curl(&format!("{url}retrain_stats"))).unwrap();
+    assert_eq!(stats["unknown_ids"], 0, "{stats}");
+    assert_eq!(stats["wrong_model"], 0, "{stats}");
+    assert_eq!(report["failures"], 0, "{report}");
+    let target = |name: &str| {
+        let targets = report["targets"].as_array().unwrap();
+        targets.iter().find(|t| t["name"] == name).unwrap().clone()
+    };
+    let flows = target("flow")["successes"].as_u64().unwrap();
+    assert!(flows >= 30, "{report}");
+    let deployed = stats["deployed"].as_u64().unwrap();
+    assert!(
+        deployed >= flows && deployed <= flows + 8,
+        "{stats} {report}"
+    );
+    assert_eq!(target("deploy")["requests"].as_u64(), Some(flows));
+    // Polls stop at done: about 0.5 s / 100 ms of them per flow, never the 100 allowed.
+    let polls = target("poll")["requests"].as_u64().unwrap() as f64 / flows as f64;
+    assert!(
+        (3.0..9.0).contains(&polls),
+        "{polls} polls a flow: {report}"
+    );
+    let duration = &target("flow")["latency_us"];
+    let p50_s = duration["p50"].as_f64().unwrap() / 1e6;
+    assert!((0.5..0.9).contains(&p50_s), "{duration}");
+    assert!(duration["min"].as_f64().unwrap() >= 500_000.0, "{duration}");
+    assert_eq!(report["slo"]["met"], true, "{report}");
+    let csv = std::fs::read_to_string(format!("{prefix}_stats.csv")).unwrap();
+    for row in [",retrain,", ",poll,", ",deploy,", "flow,flow,"] {
+        assert!(csv.contains(row), "{row}: {csv}");
+    }
+
+    // A capture at the wrong path: the first step fails with the reason, nothing is polled.
+    let wrong = dir.join("wrong.jsonl");
+    let text = std::fs::read_to_string(flow).unwrap();
+    std::fs::write(
+        &wrong,
+        text.replace("\"job_id\": \"job_id\"", "\"job_id\": \"job.id\""),
+    )
+    .unwrap();
+    let before = stats["created"].as_u64().unwrap();
+    let report = blast_json_exit(
+        &[
+            "--flow",
+            wrong.to_str().unwrap(),
+            "-c",
+            "2",
+            "-d",
+            "1",
+            &url,
+        ],
+        1,
+    );
+    let retrain = &report["targets"][0];
+    assert_eq!(retrain["name"], "retrain");
+    assert_eq!(
+        retrain["failure_reasons"][0]["reason"], "body: capture job_id: no job.id in the body",
+        "{report}"
+    );
+    assert_eq!(report["targets"][1]["requests"], 0, "{report}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&curl(&format!("{url}retrain_stats"))).unwrap();
+    assert_eq!(stats["unknown_ids"], 0, "{stats}");
+    assert!(stats["created"].as_u64().unwrap() > before);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -24,6 +24,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+/// How many requests a test server keeps whole (`Server::all_requests`).
+const KEPT: u64 = 16;
+
 /// Both drivers, for tests that run each.
 pub const DRIVERS: [Driver; 2] = [Driver::Uring, Driver::Epoll];
 
@@ -160,6 +163,8 @@ pub struct Server {
     pub first_request: Arc<Mutex<Vec<u8>>>,
     /// Every request's length in bytes, in the order received.
     pub lengths: Arc<Mutex<Vec<usize>>>,
+    /// The first `KEPT` requests' bytes, in the order received.
+    kept: Arc<Mutex<Vec<Vec<u8>>>>,
     /// Speaks https (`start_tls`).
     pub tls: bool,
     /// TLS connections whose handshake resumed an earlier session.
@@ -270,6 +275,7 @@ impl Server {
             connections: Arc::default(),
             first_request: Arc::default(),
             lengths: Arc::default(),
+            kept: Arc::default(),
             tls: tls.is_some(),
             resumed: Arc::default(),
             stop: Arc::default(),
@@ -281,7 +287,7 @@ impl Server {
             server.lengths.clone(),
             server.stop.clone(),
         );
-        let resumed = server.resumed.clone();
+        let (resumed, kept) = (server.resumed.clone(), server.kept.clone());
         let paused_until: Arc<Mutex<Option<Instant>>> = Arc::default();
         thread::spawn(move || {
             thread::sleep(accept_after);
@@ -299,7 +305,7 @@ impl Server {
                     stop.clone(),
                 );
                 let paused_until = paused_until.clone();
-                let (tls, resumed) = (tls.clone(), resumed.clone());
+                let (tls, resumed, kept) = (tls.clone(), resumed.clone(), kept.clone());
                 thread::spawn(move || {
                     let shared = Shared {
                         requests: &requests,
@@ -308,6 +314,7 @@ impl Server {
                         stop: &stop,
                         paused_until: &paused_until,
                         resumed: &resumed,
+                        kept: &kept,
                     };
                     let _ = stream.set_nodelay(true);
                     match tls {
@@ -340,6 +347,11 @@ impl Server {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
+
+    /// The first `KEPT` requests' bytes, in the order they came (on any connection).
+    pub fn all_requests(&self) -> Vec<Vec<u8>> {
+        self.kept.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Server {
@@ -359,6 +371,7 @@ struct Shared<'a> {
     stop: &'a AtomicBool,
     paused_until: &'a Mutex<Option<Instant>>,
     resumed: &'a AtomicU64,
+    kept: &'a Mutex<Vec<Vec<u8>>>,
 }
 
 fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
@@ -369,6 +382,7 @@ fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
         stop,
         paused_until,
         resumed,
+        kept,
     } = shared;
     if let Behavior::AcceptClose = behavior {
         return;
@@ -391,6 +405,9 @@ fn serve(mut stream: impl Wire, behavior: Behavior, shared: Shared<'_>) {
             resumed.fetch_add(1, Ordering::Relaxed);
         }
         lengths.lock().unwrap().push(request.len());
+        if number <= KEPT {
+            kept.lock().unwrap().push(request.clone());
+        }
         if number == 1 {
             *first.lock().unwrap() = request;
         }
