@@ -537,9 +537,17 @@ fn real_runs_meet_the_schema() {
     )
     .unwrap();
     let targets = targets.to_str().unwrap();
-    let runs: [(&str, &[&str]); 6] = [
+    let flow = dir.join("flow.jsonl");
+    std::fs::write(
+        &flow,
+        "{\"name\": \"a\", \"capture\": {\"p\": \"prediction\"}}\n{\"path\": \"/x/${p}\"}\n",
+    )
+    .unwrap();
+    let flow = flow.to_str().unwrap();
+    let runs: [(&str, &[&str]); 7] = [
         ("closed loop", &["-c", "4", "-d", "0.5"]),
         ("mix", &["-c", "4", "-d", "0.5", "--targets", targets]),
+        ("flow", &["-c", "4", "-d", "0.5", "--flow", flow]),
         ("judged", &["-c", "4", "-d", "0.5", "--slo", "p99<10s"]),
         ("rate", &["-c", "4", "-d", "0.5", "--rate", "200"]),
         ("sweep", &["-c", "4", "-d", "0.3", "--rates", "100,200"]),

@@ -211,6 +211,11 @@ fn flow_plan(
             })
         })
         .collect::<Result<_, String>>()?;
+    // A step runs once per flow, or as often as it polls: it has no share of the requests
+    // to plan (a weight of 0 is shown as none).
+    for target in targets.iter_mut() {
+        target.weight = 0;
+    }
     targets.push(Target {
         name: FLOW_NAME.into(),
         method: FLOW_METHOD.into(),
