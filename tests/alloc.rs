@@ -143,6 +143,38 @@ fn a_mix_allocates_nothing_per_request() {
     assert!(large.saturating_sub(small) < 200, "{small} then {large}");
 }
 
+/// The same with a `--flow` whose second step puts a value captured from the first's JSON
+/// body into its path, a header and a JSON body: each user builds that request into its own
+/// buffer, which, once grown, is reused (`-n` counts flows: two requests each).
+#[test]
+fn a_flow_allocates_nothing_per_request() {
+    let _alone = common::one_at_a_time();
+    let url = allocation_free_server();
+    let text = r#"{"name": "a", "capture": {"p": "prediction"}}
+                  {"name": "b", "method": "POST", "path": "/predict?p=${p}", "headers": {"X-P": "${p}"}, "body": {"p": "${p}"}}"#;
+    let run = |flows: u64| {
+        let mut config = checked_config(&url);
+        let defaults = blast::run::mix::Defaults {
+            url: &config.url,
+            headers: &[],
+            expect: &config.expect,
+        };
+        let flow = blast::run::flow::parse(text, &defaults).unwrap();
+        config.mix = Some(flow.lines());
+        config.flow = Some(flow);
+        config.connections = 4;
+        config.duration = None;
+        config.requests = Some(flows);
+        let (used, successes) = allocations_of(&config);
+        assert_eq!(successes, 2 * flows);
+        used
+    };
+    run(1_000);
+    let (small, large) = (run(1_000), run(20_000));
+    println!("flow: {small} allocations for 1k flows, {large} for 20k");
+    assert!(large.saturating_sub(small) < 200, "{small} then {large}");
+}
+
 /// Allocations of a rate-mode run of `seconds` at 4,000 requests/s.
 fn allocations_at_rate(url: &str, seconds: u64) -> (u64, u64) {
     let mut config = checked_config(url);

@@ -179,6 +179,13 @@ fn rate_starts_flows_on_the_schedule() {
     let a = target(&report, "a")["requests"].as_u64().unwrap();
     let b = target(&report, "b")["requests"].as_u64().unwrap();
     assert!(a == b || a == b + 1, "{report}");
+    // The rate's books count the flows the schedule started, not the steps that followed.
+    let rate = &report["rate"];
+    assert!(
+        (76..=81).contains(&rate["sent"].as_u64().unwrap()),
+        "{rate}"
+    );
+    assert!(rate["shortfall_pct"].as_f64().unwrap() < 2.0, "{rate}");
     assert_eq!(report["failures"], 0);
 }
 
@@ -274,4 +281,27 @@ fn bad_flows_are_one_line_naming_the_line_and_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
+}
+
+/// A step's `think` pauses after it, `--think` after the steps without their own: two users
+/// each run a flow of 50 ms + 100 ms of pauses, so about 2 / 0.15 s = 13 flows a second.
+#[test]
+fn a_steps_think_and_the_runs_think_pace_the_flow() {
+    let server = builtin(Faults::default());
+    let url = format!("http://{}/", server.addr);
+    let flow = flow_file(
+        "flow-think",
+        "{\"name\": \"a\", \"path\": \"/health\", \"think\": \"50ms\"}\n{\"name\": \"b\", \"path\": \"/health\"}\n",
+    );
+    let report = run_json(&[
+        "--flow", &flow, "--think", "100ms", "-c", "2", "-d", "3", "--warmup", "0.5s", &url,
+    ]);
+    let flows_per_s = target(&report, "flow")["rps"].as_f64().unwrap();
+    assert!((11.0..14.0).contains(&flows_per_s), "{report}");
+    let think = &report["think"];
+    let mean = think["mean_s"].as_f64().unwrap();
+    assert!(
+        (0.07..0.08).contains(&mean),
+        "a mean of 50 and 100 ms: {think}"
+    );
 }
