@@ -17,6 +17,14 @@ fn flow_file(name: &str, steps: &str) -> String {
     path.display().to_string()
 }
 
+/// `blast serve` and a flow file of `steps` for it: the server (keep it alive), its URL and
+/// the file's path.
+fn served_flow(name: &str, steps: &str) -> (blast::serve::Server, String, String) {
+    let server = builtin(Faults::default());
+    let url = format!("http://{}/", server.addr);
+    (server, url, flow_file(name, steps))
+}
+
 fn run_json(args: &[&str]) -> Value {
     run_json_exit(args, 0)
 }
@@ -41,9 +49,7 @@ fn target<'a>(report: &'a Value, name: &str) -> &'a Value {
 /// requests each, every one answered, and the flow's row has 30 of them with durations.
 #[test]
 fn n_counts_whole_flows_and_every_step_runs_once_per_flow() {
-    let server = builtin(Faults::default());
-    let url = format!("http://{}/", server.addr);
-    let flow = flow_file(
+    let (_server, url, flow) = served_flow(
         "flow-n",
         r#"{"name": "predict", "path": "/predict", "body": {"x": 1}, "capture": {"p": "prediction"}, "expect_json": "prediction=0|1"}
 {"name": "again", "path": "/predict?from=${p}", "expect_json": "prediction=0|1"}
@@ -115,9 +121,7 @@ fn captured_values_are_substituted_into_the_exact_bytes() {
 /// next step is never sent with `${...}` unfilled (it is not sent at all).
 #[test]
 fn a_capture_that_misses_fails_the_step_and_restarts_the_flow() {
-    let server = builtin(Faults::default());
-    let url = format!("http://{}/", server.addr);
-    let flow = flow_file(
+    let (_server, url, flow) = served_flow(
         "flow-miss",
         r#"{"name": "health", "path": "/health", "capture": {"id": "job.id"}}
 {"name": "next", "path": "/predict?id=${id}"}
@@ -164,9 +168,7 @@ fn a_capture_that_misses_fails_the_step_and_restarts_the_flow() {
 /// (the second follows the first at once, not on the schedule).
 #[test]
 fn rate_starts_flows_on_the_schedule() {
-    let server = builtin(Faults::default());
-    let url = format!("http://{}/", server.addr);
-    let flow = flow_file(
+    let (_server, url, flow) = served_flow(
         "flow-rate",
         r#"{"name": "a", "path": "/predict", "capture": {"p": "prediction"}}
 {"name": "b", "path": "/predict?p=${p}"}
@@ -192,9 +194,7 @@ fn rate_starts_flows_on_the_schedule() {
 /// A bound on the whole flow (`flow:`) and one on a step, judged like targets' bounds.
 #[test]
 fn slo_bounds_the_flow_and_its_steps() {
-    let server = builtin(Faults::default());
-    let url = format!("http://{}/", server.addr);
-    let flow = flow_file(
+    let (_server, url, flow) = served_flow(
         "flow-slo",
         "{\"name\": \"a\", \"path\": \"/health\", \"think\": \"20ms\"}\n{\"name\": \"b\", \"path\": \"/health\"}\n",
     );
@@ -287,9 +287,7 @@ fn bad_flows_are_one_line_naming_the_line_and_exit_2() {
 /// each run a flow of 50 ms + 100 ms of pauses, so about 2 / 0.15 s = 13 flows a second.
 #[test]
 fn a_steps_think_and_the_runs_think_pace_the_flow() {
-    let server = builtin(Faults::default());
-    let url = format!("http://{}/", server.addr);
-    let flow = flow_file(
+    let (_server, url, flow) = served_flow(
         "flow-think",
         "{\"name\": \"a\", \"path\": \"/health\", \"think\": \"50ms\"}\n{\"name\": \"b\", \"path\": \"/health\"}\n",
     );
@@ -304,4 +302,48 @@ fn a_steps_think_and_the_runs_think_pace_the_flow() {
         (0.07..0.08).contains(&mean),
         "a mean of 50 and 100 ms: {think}"
     );
+}
+
+/// With `--spawn-rate`, `--csv` and `--html`: the users start one after another, the CSV's
+/// rows count them, and the page holds each step's row and the flow's.
+#[test]
+fn a_flow_with_spawn_rate_writes_its_csv_and_page() {
+    let (_server, url, flow) = served_flow(
+        "flow-files",
+        "{\"name\": \"first\", \"path\": \"/health\", \"think\": \"10ms\"}\n{\"name\": \"second\", \"path\": \"/predict\"}\n",
+    );
+    let dir = scratch("flow-files-out");
+    let (csv, html) = (dir.join("run.csv"), dir.join("run.html"));
+    let (csv, html) = (csv.to_str().unwrap(), html.to_str().unwrap());
+    let report = run_json(&[
+        "--flow",
+        &flow,
+        "-c",
+        "4",
+        "--spawn-rate",
+        "4",
+        "-d",
+        "2",
+        "--csv",
+        csv,
+        "--html",
+        html,
+        &url,
+    ]);
+    assert!(
+        target(&report, "flow")["successes"].as_u64().unwrap() > 20,
+        "{report}"
+    );
+    let rows = std::fs::read_to_string(csv).unwrap();
+    let users: Vec<&str> = rows
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(users.first(), Some(&"4"), "{rows}");
+    assert!(rows.lines().next().unwrap().ends_with(",users"), "{rows}");
+    let page = std::fs::read_to_string(html).unwrap();
+    for row in ["first", "second", "flow"] {
+        assert!(page.contains(&format!("{row} ")), "{row}");
+    }
 }
