@@ -30,7 +30,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import fastapi, uvicorn, gunicorn, aiosqlite, python_multipart, locust' 2>/dev/null; then
+if ! python3 -c 'import fastapi, uvicorn, gunicorn, aiosqlite, python_multipart, locust, hdrh' 2>/dev/null; then
     python3 -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
 fi
 

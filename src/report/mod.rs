@@ -6,6 +6,7 @@ pub mod chart;
 pub mod compare;
 pub mod csv;
 pub mod figures;
+pub mod hgrm;
 pub mod html;
 pub mod json;
 pub mod locust;

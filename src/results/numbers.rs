@@ -181,6 +181,72 @@ pub(crate) fn percent(part: u64, whole: u64) -> f64 {
 }
 
 /// The latency figures of `hist`, with `over_range` responses that did not fit it.
+/// A histogram's percentile distribution, as HdrHistogram's `outputPercentileDistribution`
+/// lists it (wrk2's `--u_latency`, the input of HdrHistogram's plotter): a row at each of five
+/// steps per halving of the distance to 100%, then the totals. `--hgrm` writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distribution {
+    /// (value in ns — the highest equivalent to the one iterated to —, quantile, count of the
+    /// values up to it), the last at quantile 1.
+    pub rows: Vec<(u64, f64, u64)>,
+    pub mean_ns: f64,
+    pub stdev_ns: f64,
+    pub max_ns: u64,
+    pub count: u64,
+    /// The histogram's shape, which the format states: its buckets, sub-buckets per bucket,
+    /// and significant digits (the values' decimals).
+    pub buckets: u8,
+    pub sub_buckets: u32,
+    pub sigfig: u8,
+}
+
+impl Distribution {
+    /// The rows as HdrHistogram's Java `PercentileIterator` gives them with five ticks per
+    /// half distance: percentile levels stepped in percent (0, 10, …, 50, 55, …), each
+    /// reported at the first recorded value whose share of the count reaches it, and a last
+    /// row at 100%. (The Rust crate's `iter_quantiles` steps in quantiles, whose sums drift:
+    /// 0.1 + 0.1 + 0.1 passes 0.3, and its rows differ from the format's other writers.)
+    pub fn of(hist: &Histogram<u64>) -> Distribution {
+        let count = hist.len();
+        let mut rows = Vec::new();
+        let (mut level, mut total) = (0.0f64, 0u64);
+        for v in hist.iter_recorded() {
+            total += v.count_at_value();
+            let value = hist.highest_equivalent(v.value_iterated_to());
+            let reached = 100.0 * total as f64 / count as f64;
+            while reached >= level {
+                rows.push((value, level / 100.0, total));
+                level += 100.0 / ticks_at(level);
+                // The last value reports once, then the 100% row below.
+                if total == count {
+                    break;
+                }
+            }
+        }
+        if count > 0 {
+            rows.push((hist.highest_equivalent(hist.max()), 1.0, count));
+        }
+        Distribution {
+            rows,
+            mean_ns: hist.mean(),
+            stdev_ns: hist.stdev(),
+            max_ns: hist.highest_equivalent(hist.max()),
+            count,
+            buckets: hist.buckets(),
+            // A bucket's sub-buckets: the power of two that holds 2 × 10^sigfig values.
+            sub_buckets: (2 * 10u32.pow(u32::from(hist.sigfig()))).next_power_of_two(),
+            sigfig: hist.sigfig(),
+        }
+    }
+}
+
+/// The steps per 100 percent at percentile `level`: five per half of the distance left to
+/// 100, doubling with each halving (as the Java iterator computes them).
+fn ticks_at(level: f64) -> f64 {
+    let halvings = (100.0 / (100.0 - level)).log2().floor();
+    5.0 * 2f64.powf(halvings + 1.0)
+}
+
 pub(crate) fn latency(hist: &Histogram<u64>, over_range: u64) -> Latency {
     if hist.is_empty() {
         return Latency {

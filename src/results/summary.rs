@@ -7,7 +7,7 @@ use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use crate::results::numbers::{Latency, Results, latency, percent};
+use crate::results::numbers::{Distribution, Latency, Results, latency, percent};
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::Stats;
@@ -364,6 +364,20 @@ impl Summary {
     }
 
     /// Bytes per second over the window and the drain.
+    /// The latency's percentile distribution, and in rate mode the one from the actual send
+    /// (`--hgrm`), from the report's histograms.
+    pub fn distributions(&self) -> Result<(Distribution, Option<Distribution>), String> {
+        let latency = decode_histogram(&self.histogram.data)?;
+        let uncorrected = (self.histogram.uncorrected_data.as_deref())
+            .filter(|data| !data.is_empty())
+            .map(decode_histogram)
+            .transpose()?;
+        Ok((
+            Distribution::of(&latency),
+            uncorrected.as_ref().map(Distribution::of),
+        ))
+    }
+
     pub fn read_per_s(&self) -> f64 {
         self.bytes_read as f64 / self.secs()
     }

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use crate::engine;
 use crate::engine::signal;
 use crate::report::sweep::{self as sweep_report, Knee, MaxRate, SweepReport, step_target};
-use crate::report::{ascii, compare, csv, html, json, locust, text};
+use crate::report::{ascii, compare, csv, hgrm, html, json, locust, text};
 use crate::results::compare::Comparison;
 use crate::results::summary::Summary;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
@@ -79,6 +79,10 @@ pub fn check_outputs(outputs: &Outputs) -> Result<(), String> {
         for (suffix, _) in locust::FILES {
             check_writable("--locust-csv", &format!("{prefix}{suffix}"))?;
         }
+    }
+    if let Some(path) = &outputs.hgrm {
+        check_writable("--hgrm", path)?;
+        check_writable("--hgrm", &hgrm::uncorrected_path(path))?;
     }
     Ok(())
 }
@@ -170,10 +174,25 @@ pub fn step_prefix(prefix: &str, users: usize) -> String {
     format!("{prefix}_{users}users")
 }
 
-/// Writes a run's reports (with `--locust-csv`, Locust's four files too).
+/// `--hgrm`: the latency's distribution, and in rate mode the uncorrected one beside it.
+fn write_hgrm(path: &str, summary: &Summary) -> Result<(), String> {
+    let (latency, uncorrected) = summary.distributions()?;
+    write_file("--hgrm", path, &|out| hgrm::write(out, &latency))?;
+    if let Some(uncorrected) = uncorrected {
+        let path = hgrm::uncorrected_path(path);
+        write_file("--hgrm", &path, &|out| hgrm::write(out, &uncorrected))?;
+    }
+    Ok(())
+}
+
+/// Writes a run's reports (with `--locust-csv`, Locust's four files too; with `--hgrm`, the
+/// latency distribution).
 pub fn report(outputs: &Outputs, summary: &Summary) -> Result<(), String> {
     if let Some(prefix) = &outputs.locust {
         write_locust(prefix, summary)?;
+    }
+    if let Some(path) = &outputs.hgrm {
+        write_hgrm(path, summary)?;
     }
     emit(
         outputs,

@@ -499,6 +499,12 @@ struct RunArgs {
     /// PREFIX_failures.csv, PREFIX_exceptions.csv and PREFIX_stats_history.csv (single runs)
     #[arg(long, value_name = "PREFIX")]
     locust_csv: Option<String>,
+
+    /// Also write the latency distribution in HdrHistogram's percentile-distribution format
+    /// (wrk2 --u_latency's, the HdrHistogram plotter's input), in milliseconds; with --rate,
+    /// the one from the actual send to PATH with .uncorrected before its extension (single runs)
+    #[arg(long, value_name = "PATH")]
+    hgrm: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -759,7 +765,15 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
         html: cli.html,
         chart: cli.chart,
         locust: cli.locust_csv,
+        hgrm: cli.hgrm,
     };
+    if config.outputs.hgrm.is_some() && (config.sweep.is_some() || config.each) {
+        return Err(
+            "--hgrm writes one run's latency distribution: not with a sweep (-c list, \
+             --rates, --find-max) or --each"
+                .into(),
+        );
+    }
     let users_sweep = matches!(config.sweep, Some(Sweep::Users(_)));
     if config.outputs.locust.is_some() && ((config.sweep.is_some() && !users_sweep) || config.each)
     {

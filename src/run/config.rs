@@ -52,6 +52,9 @@ pub struct Outputs {
     pub chart: bool,
     /// `--locust-csv PREFIX`: Locust's CSV files, `PREFIX_stats.csv` and the others.
     pub locust: Option<String>,
+    /// `--hgrm PATH`: the latency's percentile distribution (with `--rate`, the one from the
+    /// actual send beside it).
+    pub hgrm: Option<String>,
 }
 
 impl Outputs {
