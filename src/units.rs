@@ -119,6 +119,35 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 /// Formats microseconds the way the report prints latencies: `812us`, `1.25ms`, `3.40s`.
+/// A Unix time in seconds as RFC 3339 in UTC with milliseconds: `2026-12-07T10:00:00.250Z`.
+pub fn format_rfc3339(unix_s: f64) -> String {
+    let ms = (unix_s * 1e3).round().max(0.0) as u64;
+    let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
+    let (year, month, day) = civil_from_days(days as i64);
+    let s = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        ms_of_day % 1000
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 pub fn format_micros(us: f64) -> String {
     if us < 1_000.0 {
         format!("{us:.0}us")
@@ -158,6 +187,18 @@ pub fn format_count(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn formats_rfc3339_in_utc() {
+        assert_eq!(format_rfc3339(0.0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339(1_796_637_600.25), "2026-12-07T10:00:00.250Z");
+        assert_eq!(format_rfc3339(951_782_400.0), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            format_rfc3339(4_107_542_399.999_4),
+            "2100-02-28T23:59:59.999Z"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -172,7 +172,27 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         interrupted: false,
         started_unix_s: Some(1_796_600_000.0),
     };
-    Summary::of(Plan::new(&config).unwrap().info, outcome)
+    let mut summary = Summary::of(Plan::new(&config).unwrap().info, outcome);
+    // The record a run adds, with a host and a command line of its own (a secret masked).
+    config.command = [
+        "blast",
+        "-c",
+        "64",
+        "-H",
+        "Authorization: Bearer t0ken",
+        "URL",
+    ]
+    .map(String::from)
+    .into();
+    let mut record = blast::run::record::record(&config, 1_796_600_000.0, 2.25);
+    record.host = blast::results::record::Host {
+        name: "bench1".into(),
+        cpus: 2,
+        kernel: "6.1.0-28-amd64".into(),
+    };
+    record.version = "0.1.0".into();
+    summary.run = Some(record);
+    summary
 }
 
 /// `--server-pid` of a Gunicorn master and its two workers, `cpu` percent of a core busy.
@@ -643,4 +663,90 @@ fn collect_keys(schema: &Value, prefix: &str, visit: &mut dyn FnMut(&str, &str))
             None => collect_keys(property, &path, visit),
         }
     }
+}
+
+/// Every report records its run — when, how, where — and no saved file holds a secret: the
+/// values of `Authorization`, `Cookie` and a `--secret` header are `***`
+/// in the text, the JSON, the CSV, the HTML and Locust's files.
+#[test]
+fn reports_record_the_run_without_its_secrets() {
+    let _turn = common::one_at_a_time();
+    let server = common::Server::start(common::Behavior::Body(r#"{"prediction":1}"#));
+    let url = server.url("/predict");
+    let dir = common::scratch("record");
+    let path = |name: &str| dir.join(name).display().to_string();
+    let out = common::blast(&[
+        "-c",
+        "2",
+        "-d",
+        "1",
+        "-H",
+        "Authorization: Bearer s3cr3t",
+        "--header=Cookie: sid=c00kie",
+        "--secret",
+        "x-api-key",
+        "-H",
+        "X-Api-Key: k3y",
+        "-H",
+        "X-Trace: visible",
+        "--json",
+        &path("run.json"),
+        "--csv",
+        &path("run.csv"),
+        "--html",
+        &path("run.html"),
+        "--locust-csv",
+        &path("locust"),
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut files = vec![text.clone()];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        files.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    for file in &files {
+        for secret in ["s3cr3t", "c00kie", "k3y"] {
+            assert!(!file.contains(secret), "{secret} in {file}");
+        }
+    }
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(path("run.json")).unwrap()).unwrap();
+    let run = &report["run"];
+    let command = run["command"].as_str().unwrap();
+    for shown in [
+        "'Authorization: ***'",
+        "'--header=Cookie: ***'",
+        "'X-Api-Key: ***'",
+        "'X-Trace: visible'",
+    ] {
+        assert!(command.contains(shown), "{shown} in {command}");
+    }
+    let (started, ended) = (
+        run["started"].as_str().unwrap(),
+        run["ended"].as_str().unwrap(),
+    );
+    assert!(
+        started.len() == 24 && started.ends_with('Z') && ended > started,
+        "{run}"
+    );
+    assert_eq!(run["version"], env!("CARGO_PKG_VERSION"));
+    assert!(run["host"]["cpus"].as_u64().unwrap() >= 1);
+    assert_eq!(run["settings"]["timeout_s"], 10.0);
+    assert!(
+        text.contains(&format!("  Run         {started} to {ended}, blast ")),
+        "{text}"
+    );
+    let csv = std::fs::read_to_string(path("run.csv")).unwrap();
+    assert!(
+        csv.starts_with(&format!("# blast run {started} to {ended}")),
+        "{csv}"
+    );
+    assert!(
+        std::fs::read_to_string(path("run.html"))
+            .unwrap()
+            .contains(started)
+    );
+    assert_meets_schema(&report, "a recorded run");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -631,6 +631,12 @@ fn fastapi_server_cpu_and_memory_are_sampled() {
         "{rows:?}"
     );
     let csv = std::fs::read_to_string(&csv).unwrap();
+    // The run's record comes first, as `#` comments.
+    assert!(csv.starts_with("# blast run "), "{csv}");
+    let csv: String = (csv.lines())
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert!(
         csv.lines()
             .next()

@@ -44,6 +44,27 @@ impl StatusSet {
     pub fn contains(&self, code: u16) -> bool {
         (100..640).contains(&code) && self.0[code as usize / 64 - 1] & (1 << (code % 64)) != 0
     }
+
+    /// The set as ranges, `200-299` or `200,204` (for the report's record of the run).
+    pub fn describe(&self) -> String {
+        let mut ranges: Vec<(u16, u16)> = Vec::new();
+        for code in (100..=599).filter(|&c| self.contains(c)) {
+            match ranges.last_mut() {
+                Some((_, high)) if *high + 1 == code => *high = code,
+                _ => ranges.push((code, code)),
+            }
+        }
+        let ranges: Vec<String> = (ranges.iter())
+            .map(|&(l, h)| {
+                if l == h {
+                    l.to_string()
+                } else {
+                    format!("{l}-{h}")
+                }
+            })
+            .collect();
+        ranges.join(",")
+    }
 }
 
 fn parse_status_range(part: &str) -> Option<(u16, u16)> {
@@ -321,6 +342,17 @@ impl Expect {
 }
 
 /// The allowed values, as `--expect-json` takes them: `0|1`, `"cat"|null`.
+impl JsonExpectation {
+    /// As it was given: `prediction=0|1`, or `prediction` for a field that must be there.
+    pub fn describe(&self) -> String {
+        match self.allowed.is_empty() {
+            true => self.field.clone(),
+            false => format!("{}={self}", self.field),
+        }
+    }
+}
+
+/// The allowed values, `0|1` (the explanation of a failed check reads "expected 0|1").
 impl std::fmt::Display for JsonExpectation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, literal) in self.allowed.iter().enumerate() {

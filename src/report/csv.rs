@@ -9,6 +9,11 @@ use crate::results::summary::Summary;
 
 /// One row per second of the run: the `per_second` series of the JSON.
 pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    // The run's record first, as comment lines (pandas: `read_csv(path, comment="#")`).
+    if let Some(run) = &s.run {
+        writeln!(out, "# blast run {}", run.describe())?;
+        writeln!(out, "# command: {}", run.command)?;
+    }
     writeln!(
         out,
         "second,target_rps,sent,requests,failures,p50_us,p99_us,first_byte_p50_us,first_byte_p99_us,\

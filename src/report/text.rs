@@ -237,6 +237,10 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         plural(s.connections.requested as u64),
         s.duration_s
     )?;
+    if let Some(run) = &s.run {
+        writeln!(out, "  Run         {}", run.describe())?;
+        writeln!(out, "  Command     {}", run.command)?;
+    }
     writeln!(out)
 }
 

@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use serde_json::Value;
 
 use crate::results::numbers::Results;
+use crate::results::record::RunRecord;
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::{
@@ -26,6 +27,9 @@ use crate::results::summary::{
 struct Part {
     info: RunInfo,
     outcome: RunOutcome,
+    /// The run's record: kept when one report is re-rendered (a merge of several is no one
+    /// run, and has none).
+    run: Option<RunRecord>,
 }
 
 /// Reads and merges the reports at `paths` (one path re-renders its report), judged against
@@ -39,7 +43,9 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
     let Part {
         mut info,
         mut outcome,
+        run,
     } = first?;
+    let run = run.filter(|_| paths.len() == 1);
     for (path, part) in paths[1..].iter().zip(parts) {
         let part = part?;
         let (theirs, ours) = (&part.info.destination, &info.destination);
@@ -104,7 +110,9 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
         }
     }
     info.slo = slo.or(info.slo);
-    Ok(Summary::of(info, outcome))
+    let mut summary = Summary::of(info, outcome);
+    summary.run = run;
+    Ok(summary)
 }
 
 fn socket_or_host(destination: &Destination) -> String {
@@ -333,7 +341,11 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         slo,
         targets,
     };
-    Ok(Part { info, outcome })
+    Ok(Part {
+        info,
+        outcome,
+        run: report.run,
+    })
 }
 
 /// Per-second times are durations: a row with a negative one is not blast's.

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod failures;
 pub mod merge;
 pub mod numbers;
+pub mod record;
 pub mod series;
 pub mod slo;
 pub mod stats;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::results::numbers::{Distribution, Latency, Results, latency, percent};
+use crate::results::record::RunRecord;
 use crate::results::series::SecondRow;
 use crate::results::slo::Slo;
 use crate::results::stats::Stats;
@@ -202,6 +203,10 @@ pub struct Summary {
     #[serde(default)]
     pub started_unix_s: Option<f64>,
     pub interrupted: bool,
+    /// When and how the run was made: its wall-clock times, the command line, blast's
+    /// version, the host, the settings (a merged report, or one from before, has none).
+    #[serde(default)]
+    pub run: Option<RunRecord>,
     #[serde(flatten)]
     pub results: Results,
     pub in_flight: u64,
@@ -335,6 +340,8 @@ impl Summary {
                 .started_unix_s
                 .map(|s| (s * 1000.0).round() / 1000.0),
             interrupted: outcome.interrupted,
+            // The run adds it (`run::record`): it reads the host and the command line.
+            run: None,
             in_flight: stats.in_flight,
             concurrency: results.latency.mean / 1e6 * (results.latency.count as f64 / secs),
             results,

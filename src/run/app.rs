@@ -14,6 +14,7 @@ use crate::run::health;
 use crate::run::limits;
 use crate::run::plan::Plan;
 use crate::run::plan::format_cpus;
+use crate::run::record;
 use crate::run::sweep::Search;
 use crate::run::url::Endpoint;
 use crate::run::url::Url;
@@ -60,7 +61,12 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     if config.live {
         eprint!("\r\x1b[K");
     }
-    Ok(Summary::of(info, outcome))
+    let mut summary = Summary::of(info, outcome);
+    if let Some(started) = summary.started_unix_s {
+        let secs = summary.duration_s + summary.drain_s;
+        summary.run = Some(record::record(config, started, secs));
+    }
+    Ok(summary)
 }
 
 /// Fails before the run, not after it, when the `--json`, `--csv` or `--html` file cannot be

@@ -505,6 +505,11 @@ struct RunArgs {
     /// the one from the actual send to PATH with .uncorrected before its extension (single runs)
     #[arg(long, value_name = "PATH")]
     hgrm: Option<String>,
+
+    /// A header whose value the reports' record of the command line shows as ***
+    /// (repeatable; Authorization, Cookie and Proxy-Authorization always are)
+    #[arg(long = "secret", value_name = "HEADER")]
+    secrets: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -529,7 +534,8 @@ pub enum Parsed {
 
 /// Parses argv. An `Err` is one line for stderr; the process exits with code 2.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<String> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e)
             if matches!(
@@ -562,7 +568,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 ..Outputs::default()
             },
         )),
-        None => run_or_print(cli.run),
+        None => run_or_print(cli.run, args),
     }
 }
 
@@ -723,9 +729,10 @@ fn help_command(rendered: &str) -> String {
 /// The run's `Config`, one flag group at a time: where to, how much load, what to send and
 /// when to give up, what counts as success, where the results go.
 /// A run, or with `--print-targets` the mix `--openapi` found (checked as a run checks it).
-fn run_or_print(cli: RunArgs) -> Result<Parsed, String> {
+fn run_or_print(cli: RunArgs, command: Vec<String>) -> Result<Parsed, String> {
     let print = cli.print_targets;
-    let (config, openapi_lines) = config(cli)?;
+    let (mut config, openapi_lines) = config(cli)?;
+    config.command = command;
     match openapi_lines {
         Some(lines) if print => Ok(Parsed::Print(lines)),
         _ => Ok(Parsed::Run(Box::new(config))),
@@ -767,6 +774,7 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
         locust: cli.locust_csv,
         hgrm: cli.hgrm,
     };
+    config.secrets = cli.secrets;
     if config.outputs.hgrm.is_some() && (config.sweep.is_some() || config.each) {
         return Err(
             "--hgrm writes one run's latency distribution: not with a sweep (-c list, \

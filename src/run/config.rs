@@ -81,6 +81,10 @@ pub struct Config {
     /// `--flow`: the steps each user runs in order (their requests are `mix`, one line per
     /// step, in order).
     pub flow: Option<crate::run::flow::Flow>,
+    /// The command line as given (`blast` first), for the report's record of the run.
+    pub command: Vec<String>,
+    /// `--secret`: more header names whose values the record masks.
+    pub secrets: Vec<String>,
     /// Total connections, spread over the threads (in rate mode: the ones opened at start).
     pub connections: usize,
     /// Open loop: total requests per second, spread over the threads (`None`: closed loop).
@@ -154,6 +158,8 @@ impl Config {
             expect: Expect::default(),
             mix: None,
             flow: None,
+            command: Vec::new(),
+            secrets: Vec::new(),
             connections: 64,
             rate: None,
             max_connections: 1024,

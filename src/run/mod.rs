@@ -11,5 +11,6 @@ pub mod limits;
 pub mod mix;
 pub mod openapi;
 pub mod plan;
+pub mod record;
 pub mod sweep;
 pub mod url;
