@@ -750,3 +750,38 @@ fn reports_record_the_run_without_its_secrets() {
     assert_meets_schema(&report, "a recorded run");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Text from the server, the command line and the files shown in the HTML page is escaped:
+/// a `<script>` in a body sample, a header value and a target's name stays text.
+#[test]
+fn the_page_escapes_what_it_did_not_write() {
+    let _turn = common::one_at_a_time();
+    let server = common::Server::start(common::Behavior::Status(500, "<script>alert(1)</script>"));
+    let dir = common::scratch("escaped");
+    let targets = dir.join("targets.jsonl");
+    std::fs::write(&targets, "{\"name\": \"<script>alert(2)</script>\"}\n").unwrap();
+    let page = dir.join("run.html");
+    let out = common::blast(&[
+        "-c",
+        "1",
+        "-d",
+        "0.5",
+        "-H",
+        "X-Note: <script>alert(3)</script>",
+        "--targets",
+        targets.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+        &server.url("/"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert!(!page.to_ascii_lowercase().contains("<script"), "{page}");
+    for n in 1..=3 {
+        assert!(
+            page.contains(&format!("&lt;script&gt;alert({n})")),
+            "{n}: {page}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
