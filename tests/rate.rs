@@ -350,3 +350,26 @@ fn a_schedule_held_back_by_max_connections_says_so() {
         "{text}"
     );
 }
+
+/// Each second says how many connections were open at its end, and in rate mode the latest a
+/// request of it left after its intended time (the live line shows both).
+#[test]
+fn each_second_has_its_connections_and_its_latest_send() {
+    let server = common::Server::start(common::Behavior::Body(r#"{"prediction":1}"#));
+    let mut config = server.config("/predict");
+    config.duration = Some(std::time::Duration::from_secs(2));
+    config.rate = Some(400.0);
+    let rated = blast::run::app::run(&config).unwrap();
+    config.rate = None;
+    let closed = blast::run::app::run(&config).unwrap();
+    for (summary, rate) in [(&rated, true), (&closed, false)] {
+        assert_eq!(summary.per_second.len(), 2);
+        for row in &summary.per_second {
+            assert!(row.connections.is_some_and(|c| c >= 4), "{row:?}");
+            assert_eq!(row.send_lag_max_us.is_some(), rate, "{row:?}");
+            let line = blast::report::text::live_line(row, 0, false);
+            assert!(line.contains(" conns"), "{line}");
+            assert_eq!(line.contains("lag max"), rate, "{line}");
+        }
+    }
+}

@@ -313,7 +313,11 @@ impl Worker {
         if !self.measured(slot) || self.after_window(slot, sent) {
             return;
         }
-        self.seconds.borrow_mut().sent(self.in_window(sent));
+        let lag = match slot {
+            Slot::At(at) => Some(sent.since(at)),
+            _ => None,
+        };
+        self.seconds.borrow_mut().sent(self.in_window(sent), lag);
         let mut stats = self.stats.borrow_mut();
         match slot {
             Slot::At(at) => {
@@ -657,7 +661,10 @@ impl Worker {
                 return;
             }
             if !self.stopped.get() {
-                self.seconds.borrow_mut().roll(now);
+                let mut seconds = self.seconds.borrow_mut();
+                seconds.connections(self.connections.get() as u64);
+                seconds.roll(now);
+                drop(seconds);
                 for _ in 0..self.connections_wanted(now) {
                     open(self.connections.get());
                     self.connections.set(self.connections.get() + 1);

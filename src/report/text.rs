@@ -444,6 +444,12 @@ pub fn live_line(row: &SecondRow, failures_so_far: u64, timed: bool) -> String {
             format_micros(row.first_byte_p99_us.unwrap_or(0.0))
         );
     }
+    if let Some(open) = row.connections {
+        line += &format!("  {open} conns");
+    }
+    if let Some(lag) = row.send_lag_max_us {
+        line += &format!("  lag max {}", format_micros(lag));
+    }
     line
 }
 

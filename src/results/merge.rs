@@ -357,6 +357,7 @@ fn check_seconds(rows: &[SecondRow], bad: &dyn Fn(&str) -> String) -> Result<(),
             ("first_byte_p50_us", row.first_byte_p50_us),
             ("first_byte_p99_us", row.first_byte_p99_us),
             ("server_cpu_pct", row.server_cpu_pct),
+            ("send_lag_max_us", row.send_lag_max_us),
         ];
         if let Some((key, _)) = times.iter().find(|(_, t)| t.is_some_and(|t| t < 0.0)) {
             return Err(bad(&format!("per_second.{i}.{key}")));

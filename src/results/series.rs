@@ -30,6 +30,10 @@ struct Sample {
     latency: Option<Histogram<u64>>,
     /// `--first-byte`: the times to the first body byte.
     first_byte: Option<Histogram<u64>>,
+    /// The core's connections when the second closed (as its watcher last saw them).
+    connections: u64,
+    /// Rate mode: the latest any request of the second left after its intended time.
+    lag_max_ns: Option<u64>,
 }
 
 /// The hand-over point between one core and the collector.
@@ -90,6 +94,8 @@ impl Sample {
             failures: 0,
             latency: None,
             first_byte: None,
+            connections: 0,
+            lag_max_ns: None,
         }
     }
 }
@@ -153,10 +159,19 @@ impl SecondRecorder {
         }
     }
 
-    /// Counts one request sent at `now`.
-    pub fn sent(&mut self, now: Stamp) {
+    /// Counts one request sent at `now`, in rate mode `lag_ns` after its intended time.
+    pub fn sent(&mut self, now: Stamp, lag_ns: Option<u64>) {
         self.roll(now);
         self.current.sent += 1;
+        if let Some(lag) = lag_ns {
+            let max = self.current.lag_max_ns.get_or_insert(0);
+            *max = (*max).max(lag);
+        }
+    }
+
+    /// The core's connections now (its watcher's tick): the second's count when it closes.
+    pub fn connections(&mut self, open: u64) {
+        self.current.connections = open;
     }
 
     /// Publishes every second that ended before `now`. Called per record and by the core's
@@ -164,7 +179,9 @@ impl SecondRecorder {
     pub fn roll(&mut self, now: Stamp) {
         while now >= self.next_boundary {
             let next = self.current.index + 1;
-            let done = std::mem::replace(&mut self.current, Sample::empty(next));
+            let mut fresh = Sample::empty(next);
+            fresh.connections = self.current.connections;
+            let done = std::mem::replace(&mut self.current, fresh);
             self.publish(done);
             self.shared.through.store(next, Ordering::Release);
             self.next_boundary += Duration::from_secs(1);
@@ -229,6 +246,14 @@ pub struct SecondRow {
     /// ramp (`--ramp`, `--spawn-rate`) opens them (Locust's user count); `None` in rate mode.
     #[serde(default)]
     pub users: Option<u64>,
+    /// Connections open at the end of this second, over the cores (`None` in reports from
+    /// before it was kept).
+    #[serde(default)]
+    pub connections: Option<u64>,
+    /// Rate mode: the latest a request of this second was sent after its intended time, in
+    /// microseconds (`None` in a closed loop).
+    #[serde(default)]
+    pub send_lag_max_us: Option<f64>,
 }
 
 impl SecondRow {
@@ -246,10 +271,16 @@ impl SecondRow {
         self.server_cpu_pct = higher(self.server_cpu_pct, other.server_cpu_pct);
         self.server_rss_bytes = higher(self.server_rss_bytes, other.server_rss_bytes);
         // Runs made at the same time: their users add up.
-        self.users = match (self.users, other.users) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
+        self.users = sum(self.users, other.users);
+        self.connections = sum(self.connections, other.connections);
+        self.send_lag_max_us = higher(self.send_lag_max_us, other.send_lag_max_us);
+    }
+}
+
+fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
     }
 }
 
@@ -311,6 +342,8 @@ impl Collector {
         open.sent += sample.sent;
         open.requests += sample.requests;
         open.failures += sample.failures;
+        open.connections += sample.connections;
+        open.lag_max_ns = open.lag_max_ns.max(sample.lag_max_ns);
         merge_optional(&mut open.latency, &sample.latency);
         merge_optional(&mut open.first_byte, &sample.first_byte);
     }
@@ -347,6 +380,8 @@ fn row(second: u32, sample: Option<Sample>) -> SecondRow {
         server_cpu_pct: None,
         server_rss_bytes: None,
         users: None,
+        connections: sample.as_ref().map(|s| s.connections),
+        send_lag_max_us: sample.and_then(|s| s.lag_max_ns).map(|ns| ns as f64 / 1e3),
     }
 }
 
