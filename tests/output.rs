@@ -783,5 +783,13 @@ fn the_page_escapes_what_it_did_not_write() {
             "{n}: {page}"
         );
     }
+    // The page's tables: the run's numbers and settings, the target, statuses and reasons.
+    for class in ["summary", "settings", "targets", "statuses", "reasons"] {
+        assert!(
+            page.contains(&format!("<table class=\"{class}\">")),
+            "{class}: {page}"
+        );
+    }
+    assert!(page.contains("<tr><td>500</td><td class=\"n\">"), "{page}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,14 +1,15 @@
-//! The HTML report (`--html`): the text report, then charts of the per-second series and of
-//! the latency distribution (a sweep: of its steps), in one self-contained file to keep or
-//! share. The text is the text report itself, so the page cannot disagree with it.
+//! The HTML report (`--html`): the text report, its tables (`tables`: the summary, the run
+//! and its settings, the targets, the statuses, the failures by reason), then charts of the
+//! per-second series and of the latency distribution (a sweep: of its steps), in one
+//! self-contained file to keep or share. The text is the text report itself, so the page
+//! cannot disagree with it.
 
 use std::io::{self, Write};
 
 use super::chart::{self, Chart};
 use super::figures::{run_charts, sweep_charts};
 use super::sweep::{self, SweepReport};
-use super::text;
-use crate::results::numbers::Results;
+use super::{tables, text};
 use crate::results::summary::Summary;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:960px;\
@@ -24,44 +25,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let mut report = Vec::new();
     text::write(&mut report, s)?;
     let title = format!("blast {} {}", s.destination.method, s.destination.url);
-    page(out, &title, &report, &reasons_table(s), &run_charts(s))
-}
-
-/// The failures by reason as a table (by target with a mix), each with its sample.
-fn reasons_table(s: &Summary) -> String {
-    let mut sets: Vec<(&str, &Results)> = (s.targets.iter())
-        .map(|t| (t.target.name.as_str(), &t.results))
-        .collect();
-    if sets.is_empty() {
-        sets.push(("", &s.results));
-    }
-    let mix = !s.targets.is_empty();
-    let mut rows = String::new();
-    for (target, results) in sets {
-        for reason in &results.failure_reasons {
-            let target = if mix {
-                format!("<td>{}</td>", chart::escape(target))
-            } else {
-                String::new()
-            };
-            rows += &format!(
-                "<tr>{target}<td>{}</td><td>{}</td><td class=\"n\">{}</td><td><code>{}</code></td></tr>\n",
-                chart::escape(&reason.category),
-                chart::escape(&reason.reason),
-                reason.count,
-                chart::escape(&reason.sample),
-            );
-        }
-    }
-    if rows.is_empty() {
-        return rows;
-    }
-    let target = if mix { "<th>target</th>" } else { "" };
-    format!(
-        "<h2>Failures by reason</h2>\n<table class=\"reasons\"><thead><tr>{target}<th>category</th>\
-         <th>reason</th><th>count</th><th>sample (status line, start of the body)</th></tr></thead>\n\
-         <tbody>\n{rows}</tbody></table>"
-    )
+    page(out, &title, &report, &tables::all(s), &run_charts(s))
 }
 
 pub fn write_sweep(out: &mut dyn Write, r: &SweepReport) -> io::Result<()> {

@@ -11,4 +11,5 @@ pub mod html;
 pub mod json;
 pub mod locust;
 pub mod sweep;
+pub mod tables;
 pub mod text;

@@ -332,7 +332,7 @@ fn write_reasons(out: &mut dyn Write, title: &str, r: &Results) -> io::Result<()
 }
 
 /// `timeout 3, status 1`, or `none`.
-fn failure_list(errors: &ErrorCounts) -> String {
+pub(super) fn failure_list(errors: &ErrorCounts) -> String {
     let errors: Vec<String> = errors
         .iter()
         .filter(|(_, n)| *n > 0)
