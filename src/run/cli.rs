@@ -549,7 +549,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     };
     match cli.command {
         Some(Command::Serve(args)) => serve_config(args).map(Parsed::Serve),
-        Some(Command::Demo(args)) => demo_config(args).map(|c| Parsed::Demo(Box::new(c))),
+        Some(Command::Demo(demo)) => demo_config(demo).map(|mut c| {
+            c.command = args;
+            Parsed::Demo(Box::new(c))
+        }),
         Some(Command::Merge(args)) => Ok(Parsed::Merge(MergeConfig {
             files: args.files,
             slo: args.slo.as_deref().map(Slo::parse).transpose()?,
