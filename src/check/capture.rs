@@ -100,26 +100,28 @@ impl Capture {
         Ok(())
     }
 
-    /// The failure's explanation (its reason, under `body:`).
-    pub fn explain(&self, missed: Missed) -> String {
+    /// Writes the failure's explanation (its reason, under `body:`) into `out`.
+    pub fn explain(&self, missed: Missed, out: &mut String) {
+        use std::fmt::Write;
         let name = &self.name;
-        let path = || match &self.source {
-            Source::Json(path) => {
-                let steps: Vec<_> = path.iter().map(|s| String::from_utf8_lossy(s)).collect();
-                steps.join(".")
+        let _ = write!(out, "capture {name}: ");
+        let _ = match (missed, &self.source) {
+            (Missed::NotJson(at), _) => write!(out, "the body is not JSON (cut off at byte {at})"),
+            (Missed::NoValue, Source::Json(path)) => {
+                out.push_str("no ");
+                for (i, step) in path.iter().enumerate() {
+                    out.push_str(if i == 0 { "" } else { "." });
+                    out.push_str(&String::from_utf8_lossy(step));
+                }
+                write!(out, " in the body")
             }
-            Source::Header(header) => header.clone(),
+            (Missed::NoHeader, Source::Header(header)) => write!(out, "no {header} header"),
+            (Missed::Unsafe, _) => {
+                write!(out, "the value holds a line break, and goes into a header")
+            }
+            // A path misses a value, a header misses the header: never the other way.
+            (Missed::NoValue | Missed::NoHeader, _) => write!(out, "not found"),
         };
-        match missed {
-            Missed::NotJson(at) => {
-                format!("capture {name}: the body is not JSON (cut off at byte {at})")
-            }
-            Missed::NoValue => format!("capture {name}: no {} in the body", path()),
-            Missed::NoHeader => format!("capture {name}: no {} header", path()),
-            Missed::Unsafe => {
-                format!("capture {name}: the value holds a line break, and goes into a header")
-            }
-        }
     }
 }
 
@@ -178,7 +180,9 @@ mod tests {
         let mut out = Vec::new();
         let missed = capture.take(b"", br#"{"t": "a\r\nX-Evil: 1"}"#, &mut out);
         assert_eq!(missed, Err(Missed::Unsafe));
-        assert!(capture.explain(Missed::Unsafe).contains("line break"));
+        let mut why = String::new();
+        capture.explain(Missed::Unsafe, &mut why);
+        assert!(why.contains("line break"), "{why}");
         assert!(capture.take(b"", br#"{"t": "abc"}"#, &mut out).is_ok());
     }
 
@@ -188,13 +192,22 @@ mod tests {
             assert!(Capture::parse(0, "v", bad).is_err(), "{bad:?}");
         }
         let capture = Capture::parse(0, "job_id", "job.id").unwrap();
+        let explained = |missed| {
+            let mut why = String::new();
+            capture.explain(missed, &mut why);
+            why
+        };
         assert_eq!(
-            capture.explain(Missed::NoValue),
+            explained(Missed::NoValue),
             "capture job_id: no job.id in the body"
         );
         assert_eq!(
-            capture.explain(Missed::NotJson(3)),
+            explained(Missed::NotJson(3)),
             "capture job_id: the body is not JSON (cut off at byte 3)"
         );
+        let header = Capture::parse(0, "loc", "header:Location").unwrap();
+        let mut why = String::new();
+        header.explain(Missed::NoHeader, &mut why);
+        assert_eq!(why, "capture loc: no Location header");
     }
 }

@@ -342,7 +342,10 @@ impl<S: Opened> Conn<S> {
             } else {
                 index
             };
-            let bytes = worker.request_bytes(index, self.user as usize);
+            let bytes = match request.built {
+                true => worker.user_bytes(self.user as usize),
+                false => &request.bytes,
+            };
             let len = bytes.len();
             worker.wrote(len, measured);
             let queued = if S::QUEUES && worker.ring_sends && len <= QUEUE_MAX {

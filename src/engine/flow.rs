@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use crate::check::capture::Missed;
+use crate::check::capture::{Capture, Missed};
 use crate::engine::clock::Stamp;
 use crate::engine::think::Pauses;
 use crate::run::plan::FlowPlan;
@@ -85,14 +85,6 @@ impl Users {
         (self.users.borrow().get(user)).is_none_or(|u| u.began.is_none() && u.step == 0)
     }
 
-    /// The step user `user` is on.
-    pub fn step(&self, user: usize) -> usize {
-        self.users
-            .borrow()
-            .get(user)
-            .map_or(0, |u| usize::from(u.step))
-    }
-
     /// Flows begun and not ended.
     pub fn open(&self) -> u64 {
         self.open.get()
@@ -125,40 +117,32 @@ impl Users {
     }
 
     /// Takes the captures of user `user`'s current step from its response (`head`, `body`).
-    /// On a miss, the capture that missed (its index in the step's) and why.
-    pub fn capture(
+    /// On a miss, the capture that missed and why.
+    pub fn capture<'a>(
         &self,
         user: usize,
-        flow: &FlowPlan,
+        flow: &'a FlowPlan,
         head: &[u8],
         body: &[u8],
-    ) -> Result<(), (usize, Missed)> {
+    ) -> Result<(), (&'a Capture, Missed)> {
         self.with(user, flow, |one| {
             let step = &flow.steps[one.step as usize];
             // A polling step's answer that it will poll again after may lack what the last
             // answer brings (a job's result, while it runs): only the variable it waits for
-            // must be there. The answer it moves on with must have them all.
-            let until = step.repeat.as_ref().map(|r| r.var);
+            // must be there, so it is taken first. The answer it moves on with must have them
+            // all.
+            let waits_for = |c: &&Capture| step.repeat.as_ref().is_some_and(|r| r.var == c.var);
+            let captures = step.captures.iter();
+            let first = captures.clone().filter(waits_for);
             let mut again = false;
-            for (i, capture) in step.captures.iter().enumerate() {
-                if Some(capture.var) != until {
-                    continue;
-                }
-                let value = &mut one.vars[capture.var as usize];
-                capture.take(head, body, value).map_err(|m| (i, m))?;
-                again = step
-                    .repeat
-                    .as_ref()
-                    .is_some_and(|r| one.runs + 1 < r.max && !r.values.iter().any(|v| v == value));
-            }
-            for (i, capture) in step.captures.iter().enumerate() {
-                if Some(capture.var) == until {
-                    continue;
-                }
+            for capture in first.chain(captures.filter(|c| !waits_for(c))) {
                 let value = &mut one.vars[capture.var as usize];
                 match capture.take(head, body, value) {
                     Err(_) if again => {}
-                    taken => taken.map_err(|m| (i, m))?,
+                    taken => taken.map_err(|m| (capture, m))?,
+                }
+                if let Some(repeat) = step.repeat.as_ref().filter(|_| waits_for(&capture)) {
+                    again = repeat.again(one.runs + 1, value);
                 }
             }
             Ok(())
@@ -189,10 +173,8 @@ impl Users {
             }
             one.runs += 1;
             let step = &flow.steps[one.step as usize];
-            let again = step.repeat.as_ref().is_some_and(|repeat| {
-                let value = &one.vars[repeat.var as usize];
-                one.runs < repeat.max && !repeat.values.iter().any(|v| v == value)
-            });
+            let again = (step.repeat.as_ref())
+                .is_some_and(|repeat| repeat.again(one.runs, &one.vars[repeat.var as usize]));
             if again {
                 return Ended::Going;
             }

@@ -319,15 +319,15 @@ impl Worker {
         };
         self.seconds.borrow_mut().sent(self.in_window(sent), lag);
         let mut stats = self.stats.borrow_mut();
-        match slot {
-            Slot::At(at) => {
+        match lag {
+            Some(lag) => {
                 stats.sent += 1;
-                stats.record_open_loop(None, sent.since(at));
+                stats.record_open_loop(None, lag);
             }
             // `--flow` with `--rate`: a step after a flow's first is not on the schedule,
             // whose books (sent against the rate, the send lag) count the flows it started.
-            _ if self.pacer.is_some() => {}
-            _ => stats.sent += 1,
+            None if self.pacer.is_some() => {}
+            None => stats.sent += 1,
         }
     }
 
@@ -423,9 +423,16 @@ impl Worker {
     /// A response (`head`, `body`) whose body failed `expect`: the reason says how.
     #[cold]
     pub fn body_failure(&self, expect: &Expect, head: &[u8], body: &[u8]) -> Failure {
+        self.body_reason(head, body, |out| expect.explain(body, out))
+    }
+
+    /// A `body` failure of the response (`head`, `body`) whose reason `explain` writes (into
+    /// a kept buffer: nothing is allocated once the reason is known).
+    #[cold]
+    fn body_reason(&self, head: &[u8], body: &[u8], explain: impl FnOnce(&mut String)) -> Failure {
         let mut explanation = self.explanation.borrow_mut();
         explanation.clear();
-        expect.explain(body, &mut explanation);
+        explain(&mut explanation);
         let sample = || failures::sample(head, body);
         let kind = ErrorKind::Body;
         Failure::of((self.reasons.borrow_mut()).id(kind, Why::Body, &explanation, sample))
@@ -574,35 +581,14 @@ impl Worker {
         let (Some(users), Some(flow)) = (&self.users, &self.plan.flow) else {
             return Ok(());
         };
-        users
-            .capture(user, flow, head, body)
-            .map_err(|(i, missed)| {
-                let step = users.step(user);
-                let explanation = flow.steps[step].captures[i].explain(missed);
-                let sample = || failures::sample(head, body);
-                Failure::of((self.reasons.borrow_mut()).id(
-                    ErrorKind::Body,
-                    Why::Body,
-                    &explanation,
-                    sample,
-                ))
-            })
+        (users.capture(user, flow, head, body)).map_err(|(capture, missed)| {
+            self.body_reason(head, body, |out| capture.explain(missed, out))
+        })
     }
 
     /// The bytes user `user` built for its current request (`--flow`).
     pub fn user_bytes(&self, user: usize) -> &[u8] {
         self.users.as_ref().map_or(&[], |users| users.bytes(user))
-    }
-
-    /// The bytes of request `request` for user `user`: the plan's, or the ones the user built
-    /// from its step's template.
-    #[inline]
-    pub fn request_bytes(&self, request: u32, user: usize) -> &[u8] {
-        let planned = &self.plan.requests[request as usize];
-        match &self.users {
-            Some(users) if planned.built => users.bytes(user),
-            _ => &planned.bytes,
-        }
     }
 
     /// `--first-byte`: the response to request `request`, whose latency `end` just recorded,

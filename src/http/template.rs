@@ -151,14 +151,6 @@ impl Template {
         }
     }
 
-    /// Where each variable stands, by escape (for the checks a capture makes).
-    pub fn uses(&self) -> impl Iterator<Item = (u8, Escape)> + '_ {
-        self.head.iter().chain(&self.body).filter_map(|p| match p {
-            Piece::Var { var, escape } => Some((*var, *escape)),
-            Piece::Text(_) => None,
-        })
-    }
-
     /// Builds the request with the user's `vars` into `out` (cleared first); `body` is a
     /// buffer for the body, which is built first for its length.
     pub fn build(&self, vars: &[Vec<u8>], out: &mut Vec<u8>, body: &mut Vec<u8>) {

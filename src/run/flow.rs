@@ -49,6 +49,14 @@ pub struct Repeat {
     pub max: u32,
 }
 
+impl Repeat {
+    /// Whether the step runs again after its `runs`-th run in this pass, whose answer left
+    /// `value` in the variable it waits for.
+    pub fn again(&self, runs: u32, value: &[u8]) -> bool {
+        runs < self.max && !self.values.iter().any(|v| v == value)
+    }
+}
+
 /// A flow: its steps, and its variables' names (a variable's index is its place here).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {

@@ -181,7 +181,13 @@ impl Plan {
 
     /// Whether some request's check (or a flow's capture) reads the response body.
     pub fn needs_body(&self) -> bool {
-        self.expects.iter().any(Expect::needs_body) || self.requests.iter().any(|r| r.keep_body)
+        let captures = |f: &FlowPlan| {
+            f.steps
+                .iter()
+                .flat_map(|s| &s.captures)
+                .any(Capture::needs_body)
+        };
+        self.expects.iter().any(Expect::needs_body) || self.flow.as_ref().is_some_and(captures)
     }
 }
 
