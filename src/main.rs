@@ -56,16 +56,12 @@ fn run() -> i32 {
         };
     }
     let summary = if demo {
-        app::demo(&mut config)
+        app::demo(&mut config).and_then(|s| app::report(&config.outputs, &s).map(|_| s))
     } else {
-        app::run(&config)
+        app::run_reported(&config)
     };
-    let summary = match summary {
-        Ok(summary) => summary,
-        Err(message) => return usage_error(&message),
-    };
-    match app::report(&config.outputs, &summary) {
-        Ok(()) => app::exit_code(&summary),
+    match summary {
+        Ok(summary) => app::exit_code(&summary),
         Err(message) => usage_error(&message),
     }
 }

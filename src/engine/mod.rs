@@ -26,7 +26,7 @@ use monoio::{FusionRuntime, IoUringDriver, LegacyDriver, RuntimeBuilder};
 
 use crate::engine::clock::Stamp;
 use crate::engine::worker::{Times, Worker};
-use crate::results::series::{Collector, CoreSeries, SecondRow};
+use crate::results::series::{Collector, CoreSeries, Progress, SecondRow};
 use crate::results::stats::Stats;
 use crate::run::config::Driver;
 use crate::run::plan::{CoreShare, Plan};
@@ -51,8 +51,16 @@ const SAMPLE_EVERY: u32 = (usage::SAMPLE_EVERY.as_millis() / ticker::TICK.as_mil
 
 type CoreResult = Result<(Stats, &'static str, Times), String>;
 
-/// Runs the plan to its end. `on_second` sees each per-second row as soon as it is complete.
-pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutcome, String> {
+/// What the main thread shows while the plan runs.
+pub trait Watch {
+    /// A per-second row, as soon as it is complete.
+    fn second(&mut self, row: &SecondRow);
+    /// Every tick: the run so far (`--metrics-listen`, `--web` answer their clients).
+    fn beat(&mut self, _progress: &Progress) {}
+}
+
+/// Runs the plan to its end, shown to `watch` as it goes.
+pub fn run(plan: Plan, watch: &mut dyn Watch) -> Result<RunOutcome, String> {
     let plan = Arc::new(plan);
     let series: Vec<Arc<CoreSeries>> = plan.cores.iter().map(|_| Arc::default()).collect();
     let (ticker, ticks) =
@@ -79,8 +87,11 @@ pub fn run(plan: Plan, on_second: &mut dyn FnMut(&SecondRow)) -> Result<RunOutco
         if beat % COLLECT_EVERY == 0 {
             let fresh = collector.collect(&series);
             let rows = collector.rows();
-            rows[rows.len() - fresh..].iter().for_each(&mut *on_second);
+            rows[rows.len() - fresh..]
+                .iter()
+                .for_each(|row| watch.second(row));
         }
+        watch.beat(&Progress::new(&collector, &series));
         if beat % SAMPLE_EVERY == 0 {
             sampling.sample(&series);
         }

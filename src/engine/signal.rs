@@ -22,6 +22,11 @@ pub fn install() {
     }
 }
 
+/// Ends the run as Ctrl-C does (`--web`'s Stop button).
+pub fn request_stop() {
+    STOP.store(true, Ordering::Relaxed);
+}
+
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::Relaxed)
 }

@@ -23,6 +23,7 @@ use crate::http::response::{KnownHeads, SharedHeads};
 use crate::results::failures::{self, FailureReason, Registry, Why};
 use crate::results::series::{CoreSeries, SecondRecorder};
 use crate::results::stats::{Cause, ErrorKind, Stats};
+use crate::results::tally::Tally;
 use crate::run::plan::{CoreShare, Plan};
 use crate::tls::Tls;
 
@@ -124,6 +125,8 @@ pub struct Worker {
     explanation: RefCell<String>,
     /// `--flow`: each user's place in it (`None` without a flow: the plan's rotation).
     users: Option<Users>,
+    /// `--metrics-listen`, `--web`: the second whose totals were last handed over.
+    tallied: Cell<u32>,
 }
 
 impl Worker {
@@ -190,6 +193,7 @@ impl Worker {
             reasons: RefCell::default(),
             explanation: RefCell::default(),
             users: (plan.flow.as_ref()).map(|flow| Users::new(flow, start.as_nanos())),
+            tallied: Cell::new(u32::MAX),
             plan,
         })
     }
@@ -650,6 +654,7 @@ impl Worker {
                 let mut seconds = self.seconds.borrow_mut();
                 seconds.connections(self.connections.get() as u64);
                 seconds.roll(now);
+                self.hand_over_tally(&seconds);
                 drop(seconds);
                 for _ in 0..self.connections_wanted(now) {
                     open(self.connections.get());
@@ -657,6 +662,16 @@ impl Worker {
                 }
             }
             ticks.next().await;
+        }
+    }
+
+    /// `--metrics-listen`, `--web`: hands the core's totals to the main thread once a
+    /// second (a copy of its counts, off the requests' path).
+    fn hand_over_tally(&self, seconds: &SecondRecorder) {
+        if self.plan.live_totals && seconds.second() != self.tallied.get() {
+            self.tallied.set(seconds.second());
+            let tally = Tally::of(&self.stats.borrow(), self.in_flight.get());
+            seconds.shared().set_tally(tally);
         }
     }
 

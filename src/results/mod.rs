@@ -11,4 +11,5 @@ pub mod series;
 pub mod slo;
 pub mod stats;
 pub mod summary;
+pub mod tally;
 pub mod usage;

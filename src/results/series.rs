@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 
 use crate::engine::clock::Stamp;
 use crate::results::stats::{LATENCY_SIGFIG, merge_optional, new_histogram, record_latency};
+use crate::results::tally::Tally;
 
 /// Per-second percentiles need less precision than the run's (1%): a handed-over second is
 /// an eighth of the size of the core's histograms.
@@ -49,6 +50,8 @@ pub struct CoreSeries {
     /// The core's thread (its Linux thread ID; 0 until it runs), whose CPU the main thread
     /// samples.
     thread: AtomicU32,
+    /// `--metrics-listen`, `--web`: the core's totals as of its last completed second.
+    tally: Mutex<Option<Tally>>,
 }
 
 impl CoreSeries {
@@ -58,6 +61,18 @@ impl CoreSeries {
 
     pub fn thread(&self) -> Option<u32> {
         Some(self.thread.load(Ordering::Acquire)).filter(|&t| t != 0)
+    }
+
+    /// Hands over the core's totals (once a second, from its watcher).
+    pub fn set_tally(&self, tally: Tally) {
+        *self.tally.lock().unwrap_or_else(|e| e.into_inner()) = Some(tally);
+    }
+
+    /// Adds this core's latest totals into `total`.
+    pub fn add_tally_to(&self, total: &mut Tally) {
+        if let Some(mine) = &*self.tally.lock().unwrap_or_else(|e| e.into_inner()) {
+            total.add(mine);
+        }
     }
 
     /// The start of this core's first second, once the core has started.
@@ -167,6 +182,16 @@ impl SecondRecorder {
             let max = self.current.lag_max_ns.get_or_insert(0);
             *max = (*max).max(lag);
         }
+    }
+
+    /// Where this core hands its seconds (and its totals) over.
+    pub fn shared(&self) -> &CoreSeries {
+        &self.shared
+    }
+
+    /// The second being counted (seconds from the start).
+    pub fn second(&self) -> u32 {
+        self.current.index
     }
 
     /// The core's connections now (its watcher's tick): the second's count when it closes.
@@ -291,11 +316,42 @@ fn higher<T: PartialOrd>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
+/// The run so far, as the main thread holds it: the rows closed, their latencies, and the
+/// cores' totals as of their last second.
+pub struct Progress<'a> {
+    collector: &'a Collector,
+    cores: &'a [Arc<CoreSeries>],
+}
+
+impl<'a> Progress<'a> {
+    pub fn new(collector: &'a Collector, cores: &'a [Arc<CoreSeries>]) -> Progress<'a> {
+        Progress { collector, cores }
+    }
+
+    pub fn rows(&self) -> &'a [SecondRow] {
+        self.collector.rows()
+    }
+
+    pub fn latency(&self) -> Option<&'a Histogram<u64>> {
+        self.collector.latency()
+    }
+
+    /// The cores' totals added up (taken when asked: a scrape or a page's poll).
+    pub fn tally(&self) -> Tally {
+        let mut total = Tally::default();
+        self.cores.iter().for_each(|c| c.add_tally_to(&mut total));
+        total
+    }
+}
+
 /// The collector side, on the main thread.
 #[derive(Default)]
 pub struct Collector {
     open: BTreeMap<u32, Sample>,
     rows: Vec<SecondRow>,
+    /// Every closed second's latencies (at the per-second precision): the live outputs'
+    /// histogram while the run goes.
+    latency: Option<Histogram<u64>>,
 }
 
 impl Collector {
@@ -326,6 +382,11 @@ impl Collector {
         &self.rows
     }
 
+    /// The latencies of every second closed so far (`None`: no response yet).
+    pub fn latency(&self) -> Option<&Histogram<u64>> {
+        self.latency.as_ref()
+    }
+
     fn drain(&mut self, cores: &[Arc<CoreSeries>]) {
         for core in cores {
             let samples =
@@ -354,6 +415,9 @@ impl Collector {
         let mut next = self.rows.last().map_or(0, |r| r.second + 1);
         while next < limit {
             let sample = self.open.remove(&next);
+            if let Some(s) = &sample {
+                merge_optional(&mut self.latency, &s.latency);
+            }
             self.rows.push(row(next, sample));
             next += 1;
         }

@@ -3,12 +3,15 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use crate::engine;
 use crate::engine::signal;
+use crate::engine::{self, Watch};
+use crate::live::{Figures, Live};
 use crate::report::sweep::{self as sweep_report, Knee, MaxRate, SweepReport, step_target};
 use crate::report::{ascii, compare, csv, hgrm, html, json, locust, text};
 use crate::results::compare::Comparison;
+use crate::results::series::{Progress, SecondRow};
 use crate::results::summary::Summary;
+use crate::results::tally::Tally;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
 use crate::run::health;
 use crate::run::limits;
@@ -20,6 +23,7 @@ use crate::run::url::Endpoint;
 use crate::run::url::Url;
 use crate::serve::{ServeConfig, ServeStats, Server};
 use crate::tls;
+use hdrhistogram::Histogram;
 use std::net::SocketAddr;
 
 /// Exit codes: 0 the run completed, 1 not a single request succeeded or the run missed its
@@ -28,8 +32,34 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
-/// Runs the load and prints the report; `Err` is a setup problem (exit 2).
+/// Runs the load; `Err` is a setup problem (exit 2).
 pub fn run(config: &Config) -> Result<Summary, String> {
+    measure(config).map(|(summary, _)| summary)
+}
+
+/// A single run as the command line makes it: runs the load and writes its reports; with
+/// `--metrics-listen` or `--web`, serves the final totals for `--metrics-linger` after.
+pub fn run_reported(config: &Config) -> Result<Summary, String> {
+    let (summary, live) = measure(config)?;
+    report(&config.outputs, &summary)?;
+    if let Some((live, tally, latency)) = live {
+        let mut page = Vec::new();
+        html::write(&mut page, &summary).map_err(|e| format!("--web: {e}"))?;
+        let last = Figures {
+            tally,
+            latency: Some(&latency),
+            rows: &summary.per_second,
+            running: false,
+        };
+        live.linger(last, page);
+    }
+    Ok(summary)
+}
+
+/// The live outputs after the run, with the final totals and latencies to serve.
+type Finished = Option<(Live, Tally, Histogram<u64>)>;
+
+fn measure(config: &Config) -> Result<(Summary, Finished), String> {
     limits::ensure_open_files(config.connections)?;
     if let Some(health) = &config.health {
         let target = health::health_target(&config.url, health)?;
@@ -45,28 +75,63 @@ pub fn run(config: &Config) -> Result<Summary, String> {
     if let (Some(tls), Endpoint::Tcp(addr)) = (&plan.tls, &plan.endpoint) {
         info.destination.tls = tls::preflight(tls, *addr, config.connect_timeout)?;
     }
+    let live = Live::bind(&config.listen, crate::live::Info::of(&info))?;
     signal::install();
     if config.live && !config.warmup.is_zero() {
         eprintln!("blast: warming up for {:.1}s", config.warmup.as_secs_f64());
     }
-    let mut failures = 0;
-    let timed = plan.first_byte;
-    let mut live = |row: &crate::results::series::SecondRow| {
-        failures += row.failures;
-        if config.live {
-            eprint!("\r\x1b[K{}", text::live_line(row, failures, timed));
-        }
+    let mut watch = Watcher {
+        line: config.live,
+        failures: 0,
+        timed: plan.first_byte,
+        live,
     };
-    let outcome = engine::run(plan, &mut live)?;
+    let outcome = engine::run(plan, &mut watch)?;
     if config.live {
         eprint!("\r\x1b[K");
     }
+    let finished = watch.live.map(|live| {
+        let tally = Tally::of(&outcome.stats, outcome.stats.in_flight);
+        (live, tally, outcome.stats.latency.clone())
+    });
     let mut summary = Summary::of(info, outcome);
     if let Some(started) = summary.started_unix_s {
         let secs = summary.duration_s + summary.drain_s;
         summary.run = Some(record::record(config, started, secs));
     }
-    Ok(summary)
+    Ok((summary, finished))
+}
+
+/// What a run shows while it goes: the live line on a terminal, and what `--metrics-listen`
+/// and `--web` serve.
+struct Watcher {
+    line: bool,
+    failures: u64,
+    timed: bool,
+    live: Option<Live>,
+}
+
+impl Watch for Watcher {
+    fn second(&mut self, row: &SecondRow) {
+        self.failures += row.failures;
+        if self.line {
+            eprint!(
+                "\r\x1b[K{}",
+                text::live_line(row, self.failures, self.timed)
+            );
+        }
+    }
+
+    fn beat(&mut self, progress: &Progress) {
+        if let Some(live) = &mut self.live {
+            live.serve(&|| Figures {
+                tally: progress.tally(),
+                latency: progress.latency(),
+                rows: progress.rows(),
+                running: true,
+            });
+        }
+    }
 }
 
 /// Fails before the run, not after it, when the `--json`, `--csv` or `--html` file cannot be

@@ -11,7 +11,7 @@ use crate::check::{Expect, JsonExpectation, MAX_JSON_EXPECTATIONS, StatusSet};
 use crate::http::form;
 use crate::http::request::{self, RequestSpec, parse_header, parse_method};
 use crate::results::slo::Slo;
-use crate::run::config::{Config, Driver, JsonOut, MergeConfig, Outputs, Sweep};
+use crate::run::config::{Config, Driver, JsonOut, Listen, MergeConfig, Outputs, Sweep};
 use crate::run::flow;
 use crate::run::mix;
 use crate::run::openapi;
@@ -510,6 +510,29 @@ struct RunArgs {
     /// (repeatable; Authorization, Cookie and Proxy-Authorization always are)
     #[arg(long = "secret", value_name = "HEADER")]
     secrets: Vec<String>,
+
+    /// While the run goes, serve Prometheus metrics at http://ADDR/metrics (requests,
+    /// failures by target, category and status; a latency histogram; in-flight requests,
+    /// connections, the rate and its send lag). ADDR is IP:PORT, or :PORT for every
+    /// interface (single runs)
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
+
+    /// After the run, keep serving the final totals (--metrics-listen) and the report page
+    /// (--web) this long, so the last scrape sees them
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        default_value = "5s",
+        value_name = "TIME"
+    )]
+    metrics_linger: String,
+
+    /// While the run goes, serve a live dashboard at http://ADDR/: the numbers and charts of
+    /// each second, the failures by reason, and a Stop button that ends the run as Ctrl-C
+    /// does; at the end, the report page. ADDR as for --metrics-listen (single runs)
+    #[arg(long, value_name = "ADDR")]
+    web: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -778,6 +801,14 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
         hgrm: cli.hgrm,
     };
     config.secrets = cli.secrets;
+    config.listen = listen(&cli.metrics_listen, &cli.metrics_linger, &cli.web)?;
+    if config.listen.any() && (config.sweep.is_some() || config.each) {
+        return Err(
+            "--metrics-listen and --web serve one run: not with a sweep (-c list, --rates, \
+             --find-max) or --each"
+                .into(),
+        );
+    }
     if config.outputs.hgrm.is_some() && (config.sweep.is_some() || config.each) {
         return Err(
             "--hgrm writes one run's latency distribution: not with a sweep (-c list, \
@@ -980,6 +1011,29 @@ fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
         .map(|text| server_pid(text))
         .collect::<Result<_, _>>()?;
     Ok(())
+}
+
+/// `--metrics-listen`, `--metrics-linger`, `--web`.
+fn listen(metrics: &Option<String>, linger: &str, web: &Option<String>) -> Result<Listen, String> {
+    let addr = |flag: &str, text: &Option<String>| {
+        text.as_deref().map(|t| listen_addr(flag, t)).transpose()
+    };
+    Ok(Listen {
+        metrics: addr("--metrics-listen", metrics)?,
+        linger: parse_duration(linger).map_err(|e| format!("--metrics-linger: {e}"))?,
+        web: addr("--web", web)?,
+    })
+}
+
+/// `IP:PORT`, `localhost:PORT`, or `:PORT` for every interface (Prometheus exporters' way).
+fn listen_addr(flag: &str, text: &str) -> Result<SocketAddr, String> {
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.replacen("localhost:", "127.0.0.1:", 1),
+    };
+    full.parse().map_err(|_| {
+        format!("{flag}: '{text}' is not an address to listen on (IP:PORT, or :PORT for every interface)")
+    })
 }
 
 /// A `--server-pid` that names a process whose counters blast can read.

@@ -1,5 +1,6 @@
 //! A validated run configuration: plain data, built by `cli` or directly by tests.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::check::Expect;
@@ -132,6 +133,26 @@ pub struct Config {
     pub live: bool,
     /// `--server-pid`: processes (with their descendants) whose CPU and memory are sampled.
     pub server_pids: Vec<u32>,
+    /// What blast serves over HTTP while the run goes.
+    pub listen: Listen,
+}
+
+/// `--metrics-listen`, `--metrics-linger`, `--web`: the addresses blast serves the run's live
+/// numbers on (bound before the run, so a busy one fails it at once).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listen {
+    /// Prometheus metrics at `/metrics`.
+    pub metrics: Option<SocketAddr>,
+    /// How long the final totals stay served after the run.
+    pub linger: Duration,
+    /// The live dashboard.
+    pub web: Option<SocketAddr>,
+}
+
+impl Listen {
+    pub fn any(&self) -> bool {
+        self.metrics.is_some() || self.web.is_some()
+    }
 }
 
 impl Config {
@@ -184,6 +205,7 @@ impl Config {
             live: false,
             server_pids: Vec::new(),
             each: false,
+            listen: Listen::default(),
         }
     }
 }

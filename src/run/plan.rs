@@ -94,6 +94,8 @@ pub struct Plan {
     pub max_body: usize,
     /// `--first-byte`: each core keeps a histogram of the time to the first body byte.
     pub first_byte: bool,
+    /// `--metrics-listen`, `--web`: each core hands its totals over once a second.
+    pub live_totals: bool,
     /// `--server-pid`: sampled by the main thread while the plan runs.
     pub server_pids: Vec<u32>,
     pub driver: Driver,
@@ -160,6 +162,7 @@ impl Plan {
             connect_timeout: config.connect_timeout,
             max_body: config.max_body,
             first_byte: config.first_byte,
+            live_totals: config.listen.any(),
             server_pids: config.server_pids.clone(),
             driver: config.driver,
             duration: config.duration,
