@@ -65,6 +65,38 @@ fn points_per_line(dom: &str) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// The page at `path` as the browser draws it: a screenshot, decoded. It must not be blank:
+/// a good share of its pixels are not white, and the charts' first colour is among them.
+fn drawn(path: &Path, profile: &Path) {
+    let shot = profile.with_file_name("shot.png");
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(BROWSER)
+        .args(["--no-sandbox", "--disable-gpu", "--window-size=1000,2400"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", path.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let channels = frame.color_type.samples();
+    let pixels = &pixels[..frame.buffer_size()];
+    let all = pixels.len() / channels;
+    let rgb = |p: &[u8]| (p[0], p[1], p[2]);
+    let inked = pixels
+        .chunks(channels)
+        .filter(|p| rgb(p) != (255, 255, 255));
+    assert!(inked.count() * 50 > all, "the screenshot is (nearly) blank");
+    let first_series = (0x1f, 0x77, 0xb4);
+    let blue = pixels.chunks(channels).filter(|p| rgb(p) == first_series);
+    assert!(blue.count() > 200, "no chart line was drawn");
+    std::fs::remove_file(&shot).unwrap();
+}
+
 #[test]
 fn html_reports_render_in_a_real_browser() {
     let server = common::builtin(Faults {
@@ -76,10 +108,11 @@ fn html_reports_render_in_a_real_browser() {
     let page = dir.join("report.html");
     let json = dir.join("report.json");
     let runs: [(&[&str], &str, usize); 3] = [
-        // A closed loop of 2 s: throughput (ok, failed), latency (p50, p99), distribution.
-        (&["-c", "4", "-d", "2"], "blast GET ", 3),
+        // A closed loop of 2 s: throughput (ok, failed), latency (p50, p99), distribution,
+        // connections open.
+        (&["-c", "4", "-d", "2"], "blast GET ", 4),
         // A rate run adds the sent line and the uncorrected distribution.
-        (&["--rate", "500", "-d", "2"], "blast GET ", 3),
+        (&["--rate", "500", "-d", "2"], "blast GET ", 4),
         // A sweep: achieved rates and latencies by rate, a point per step.
         (&["--rates", "300,600", "-d", "1"], "rate sweep", 2),
     ];
@@ -135,12 +168,93 @@ fn html_reports_render_in_a_real_browser() {
             assert!(std::fs::read(&merged).unwrap() == std::fs::read(&page).unwrap());
         }
         let rate = args[0] != "-c";
-        assert_eq!(lines[0], vec![want; 2 + usize::from(rate)], "{args:?}");
+        // ok/s and failed/s, and sent/s with a rate; a sweep: target/s, sent/s, done/s, ok/s.
+        let throughput = if charts == 2 {
+            4
+        } else {
+            2 + usize::from(rate)
+        };
+        assert_eq!(lines[0], vec![want; throughput], "{args:?}");
         let distribution = lines.get(2).map_or(0, Vec::len);
-        if charts == 3 {
+        if charts == 4 {
             assert_eq!(distribution, 1 + usize::from(rate), "{args:?}");
             assert!(lines[2].iter().all(|&n| n > 10), "{lines:?}");
+            assert_eq!(lines[3], vec![want], "{args:?}: connections open");
         }
+        if charts == 2 {
+            // Each step sent what it was asked: sent/s is drawn over target/s, dashed, and
+            // the legend says so.
+            assert!(dom.contains("sent/s (same as target/s)"), "{dom}");
+        }
+        // Every chart has hover values and its axes named.
+        let charts_seen = dom.matches("<svg").count();
+        assert!(
+            dom.matches("class=\"hover\"").count() >= charts_seen * 2,
+            "{dom}"
+        );
+        assert_eq!(
+            dom.matches("class=\"axis\"").count(),
+            charts_seen * 2,
+            "{dom}"
+        );
+        drawn(&page, &dir.join("profile"));
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A one-hour run's page (3,600 per-second rows, read back by `blast merge` from a report
+/// whose seconds were multiplied) stays under 2 MB: each chart's hover bands are bounded, and
+/// its lines are one point per second. (How fast Chromium renders it: bench/html_render.sh.)
+#[test]
+fn an_hour_long_run_makes_a_page_under_2_mb() {
+    let server = common::builtin(Faults::default());
+    let dir = scratch("html-hour");
+    let json = dir.join("run.json");
+    let url = format!("http://{}/predict", server.addr);
+    let out = blast(&[
+        "--rate",
+        "200",
+        "-d",
+        "1",
+        "-t",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let row = report["per_second"][0].clone();
+    let rows: Vec<serde_json::Value> = (0..3600)
+        .map(|i| {
+            let mut r = row.clone();
+            r["second"] = i.into();
+            r["p99_us"] = (1000.0 + f64::from(i % 97) * 13.7).into();
+            r
+        })
+        .collect();
+    report["per_second"] = rows.into();
+    report["duration_s"] = 3600.0.into();
+    let hour = dir.join("hour.json");
+    std::fs::write(&hour, serde_json::to_vec(&report).unwrap()).unwrap();
+    let page = dir.join("hour.html");
+    let out = blast(&[
+        "merge",
+        hour.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let size = std::fs::metadata(&page).unwrap().len();
+    assert!(size < 2 << 20, "{size} bytes");
+    let dom = rendered(&page, &dir.join("profile"));
+    let lines = points_per_line(&dom);
+    assert_eq!(
+        lines[0],
+        vec![3600; 3],
+        "sent/s, ok/s, failed/s: {:?}",
+        lines[0]
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

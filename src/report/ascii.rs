@@ -148,6 +148,7 @@ mod tests {
                     points: vec![(0.0, 0.0), (1000.0, 500.0)],
                 },
             ],
+            ..Default::default()
         };
         let text = text(&chart);
         let rows: Vec<&str> = text.lines().collect();

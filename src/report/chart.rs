@@ -5,13 +5,24 @@ use std::io::{self, Write};
 
 use crate::units::format_micros;
 
-/// How an axis maps and labels its values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an axis maps and labels its values, and what it is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Unit {
     /// Seconds of the run.
     Seconds,
-    /// Requests per second, or any count.
+    /// Any count.
+    #[default]
     Count,
+    /// Requests per second (a rate asked for, or achieved).
+    Rate,
+    /// A percentage (success, or a server's CPU as a share of one core).
+    Percent,
+    /// Mebibytes (a server's resident memory).
+    Mib,
+    /// Users (a closed loop's connections, as Locust counts users).
+    Users,
+    /// Connections open.
+    Connections,
     /// Latency in microseconds, labelled `500us`, `1.50ms`, `2.00s`.
     Micros,
     /// "Nines" of a percentile: x = log10(1 / (1 - q)), labelled 0%, 90%, 99%, 99.9%…
@@ -24,18 +35,36 @@ pub struct Series<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
+#[derive(Default)]
 pub struct Chart<'a> {
     pub title: String,
     pub x: Unit,
     pub y: Unit,
     pub series: Vec<Series<'a>>,
+    /// Horizontal lines across the plot: an objective's bounds on this chart's y.
+    pub bounds: Vec<Bound>,
+    /// A mark under each step of a sweep: whether it met the objective.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A bound of the objective (`--slo`) drawn at `y`, named `label` (`p99 < 100ms`).
+pub struct Bound {
+    pub y: f64,
+    pub label: String,
+}
+
+/// A sweep step at `x` that met the objective or missed it (`why`).
+pub struct Verdict {
+    pub x: f64,
+    pub missed: Option<String>,
 }
 
 const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 280.0;
 const LEFT: f64 = 72.0;
 const RIGHT: f64 = 16.0;
-const TOP: f64 = 50.0;
+/// Room above the plot for the title, the legend and the objective's verdicts.
+const TOP: f64 = 62.0;
 const BOTTOM: f64 = 36.0;
 /// Series with at most this many points get a marker on each.
 const MARKED: usize = 30;
@@ -64,6 +93,8 @@ fn bounds(chart: &Chart) -> (f64, f64, f64) {
         x1 = x1.max(x);
         y1 = y1.max(y);
     }
+    // An objective's bound shows even above every point.
+    chart.bounds.iter().for_each(|b| y1 = y1.max(b.y));
     if !x0.is_finite() {
         (x0, x1) = (0.0, 1.0);
     }
@@ -108,10 +139,27 @@ fn ticks(unit: Unit, lo: f64, hi: f64) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
+/// The axis' name, written along it.
+fn axis_name(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Seconds => "time of the run",
+        Unit::Count => "count",
+        Unit::Rate => "requests/s",
+        Unit::Percent => "%",
+        Unit::Mib => "MiB",
+        Unit::Users => "users",
+        Unit::Connections => "connections",
+        Unit::Micros => "latency",
+        Unit::Nines => "percentile",
+    }
+}
+
 pub(super) fn label(unit: Unit, value: f64) -> String {
     match unit {
         Unit::Seconds => format!("{}s", trimmed(value)),
-        Unit::Count => count(value),
+        Unit::Count | Unit::Rate | Unit::Percent | Unit::Mib | Unit::Users | Unit::Connections => {
+            count(value)
+        }
         Unit::Micros => format_micros(value),
         Unit::Nines => {
             let decimals = (value as usize).saturating_sub(2);
@@ -139,12 +187,14 @@ fn trimmed(value: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Writes `chart` as one `<svg>` element.
+/// Writes `chart` as one `<svg>` element: grid and ticks, the axes' names, the objective's
+/// bounds, a line per series (a series that coincides with an earlier one dashed, and named
+/// so in its legend), the steps' verdicts, and hover bands whose `<title>` gives every
+/// series' value there.
 pub fn write(out: &mut dyn Write, chart: &Chart) -> io::Result<()> {
     let (x0, x1, y1) = bounds(chart);
     let y1 = top(chart.y, y1);
-    let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * (WIDTH - LEFT - RIGHT);
-    let py = |y: f64| HEIGHT - BOTTOM - y / y1 * (HEIGHT - TOP - BOTTOM);
+    let plot = Plot { x0, x1, y1 };
     writeln!(
         out,
         r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}"><title>{title}</title>"#,
@@ -155,60 +205,36 @@ pub fn write(out: &mut dyn Write, chart: &Chart) -> io::Result<()> {
         r#"<text class="title" x="{LEFT}" y="20">{}</text>"#,
         escape(&chart.title)
     )?;
-    for y in ticks(chart.y, 0.0, y1) {
-        let (yy, label) = (py(y), label(chart.y, y));
+    write_axes(out, chart, &plot)?;
+    for bound in &chart.bounds {
+        let y = plot.y(bound.y);
         writeln!(
             out,
-            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}"/><text class="tick" x="{}" y="{:.1}" text-anchor="end">{label}</text>"#,
+            r##"<line class="bound" x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#555" stroke-dasharray="2 3"/><text class="tick" x="{}" y="{:.1}" text-anchor="end">objective: {}</text>"##,
             WIDTH - RIGHT,
-            LEFT - 6.0,
-            yy + 4.0
+            WIDTH - RIGHT - 2.0,
+            y - 4.0,
+            escape(&bound.label)
         )?;
     }
-    for x in ticks(chart.x, x0, x1) {
-        let (xx, label) = (px(x), label(chart.x, x));
-        writeln!(
-            out,
-            r#"<line class="grid" x1="{xx:.1}" x2="{xx:.1}" y1="{TOP}" y2="{}"/><text class="tick" x="{xx:.1}" y="{}" text-anchor="middle">{label}</text>"#,
-            HEIGHT - BOTTOM,
-            HEIGHT - BOTTOM + 16.0
-        )?;
-    }
-    // The legend is a row under the title, clear of the lines.
     let mut legend_x = LEFT;
     for (i, series) in chart.series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        write!(
-            out,
-            r#"<polyline class="series" fill="none" stroke="{color}" stroke-width="1.8" points=""#
-        )?;
-        for &(x, y) in &series.points {
-            write!(out, "{:.1},{:.1} ", px(x), py(y))?;
-        }
+        let same = coincides(chart, i, &plot).map(|j| chart.series[j].name);
+        legend_x = write_series(out, series, COLORS[i % COLORS.len()], same, &plot, legend_x)?;
+    }
+    for verdict in &chart.verdicts {
+        // In the strip between the legend and the plot, clear of the lines.
+        let (x, y) = (plot.x(verdict.x), TOP - 6.0);
+        let (mark, color, says) = match &verdict.missed {
+            None => ("✓", "#2ca02c", "met the objective".to_string()),
+            Some(why) => ("✗", "#d62728", format!("missed the objective: {why}")),
+        };
         writeln!(
             out,
-            r#""><title>{}</title></polyline>"#,
-            escape(series.name)
+            r#"<text class="verdict" x="{x:.1}" y="{y:.1}" text-anchor="middle" fill="{color}">{mark}<title>{}: {}</title></text>"#,
+            label(chart.x, verdict.x),
+            escape(&says)
         )?;
-        // A few points (the steps of a sweep) are marked: each is a measurement.
-        if series.points.len() <= MARKED {
-            for &(x, y) in &series.points {
-                writeln!(
-                    out,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#,
-                    px(x),
-                    py(y)
-                )?;
-            }
-        }
-        writeln!(
-            out,
-            r#"<line x1="{legend_x}" x2="{}" y1="34" y2="34" stroke="{color}" stroke-width="3"/><text class="legend" x="{}" y="38">{}</text>"#,
-            legend_x + 16.0,
-            legend_x + 21.0,
-            escape(series.name)
-        )?;
-        legend_x += 36.0 + 6.5 * series.name.chars().count() as f64;
     }
     if chart.series.iter().all(|s| s.points.is_empty()) {
         writeln!(
@@ -218,7 +244,186 @@ pub fn write(out: &mut dyn Write, chart: &Chart) -> io::Result<()> {
             HEIGHT / 2.0
         )?;
     }
+    write_hover(out, chart, &plot)?;
     writeln!(out, "</svg>")
+}
+
+/// The data range and where it lands in the picture.
+struct Plot {
+    x0: f64,
+    x1: f64,
+    y1: f64,
+}
+
+impl Plot {
+    fn x(&self, x: f64) -> f64 {
+        LEFT + (x - self.x0) / (self.x1 - self.x0) * (WIDTH - LEFT - RIGHT)
+    }
+
+    fn y(&self, y: f64) -> f64 {
+        HEIGHT - BOTTOM - y / self.y1 * (HEIGHT - TOP - BOTTOM)
+    }
+}
+
+/// The grid, the ticks and their labels, and each axis' name.
+fn write_axes(out: &mut dyn Write, chart: &Chart, plot: &Plot) -> io::Result<()> {
+    for y in ticks(chart.y, 0.0, plot.y1) {
+        let (yy, label) = (plot.y(y), label(chart.y, y));
+        writeln!(
+            out,
+            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}"/><text class="tick" x="{}" y="{:.1}" text-anchor="end">{label}</text>"#,
+            WIDTH - RIGHT,
+            LEFT - 6.0,
+            yy + 4.0
+        )?;
+    }
+    for x in ticks(chart.x, plot.x0, plot.x1) {
+        let (xx, label) = (plot.x(x), label(chart.x, x));
+        writeln!(
+            out,
+            r#"<line class="grid" x1="{xx:.1}" x2="{xx:.1}" y1="{TOP}" y2="{}"/><text class="tick" x="{xx:.1}" y="{}" text-anchor="middle">{label}</text>"#,
+            HEIGHT - BOTTOM,
+            HEIGHT - BOTTOM + 16.0
+        )?;
+    }
+    let middle = (TOP + HEIGHT - BOTTOM) / 2.0;
+    writeln!(
+        out,
+        r#"<text class="axis" x="14" y="{middle:.1}" text-anchor="middle" transform="rotate(-90 14 {middle:.1})">{}</text><text class="axis" x="{}" y="{}" text-anchor="end">{}</text>"#,
+        axis_name(chart.y),
+        WIDTH - RIGHT,
+        HEIGHT - 4.0,
+        axis_name(chart.x)
+    )
+}
+
+/// The series drawn before series `i` that it coincides with (every point within a pixel,
+/// at the same x), so the later would hide under it unnoticed.
+fn coincides(chart: &Chart, i: usize, plot: &Plot) -> Option<usize> {
+    let mine = &chart.series[i].points;
+    (0..i).find(|&j| {
+        let theirs = &chart.series[j].points;
+        !mine.is_empty()
+            && mine.len() == theirs.len()
+            && mine
+                .iter()
+                .zip(theirs)
+                .all(|(a, b)| a.0 == b.0 && (plot.y(a.1) - plot.y(b.1)).abs() < 1.0)
+    })
+}
+
+/// One series' line (dashed over the one it coincides with, `same`), its markers when it
+/// has few points (each a measurement), and its legend entry at `legend_x`; returns where
+/// the next entry goes.
+fn write_series(
+    out: &mut dyn Write,
+    series: &Series,
+    color: &str,
+    same: Option<&str>,
+    plot: &Plot,
+    legend_x: f64,
+) -> io::Result<f64> {
+    let name = match same {
+        Some(other) => format!("{} (same as {other})", series.name),
+        None => series.name.to_string(),
+    };
+    let dash = match same {
+        Some(_) => r#" stroke-dasharray="7 5""#,
+        None => "",
+    };
+    write!(
+        out,
+        r#"<polyline class="series" fill="none" stroke="{color}" stroke-width="1.8"{dash} points=""#
+    )?;
+    for &(x, y) in &series.points {
+        write!(out, "{:.1},{:.1} ", plot.x(x), plot.y(y))?;
+    }
+    writeln!(out, r#""><title>{}</title></polyline>"#, escape(&name))?;
+    if series.points.len() <= MARKED {
+        let radius = if same.is_some() { 4.5 } else { 3.0 };
+        for &(x, y) in &series.points {
+            writeln!(
+                out,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="{radius}" fill="{}" stroke="{color}" stroke-width="1.5"/>"#,
+                plot.x(x),
+                plot.y(y),
+                if same.is_some() { "none" } else { color },
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        r#"<line x1="{legend_x}" x2="{}" y1="34" y2="34" stroke="{color}" stroke-width="3"{dash}/><text class="legend" x="{}" y="38">{}</text>"#,
+        legend_x + 16.0,
+        legend_x + 21.0,
+        escape(&name)
+    )?;
+    Ok(legend_x + 36.0 + 6.5 * name.chars().count() as f64)
+}
+
+/// Bands at most this many to a chart: a band covers several x values of a long series.
+const HOVER_BANDS: usize = 240;
+
+/// Invisible vertical bands over the plot, each with a `<title>` of every series' value at
+/// its x (a band of several x values: each series' lowest and highest there), so hovering
+/// anywhere reads the numbers.
+fn write_hover(out: &mut dyn Write, chart: &Chart, plot: &Plot) -> io::Result<()> {
+    let mut xs: Vec<f64> = (chart.series.iter())
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    let per_band = xs.len().div_ceil(HOVER_BANDS).max(1);
+    let bands: Vec<&[f64]> = xs.chunks(per_band).collect();
+    for (k, band) in bands.iter().enumerate() {
+        let (first, last) = (band[0], band[band.len() - 1]);
+        // From halfway to the previous band's last x to halfway to the next band's first.
+        let left = match k {
+            0 => plot.x(first) - 4.0,
+            _ => (plot.x(bands[k - 1][bands[k - 1].len() - 1]) + plot.x(first)) / 2.0,
+        };
+        let right = match bands.get(k + 1) {
+            Some(next) => (plot.x(last) + plot.x(next[0])) / 2.0,
+            None => plot.x(last) + 4.0,
+        };
+        let mut text = label(chart.x, first);
+        if band.len() > 1 {
+            text.push_str(&format!("–{}", label(chart.x, last)));
+        }
+        for series in &chart.series {
+            let within = series.points.iter().filter(|p| p.0 >= first && p.0 <= last);
+            let (lo, hi) = within.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.1), hi.max(p.1))
+            });
+            if lo.is_finite() {
+                let value = match lo == hi {
+                    true => precise(chart.y, lo),
+                    false => format!("{}–{}", precise(chart.y, lo), precise(chart.y, hi)),
+                };
+                text.push_str(&format!("\n{}: {value}", series.name));
+            }
+        }
+        writeln!(
+            out,
+            r#"<rect class="hover" x="{left:.1}" y="{TOP}" width="{:.1}" height="{}" fill="transparent"><title>{}</title></rect>"#,
+            (right - left).max(1.0),
+            HEIGHT - TOP - BOTTOM,
+            escape(&text)
+        )?;
+    }
+    Ok(())
+}
+
+/// A value as a hover shows it: a latency as the report writes it, a count to a tenth.
+fn precise(unit: Unit, value: f64) -> String {
+    match unit {
+        Unit::Micros => format_micros(value),
+        Unit::Nines | Unit::Seconds => label(unit, value),
+        _ => {
+            let text = format!("{value:.1}");
+            text.strip_suffix(".0").unwrap_or(&text).to_string()
+        }
+    }
 }
 
 /// Escapes text for HTML and SVG content and attribute values.
@@ -301,6 +506,7 @@ mod tests {
                     points: Vec::new(),
                 },
             ],
+            ..Default::default()
         };
         let mut out = Vec::new();
         write(&mut out, &chart).unwrap();
@@ -323,5 +529,92 @@ mod tests {
         };
         write(&mut out, &empty).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("no data"));
+    }
+
+    fn svg(chart: &Chart) -> String {
+        let mut out = Vec::new();
+        write(&mut out, chart).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_series_under_another_is_dashed_and_named_so() {
+        let chart = Chart {
+            title: "t".into(),
+            x: Unit::Seconds,
+            y: Unit::Rate,
+            series: vec![
+                Series {
+                    name: "sent/s",
+                    points: vec![(0.5, 1000.0), (1.5, 1000.0)],
+                },
+                Series {
+                    name: "ok/s",
+                    points: vec![(0.5, 1000.0), (1.5, 999.0)],
+                },
+                Series {
+                    name: "failed/s",
+                    points: vec![(0.5, 0.0), (1.5, 1.0)],
+                },
+            ],
+            ..Default::default()
+        };
+        let svg = svg(&chart);
+        assert!(svg.contains(">ok/s (same as sent/s)</text>"), "{svg}");
+        assert_eq!(
+            svg.matches("stroke-dasharray=\"7 5\"").count(),
+            2,
+            "line and legend"
+        );
+        assert!(!svg.contains("failed/s (same"), "{svg}");
+        // Hover: a band per second, with each series' value there.
+        assert_eq!(svg.matches("<rect class=\"hover\"").count(), 2);
+        assert!(
+            svg.contains("<title>1.5s\nsent/s: 1000\nok/s: 999\nfailed/s: 1</title>"),
+            "{svg}"
+        );
+        // The axes say what they measure.
+        assert!(svg.contains(">requests/s</text>") && svg.contains(">time of the run</text>"));
+    }
+
+    #[test]
+    fn a_long_series_shares_its_hover_bands_and_the_objective_is_drawn() {
+        let chart = Chart {
+            title: "t".into(),
+            x: Unit::Rate,
+            y: Unit::Micros,
+            series: vec![Series {
+                name: "p99",
+                points: (0..1000).map(|i| (f64::from(i), 100.0)).collect(),
+            }],
+            bounds: vec![Bound {
+                y: 5000.0,
+                label: "p99 < 5.00ms".into(),
+            }],
+            verdicts: vec![
+                Verdict {
+                    x: 10.0,
+                    missed: None,
+                },
+                Verdict {
+                    x: 900.0,
+                    missed: Some("p99 <b>".into()),
+                },
+            ],
+        };
+        let svg = svg(&chart);
+        assert_eq!(
+            svg.matches("<rect class=\"hover\"").count(),
+            HOVER_BANDS - 40
+        );
+        assert!(svg.contains("<title>0–4\np99: 100us</title>"), "{svg}");
+        assert!(svg.contains("objective: p99 &lt; 5.00ms"), "{svg}");
+        // The bound is within the y axis, though above every point.
+        assert!(svg.contains(">6.00ms</text>"), "{svg}");
+        assert!(
+            svg.contains("✓<title>10: met the objective</title>"),
+            "{svg}"
+        );
+        assert!(svg.contains("✗<title>900: missed the objective: p99 &lt;b&gt;</title>"));
     }
 }

@@ -7,8 +7,10 @@ use super::sweep::{self, SweepReport};
 use crate::results::compare::{Comparison, DONE, P99, SERVER, SUCCESS};
 use crate::results::numbers::Latency;
 use crate::results::series::SecondRow;
+use crate::results::slo::{Bound, Slo};
 use crate::results::summary::{Summary, TargetSummary};
 use crate::results::usage::ServerUsage;
+use crate::units::format_micros;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -35,10 +37,14 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
         points: spectrum(&s.latency),
     }];
     if let Some(uncorrected) = &s.uncorrected {
-        throughput.push(Series {
-            name: "sent/s",
-            points: per_second(s, |r| r.sent as f64),
-        });
+        // First: the ok/s that keeps up with it is then drawn over it, dashed and named so.
+        throughput.insert(
+            0,
+            Series {
+                name: "sent/s",
+                points: per_second(s, |r| r.sent as f64),
+            },
+        );
         distribution.push(Series {
             name: "from actual send (uncorrected)",
             points: spectrum(uncorrected),
@@ -69,20 +75,23 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
         Chart {
             title: "Throughput per second".into(),
             x: Unit::Seconds,
-            y: Unit::Count,
+            y: Unit::Rate,
             series: throughput,
+            ..Default::default()
         },
         Chart {
             title: "Latency per second".into(),
             x: Unit::Seconds,
             y: Unit::Micros,
             series: per_second_latency,
+            ..Default::default()
         },
         Chart {
             title: "Latency by percentile".into(),
             x: Unit::Nines,
             y: Unit::Micros,
             series: distribution,
+            ..Default::default()
         },
     ];
     if s.server.is_some() {
@@ -90,34 +99,60 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
         charts.push(Chart {
             title: "Server CPU per second (% of one core)".into(),
             x: Unit::Seconds,
-            y: Unit::Count,
+            y: Unit::Percent,
             series: vec![Series {
                 name: "server CPU %",
                 points: per_second_where(s, sampled, |r| r.server_cpu_pct.unwrap_or(0.0)),
             }],
+            ..Default::default()
         });
         charts.push(Chart {
             title: "Server memory per second (MiB, resident)".into(),
             x: Unit::Seconds,
-            y: Unit::Count,
+            y: Unit::Mib,
             series: vec![Series {
                 name: "server MiB",
                 points: per_second_where(s, sampled, |r| {
                     r.server_rss_bytes.unwrap_or(0) as f64 / MIB
                 }),
             }],
+            ..Default::default()
         });
     }
-    // A closed loop that ramped its users: Locust's "users" line.
+    // The connections open, and a closed loop that ramped its users: Locust's "users" line.
+    let mut open = Vec::new();
     if s.per_second.first().and_then(|r| r.users) != s.per_second.last().and_then(|r| r.users) {
+        open.push(Series {
+            name: "users",
+            points: per_second_where(s, |r| r.users.is_some(), |r| r.users.unwrap_or(0) as f64),
+        });
+    }
+    if s.per_second.iter().any(|r| r.connections.is_some()) {
+        open.push(Series {
+            name: "connections open",
+            points: per_second_where(
+                s,
+                |r| r.connections.is_some(),
+                |r| r.connections.unwrap_or(0) as f64,
+            ),
+        });
+    }
+    if !open.is_empty() {
+        let users = open.len() == 2;
         charts.push(Chart {
-            title: "Users (connections started) per second".into(),
+            title: match users {
+                true => "Users and connections open per second",
+                false => "Connections open per second",
+            }
+            .into(),
             x: Unit::Seconds,
-            y: Unit::Count,
-            series: vec![Series {
-                name: "users",
-                points: per_second_where(s, |r| r.users.is_some(), |r| r.users.unwrap_or(0) as f64),
-            }],
+            y: if users {
+                Unit::Users
+            } else {
+                Unit::Connections
+            },
+            series: open,
+            ..Default::default()
         });
     }
     charts.extend(by_target(
@@ -189,14 +224,14 @@ pub fn compare_charts(c: &Comparison) -> Vec<Chart<'_>> {
         }
     }
     let metrics = [
-        (DONE, "done/s", Unit::Count, 1.0),
+        (DONE, "done/s", Unit::Rate, 1.0),
         (P99, "p99", Unit::Micros, 1.0),
-        (SUCCESS, "Success %", Unit::Count, 1.0),
-        (SERVER, "Server CPU (% of one core)", Unit::Count, 1.0),
+        (SUCCESS, "Success %", Unit::Percent, 1.0),
+        (SERVER, "Server CPU (% of one core)", Unit::Percent, 1.0),
         (
             SERVER + 1,
             "Server memory (MiB, largest)",
-            Unit::Count,
+            Unit::Mib,
             1.0 / MIB,
         ),
     ];
@@ -223,9 +258,10 @@ pub fn compare_charts(c: &Comparison) -> Vec<Chart<'_>> {
                 .collect();
             charts.push(Chart {
                 title: format!("{name} by target rate{scope}"),
-                x: Unit::Count,
+                x: Unit::Rate,
                 y,
                 series,
+                ..Default::default()
             });
         }
     }
@@ -247,20 +283,23 @@ fn compare_runs(c: &Comparison) -> Vec<Chart<'_>> {
         Chart {
             title: "ok/s per second".into(),
             x: Unit::Seconds,
-            y: Unit::Count,
+            y: Unit::Rate,
             series: per_report(&|s| per_second(s, |r| (r.requests - r.failures) as f64)),
+            ..Default::default()
         },
         Chart {
             title: "p99 per second".into(),
             x: Unit::Seconds,
             y: Unit::Micros,
             series: per_report(&|s| per_second_where(s, answered, |r| r.p99_us)),
+            ..Default::default()
         },
         Chart {
             title: "Latency by percentile".into(),
             x: Unit::Nines,
             y: Unit::Micros,
             series: per_report(&|s| spectrum(&s.latency)),
+            ..Default::default()
         },
     ]
 }
@@ -272,6 +311,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     if r.each {
         return each_charts(r);
     }
+    let slo = objective(r);
     let mut steps: Vec<&Summary> = r.steps.iter().collect();
     // --find-max tries rates out of order; the charts read them by rate.
     steps.sort_by(|a, b| target(a).total_cmp(&target(b)));
@@ -302,8 +342,8 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     let mut charts = vec![
         Chart {
             title: "Achieved rate by target rate".into(),
-            x: Unit::Count,
-            y: Unit::Count,
+            x: Unit::Rate,
+            y: Unit::Rate,
             series: vec![
                 Series {
                     name: "target/s",
@@ -314,16 +354,24 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
                     points: by_rate(|s| s.rate.as_ref().map_or(0.0, |r| r.send_rate)),
                 },
                 Series {
+                    name: "done/s",
+                    points: by_rate(|s| s.rps),
+                },
+                Series {
                     name: "ok/s",
                     points: by_rate(|s| s.success_rps),
                 },
             ],
+            bounds: throughput_bound(&slo),
+            verdicts: verdicts(&steps, target),
         },
         Chart {
             title: "Latency by target rate".into(),
-            x: Unit::Count,
+            x: Unit::Rate,
             y: Unit::Micros,
             series: latency,
+            bounds: latency_bounds(&slo, None),
+            verdicts: verdicts(&steps, target),
         },
     ];
     // `--server-pid`: what the server used at each rate.
@@ -334,8 +382,8 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
         };
         charts.push(Chart {
             title: "Server CPU by target rate (% of one core)".into(),
-            x: Unit::Count,
-            y: Unit::Count,
+            x: Unit::Rate,
+            y: Unit::Percent,
             series: vec![
                 Series {
                     name: "average",
@@ -346,15 +394,17 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
                     points: usage(|u| u.cpu_max_pct),
                 },
             ],
+            ..Default::default()
         });
         charts.push(Chart {
             title: "Server memory by target rate (MiB, resident)".into(),
-            x: Unit::Count,
-            y: Unit::Count,
+            x: Unit::Rate,
+            y: Unit::Mib,
             series: vec![Series {
                 name: "largest",
                 points: usage(|u| u.rss_max_bytes as f64 / MIB),
             }],
+            ..Default::default()
         });
     }
     // `--targets`: every step ran the same mix, so the first step names the targets.
@@ -365,7 +415,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             "p99 by target rate, by target",
             "p99 by target rate, by target (the first four)",
         ],
-        Unit::Count,
+        Unit::Rate,
         |t| {
             let p99 = |s: &&Summary| {
                 let row = s.targets.iter().find(|u| u.target.name == t.target.name)?;
@@ -391,35 +441,42 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     let mut charts = vec![
         Chart {
             title: "Achieved (ok/s) by target rate, by target".into(),
-            x: Unit::Count,
-            y: Unit::Count,
+            x: Unit::Rate,
+            y: Unit::Rate,
             series: per_target(|s| Some(s.success_rps)),
+            ..Default::default()
         },
         Chart {
             title: "p99 by target rate, by target".into(),
-            x: Unit::Count,
+            x: Unit::Rate,
             y: Unit::Micros,
             series: per_target(|s| Some(s.latency.p99)),
+            bounds: latency_bounds(&objective(r), Some(0.99)),
+            ..Default::default()
         },
     ];
     charts.push(Chart {
         title: "Success % by target rate, by target".into(),
-        x: Unit::Count,
-        y: Unit::Count,
+        x: Unit::Rate,
+        y: Unit::Percent,
         series: per_target(|s| Some(s.success_pct)),
+        bounds: success_bound(&objective(r)),
+        ..Default::default()
     });
     if r.steps.iter().any(|s| s.server.is_some()) {
         charts.push(Chart {
             title: "Server CPU by target rate, by target (% of one core)".into(),
-            x: Unit::Count,
-            y: Unit::Count,
+            x: Unit::Rate,
+            y: Unit::Percent,
             series: per_target(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
+            ..Default::default()
         });
         charts.push(Chart {
             title: "Server memory by target rate, by target (MiB, largest)".into(),
-            x: Unit::Count,
-            y: Unit::Count,
+            x: Unit::Rate,
+            y: Unit::Mib,
             series: per_target(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
+            ..Default::default()
         });
     }
     charts
@@ -431,6 +488,15 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
 fn users_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     let names = each_names(r);
     let lines = |value| lines_by(r, &names, users, value);
+    let slo = objective(r);
+    let steps: Vec<&Summary> = r.steps.iter().collect();
+    // Without `--each`, each step's verdict on the objective.
+    let judged = || match r.each {
+        true => Vec::new(),
+        false => verdicts(&steps, users),
+    };
+    // Without `--each`: the one line is named by the table's column.
+    let named = named_line;
     let latency = match r.each {
         true => lines(|s| Some(s.latency.p99)),
         false => {
@@ -448,42 +514,66 @@ fn users_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     };
     let mut charts = vec![
         Chart {
-            title: "Throughput (ok/s) by users".into(),
-            x: Unit::Count,
-            y: Unit::Count,
-            series: lines(|s| Some(s.success_rps)),
+            title: "Throughput (done/s) by users".into(),
+            x: Unit::Users,
+            y: Unit::Rate,
+            series: named("done/s", lines(|s| Some(s.rps))),
+            bounds: throughput_bound(&slo),
+            verdicts: judged(),
         },
         Chart {
             title: format!(
                 "Latency by users{}",
                 if r.each { " (p99), by target" } else { "" }
             ),
-            x: Unit::Count,
+            x: Unit::Users,
             y: Unit::Micros,
             series: latency,
+            bounds: latency_bounds(&slo, None),
+            verdicts: judged(),
         },
         Chart {
             title: "Success % by users".into(),
-            x: Unit::Count,
-            y: Unit::Count,
-            series: lines(|s| Some(s.success_pct)),
+            x: Unit::Users,
+            y: Unit::Percent,
+            series: named("success", lines(|s| Some(s.success_pct))),
+            bounds: success_bound(&slo),
+            ..Default::default()
         },
     ];
     if r.steps.iter().any(|s| s.server.is_some()) {
         charts.push(Chart {
             title: "Server CPU by users (% of one core)".into(),
-            x: Unit::Count,
-            y: Unit::Count,
-            series: lines(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
+            x: Unit::Users,
+            y: Unit::Percent,
+            series: named(
+                "srv CPU%",
+                lines(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
+            ),
+            ..Default::default()
         });
         charts.push(Chart {
             title: "Server memory by users (MiB, largest)".into(),
-            x: Unit::Count,
-            y: Unit::Count,
-            series: lines(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
+            x: Unit::Users,
+            y: Unit::Mib,
+            series: named(
+                "srv mem",
+                lines(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
+            ),
+            ..Default::default()
         });
     }
     charts
+}
+
+/// A single unnamed line (a sweep without `--each`) named by the table's column.
+fn named_line<'a>(name: &'static str, mut lines: Vec<Series<'a>>) -> Vec<Series<'a>> {
+    if let [only] = lines.as_mut_slice()
+        && only.name.is_empty()
+    {
+        only.name = name;
+    }
+    lines
 }
 
 fn users(s: &Summary) -> f64 {
@@ -550,7 +640,89 @@ fn by_target<'a>(
                 points: points(t),
             })
             .collect(),
+        ..Default::default()
     })
+}
+
+/// The objective a sweep's steps were judged against, read back from their verdict (so a
+/// report read back draws it too).
+fn objective(r: &SweepReport) -> Option<Slo> {
+    let verdict = r.steps.iter().find_map(|s| s.slo.as_ref())?;
+    Slo::parse(&verdict.objective).ok()
+}
+
+/// The objective's bounds on the whole run's latency (`only`: on this percentile alone),
+/// drawn across a latency chart.
+fn latency_bounds(slo: &Option<Slo>, only: Option<f64>) -> Vec<chart::Bound> {
+    let bounds = slo
+        .iter()
+        .flat_map(|s| &s.bounds)
+        .filter(|b| b.target.is_none());
+    bounds
+        .filter_map(|b| match b.bound {
+            Bound::Latency { quantile, max_us } if only.is_none_or(|q| q == quantile) => {
+                Some(chart::Bound {
+                    y: max_us,
+                    label: format!("{} < {}", percentile(quantile), format_micros(max_us)),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `errors<1%` as a success chart shows it: success > 99%.
+fn success_bound(slo: &Option<Slo>) -> Vec<chart::Bound> {
+    let bounds = slo
+        .iter()
+        .flat_map(|s| &s.bounds)
+        .filter(|b| b.target.is_none());
+    bounds
+        .filter_map(|b| match b.bound {
+            Bound::Errors { max_pct } => Some(chart::Bound {
+                y: 100.0 - max_pct,
+                label: format!("success > {}% (errors < {max_pct}%)", 100.0 - max_pct),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `rps>5k` across a throughput chart.
+fn throughput_bound(slo: &Option<Slo>) -> Vec<chart::Bound> {
+    let bounds = slo
+        .iter()
+        .flat_map(|s| &s.bounds)
+        .filter(|b| b.target.is_none());
+    bounds
+        .filter_map(|b| match b.bound {
+            Bound::Throughput { min_rps } => Some(chart::Bound {
+                y: min_rps,
+                label: format!("ok/s > {min_rps}"),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn percentile(quantile: f64) -> String {
+    match quantile {
+        1.0 => "max".into(),
+        q => format!("p{}", (q * 1000.0).round() / 10.0),
+    }
+}
+
+/// Each judged step's verdict at its place on the x axis.
+fn verdicts(steps: &[&Summary], x: fn(&Summary) -> f64) -> Vec<chart::Verdict> {
+    (steps.iter())
+        .filter_map(|s| {
+            let verdict = s.slo.as_ref()?;
+            Some(chart::Verdict {
+                x: x(s),
+                missed: verdict.missed.clone(),
+            })
+        })
+        .collect()
 }
 
 fn target(s: &Summary) -> f64 {

@@ -16,7 +16,8 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-w
 padding:0 1em;color:#222}h1{font-size:1.2em;word-break:break-all}pre{font-size:13px;\
 background:#f6f6f6;padding:1em;white-space:pre-wrap}figure{margin:1.5em 0}svg{width:100%;\
 height:auto}.grid{stroke:#e3e3e3}.tick{font-size:11px;fill:#555}.title{font-size:14px;\
-font-weight:600}.legend{font-size:12px}.empty{fill:#999}footer{font-size:12px;color:#777}\
+font-weight:600}.legend{font-size:12px}.axis{font-size:11px;fill:#777}\
+.verdict{font-size:15px;font-weight:700}.empty{fill:#999}footer{font-size:12px;color:#777}\
 h2{font-size:1em}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;\
 padding:.3em .5em;text-align:left;vertical-align:top}td.n{text-align:right}\
 code{white-space:pre-wrap;word-break:break-all}";
