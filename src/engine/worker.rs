@@ -471,6 +471,14 @@ impl Worker {
     /// or `--think`.
     #[inline]
     pub fn pause(&self, user: usize, now: Stamp) -> Option<Duration> {
+        // Without pauses (the plain path) this is all a response costs here.
+        if self.users.is_none() && self.pauses.is_none() {
+            return None;
+        }
+        self.draw_pause(user, now)
+    }
+
+    fn draw_pause(&self, user: usize, now: Stamp) -> Option<Duration> {
         let step = self.users.as_ref().and_then(|u| u.pauses(user));
         let pause = step.or(self.pauses.as_ref())?.next();
         if now >= self.from && self.deadline.is_none_or(|d| now < d) {
@@ -556,6 +564,13 @@ impl Worker {
     /// flow's row (when it began in the measured window and its last request was sent in it).
     #[inline]
     pub fn step_ended(&self, user: usize, slot: Slot, times: (Stamp, Stamp), outcome: Outcome) {
+        // Without `--flow` (the plain path) this is all a response costs here.
+        if self.users.is_some() {
+            self.flow_step_ended(user, slot, times, outcome);
+        }
+    }
+
+    fn flow_step_ended(&self, user: usize, slot: Slot, times: (Stamp, Stamp), outcome: Outcome) {
         let (Some(users), Some(flow)) = (&self.users, &self.plan.flow) else {
             return;
         };
