@@ -113,8 +113,8 @@ fn html_reports_render_in_a_real_browser() {
         (&["-c", "4", "-d", "2"], "blast GET ", 4),
         // A rate run adds the sent line and the uncorrected distribution.
         (&["--rate", "500", "-d", "2"], "blast GET ", 4),
-        // A sweep: achieved rates and latencies by rate, a point per step.
-        (&["--rates", "300,600", "-d", "1"], "rate sweep", 2),
+        // A sweep: achieved rates, latencies and success by rate, a point per step.
+        (&["--rates", "300,600", "-d", "1"], "rate sweep", 3),
     ];
     for (args, title, charts) in runs {
         let common = ["-t", "1", "--html", page.to_str().unwrap()];
@@ -169,7 +169,7 @@ fn html_reports_render_in_a_real_browser() {
         }
         let rate = args[0] != "-c";
         // ok/s and failed/s, and sent/s with a rate; a sweep: target/s, sent/s, done/s, ok/s.
-        let throughput = if charts == 2 {
+        let throughput = if charts == 3 {
             4
         } else {
             2 + usize::from(rate)
@@ -177,11 +177,12 @@ fn html_reports_render_in_a_real_browser() {
         assert_eq!(lines[0], vec![want; throughput], "{args:?}");
         let distribution = lines.get(2).map_or(0, Vec::len);
         if charts == 4 {
+            assert_eq!(lines[1], vec![want; 3], "{args:?}: p50, p99, max per second");
             assert_eq!(distribution, 1 + usize::from(rate), "{args:?}");
             assert!(lines[2].iter().all(|&n| n > 10), "{lines:?}");
             assert_eq!(lines[3], vec![want], "{args:?}: connections open");
         }
-        if charts == 2 {
+        if charts == 3 {
             // Each step sent what it was asked: sent/s is drawn over target/s, dashed, and
             // the legend says so.
             assert!(dom.contains("sent/s (same as target/s)"), "{dom}");

@@ -61,6 +61,12 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             points: per_second_where(s, answered, |r| r.p99_us),
         },
     ];
+    if s.per_second.iter().any(|r| r.max_us.is_some()) {
+        per_second_latency.push(Series {
+            name: "max",
+            points: per_second_where(s, answered, |r| r.max_us.unwrap_or(0.0)),
+        });
+    }
     if let Some(first_byte) = &s.first_byte {
         distribution.push(Series {
             name: "to the first body byte",
@@ -372,6 +378,17 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             series: latency,
             bounds: latency_bounds(&slo, None),
             verdicts: verdicts(&steps, target),
+        },
+        Chart {
+            title: "Success % by target rate".into(),
+            x: Unit::Rate,
+            y: Unit::Percent,
+            series: vec![Series {
+                name: "success",
+                points: by_rate(|s| s.success_pct),
+            }],
+            bounds: success_bound(&slo),
+            ..Default::default()
         },
     ];
     // `--server-pid`: what the server used at each rate.

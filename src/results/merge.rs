@@ -354,6 +354,7 @@ fn check_seconds(rows: &[SecondRow], bad: &dyn Fn(&str) -> String) -> Result<(),
         let times = [
             ("p50_us", Some(row.p50_us)),
             ("p99_us", Some(row.p99_us)),
+            ("max_us", row.max_us),
             ("first_byte_p50_us", row.first_byte_p50_us),
             ("first_byte_p99_us", row.first_byte_p99_us),
             ("server_cpu_pct", row.server_cpu_pct),

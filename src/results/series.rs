@@ -254,6 +254,10 @@ pub struct SecondRow {
     /// Percentiles of the responses completed in this second; 0 when there were none.
     pub p50_us: f64,
     pub p99_us: f64,
+    /// The slowest response completed in this second (`None`: none, or a report from before
+    /// it was kept).
+    #[serde(default)]
+    pub max_us: Option<f64>,
     /// The same of their times to the first body byte: `None` in a second without any
     /// (the summary makes that 0 with `--first-byte`, and `None` for every row without).
     #[serde(default)]
@@ -291,6 +295,7 @@ impl SecondRow {
         self.failures += other.failures;
         self.p50_us = self.p50_us.max(other.p50_us);
         self.p99_us = self.p99_us.max(other.p99_us);
+        self.max_us = higher(self.max_us, other.max_us);
         self.first_byte_p50_us = higher(self.first_byte_p50_us, other.first_byte_p50_us);
         self.first_byte_p99_us = higher(self.first_byte_p99_us, other.first_byte_p99_us);
         self.server_cpu_pct = higher(self.server_cpu_pct, other.server_cpu_pct);
@@ -438,6 +443,7 @@ fn row(second: u32, sample: Option<Sample>) -> SecondRow {
         failures: sample.as_ref().map_or(0, |s| s.failures),
         p50_us: quantile(latency, 0.5),
         p99_us: quantile(latency, 0.99),
+        max_us: latency.map(|h| h.max() as f64 / 1e3),
         target: None,
         first_byte_p50_us: first_byte.map(|h| quantile(Some(h), 0.5)),
         first_byte_p99_us: first_byte.map(|h| quantile(Some(h), 0.99)),
