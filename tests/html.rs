@@ -177,7 +177,11 @@ fn html_reports_render_in_a_real_browser() {
         assert_eq!(lines[0], vec![want; throughput], "{args:?}");
         let distribution = lines.get(2).map_or(0, Vec::len);
         if charts == 4 {
-            assert_eq!(lines[1], vec![want; 3], "{args:?}: p50, p99, max per second");
+            assert_eq!(
+                lines[1],
+                vec![want; 3],
+                "{args:?}: p50, p99, max per second"
+            );
             assert_eq!(distribution, 1 + usize::from(rate), "{args:?}");
             assert!(lines[2].iter().all(|&n| n > 10), "{lines:?}");
             assert_eq!(lines[3], vec![want], "{args:?}: connections open");

@@ -668,58 +668,52 @@ fn objective(r: &SweepReport) -> Option<Slo> {
     Slo::parse(&verdict.objective).ok()
 }
 
-/// The objective's bounds on the whole run's latency (`only`: on this percentile alone),
-/// drawn across a latency chart.
-fn latency_bounds(slo: &Option<Slo>, only: Option<f64>) -> Vec<chart::Bound> {
-    let bounds = slo
+/// The objective's bounds on the whole run (not one target's) that `draw` places on a
+/// chart's y axis, as lines across it.
+fn drawn_bounds(
+    slo: &Option<Slo>,
+    draw: impl Fn(Bound) -> Option<chart::Bound>,
+) -> Vec<chart::Bound> {
+    let whole_run = slo
         .iter()
         .flat_map(|s| &s.bounds)
         .filter(|b| b.target.is_none());
-    bounds
-        .filter_map(|b| match b.bound {
-            Bound::Latency { quantile, max_us } if only.is_none_or(|q| q == quantile) => {
-                Some(chart::Bound {
-                    y: max_us,
-                    label: format!("{} < {}", percentile(quantile), format_micros(max_us)),
-                })
-            }
-            _ => None,
-        })
-        .collect()
+    whole_run.filter_map(|b| draw(b.bound)).collect()
+}
+
+/// Latency bounds across a latency chart (`only`: those on this percentile alone).
+fn latency_bounds(slo: &Option<Slo>, only: Option<f64>) -> Vec<chart::Bound> {
+    drawn_bounds(slo, |bound| match bound {
+        Bound::Latency { quantile, max_us } if only.is_none_or(|q| q == quantile) => {
+            Some(chart::Bound {
+                y: max_us,
+                label: format!("{} < {}", percentile(quantile), format_micros(max_us)),
+            })
+        }
+        _ => None,
+    })
 }
 
 /// `errors<1%` as a success chart shows it: success > 99%.
 fn success_bound(slo: &Option<Slo>) -> Vec<chart::Bound> {
-    let bounds = slo
-        .iter()
-        .flat_map(|s| &s.bounds)
-        .filter(|b| b.target.is_none());
-    bounds
-        .filter_map(|b| match b.bound {
-            Bound::Errors { max_pct } => Some(chart::Bound {
-                y: 100.0 - max_pct,
-                label: format!("success > {}% (errors < {max_pct}%)", 100.0 - max_pct),
-            }),
-            _ => None,
-        })
-        .collect()
+    drawn_bounds(slo, |bound| match bound {
+        Bound::Errors { max_pct } => Some(chart::Bound {
+            y: 100.0 - max_pct,
+            label: format!("success > {}% (errors < {max_pct}%)", 100.0 - max_pct),
+        }),
+        _ => None,
+    })
 }
 
 /// `rps>5k` across a throughput chart.
 fn throughput_bound(slo: &Option<Slo>) -> Vec<chart::Bound> {
-    let bounds = slo
-        .iter()
-        .flat_map(|s| &s.bounds)
-        .filter(|b| b.target.is_none());
-    bounds
-        .filter_map(|b| match b.bound {
-            Bound::Throughput { min_rps } => Some(chart::Bound {
-                y: min_rps,
-                label: format!("ok/s > {min_rps}"),
-            }),
-            _ => None,
-        })
-        .collect()
+    drawn_bounds(slo, |bound| match bound {
+        Bound::Throughput { min_rps } => Some(chart::Bound {
+            y: min_rps,
+            label: format!("ok/s > {min_rps}"),
+        }),
+        _ => None,
+    })
 }
 
 fn percentile(quantile: f64) -> String {
