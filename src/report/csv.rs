@@ -11,7 +11,7 @@ use crate::results::summary::Summary;
 pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     // The run's record first, as comment lines (pandas: `read_csv(path, comment="#")`).
     if let Some(run) = &s.run {
-        writeln!(out, "# blast run {}", run.describe())?;
+        writeln!(out, "# blast run {}", super::text::describe_run(run))?;
         writeln!(out, "# command: {}", run.command)?;
     }
     writeln!(

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use crate::results::numbers::{ErrorCounts, Latency, Results};
+use crate::results::record::RunRecord;
 use crate::results::series::SecondRow;
 use crate::results::summary::{RateSummary, Summary, TargetSummary, ThinkSummary};
 use crate::results::usage::{ClientUsage, ServerUsage};
@@ -238,7 +239,7 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         s.duration_s
     )?;
     if let Some(run) = &s.run {
-        writeln!(out, "  Run         {}", run.describe())?;
+        writeln!(out, "  Run         {}", describe_run(run))?;
         writeln!(out, "  Command     {}", run.command)?;
     }
     writeln!(out)
@@ -468,6 +469,21 @@ pub fn format_pct(pct: f64, part: u64, whole: u64) -> String {
     } else {
         format!("{pct:.2}%")
     }
+}
+
+/// One line on a run's record: when, which blast, where (the text's Run line, the CSV's
+/// first comment).
+pub fn describe_run(run: &RunRecord) -> String {
+    format!(
+        "{} to {}, blast {} on {} ({} CPU{}, Linux {})",
+        run.started,
+        run.ended,
+        run.version,
+        run.host.name,
+        run.host.cpus,
+        if run.host.cpus == 1 { "" } else { "s" },
+        run.host.kernel
+    )
 }
 
 #[cfg(test)]

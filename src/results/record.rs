@@ -50,19 +50,3 @@ pub struct Settings {
     /// `-n` (`None`: by duration).
     pub requests: Option<u64>,
 }
-
-impl RunRecord {
-    /// One line on it: when, which blast, where.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} to {}, blast {} on {} ({} CPU{}, Linux {})",
-            self.started,
-            self.ended,
-            self.version,
-            self.host.name,
-            self.host.cpus,
-            if self.host.cpus == 1 { "" } else { "s" },
-            self.host.kernel
-        )
-    }
-}
