@@ -118,7 +118,6 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("invalid rate '{text}' (use e.g. 500, 2.5k)"))
 }
 
-/// Formats microseconds the way the report prints latencies: `812us`, `1.25ms`, `3.40s`.
 /// A Unix time in seconds as RFC 3339 in UTC with milliseconds: `2026-12-07T10:00:00.250Z`.
 pub fn format_rfc3339(unix_s: f64) -> String {
     let ms = (unix_s * 1e3).round().max(0.0) as u64;
@@ -132,6 +131,66 @@ pub fn format_rfc3339(unix_s: f64) -> String {
         s % 60,
         ms_of_day % 1000
     )
+}
+
+/// A wall-clock instant as Unix seconds, from RFC 3339 (`2026-12-07T10:00:00Z`, with
+/// fractional seconds or an offset such as `+01:00`), Unix seconds (`1796637600`), or a
+/// duration from `now_unix_s` (`+30s`).
+pub fn parse_instant(text: &str, now_unix_s: f64) -> Result<f64, String> {
+    let bad = || {
+        format!(
+            "invalid time '{text}' (use RFC 3339 such as 2026-12-07T10:00:00Z, Unix seconds, \
+             or +30s from now)"
+        )
+    };
+    if let Some(after) = text.strip_prefix('+') {
+        return Ok(now_unix_s + parse_duration(after).map_err(|_| bad())?.as_secs_f64());
+    }
+    if let Ok(unix) = text.parse::<f64>() {
+        return unix.is_finite().then_some(unix).ok_or_else(bad);
+    }
+    parse_rfc3339(text).ok_or_else(bad)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` as Unix seconds (`t` or a space may separate the
+/// date and the time, as RFC 3339 allows).
+fn parse_rfc3339(text: &str) -> Option<f64> {
+    let (date, time) = text.split_once(['T', 't', ' '])?;
+    let mut ymd = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (ymd.next()??, ymd.next()??, ymd.next()??);
+    let zone_at = time.find(['Z', 'z', '+', '-'])?;
+    let (clock, zone) = time.split_at(zone_at);
+    let mut hms = clock.splitn(3, ':');
+    let (h, m) = (
+        hms.next()?.parse::<i64>().ok()?,
+        hms.next()?.parse::<i64>().ok()?,
+    );
+    let s: f64 = hms.next()?.parse().ok()?;
+    let offset_s = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let (hh, mm) = zone[1..].split_once(':')?;
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            sign * (hh.parse::<i64>().ok()? * 3600 + mm.parse::<i64>().ok()? * 60)
+        }
+    };
+    let valid = (1..=12).contains(&month) && (1..=31).contains(&day) && h < 24 && m < 60;
+    if !valid || !(0.0..61.0).contains(&s) {
+        return None;
+    }
+    let days = days_from_civil(year, month as u32, day as u32);
+    Some((days * 86_400 + h * 3600 + m * 60 - offset_s) as f64 + s)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (the inverse of `civil_from_days`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
@@ -187,6 +246,34 @@ pub fn format_count(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn parses_instants() {
+        let now = 1_796_637_000.0;
+        let cases: &[(&str, f64)] = &[
+            ("2026-12-07T10:00:00Z", 1_796_637_600.0),
+            ("2026-12-07T10:00:00.250Z", 1_796_637_600.25),
+            ("2026-12-07T11:00:00+01:00", 1_796_637_600.0),
+            ("2026-12-07 09:30:00-00:30", 1_796_637_600.0),
+            ("1970-01-01T00:00:00Z", 0.0),
+            ("2000-03-01T00:00:00Z", 951_868_800.0),
+            ("1796637600", 1_796_637_600.0),
+            ("+30s", now + 30.0),
+            ("+2m", now + 120.0),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::parse_instant(text, now), Ok(*want), "{text}");
+        }
+        for bad in [
+            "tomorrow",
+            "2026-13-01T00:00:00Z",
+            "2026-12-07T10:00:00",
+            "+soon",
+            "",
+        ] {
+            assert!(super::parse_instant(bad, now).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn formats_rfc3339_in_utc() {

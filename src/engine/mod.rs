@@ -236,6 +236,9 @@ async fn run_core(
     } else {
         Vec::new()
     };
+    if let Some(at) = plan.start_at {
+        wait_until(at, &mut ticks).await;
+    }
     // Ctrl-C while the connections were opening: the clock never started, so the measured
     // window is empty, however long the books take to close on a busy machine.
     let stopped_before_start = signal::stop_requested();
@@ -263,6 +266,24 @@ async fn run_core(
         _ = worker.watch(&open, &mut ticks) => {},
     }
     worker.finish()
+}
+
+/// `--start-at`: waits for `at` on the watcher's ticks (Ctrl-C ends the wait), then sleeps
+/// the last tick's remainder on the runtime's timer, once, so the core starts within a
+/// fraction of a millisecond of the instant.
+async fn wait_until(at: Stamp, ticks: &mut Ticks) {
+    while !signal::stop_requested() {
+        let now = Stamp::now();
+        if now >= at {
+            return;
+        }
+        let left = at.duration_since(now);
+        if left <= ticker::TICK * 2 {
+            monoio::time::sleep(left).await;
+            return;
+        }
+        ticks.next().await;
+    }
 }
 
 /// How a runtime's ring is built: its entries (also the epoll driver's event batch), and

@@ -15,8 +15,8 @@ use crate::results::tally::Tally;
 use crate::run::config::{Config, JsonOut, Outputs, Sweep};
 use crate::run::health;
 use crate::run::limits;
-use crate::run::plan::Plan;
 use crate::run::plan::format_cpus;
+use crate::run::plan::{self, Plan};
 use crate::run::record;
 use crate::run::sweep::Search;
 use crate::run::url::Endpoint;
@@ -76,6 +76,13 @@ fn measure(config: &Config) -> Result<(Summary, Finished), String> {
         info.destination.tls = tls::preflight(tls, *addr, config.connect_timeout)?;
     }
     let live = Live::bind(&config.listen, crate::live::Info::of(&info))?;
+    if let Some(late) = config
+        .start_at
+        .map(|at| plan::unix_now() - at)
+        .filter(|s| *s > 0.0)
+    {
+        eprintln!("blast: --start-at was {late:.2}s ago: starting at once");
+    }
     signal::install();
     if config.live && !config.warmup.is_zero() {
         eprintln!("blast: warming up for {:.1}s", config.warmup.as_secs_f64());

@@ -15,12 +15,15 @@ use crate::run::config::{Config, Driver, JsonOut, Listen, MergeConfig, Outputs, 
 use crate::run::flow;
 use crate::run::mix;
 use crate::run::openapi;
-use crate::run::plan::parse_cpus;
+use crate::run::plan::{parse_cpus, unix_now};
 use crate::run::url::Url;
 use crate::serve::ServeConfig;
 use crate::serve::faults::{Delay, Faults};
 use crate::tls::Trust;
-use crate::units::{parse_count, parse_duration, parse_duration_range, parse_rate, parse_size};
+use crate::units::{
+    format_rfc3339, parse_count, parse_duration, parse_duration_range, parse_instant, parse_rate,
+    parse_size,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -533,6 +536,13 @@ struct RunArgs {
     /// does; at the end, the report page. ADDR as for --metrics-listen (single runs)
     #[arg(long, value_name = "ADDR")]
     web: Option<String>,
+
+    /// Start the load at this wall-clock instant, after resolving, the health check and
+    /// opening the connections: RFC 3339 (2026-12-07T10:00:00Z), Unix seconds, or +30s from
+    /// now; for several blast processes or machines started together (single runs; at most
+    /// 24 h ahead; up to 1 s past is started at once, and said)
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -802,6 +812,14 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
     };
     config.secrets = cli.secrets;
     config.listen = listen(&cli.metrics_listen, &cli.metrics_linger, &cli.web)?;
+    config.start_at = cli.start_at.as_deref().map(start_at).transpose()?;
+    if config.start_at.is_some() && (config.sweep.is_some() || config.each) {
+        return Err(
+            "--start-at starts one run: not with a sweep (-c list, --rates, --find-max) or \
+             --each"
+                .into(),
+        );
+    }
     if config.listen.any() && (config.sweep.is_some() || config.each) {
         return Err(
             "--metrics-listen and --web serve one run: not with a sweep (-c list, --rates, \
@@ -1011,6 +1029,30 @@ fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
         .map(|text| server_pid(text))
         .collect::<Result<_, _>>()?;
     Ok(())
+}
+
+/// How far `--start-at` may lie in the past (started at once) or ahead.
+const START_GRACE_S: f64 = 1.0;
+const START_AHEAD_MAX_S: f64 = 86_400.0;
+
+/// `--start-at`: the instant as Unix seconds, neither past its grace nor a day ahead.
+fn start_at(text: &str) -> Result<f64, String> {
+    let now = unix_now();
+    let at = parse_instant(text, now).map_err(|e| format!("--start-at: {e}"))?;
+    if at < now - START_GRACE_S {
+        return Err(format!(
+            "--start-at: {} is {:.1}s in the past",
+            format_rfc3339(at),
+            now - at
+        ));
+    }
+    if at > now + START_AHEAD_MAX_S {
+        return Err(format!(
+            "--start-at: {} is more than 24 h ahead",
+            format_rfc3339(at)
+        ));
+    }
+    Ok(at)
 }
 
 /// `--metrics-listen`, `--metrics-linger`, `--web`.

@@ -135,6 +135,9 @@ pub struct Config {
     pub server_pids: Vec<u32>,
     /// What blast serves over HTTP while the run goes.
     pub listen: Listen,
+    /// `--start-at`: the wall-clock instant (Unix seconds) the load starts at, once the
+    /// connections are open.
+    pub start_at: Option<f64>,
 }
 
 /// `--metrics-listen`, `--metrics-linger`, `--web`: the addresses blast serves the run's live
@@ -206,6 +209,7 @@ impl Config {
             server_pids: Vec::new(),
             each: false,
             listen: Listen::default(),
+            start_at: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::check::Expect;
 use crate::check::capture::Capture;
+use crate::engine::clock::Stamp;
 use crate::http::request::{self, RequestSpec};
 use crate::http::template::Template;
 use crate::results::summary::{Destination, FLOW_METHOD, MIX_METHOD, RunInfo, Target};
@@ -96,6 +97,9 @@ pub struct Plan {
     pub first_byte: bool,
     /// `--metrics-listen`, `--web`: each core hands its totals over once a second.
     pub live_totals: bool,
+    /// `--start-at`: when the load starts, on the monotonic clock (the wall-clock instant
+    /// read onto it once, here); each core waits for it once its connections are open.
+    pub start_at: Option<Stamp>,
     /// `--server-pid`: sampled by the main thread while the plan runs.
     pub server_pids: Vec<u32>,
     pub driver: Driver,
@@ -105,6 +109,19 @@ pub struct Plan {
     /// `--ramp`: time to reach the rate, or to open all connections.
     pub ramp: Duration,
     pub cores: Vec<CoreShare>,
+}
+
+/// A wall-clock instant (Unix seconds) as a point on the monotonic clock: now on it, plus
+/// the time until the instant (an instant already past is now).
+fn on_the_monotonic_clock(unix_s: f64) -> Stamp {
+    let ahead = (unix_s - unix_now()).max(0.0);
+    Stamp::now() + Duration::from_secs_f64(ahead)
+}
+
+/// The wall clock now, in Unix seconds.
+pub fn unix_now() -> f64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.unwrap_or_default().as_secs_f64()
 }
 
 impl Plan {
@@ -163,6 +180,7 @@ impl Plan {
             max_body: config.max_body,
             first_byte: config.first_byte,
             live_totals: config.listen.any(),
+            start_at: config.start_at.map(on_the_monotonic_clock),
             server_pids: config.server_pids.clone(),
             driver: config.driver,
             duration: config.duration,
