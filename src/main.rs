@@ -18,7 +18,9 @@ fn run() -> i32 {
         }
         Ok(Parsed::Merge(merge)) => {
             return match app::check_outputs(&merge.outputs)
-                .and_then(|_| blast::results::merge::merge(&merge.files, merge.slo))
+                .and_then(|_| {
+                    blast::results::merge::merge(&merge.files, merge.slo, merge.allow_skew)
+                })
                 .and_then(|summary| app::report(&merge.outputs, &summary).map(|_| summary))
             {
                 Ok(summary) => app::exit_code(&summary),

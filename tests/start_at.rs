@@ -49,6 +49,7 @@ fn processes_started_apart_start_their_load_at_the_same_instant() {
     let first = run("first.json");
     std::thread::sleep(Duration::from_millis(700));
     let second = run("second.json");
+    let jsons = [first.1.clone(), second.1.clone()];
     for (child, json) in [first, second] {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{out:?}");
@@ -61,6 +62,56 @@ fn processes_started_apart_start_their_load_at_the_same_instant() {
         );
         assert!(report["requests"].as_u64().unwrap() > 0, "{report}");
     }
+    // Merged: their seconds line up, and the report says how far apart they began.
+    let read = |path: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let merged = dir.join("merged.json");
+    let paths: Vec<&str> = jsons.iter().map(|p| p.to_str().unwrap()).collect();
+    let out = blast(
+        &[
+            &["merge"],
+            &paths[..],
+            &["--json", merged.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Merged      2 runs, their starts"));
+    let report = read(&merged);
+    assert!(
+        report["merged"]["start_skew_ms"].as_f64().unwrap() < 50.0,
+        "{report}"
+    );
+    let sum: u64 = jsons
+        .iter()
+        .map(|p| read(p)["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(report["requests"], sum);
+    // A run made after them did not overlap: refused, unless --allow-skew.
+    let later = dir.join("later.json");
+    let out = blast(&[
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "-d",
+        "0.5",
+        "--json",
+        later.to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let late = [paths[0], later.to_str().unwrap()];
+    let out = blast(&[&["merge"], &late[..]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the runs do not overlap") && err.lines().count() == 1,
+        "{err}"
+    );
+    let out = blast(&[&["merge", "--allow-skew"], &late[..]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -242,6 +242,13 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         writeln!(out, "  Run         {}", describe_run(run))?;
         writeln!(out, "  Command     {}", run.command)?;
     }
+    if let Some(merged) = &s.merged {
+        let skew = match merged.start_skew_ms {
+            Some(ms) => format!("their starts {ms:.0} ms apart"),
+            None => "lined up by second index (--allow-skew)".into(),
+        };
+        writeln!(out, "  Merged      {} runs, {skew}", merged.runs)?;
+    }
     writeln!(out)
 }
 

@@ -19,9 +19,10 @@ use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
 use crate::results::summary::{
-    Destination, RunInfo, RunOutcome, Summary, Target, TargetSummary, ThinkSummary,
+    Destination, Merged, RunInfo, RunOutcome, Summary, Target, TargetSummary, ThinkSummary,
     decode_histogram,
 };
+use crate::units::format_rfc3339;
 
 /// One report read back.
 struct Part {
@@ -35,58 +36,36 @@ struct Part {
 /// Reads and merges the reports at `paths` (one path re-renders its report), judged against
 /// `slo` if given, otherwise against the objective the runs were judged against, if they all
 /// had the same. `Err` names the file and what is wrong with it.
-pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
-    let mut parts = paths.iter().map(|path| read(path));
-    let Some(first) = parts.next() else {
+///
+/// Several runs must overlap in time (`allow_skew`: merged however far apart, and a report
+/// without its start too); each run's seconds are put in the wall-clock seconds of the
+/// earliest start.
+pub fn merge(paths: &[String], slo: Option<Slo>, allow_skew: bool) -> Result<Summary, String> {
+    let mut parts = paths
+        .iter()
+        .map(|path| read(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    if parts.is_empty() {
         return Err("merge needs at least one JSON report".into());
-    };
-    let Part {
+    }
+    for (path, part) in paths[1..].iter().zip(&parts[1..]) {
+        same_kind(path, &parts[0], part)?;
+    }
+    let merged = (parts.len() > 1)
+        .then(|| align(paths, &mut parts, allow_skew))
+        .transpose()?;
+    let mut parts = parts.into_iter();
+    let Some(Part {
         mut info,
         mut outcome,
         run,
-    } = first?;
+    }) = parts.next()
+    else {
+        unreachable!("one part at least");
+    };
     let run = run.filter(|_| paths.len() == 1);
-    for (path, part) in paths[1..].iter().zip(parts) {
-        let part = part?;
-        let (theirs, ours) = (&part.info.destination, &info.destination);
-        if (&theirs.url, &theirs.method) != (&ours.url, &ours.method) {
-            return Err(format!(
-                "'{path}' is a run of {} {}, not of {} {}: merge runs against one target",
-                theirs.method, theirs.url, ours.method, ours.url
-            ));
-        }
-        if part.info.targets != info.targets {
-            return Err(format!(
-                "'{path}' is a run of another --targets mix (its target names, methods, paths \
-                 or weights differ): merge runs of one mix"
-            ));
-        }
-        if theirs.unix_socket != ours.unix_socket {
-            return Err(format!(
-                "'{path}' went to {}, not to {}: merge runs against one target",
-                socket_or_host(theirs),
-                socket_or_host(ours)
-            ));
-        }
-        info.rate = match (info.rate, part.info.rate) {
-            (None, None) => None,
-            (Some(a), Some(b)) => Some(a + b),
-            _ => {
-                return Err(format!(
-                    "'{path}' mixes a closed-loop run and a --rate run: merge runs of one kind"
-                ));
-            }
-        };
-        if part.outcome.stats.first_byte.is_some() != outcome.stats.first_byte.is_some() {
-            return Err(format!(
-                "'{path}' mixes runs with and without --first-byte: merge runs of one kind"
-            ));
-        }
-        if part.info.keep_alive != info.keep_alive {
-            return Err(format!(
-                "'{path}' mixes runs with and without keep-alive: merge runs of one kind"
-            ));
-        }
+    for part in parts {
+        info.rate = info.rate.zip(part.info.rate).map(|(a, b)| a + b);
         info.connections += part.info.connections;
         if info.destination.tls != part.info.destination.tls {
             info.destination.tls = None;
@@ -112,7 +91,108 @@ pub fn merge(paths: &[String], slo: Option<Slo>) -> Result<Summary, String> {
     info.slo = slo.or(info.slo);
     let mut summary = Summary::of(info, outcome);
     summary.run = run;
+    summary.merged = merged;
     Ok(summary)
+}
+
+/// Whether the run at `path` can be merged with the first: the same target (URL, method,
+/// socket, mix), the same kind of load (closed loop or `--rate`, keep-alive, `--first-byte`).
+fn same_kind(path: &str, first: &Part, part: &Part) -> Result<(), String> {
+    let (theirs, ours) = (&part.info.destination, &first.info.destination);
+    if (&theirs.url, &theirs.method) != (&ours.url, &ours.method) {
+        return Err(format!(
+            "'{path}' is a run of {} {}, not of {} {}: merge runs against one target",
+            theirs.method, theirs.url, ours.method, ours.url
+        ));
+    }
+    if part.info.targets != first.info.targets {
+        return Err(format!(
+            "'{path}' is a run of another --targets mix (its target names, methods, paths \
+             or weights differ): merge runs of one mix"
+        ));
+    }
+    if theirs.unix_socket != ours.unix_socket {
+        return Err(format!(
+            "'{path}' went to {}, not to {}: merge runs against one target",
+            socket_or_host(theirs),
+            socket_or_host(ours)
+        ));
+    }
+    let kind = |p: &Part| {
+        (
+            p.info.rate.is_some(),
+            p.outcome.stats.first_byte.is_some(),
+            p.info.keep_alive,
+        )
+    };
+    let (mine, others) = (kind(part), kind(first));
+    let mixes = if mine.0 != others.0 {
+        "a closed-loop run and a --rate run"
+    } else if mine.1 != others.1 {
+        "runs with and without --first-byte"
+    } else if mine.2 != others.2 {
+        "runs with and without keep-alive"
+    } else {
+        return Ok(());
+    };
+    Err(format!("'{path}' mixes {mixes}: merge runs of one kind"))
+}
+
+/// Puts each run's seconds in the wall-clock seconds of the earliest start, after checking
+/// that the runs overlap; returns how far apart they began. A report without its start
+/// (older blast) is refused, unless `allow_skew` merges it by second index.
+fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merged, String> {
+    let starts: Vec<Option<f64>> = parts.iter().map(|p| p.outcome.started_unix_s).collect();
+    if let Some(i) = starts.iter().position(Option::is_none) {
+        if !allow_skew {
+            return Err(format!(
+                "'{}' does not say when its run began (a report from an older blast): merge \
+                 cannot line its seconds up with the others' (--allow-skew merges by second \
+                 index)",
+                paths[i]
+            ));
+        }
+        return Ok(Merged {
+            runs: parts.len(),
+            start_skew_ms: None,
+        });
+    }
+    let window = |p: &Part, start: f64| (start, start + p.outcome.elapsed.as_secs_f64());
+    let windows: Vec<(f64, f64)> = (parts.iter().zip(&starts))
+        .map(|(p, s)| window(p, s.unwrap_or(0.0)))
+        .collect();
+    let first = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
+    let last = windows
+        .iter()
+        .map(|w| w.0)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let earliest_end = windows.iter().map(|w| w.1).fold(f64::INFINITY, f64::min);
+    if last >= earliest_end && !allow_skew {
+        let later = windows.iter().position(|w| w.0 == last).unwrap_or(0);
+        let ended = windows
+            .iter()
+            .position(|w| w.1 == earliest_end)
+            .unwrap_or(0);
+        return Err(format!(
+            "'{}' began at {}, after '{}' had ended at {}: the runs do not overlap (merge \
+             runs made at the same time; --allow-skew merges them anyway)",
+            paths[later],
+            format_rfc3339(last),
+            paths[ended],
+            format_rfc3339(earliest_end)
+        ));
+    }
+    for (part, (start, _)) in parts.iter_mut().zip(&windows) {
+        let offset = (start - first).round() as u32;
+        part.outcome
+            .seconds
+            .iter_mut()
+            .for_each(|r| r.second += offset);
+    }
+    Ok(Merged {
+        runs: parts.len(),
+        start_skew_ms: Some((last - first) * 1e3),
+    })
 }
 
 fn socket_or_host(destination: &Destination) -> String {

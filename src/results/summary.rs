@@ -207,6 +207,9 @@ pub struct Summary {
     /// version, the host, the settings (a merged report, or one from before, has none).
     #[serde(default)]
     pub run: Option<RunRecord>,
+    /// `blast merge` of several runs: how many, and how far apart their windows began.
+    #[serde(default)]
+    pub merged: Option<Merged>,
     #[serde(flatten)]
     pub results: Results,
     pub in_flight: u64,
@@ -303,6 +306,15 @@ pub struct RunInfo {
     pub think: Option<(Duration, Duration)>,
 }
 
+/// What a merged report was merged from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Merged {
+    pub runs: usize,
+    /// The latest window start less the earliest, in milliseconds (`None`: a report without
+    /// its start was merged, with `--allow-skew`, by second index).
+    pub start_skew_ms: Option<f64>,
+}
+
 /// The method a run of a `--targets` mix reports (each target has its own).
 pub const MIX_METHOD: &str = "mix";
 /// The method a `--flow` run reports, and its whole flow's row (whose "requests" are flows).
@@ -342,6 +354,7 @@ impl Summary {
             interrupted: outcome.interrupted,
             // The run adds it (`run::record`): it reads the host and the command line.
             run: None,
+            merged: None,
             in_flight: stats.in_flight,
             concurrency: results.latency.mean / 1e6 * (results.latency.count as f64 / secs),
             results,

@@ -86,6 +86,11 @@ struct MergeArgs {
     /// Also write the merged report as a self-contained HTML page with charts to PATH
     #[arg(long, value_name = "PATH")]
     html: Option<String>,
+
+    /// Merge runs that did not overlap in time, and reports from an older blast that do not
+    /// say when they began (lined up by second index); the start skew is still reported
+    #[arg(long)]
+    allow_skew: bool,
 }
 
 #[derive(Args, Debug)]
@@ -589,6 +594,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         Some(Command::Merge(args)) => Ok(Parsed::Merge(MergeConfig {
             files: args.files,
             slo: args.slo.as_deref().map(Slo::parse).transpose()?,
+            allow_skew: args.allow_skew,
             outputs: Outputs {
                 json: json_out(args.json),
                 csv: args.csv,

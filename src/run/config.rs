@@ -220,5 +220,7 @@ pub struct MergeConfig {
     /// `--json` reports of single runs.
     pub files: Vec<String>,
     pub slo: Option<Slo>,
+    /// `--allow-skew`: merge runs that did not overlap, or reports without their start.
+    pub allow_skew: bool,
     pub outputs: Outputs,
 }
