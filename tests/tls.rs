@@ -300,7 +300,15 @@ fn merged_https_reports_keep_the_negotiated_terms() {
             path
         })
         .collect();
-    let out = blast(&["merge", &reports[0], &reports[1], "--json", "-"]);
+    // Made one after the other: merged by second index.
+    let out = blast(&[
+        "merge",
+        "--allow-skew",
+        &reports[0],
+        &reports[1],
+        "--json",
+        "-",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let merged: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(merged["tls"]["version"], "TLSv1.3", "{}", merged["tls"]);
