@@ -406,6 +406,7 @@ fn csv_rows_are_the_json_numbers() {
                 "max_us",
                 "connections",
                 "send_lag_max_us",
+                "unix_s",
             ],
         ),
         (

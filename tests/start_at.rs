@@ -61,6 +61,9 @@ fn processes_started_apart_start_their_load_at_the_same_instant() {
             "{json:?} started at {started}, asked {at}"
         );
         assert!(report["requests"].as_u64().unwrap() > 0, "{report}");
+        // Each second says when it began on the wall clock.
+        let second = report["per_second"][0]["unix_s"].as_f64().unwrap();
+        assert!((second - at).abs() < 0.05, "{second} {at}");
     }
     // Merged: their seconds line up, and the report says how far apart they began.
     let read = |path: &std::path::Path| -> serde_json::Value {

@@ -17,12 +17,12 @@ pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     writeln!(
         out,
         "second,target_rps,sent,requests,failures,p50_us,p99_us,first_byte_p50_us,first_byte_p99_us,\
-         server_cpu_pct,server_rss_bytes,users,max_us,connections,send_lag_max_us"
+         server_cpu_pct,server_rss_bytes,users,max_us,connections,send_lag_max_us,unix_s"
     )?;
     for row in &s.per_second {
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             row.second,
             optional(row.target),
             row.sent,
@@ -38,6 +38,7 @@ pub fn write_seconds(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             optional(row.max_us),
             optional(row.connections),
             optional(row.send_lag_max_us),
+            optional(row.unix_s),
         )?;
     }
     Ok(())

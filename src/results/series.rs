@@ -243,6 +243,10 @@ pub struct SecondRow {
     /// Seconds since the measured window began (after `--warmup`): this row covers
     /// `[second, second + 1)`.
     pub second: u32,
+    /// When this second began on the wall clock, in Unix seconds with milliseconds (set by
+    /// the summary from the window's start; `None` in reports from before it was kept).
+    #[serde(default)]
+    pub unix_s: Option<f64>,
     /// `--rate`: the run's target rate (set by the summary; the series does not know it).
     #[serde(default)]
     pub target: Option<f64>,
@@ -438,6 +442,7 @@ fn row(second: u32, sample: Option<Sample>) -> SecondRow {
     let first_byte = sample.as_ref().and_then(|s| s.first_byte.as_ref());
     SecondRow {
         second,
+        unix_s: None,
         sent: sample.as_ref().map_or(0, |s| s.sent),
         requests: sample.as_ref().map_or(0, |s| s.requests),
         failures: sample.as_ref().map_or(0, |s| s.failures),

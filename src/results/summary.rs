@@ -373,7 +373,12 @@ impl Summary {
             targets: target_summaries(&info.targets, &stats.targets, secs),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
-            per_second: per_second(outcome.seconds, info.rate, stats.first_byte.is_some()),
+            per_second: per_second(
+                outcome.seconds,
+                info.rate,
+                stats.first_byte.is_some(),
+                outcome.started_unix_s,
+            ),
             server: outcome.server,
             client: outcome.client,
             slo: None,
@@ -417,11 +422,18 @@ fn answered_over(window: f64, drain: f64) -> f64 {
     (window + drain).max(1e-9)
 }
 
-/// The seconds as saved: each names the rate's target, and first-byte times are null
-/// without `--first-byte` (and 0 in a second without responses with it).
-fn per_second(mut rows: Vec<SecondRow>, rate: Option<f64>, timed: bool) -> Vec<SecondRow> {
+/// The seconds as saved: each names the rate's target and when it began on the wall clock
+/// (from the window's start), and first-byte times are null without `--first-byte` (and 0
+/// in a second without responses with it).
+fn per_second(
+    mut rows: Vec<SecondRow>,
+    rate: Option<f64>,
+    timed: bool,
+    started_unix_s: Option<f64>,
+) -> Vec<SecondRow> {
     for row in &mut rows {
         row.target = rate;
+        row.unix_s = started_unix_s.map(|s| ((s + f64::from(row.second)) * 1e3).round() / 1e3);
         row.first_byte_p50_us = timed.then(|| row.first_byte_p50_us.unwrap_or(0.0));
         row.first_byte_p99_us = timed.then(|| row.first_byte_p99_us.unwrap_or(0.0));
     }
