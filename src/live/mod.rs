@@ -80,12 +80,6 @@ impl Live {
         }))
     }
 
-    /// Where each listener ended up (a port 0 is chosen by the system).
-    pub fn addresses(&self) -> [Option<SocketAddr>; 2] {
-        let addr = |s: &Option<Server>| s.as_ref().and_then(|s| s.local_addr().ok());
-        [addr(&self.metrics), addr(&self.web)]
-    }
-
     /// Answers whoever asked, with `figures` taken only when someone did.
     pub fn serve<'a>(&mut self, figures: &dyn Fn() -> Figures<'a>) {
         let Live {
@@ -111,8 +105,8 @@ impl Live {
 
     /// After the run: serves the final totals (and `--web`'s report page) for the linger
     /// (Ctrl-C, as a second one always does, ends blast at once).
-    pub fn linger(mut self, last: Figures, report: Vec<u8>) {
-        self.report = Some(report);
+    pub fn linger(mut self, last: Figures, report: Option<Vec<u8>>) {
+        self.report = report;
         let until = Instant::now() + self.linger;
         let figures = || Figures {
             tally: last.tally.clone(),

@@ -142,8 +142,12 @@ fn same_kind(path: &str, first: &Part, part: &Part) -> Result<(), String> {
 /// that the runs overlap; returns how far apart they began. A report without its start
 /// (older blast) is refused, unless `allow_skew` merges it by second index.
 fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merged, String> {
-    let starts: Vec<Option<f64>> = parts.iter().map(|p| p.outcome.started_unix_s).collect();
-    if let Some(i) = starts.iter().position(Option::is_none) {
+    let starts: Option<Vec<f64>> = parts.iter().map(|p| p.outcome.started_unix_s).collect();
+    let Some(starts) = starts else {
+        let i = (parts
+            .iter()
+            .position(|p| p.outcome.started_unix_s.is_none()))
+        .unwrap_or(0);
         if !allow_skew {
             return Err(format!(
                 "'{}' does not say when its run began (a report from an older blast): merge \
@@ -156,10 +160,9 @@ fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merge
             runs: parts.len(),
             start_skew_ms: None,
         });
-    }
-    let window = |p: &Part, start: f64| (start, start + p.outcome.elapsed.as_secs_f64());
-    let windows: Vec<(f64, f64)> = (parts.iter().zip(&starts))
-        .map(|(p, s)| window(p, s.unwrap_or(0.0)))
+    };
+    let windows: Vec<(f64, f64)> = (parts.iter().zip(starts))
+        .map(|(p, start)| (start, start + p.outcome.elapsed.as_secs_f64()))
         .collect();
     let first = windows.iter().map(|w| w.0).fold(f64::INFINITY, f64::min);
     let last = windows

@@ -43,8 +43,12 @@ pub fn run_reported(config: &Config) -> Result<Summary, String> {
     let (summary, live) = measure(config)?;
     report(&config.outputs, &summary)?;
     if let Some((live, tally, latency)) = live {
-        let mut page = Vec::new();
-        html::write(&mut page, &summary).map_err(|e| format!("--web: {e}"))?;
+        // The report page only `--web` serves.
+        let mut page = None;
+        if config.listen.web.is_some() {
+            let page = page.insert(Vec::new());
+            html::write(page, &summary).map_err(|e| format!("--web: {e}"))?;
+        }
         let last = Figures {
             tally,
             latency: Some(&latency),
