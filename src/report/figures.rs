@@ -126,14 +126,17 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
         });
     }
     // The connections open, and a closed loop that ramped its users: Locust's "users" line.
+    let ramped =
+        s.per_second.first().and_then(|r| r.users) != s.per_second.last().and_then(|r| r.users);
+    let counted = s.per_second.iter().any(|r| r.connections.is_some());
     let mut open = Vec::new();
-    if s.per_second.first().and_then(|r| r.users) != s.per_second.last().and_then(|r| r.users) {
+    if ramped {
         open.push(Series {
             name: "users",
             points: per_second_where(s, |r| r.users.is_some(), |r| r.users.unwrap_or(0) as f64),
         });
     }
-    if s.per_second.iter().any(|r| r.connections.is_some()) {
+    if counted {
         open.push(Series {
             name: "connections open",
             points: per_second_where(
@@ -143,16 +146,16 @@ pub fn run_charts(s: &Summary) -> Vec<Chart<'_>> {
             ),
         });
     }
+    let title = match (ramped, counted) {
+        (true, true) => "Users and connections open per second",
+        (true, false) => "Users per second",
+        (false, _) => "Connections open per second",
+    };
     if !open.is_empty() {
-        let users = open.len() == 2;
         charts.push(Chart {
-            title: match users {
-                true => "Users and connections open per second",
-                false => "Connections open per second",
-            }
-            .into(),
+            title: title.into(),
             x: Unit::Seconds,
-            y: if users {
+            y: if ramped {
                 Unit::Users
             } else {
                 Unit::Connections
