@@ -191,6 +191,7 @@ fn summary(rate: Option<f64>, slo: Option<&str>) -> Summary {
         kernel: "6.1.0-28-amd64".into(),
     };
     record.version = "0.1.0".into();
+    record.instance = "bench1".into();
     summary.run = Some(record);
     summary
 }
@@ -585,8 +586,8 @@ fn real_runs_meet_the_schema() {
             ],
         ),
     ];
-    for (what, args) in runs {
-        let path = dir.join("report.json");
+    for (i, (what, args)) in runs.into_iter().enumerate() {
+        let path = dir.join(format!("report{i}.json"));
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
             .args(args)
             .args(["--expect-json", "prediction=0|1", "--json"])
@@ -598,6 +599,17 @@ fn real_runs_meet_the_schema() {
         let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_meets_schema(&value, what);
     }
+    // Two closed-loop runs (made one after the other) merged: the report lists its parts.
+    let merged = dir.join("merged.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["merge", "--allow-skew", "--json"])
+        .args([&merged, &dir.join("report0.json"), &dir.join("report3.json")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "merge: {out:?}");
+    let value: Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_eq!(value["merged"]["parts"].as_array().unwrap().len(), 2);
+    assert_meets_schema(&value, "merged");
     for name in ["closed.json", "rate.json", "sweep.json", "mix.json"] {
         let text = std::fs::read_to_string(repo_file(&format!("tests/golden/{name}"))).unwrap();
         assert_meets_schema(&serde_json::from_str(&text).unwrap(), name);

@@ -25,9 +25,11 @@ fn processes_started_apart_start_their_load_at_the_same_instant() {
     let at = (unix_now() + 3.0).ceil();
     let instant = format_rfc3339(at);
     let run = |name: &str| {
-        let json = dir.join(name);
+        let json = dir.join(format!("{name}.json"));
         let child = Command::new(env!("CARGO_BIN_EXE_blast"))
             .args([
+                "--instance",
+                name,
                 "--start-at",
                 &instant,
                 "-c",
@@ -46,9 +48,9 @@ fn processes_started_apart_start_their_load_at_the_same_instant() {
             .unwrap();
         (child, json)
     };
-    let first = run("first.json");
+    let first = run("client-a");
     std::thread::sleep(Duration::from_millis(700));
-    let second = run("second.json");
+    let second = run("client-b");
     let jsons = [first.1.clone(), second.1.clone()];
     for (child, json) in [first, second] {
         let out = child.wait_with_output().unwrap();
@@ -61,6 +63,8 @@ fn processes_started_apart_start_their_load_at_the_same_instant() {
             "{json:?} started at {started}, asked {at}"
         );
         assert!(report["requests"].as_u64().unwrap() > 0, "{report}");
+        let name = json.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(report["run"]["instance"], name);
         // Each second says when it began on the wall clock.
         let second = report["per_second"][0]["unix_s"].as_f64().unwrap();
         assert!((second - at).abs() < 0.05, "{second} {at}");
@@ -80,8 +84,34 @@ fn processes_started_apart_start_their_load_at_the_same_instant() {
         .concat(),
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Merged      2 runs, their starts"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Merged      2 runs, their starts"), "{text}");
     let report = read(&merged);
+    // It lists its parts by instance, each with its start and counts, in the order given.
+    let parts = report["merged"]["parts"].as_array().unwrap();
+    for (part, path) in parts.iter().zip(&jsons) {
+        let run = read(path);
+        assert_eq!(part["instance"], run["run"]["instance"]);
+        assert_eq!(part["started"], run["run"]["started"]);
+        assert_eq!(part["requests"], run["requests"]);
+        assert!(part["start_offset_ms"].as_f64().unwrap() < 50.0, "{part}");
+        let line = text
+            .lines()
+            .find(|l| l.contains(part["file"].as_str().unwrap()));
+        let line = line.unwrap_or_else(|| panic!("{part} not listed in {text}"));
+        assert!(
+            line.contains(run["run"]["instance"].as_str().unwrap()),
+            "{line}"
+        );
+    }
+    // The same report twice would count its requests twice: refused.
+    let out = blast(&["merge", paths[0], paths[1], paths[0]]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is the same run as") && err.lines().count() == 1,
+        "{err}"
+    );
     assert!(
         report["merged"]["start_skew_ms"].as_f64().unwrap() < 50.0,
         "{report}"
@@ -137,4 +167,13 @@ fn an_instant_that_cannot_be_kept_exits_2_before_the_run() {
     }
     let out = blast(&["--rates", "10,20", "--start-at", "+5s", "-d", "1", url]);
     assert_eq!(out.status.code(), Some(2));
+    for name in ["", "a\tb"] {
+        let out = blast(&["--instance", name, "-d", "1", url]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("blast: --instance:") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
 }

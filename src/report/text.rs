@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use crate::results::numbers::{ErrorCounts, Latency, Results};
 use crate::results::record::RunRecord;
 use crate::results::series::SecondRow;
-use crate::results::summary::{RateSummary, Summary, TargetSummary, ThinkSummary};
+use crate::results::summary::{MergedRun, RateSummary, Summary, TargetSummary, ThinkSummary};
 use crate::results::usage::{ClientUsage, ServerUsage};
 use crate::units::{format_bytes, format_count, format_micros};
 
@@ -248,8 +248,31 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             None => "lined up by second index (--allow-skew)".into(),
         };
         writeln!(out, "  Merged      {} runs, {skew}", merged.runs)?;
+        write_parts(out, &merged.parts)?;
     }
     writeln!(out)
+}
+
+/// A merged report's runs, one line each: its instance, when it began after the first, its
+/// counts, its file.
+fn write_parts(out: &mut dyn Write, parts: &[MergedRun]) -> io::Result<()> {
+    let width = (parts.iter())
+        .map(|p| p.instance.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(8, 40);
+    for part in parts {
+        let offset = match part.start_offset_ms {
+            Some(ms) => format!("+{ms:.0} ms"),
+            None => "?".into(),
+        };
+        writeln!(
+            out,
+            "              {:<width$}  {offset:>9}  {:>9} requests  {:>7} failed  {:.2}s  {}",
+            part.instance, part.requests, part.failures, part.duration_s, part.file
+        )?;
+    }
+    Ok(())
 }
 
 /// `--targets`: one row per target name.

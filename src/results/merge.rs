@@ -19,8 +19,8 @@ use crate::results::stats::{
     CONNECT_SIGFIG, LATENCY_SIGFIG, SEND_LAG_SIGFIG, Stats, growing_histogram, new_histogram,
 };
 use crate::results::summary::{
-    Destination, Merged, RunInfo, RunOutcome, Summary, Target, TargetSummary, ThinkSummary,
-    decode_histogram,
+    Destination, Merged, MergedRun, RunInfo, RunOutcome, Summary, Target, TargetSummary,
+    ThinkSummary, decode_histogram,
 };
 use crate::units::format_rfc3339;
 
@@ -51,9 +51,16 @@ pub fn merge(paths: &[String], slo: Option<Slo>, allow_skew: bool) -> Result<Sum
     for (path, part) in paths[1..].iter().zip(&parts[1..]) {
         same_kind(path, &parts[0], part)?;
     }
-    let merged = (parts.len() > 1)
-        .then(|| align(paths, &mut parts, allow_skew))
-        .transpose()?;
+    let merged = if parts.len() > 1 {
+        let listed = list(paths, &parts)?;
+        let aligned = align(paths, &mut parts, allow_skew)?;
+        Some(Merged {
+            parts: listed,
+            ..aligned
+        })
+    } else {
+        None
+    };
     let mut parts = parts.into_iter();
     let Some(Part {
         mut info,
@@ -138,6 +145,65 @@ fn same_kind(path: &str, first: &Part, part: &Part) -> Result<(), String> {
     Err(format!("'{path}' mixes {mixes}: merge runs of one kind"))
 }
 
+/// The runs being merged, as the merged report lists them; the same report given twice (or
+/// copied) is refused, as it would count its requests twice.
+fn list(paths: &[String], parts: &[Part]) -> Result<Vec<MergedRun>, String> {
+    let first = (parts.iter())
+        .filter_map(|p| p.outcome.started_unix_s)
+        .fold(f64::INFINITY, f64::min);
+    let listed: Vec<MergedRun> = (paths.iter().zip(parts))
+        .map(|(path, part)| {
+            let started = part.outcome.started_unix_s;
+            let stats = &part.outcome.stats;
+            MergedRun {
+                instance: instance_name(path, part),
+                file: path.clone(),
+                started: started.map(format_rfc3339),
+                start_offset_ms: started.map(|s| (s - first) * 1e3),
+                duration_s: part.outcome.elapsed.as_secs_f64(),
+                requests: stats.requests(),
+                failures: stats.failures(),
+            }
+        })
+        .collect();
+    // One run read twice: the same name, start and counts, to the byte.
+    let key = |i: usize| {
+        let (run, stats) = (&listed[i], &parts[i].outcome.stats);
+        (
+            run.instance.clone(),
+            run.started.clone(),
+            stats.requests(),
+            stats.bytes_read,
+            stats.bytes_written,
+        )
+    };
+    for later in 1..listed.len() {
+        if let Some(earlier) = (0..later).find(|&i| key(i) == key(later)) {
+            return Err(format!(
+                "'{}' is the same run as '{}' ({}, begun at {}): merging it twice would count \
+                 its requests twice",
+                paths[later],
+                paths[earlier],
+                listed[later].instance,
+                listed[later]
+                    .started
+                    .as_deref()
+                    .unwrap_or("an unknown time")
+            ));
+        }
+    }
+    Ok(listed)
+}
+
+/// What the merged report calls a run: its `--instance`, else (an older report) its host's
+/// name, else its file's.
+fn instance_name(path: &str, part: &Part) -> String {
+    let named = |name: &str| (!name.is_empty()).then(|| name.to_string());
+    (part.run.as_ref())
+        .and_then(|run| named(&run.instance).or_else(|| named(&run.host.name)))
+        .unwrap_or_else(|| path.to_string())
+}
+
 /// Puts each run's seconds in the wall-clock seconds of the earliest start, after checking
 /// that the runs overlap; returns how far apart they began. A report without its start
 /// (older blast) is refused, unless `allow_skew` merges it by second index.
@@ -159,6 +225,7 @@ fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merge
         return Ok(Merged {
             runs: parts.len(),
             start_skew_ms: None,
+            parts: Vec::new(),
         });
     };
     let windows: Vec<(f64, f64)> = (parts.iter().zip(starts))
@@ -195,6 +262,7 @@ fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merge
     Ok(Merged {
         runs: parts.len(),
         start_skew_ms: Some((last - first) * 1e3),
+        parts: Vec::new(),
     })
 }
 

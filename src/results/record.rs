@@ -11,6 +11,11 @@ pub struct RunRecord {
     /// milliseconds.
     pub started: String,
     pub ended: String,
+    /// `--instance`: which of several runs made together this is (by default the host's
+    /// name, which in a Kubernetes pod is the pod's); `blast merge` lists its parts by it.
+    /// Reports from before it was kept read as empty.
+    #[serde(default)]
+    pub instance: String,
     /// The command line, each argument shell-quoted where it needs to be, with the values of
     /// secret headers (`Authorization`, `Cookie`, `Proxy-Authorization`, `--secret` names)
     /// shown as `***`.

@@ -313,6 +313,25 @@ pub struct Merged {
     /// The latest window start less the earliest, in milliseconds (`None`: a report without
     /// its start was merged, with `--allow-skew`, by second index).
     pub start_skew_ms: Option<f64>,
+    /// Each run merged, in the order given (reports from before it was kept have none).
+    #[serde(default)]
+    pub parts: Vec<MergedRun>,
+}
+
+/// One of the runs a merged report was merged from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedRun {
+    /// Its `--instance` (a report from before it was kept: its host's name, or its file's).
+    pub instance: String,
+    /// The report's file, as given to merge.
+    pub file: String,
+    /// When its measured window began: RFC 3339 (`None`: the report does not say).
+    pub started: Option<String>,
+    /// How long after the earliest run's start it began, in milliseconds.
+    pub start_offset_ms: Option<f64>,
+    pub duration_s: f64,
+    pub requests: u64,
+    pub failures: u64,
 }
 
 /// The method a run of a `--targets` mix reports (each target has its own).

@@ -548,6 +548,11 @@ struct RunArgs {
     /// 24 h ahead; up to 1 s past is started at once, and said)
     #[arg(long, value_name = "TIME")]
     start_at: Option<String>,
+
+    /// Name this run among runs made together (one per machine or pod): the report keeps it,
+    /// and blast merge lists the runs it merged by it [default: the host's name]
+    #[arg(long, value_name = "NAME")]
+    instance: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -819,6 +824,10 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
     config.secrets = cli.secrets;
     config.listen = listen(&cli.metrics_listen, &cli.metrics_linger, &cli.web)?;
     config.start_at = cli.start_at.as_deref().map(start_at).transpose()?;
+    config.instance = match cli.instance {
+        Some(name) => instance(name)?,
+        None => crate::run::record::host_name(),
+    };
     if config.start_at.is_some() && (config.sweep.is_some() || config.each) {
         return Err(
             "--start-at starts one run: not with a sweep (-c list, --rates, --find-max) or \
@@ -1059,6 +1068,19 @@ fn start_at(text: &str) -> Result<f64, String> {
         ));
     }
     Ok(at)
+}
+
+/// `--instance`: a name a report's line can show, 1 to 128 characters with no control
+/// characters.
+fn instance(name: String) -> Result<String, String> {
+    let length = name.chars().count();
+    if length == 0 || length > 128 || name.chars().any(char::is_control) {
+        return Err(format!(
+            "--instance: {name:?} is not a name: 1 to 128 characters, none of them control \
+             characters"
+        ));
+    }
+    Ok(name)
 }
 
 /// `--metrics-listen`, `--metrics-linger`, `--web`.

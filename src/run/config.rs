@@ -138,6 +138,8 @@ pub struct Config {
     /// `--start-at`: the wall-clock instant (Unix seconds) the load starts at, once the
     /// connections are open.
     pub start_at: Option<f64>,
+    /// `--instance`: this run's name among runs made together (the record keeps it).
+    pub instance: String,
 }
 
 /// `--metrics-listen`, `--metrics-linger`, `--web`: the addresses blast serves the run's live
@@ -210,6 +212,7 @@ impl Config {
             each: false,
             listen: Listen::default(),
             start_at: None,
+            instance: String::new(),
         }
     }
 }

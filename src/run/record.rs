@@ -14,6 +14,7 @@ pub fn record(config: &Config, started_unix_s: f64, secs: f64) -> RunRecord {
     RunRecord {
         started: format_rfc3339(started_unix_s),
         ended: format_rfc3339(started_unix_s + secs),
+        instance: config.instance.clone(),
         command: masked_command(&config.command, &config.secrets),
         version: env!("CARGO_PKG_VERSION").into(),
         host: host(),
@@ -41,14 +42,20 @@ fn settings(config: &Config) -> Settings {
 
 /// This machine: its name, the CPUs blast may use, its kernel's release.
 fn host() -> Host {
-    let read = |path: &str| {
-        std::fs::read_to_string(path).map_or_else(|_| "unknown".into(), |s| s.trim().to_string())
-    };
     Host {
-        name: read("/proc/sys/kernel/hostname"),
+        name: host_name(),
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
-        kernel: read("/proc/sys/kernel/osrelease"),
+        kernel: read_proc("/proc/sys/kernel/osrelease"),
     }
+}
+
+/// The host's name (`--instance`'s default; a pod's name in Kubernetes).
+pub fn host_name() -> String {
+    read_proc("/proc/sys/kernel/hostname")
+}
+
+fn read_proc(path: &str) -> String {
+    std::fs::read_to_string(path).map_or_else(|_| "unknown".into(), |s| s.trim().to_string())
 }
 
 /// The command line as a shell would take it back, with the values of secret headers (and
