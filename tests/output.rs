@@ -603,7 +603,11 @@ fn real_runs_meet_the_schema() {
     let merged = dir.join("merged.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
         .args(["merge", "--allow-skew", "--json"])
-        .args([&merged, &dir.join("report0.json"), &dir.join("report3.json")])
+        .args([
+            &merged,
+            &dir.join("report0.json"),
+            &dir.join("report3.json"),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "merge: {out:?}");
