@@ -34,7 +34,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
         "${need_apt[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import fastapi, uvicorn, gunicorn, aiosqlite, python_multipart, locust, hdrh, websocket' 2>/dev/null; then
+if ! python3 -c 'import fastapi, uvicorn, gunicorn, aiosqlite, python_multipart, locust, hdrh, websocket, kubernetes_validate, yaml' 2>/dev/null; then
     python3 -m pip install -q --disable-pip-version-check -r "$here/requirements.txt"
 fi
 

@@ -504,8 +504,14 @@ pub fn format_pct(pct: f64, part: u64, whole: u64) -> String {
 /// One line on a run's record: when, which blast, where (the text's Run line, the CSV's
 /// first comment).
 pub fn describe_run(run: &RunRecord) -> String {
+    // The instance, when it is not the host's name (its default).
+    let instance = match run.instance.as_str() {
+        "" => String::new(),
+        name if name == run.host.name => String::new(),
+        name => format!(", instance {name}"),
+    };
     format!(
-        "{} to {}, blast {} on {} ({} CPU{}, Linux {})",
+        "{} to {}, blast {} on {} ({} CPU{}, Linux {}){instance}",
         run.started,
         run.ended,
         run.version,
