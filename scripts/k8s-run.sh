@@ -273,8 +273,12 @@ echo "k8s-run: job/$name: $pods pods start at $start_at; reports in $out" >&2
 # Until every index succeeded or failed, or --wait ran out.
 deadline=$(($(date +%s) + wait_s))
 while :; do
-    read -r succeeded failed < <(k get job "$name" \
-        -o jsonpath='{.status.succeeded} {.status.failed}{"\n"}' | awk '{ print ($1 ? $1 : 0), ($2 ? $2 : 0) }')
+    counts=$(k get job "$name" -o jsonpath='{.status.succeeded}/{.status.failed}') || {
+        echo "k8s-run: cannot read job/$name" >&2
+        exit 1
+    }
+    IFS=/ read -r succeeded failed <<<"$counts"
+    succeeded=${succeeded:-0} failed=${failed:-0}
     [ $((succeeded + failed)) -lt "$pods" ] || break
     if [ "$(date +%s)" -ge "$deadline" ]; then
         echo "k8s-run: job/$name not finished after ${wait_s}s ($succeeded of $pods done); collecting what there is" >&2
