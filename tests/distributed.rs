@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
+use blast::run::plan::unix_now;
 use blast::units::format_rfc3339;
 use common::{blast, scratch};
 
@@ -164,11 +165,6 @@ fn finished(child: Child, what: &str) -> Output {
 
 fn read(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn unix_now() -> f64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.unwrap().as_secs_f64()
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use blast::run::plan::unix_now;
 use blast::serve::faults::Faults;
 use blast::units::format_rfc3339;
 use common::scratch;
@@ -190,11 +191,6 @@ fn bad_helper_arguments_exit_2_with_one_line() {
         );
         assert!(out.stdout.is_empty(), "{args:?}");
     }
-}
-
-fn unix_now() -> f64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.unwrap().as_secs_f64()
 }
 
 #[test]

@@ -7,14 +7,10 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use blast::run::plan::unix_now;
 use blast::serve::faults::Faults;
 use blast::units::format_rfc3339;
 use common::{blast, scratch};
-
-fn unix_now() -> f64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.unwrap().as_secs_f64()
-}
 
 #[test]
 fn processes_started_apart_start_their_load_at_the_same_instant() {
