@@ -15,7 +15,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, SliceMut};
-use monoio::task::JoinHandle;
 use monoio::time::Sleep;
 
 use crate::check::{CheckFailure, Expect};
@@ -23,12 +22,10 @@ use crate::engine::clock::Stamp;
 use crate::engine::connect::{self, Opened};
 use crate::engine::pacer::Slot;
 use crate::engine::think::{NAP_MIN, Naps};
-use crate::engine::transport::Plain;
 use crate::engine::worker::{Check, Failure, Outcome, Worker};
 use crate::http::response::{FrameError, Framer, MAX_HEAD, Response, explain_malformed};
 use crate::results::failures::Why;
 use crate::results::stats::ErrorKind;
-use crate::tls::stream::TlsStream;
 
 /// Initial read buffer; it grows only for kept bodies larger than this.
 const READ_BUF: usize = 16 * 1024;
@@ -36,7 +33,7 @@ const READ_BUF: usize = 16 * 1024;
 const MIN_READ: usize = 4 * 1024;
 /// Reconnect backoff after failures that served nothing: 10 ms doubling to 1 s, so a dead or
 /// refusing server does not make blast spin.
-const BACKOFF_MIN: Duration = Duration::from_millis(10);
+pub(super) const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// In declaration order (`repr(C)`), what every response touches first: the task's state
@@ -45,35 +42,26 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// socket's handle) are used per request; the rest of it, and the fields used only on a
 /// reconnect or with `--first-byte`, fill a line that a response does not touch.
 #[repr(C)]
-struct Conn<S> {
-    buf: Vec<u8>,
-    framer: Framer,
+pub(super) struct Conn<S> {
+    pub(super) buf: Vec<u8>,
+    pub(super) framer: Framer,
     /// Responses completed on the current connection (counted up to `u32::MAX`).
-    served: u32,
+    pub(super) served: u32,
     /// The connection's index on its core: with `--flow`, its user's.
     user: u32,
-    backoff: Duration,
-    stream: Option<S>,
-    timer: Timer,
+    pub(super) backoff: Duration,
+    pub(super) stream: Option<S>,
+    pub(super) timer: Timer,
     /// `--first-byte`: when the current response's first body byte came, if a read before
     /// the one that ended it brought it (a streamed body). Set only with `--first-byte`.
     first_byte: Option<Stamp>,
 }
 
 /// A response that arrived: its status and whether the connection may be reused.
-struct Arrived {
-    status: u16,
-    keep_alive: bool,
-    check: Result<(), Failure>,
-}
-
-/// Starts connection `index` of the worker's core, over the plan's transport.
-pub fn spawn(worker: &Rc<Worker>, index: usize) -> JoinHandle<()> {
-    if worker.plan.tls.is_some() {
-        monoio::spawn(run::<TlsStream>(worker.clone(), index))
-    } else {
-        monoio::spawn(run::<Plain>(worker.clone(), index))
-    }
+pub(super) struct Arrived {
+    pub(super) status: u16,
+    pub(super) keep_alive: bool,
+    pub(super) check: Result<(), Failure>,
 }
 
 /// Runs connection `index` of its core until the core stops, starting on the connection the
@@ -81,33 +69,12 @@ pub fn spawn(worker: &Rc<Worker>, index: usize) -> JoinHandle<()> {
 /// worker rather than passed in: what the loop captures stays in the task's state for its
 /// whole life, and a stream is 80 bytes of it.)
 #[allow(clippy::manual_async_fn)] // the async block is the point, see below
-fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> {
+pub(super) fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> {
     // An `async` block rather than an `async fn`: the function form keeps a second copy of
     // its arguments in the task's state.
     async move {
-        let mut conn = Conn {
-            stream: None,
-            buf: Vec::with_capacity(READ_BUF),
-            framer: Framer::sharing(
-                false,
-                worker.plan.needs_body(),
-                worker.plan.max_body,
-                worker.heads.clone(),
-            )
-            .mixing_head(worker.plan.mixes_head()),
-            served: 0,
-            // At most `max_connections` per core, a `usize` of a few thousands.
-            user: index as u32,
-            backoff: BACKOFF_MIN,
-            timer: Timer::default(),
-            first_byte: None,
-        };
-        let mut ever_connected = false;
-        if let Some(stream) = worker.take_opened(index).and_then(S::from_stream) {
-            // Counted when the core opened it.
-            conn.adopt(stream);
-            ever_connected = true;
-        }
+        let mut conn = Conn::new(&worker, index);
+        let mut ever_connected = conn.adopt_opened(&worker, index);
         // When the last response on a kept connection ended; see `reuse` below.
         let mut ended: Option<Stamp> = None;
         // Closed-loop ramp: this core's connections start one after another over `--ramp`.
@@ -239,10 +206,10 @@ fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = ()> 
 /// task's state, and every poll of the task would drag more of that state through the cache
 /// (at hundreds of connections per core, the task's state is the client's main cache miss).
 #[derive(Default)]
-struct Timer(Option<Pin<Box<Sleep>>>);
+pub(super) struct Timer(Option<Pin<Box<Sleep>>>);
 
 impl Timer {
-    async fn until(&mut self, at: Stamp) {
+    pub(super) async fn until(&mut self, at: Stamp) {
         let at = monoio::time::Instant::from_std(at.to_instant());
         let sleep = match &mut self.0 {
             Some(sleep) => {
@@ -256,11 +223,39 @@ impl Timer {
 }
 
 /// How early a paced connection asks to be woken: two ticks of monoio's 1 ms timer wheel.
-const TIMER_SLACK: Duration = Duration::from_millis(2);
+pub(super) const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 impl<S: Opened> Conn<S> {
+    /// Connection `index` of the worker's core, not connected yet.
+    pub(super) fn new(worker: &Worker, index: usize) -> Conn<S> {
+        Conn {
+            stream: None,
+            buf: Vec::with_capacity(READ_BUF),
+            framer: Framer::sharing(
+                false,
+                worker.plan.needs_body(),
+                worker.plan.max_body,
+                worker.heads.clone(),
+            )
+            .mixing_head(worker.plan.mixes_head()),
+            served: 0,
+            // At most `max_connections` per core, a `usize` of a few thousands.
+            user: index as u32,
+            backoff: BACKOFF_MIN,
+            timer: Timer::default(),
+            first_byte: None,
+        }
+    }
+
+    /// Takes the connection the core opened for this one before its clock started, if any
+    /// (counted then); returns whether there was one.
+    pub(super) fn adopt_opened(&mut self, worker: &Worker, index: usize) -> bool {
+        let opened = worker.take_opened(index).and_then(S::from_stream);
+        opened.map(|stream| self.adopt(stream)).is_some()
+    }
+
     /// Opens a connection and takes it into use; returns when the attempt began.
-    async fn connect(
+    pub(super) async fn connect(
         &mut self,
         worker: &Worker,
         ever_connected: &mut bool,
@@ -286,13 +281,13 @@ impl<S: Opened> Conn<S> {
         self.framer.reset();
     }
 
-    fn close(&mut self) {
+    pub(super) fn close(&mut self) {
         self.stream = None;
     }
 
     /// Waits until `at`, when this connection's ramp lets it start. (A method: a local of the
     /// loop's function would stay in the task's state, and in its cache lines, all its life.)
-    async fn ramp(&mut self, at: Stamp) {
+    pub(super) async fn ramp(&mut self, at: Stamp) {
         if at > Stamp::now() {
             self.timer.until(at).await;
         }
@@ -309,12 +304,12 @@ impl<S: Opened> Conn<S> {
         }
     }
 
-    async fn back_off(&mut self) {
+    pub(super) async fn back_off(&mut self) {
         self.timer.until(Stamp::now() + self.backoff).await;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
-    fn fd(&self) -> RawFd {
+    pub(super) fn fd(&self) -> RawFd {
         self.stream.as_ref().map_or(-1, |s| s.as_raw_fd())
     }
 
@@ -440,7 +435,7 @@ impl<S: Opened> Conn<S> {
     /// The failure a framing error is; an answer in TLS (a plain-http request to an https
     /// port) is counted too, so that the report can say so.
     #[cold]
-    fn malformed(&self, worker: &Worker, error: FrameError) -> Failure {
+    pub(super) fn malformed(&self, worker: &Worker, error: FrameError) -> Failure {
         if error == FrameError::Malformed && crate::http::response::is_tls_record(&self.buf) {
             worker.tls_answer();
         }
@@ -460,7 +455,7 @@ impl<S: Opened> Conn<S> {
 
     /// Bytes after a complete response: they are the sample.
     #[cold]
-    fn unsolicited(&self, worker: &Worker) -> Failure {
+    pub(super) fn unsolicited(&self, worker: &Worker) -> Failure {
         worker.failure(ErrorKind::Unsolicited, Why::AfterResponse, b"", &self.buf)
     }
 
@@ -494,7 +489,7 @@ impl<S: Opened> Conn<S> {
 
     /// Checks a framed response against its request's expectation and removes it from the
     /// buffer.
-    fn arrived(
+    pub(super) fn arrived(
         &mut self,
         worker: &Worker,
         check: &Check,
@@ -526,7 +521,7 @@ impl<S: Opened> Conn<S> {
 }
 
 /// The result of a read into a connection's buffer, its bytes counted when `measured`.
-fn count_read(
+pub(super) fn count_read(
     result: std::io::Result<usize>,
     worker: &Worker,
     measured: bool,
@@ -539,7 +534,7 @@ fn count_read(
 /// The buffer's spare capacity, for one read (at least `MIN_READ`, at most `MAX_READ`),
 /// taken with the buffer: the runtime owns it until the read ends, and `into_inner` gives it
 /// back.
-fn spare(buf: &mut Vec<u8>) -> SliceMut<Vec<u8>> {
+pub(super) fn spare(buf: &mut Vec<u8>) -> SliceMut<Vec<u8>> {
     let len = buf.len();
     if buf.capacity() - len < MIN_READ {
         buf.reserve(MIN_READ.max(len.min(MAX_HEAD)));
@@ -605,9 +600,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::engine::transport::Plain;
     use crate::run::config::Config;
     use crate::run::plan::Plan;
     use crate::run::url::Url;
+    use crate::tls::stream::TlsStream;
 
     /// The task's state is what every response touches: at hundreds of connections per core
     /// each of its cache lines is a miss (docs/benchmarks.md, the cache-miss sections). A

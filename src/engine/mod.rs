@@ -7,6 +7,7 @@ pub mod conn;
 pub mod connect;
 pub mod flow;
 pub mod pacer;
+pub mod pipeline;
 pub mod signal;
 pub mod think;
 pub mod ticker;
@@ -247,7 +248,7 @@ async fn run_core(
         return (worker.finish().0, Times::default());
     }
     let tasks: Vec<_> = (0..share.connections)
-        .map(|index| conn::spawn(&worker, index))
+        .map(|index| spawn(&worker, index))
         .collect();
     // In rate mode the watcher may add connections, so it decides when the core is done.
     let all_done = async {
@@ -259,7 +260,7 @@ async fn run_core(
         }
     };
     let open = |index: usize| {
-        conn::spawn(&worker, index);
+        spawn(&worker, index);
     };
     monoio::select! {
         _ = all_done => {},
@@ -298,6 +299,20 @@ pub(crate) struct Ring {
 /// processed when the runtime waits for events instead of interrupting it (task work
 /// deferred to the owner): on loopback this removes most of io_uring's cost over epoll.
 /// Kernels before 6.1 reject these flags; the ring is then built without them.
+/// Starts connection `index` of the worker's core, over the plan's transport: one request at
+/// a time (`conn::run`), or with `--pipeline` several (`pipeline::run`).
+fn spawn(worker: &std::rc::Rc<Worker>, index: usize) -> monoio::task::JoinHandle<()> {
+    use crate::engine::transport::Plain;
+    use crate::tls::stream::TlsStream;
+    let pipelined = worker.plan.info.pipeline > 1;
+    match (worker.plan.tls.is_some(), pipelined) {
+        (false, false) => monoio::spawn(conn::run::<Plain>(worker.clone(), index)),
+        (true, false) => monoio::spawn(conn::run::<TlsStream>(worker.clone(), index)),
+        (false, true) => monoio::spawn(pipeline::run::<Plain>(worker.clone(), index)),
+        (true, true) => monoio::spawn(pipeline::run::<TlsStream>(worker.clone(), index)),
+    }
+}
+
 fn uring_setup(deferred: bool) -> io_uring::Builder {
     let mut builder = io_uring::IoUring::builder();
     if deferred && std::env::var_os("BLAST_URING_PLAIN").is_none() {

@@ -13,7 +13,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::{TcpStream, UnixStream};
 
 /// What the connection loop does with a connection, by transport. The loop is compiled for
-/// each (`conn::spawn` picks one by the plan), so a plain socket's reads and writes are the
+/// each (`engine::spawn` picks one by the plan), so a plain socket's reads and writes are the
 /// runtime's own, with no branch on TLS.
 pub trait Transport: AsRawFd + Sized {
     /// Sends a request without waiting, as much as the socket takes at once: a request fits

@@ -279,6 +279,13 @@ impl Worker {
         Some(slot)
     }
 
+    /// `--pipeline`: whether the next request may go at once. In a closed loop it may; in
+    /// rate mode when its slot is due (a connection with requests out takes only due slots,
+    /// and waits for a slot only when it has none out).
+    pub fn due_now(&self) -> bool {
+        self.pacer.as_ref().is_none_or(|p| p.peek() <= Stamp::now())
+    }
+
     /// Rate mode, `--flow`: the slot of a step after a flow's first, which follows at once
     /// as in a closed loop (none past the window's end; a warm-up one during the warm-up).
     #[cold]

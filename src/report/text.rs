@@ -218,8 +218,12 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     // how many connections were opened.
     let connections = if s.connections.keep_alive {
         let at_start = s.connections.established - s.connections.reconnects - s.connections.added;
+        let pipelined = match s.connections.pipeline {
+            1 => String::new(),
+            depth => format!(", pipelined {depth} deep"),
+        };
         format!(
-            "({} established: {at_start} at start, {} added, {} reopened)",
+            "({} established: {at_start} at start, {} added, {} reopened{pipelined})",
             s.connections.established, s.connections.added, s.connections.reconnects
         )
     } else {

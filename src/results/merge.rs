@@ -130,6 +130,7 @@ fn same_kind(path: &str, first: &Part, part: &Part) -> Result<(), String> {
             p.info.rate.is_some(),
             p.outcome.stats.first_byte.is_some(),
             p.info.keep_alive,
+            p.info.pipeline,
         )
     };
     let (mine, others) = (kind(part), kind(first));
@@ -139,6 +140,8 @@ fn same_kind(path: &str, first: &Part, part: &Part) -> Result<(), String> {
         "runs with and without --first-byte"
     } else if mine.2 != others.2 {
         "runs with and without keep-alive"
+    } else if mine.3 != others.3 {
+        "runs of different --pipeline depths"
     } else {
         return Ok(());
     };
@@ -488,6 +491,7 @@ fn part(path: &str, report: Summary) -> Result<Part, String> {
         destination: report.destination,
         connections: c.requested,
         keep_alive: c.keep_alive,
+        pipeline: c.pipeline,
         rate: report.rate.map(|r| r.target),
         slo,
         targets,

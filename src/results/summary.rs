@@ -135,6 +135,10 @@ pub struct Connections {
     pub requested: usize,
     /// `false` with `--no-keepalive`: a new connection for every request.
     pub keep_alive: bool,
+    /// `--pipeline`: requests in flight on each connection at most (reports from before it
+    /// read as 1).
+    #[serde(default = "one")]
+    pub pipeline: u32,
     pub established: u64,
     /// Of those: reopened in place of a closed one, and opened during the run as new ones
     /// (`Stats::added`; reports from before it lack it); the rest were open before the
@@ -144,6 +148,10 @@ pub struct Connections {
     pub added: u64,
     /// Connects that failed for want of a free local port.
     pub no_local_port: u64,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The run's histograms (nanoseconds), each HdrHistogram V2 deflate, base64, so that runs
@@ -297,6 +305,8 @@ pub struct RunInfo {
     pub connections: usize,
     /// Connections were reused (`false`: `--no-keepalive`).
     pub keep_alive: bool,
+    /// `--pipeline`: requests in flight on each connection at most.
+    pub pipeline: u32,
     /// `--rate`, total requests per second (`None`: closed loop).
     pub rate: Option<f64>,
     pub slo: Option<Slo>,
@@ -358,6 +368,7 @@ impl Summary {
             connections: Connections {
                 requested: info.connections,
                 keep_alive: info.keep_alive,
+                pipeline: info.pipeline,
                 established: stats.established,
                 reconnects: stats.reconnects,
                 added: stats.added,

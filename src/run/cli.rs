@@ -447,6 +447,17 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = DriverArg::Auto)]
     driver: DriverArg,
 
+    /// HTTP/1.1 pipelining: keep up to N requests in flight on each connection, written back
+    /// to back, each response matched to its own request in order (1 to 1024; not with
+    /// --flow, --think, --no-keepalive or --first-byte)
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        default_value = "1",
+        value_name = "N"
+    )]
+    pipeline: String,
+
     /// Before the run, GET this path (/health) or URL once; exit 2 unless it answers 2xx
     #[arg(long, value_name = "PATH_OR_URL")]
     health: Option<String>,
@@ -1037,6 +1048,7 @@ fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
     // A bound on the first byte needs it timed.
     config.first_byte = cli.first_byte || config.slo.as_ref().is_some_and(Slo::bounds_first_byte);
     config.driver = driver(cli.driver);
+    config.pipeline = pipeline(&cli.pipeline, config)?;
     config.health = cli.health.take();
     config.server_pids = cli
         .server_pids
@@ -1068,6 +1080,36 @@ fn start_at(text: &str) -> Result<f64, String> {
         ));
     }
     Ok(at)
+}
+
+/// The deepest `--pipeline`: as wrk's and h2load's users go (16 is TechEmpower's), with room.
+const PIPELINE_MAX: u32 = 1024;
+
+/// `--pipeline N`: 1 to `PIPELINE_MAX`, and more than 1 only where requests may overlap on a
+/// connection.
+fn pipeline(text: &str, config: &Config) -> Result<u32, String> {
+    let depth = text
+        .parse::<u32>()
+        .ok()
+        .filter(|d| (1..=PIPELINE_MAX).contains(d))
+        .ok_or_else(|| format!("--pipeline: '{text}' is not a depth from 1 to {PIPELINE_MAX}"))?;
+    let clash = if depth == 1 {
+        None
+    } else if config.flow.is_some() {
+        Some("--flow: a user's steps wait for each other's answers")
+    } else if config.think.is_some() {
+        Some("--think: a user pauses between a response and its next request")
+    } else if config.request.no_keepalive {
+        Some("--no-keepalive: a pipeline needs a connection that stays open")
+    } else if config.first_byte {
+        Some("--first-byte: a pipelined response's first byte may come in a read of others")
+    } else {
+        None
+    };
+    match clash {
+        Some(why) => Err(format!("--pipeline {depth} is not for {why}")),
+        None => Ok(depth),
+    }
 }
 
 /// `--instance`: a name a report's line can show, 1 to 128 characters with no control

@@ -140,6 +140,8 @@ pub struct Config {
     pub start_at: Option<f64>,
     /// `--instance`: this run's name among runs made together (the record keeps it).
     pub instance: String,
+    /// `--pipeline`: requests in flight on each connection at most (1: one at a time).
+    pub pipeline: u32,
 }
 
 /// `--metrics-listen`, `--metrics-linger`, `--web`: the addresses blast serves the run's live
@@ -213,6 +215,7 @@ impl Config {
             listen: Listen::default(),
             start_at: None,
             instance: String::new(),
+            pipeline: 1,
         }
     }
 }

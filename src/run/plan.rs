@@ -284,6 +284,7 @@ fn run_info(config: &Config, targets: Vec<Target>) -> RunInfo {
         connections: config.connections,
         think: config.think,
         keep_alive: !config.request.no_keepalive,
+        pipeline: config.pipeline,
         rate: config.rate,
         slo: config.slo.clone(),
         targets,

@@ -119,6 +119,8 @@ pub enum Behavior {
     DropAfter(u64),
     /// Answer with a TCP reset.
     Reset,
+    /// Answer N requests on a connection, then reset it when the next one comes.
+    ResetAfter(u64),
     /// Read the request and never answer.
     Stall,
     /// Answer with bytes that are not HTTP.
@@ -486,6 +488,11 @@ fn respond<W: Wire>(stream: &mut W, behavior: &Behavior, served: u64) -> bool {
             let _ = socket_linger_zero(stream.tcp());
             false
         }
+        Behavior::ResetAfter(n) if served > *n => {
+            let _ = socket_linger_zero(stream.tcp());
+            false
+        }
+        Behavior::ResetAfter(_) => write(stream, ok(body).as_bytes()),
         Behavior::Stall => {
             thread::sleep(Duration::from_secs(30));
             false

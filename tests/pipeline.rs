@@ -1,0 +1,273 @@
+//! `--pipeline N`: several requests in flight on each connection, each response matched to its
+//! own request. Counts are checked exactly against servers that count what they answered:
+//! the in-process test server (answers dripped a byte at a time, a close after k, a reset
+//! mid-pipeline, a stall) and `blast serve` (the answers to one read in one write), on both
+//! drivers.
+
+mod common;
+
+use std::time::Duration;
+
+use blast::results::summary::Summary;
+use blast::run::config::{Config, Driver};
+use blast::run::url::Url;
+use blast::serve::faults::Faults;
+use common::{Behavior, DRIVERS, Server, blast, errors, prediction_rule, run_on};
+
+const DEPTH: u32 = 8;
+
+fn pipelined(mut config: Config) -> Config {
+    config.pipeline = DEPTH;
+    config.expect = prediction_rule();
+    config
+}
+
+/// A run of exactly `n` requests against the test server (by count, not duration: a
+/// closed loop may send a request after `-d` ends, before it notices, which the server
+/// answers and no window counts).
+fn counted(server: &Server, n: u64) -> Config {
+    let mut config = pipelined(server.config("/predict"));
+    config.duration = None;
+    config.requests = Some(n);
+    config
+}
+
+/// What every pipelined run must show: each request counted once, none left out, and
+/// Little's law over the requests in flight (connections × depth in a closed loop).
+fn assert_whole(summary: &Summary) {
+    assert_eq!(summary.connections.pipeline, DEPTH);
+    assert_eq!(
+        summary.requests,
+        summary.successes + summary.failures,
+        "{summary:?}"
+    );
+    assert_eq!(summary.in_flight, 0, "drained");
+}
+
+#[test]
+fn answers_in_one_burst_are_each_counted_once() {
+    for driver in DRIVERS {
+        let server = common::builtin_on(Faults::default(), driver);
+        let url = format!("http://{}/predict", server.addr);
+        let mut config = pipelined(Config::new(Url::parse(&url).unwrap()));
+        config.connections = 4;
+        config.threads = Some(1);
+        config.requests = Some(50_000);
+        let summary = run_on(config, driver);
+        let served = server.stop().unwrap();
+        assert_whole(&summary);
+        assert_eq!(
+            (summary.requests, summary.failures),
+            (50_000, 0),
+            "{summary:?}"
+        );
+        assert_eq!(served.requests, 50_000, "{driver:?}");
+        // Little's law with pipelining: connections × depth = throughput × mean latency.
+        let ratio = summary.concurrency / f64::from(4 * DEPTH);
+        assert!((0.9..=1.05).contains(&ratio), "{driver:?}: {ratio}");
+    }
+}
+
+#[test]
+fn answers_split_at_every_byte_are_framed_in_order() {
+    let _turn = common::one_at_a_time();
+    let server = Server::start(Behavior::Drip(r#"{"prediction":1}"#, Duration::ZERO));
+    for driver in DRIVERS {
+        let before = server.requests();
+        let summary = run_on(counted(&server, 500), driver);
+        assert_whole(&summary);
+        assert_eq!(
+            (summary.requests, summary.failures),
+            (500, 0),
+            "{summary:?}"
+        );
+        assert_eq!(server.requests() - before, 500, "{driver:?}");
+    }
+}
+
+#[test]
+fn a_close_after_k_sends_the_requests_behind_it_again() {
+    let _turn = common::one_at_a_time();
+    // Every third response says `Connection: close`: the five behind it in the pipeline
+    // were never answered, and go out again on a new connection.
+    let server = Server::start(Behavior::CloseEvery(3));
+    for driver in DRIVERS {
+        let before = server.requests();
+        let summary = run_on(counted(&server, 3_000), driver);
+        assert_whole(&summary);
+        assert_eq!(
+            (summary.requests, summary.failures),
+            (3_000, 0),
+            "{summary:?}"
+        );
+        assert!(summary.connections.reconnects >= 900, "{summary:?}");
+        // Counted once each: what the server answered.
+        assert_eq!(server.requests() - before, 3_000, "{driver:?}");
+    }
+}
+
+#[test]
+fn pipelines_run_over_https_too() {
+    let server = Server::start_tls(Behavior::CloseEvery(5));
+    for driver in DRIVERS {
+        let before = server.requests();
+        let mut config = counted(&server, 1_000);
+        config.trust = blast::tls::Trust::Cacert(common::test_ca().into());
+        let summary = run_on(config, driver);
+        assert_whole(&summary);
+        assert_eq!(
+            (summary.requests, summary.failures),
+            (1_000, 0),
+            "{summary:?}"
+        );
+        assert_eq!(server.requests() - before, 1_000, "{driver:?}");
+    }
+}
+
+#[test]
+fn a_reset_mid_pipeline_fails_every_request_out_once() {
+    let _turn = common::one_at_a_time();
+    // After five answers the server resets the connection on the sixth request, with up to
+    // three more behind it.
+    let server = Server::start(Behavior::ResetAfter(5));
+    for driver in DRIVERS {
+        let before = server.requests();
+        let summary = run_on(counted(&server, 3_000), driver);
+        assert_whole(&summary);
+        assert_eq!(summary.requests, 3_000);
+        assert!(summary.failures > 0, "{summary:?}");
+        assert_eq!(errors(&summary, "read"), summary.failures, "{summary:?}");
+        let resets = summary.connections.reconnects;
+        // Each reset fails what its connection had out, at least the unanswered request and at
+        // most the pipeline's depth.
+        assert!(summary.failures >= resets, "{summary:?}");
+        assert!(
+            summary.failures <= (resets + 4) * u64::from(DEPTH),
+            "{summary:?}"
+        );
+        // The server read every request it answered, plus the one it reset on.
+        let received = server.requests() - before;
+        assert!(
+            (summary.successes + resets..=summary.successes + resets + 4).contains(&received),
+            "{driver:?}: received {received}, {summary:?}"
+        );
+    }
+}
+
+#[test]
+fn answers_beyond_the_requests_out_are_unsolicited() {
+    let _turn = common::one_at_a_time();
+    // Two answers to every request: the pipeline takes the second for the next request's
+    // until more answers come than requests are out; those are unsolicited.
+    let server = Server::start(Behavior::Twice);
+    let summary = run_on(counted(&server, 500), Driver::Epoll);
+    assert_whole(&summary);
+    assert_eq!(summary.requests, 500);
+    assert!(errors(&summary, "unsolicited") > 0, "{summary:?}");
+}
+
+#[test]
+fn a_stalled_pipeline_times_out_each_request_once() {
+    let _turn = common::one_at_a_time();
+    let server = Server::start(Behavior::Stall);
+    let mut config = pipelined(server.config("/predict"));
+    config.connections = 2;
+    config.threads = Some(1);
+    config.duration = Some(Duration::from_millis(300));
+    config.timeout = Duration::from_millis(200);
+    config.drain = Some(Duration::from_millis(500));
+    let summary = run_on(config, Driver::Epoll);
+    assert_whole(&summary);
+    assert_eq!(summary.successes, 0);
+    assert_eq!(errors(&summary, "timeout"), summary.failures, "{summary:?}");
+    // The two pipelines filled once, and timed out whole, then once more each.
+    assert_eq!(summary.failures % u64::from(DEPTH), 0, "{summary:?}");
+    assert!(summary.failures >= 2 * u64::from(DEPTH), "{summary:?}");
+}
+
+#[test]
+fn each_response_is_judged_by_its_own_requests_expectation() {
+    // A mix whose two lines expect different answers: `/predict` a prediction, `/nowhere` a
+    // 404. Judged against the wrong line's expectation, every response would fail.
+    let server = common::builtin(Faults::default());
+    let dir = common::scratch("pipeline-mix");
+    let targets = dir.join("mix.jsonl");
+    std::fs::write(
+        &targets,
+        "{\"name\": \"predict\", \"path\": \"/predict\", \"weight\": 3, \
+          \"expect_json\": [\"prediction=0|1\"]}\n\
+         {\"name\": \"missing\", \"path\": \"/nowhere\", \"expect_status\": \"404\"}\n",
+    )
+    .unwrap();
+    let json = dir.join("report.json");
+    let url = format!("http://{}/", server.addr);
+    let out = blast(&[
+        "--targets",
+        targets.to_str().unwrap(),
+        "--pipeline",
+        "16",
+        "-c",
+        "4",
+        "-t",
+        "1",
+        "-n",
+        "4000",
+        "--json",
+        json.to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("pipelined 16 deep"), "{text}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["connections"]["pipeline"], 16);
+    assert_eq!(report["failures"], 0, "{report}");
+    assert_eq!(report["requests"], 4000);
+    let requests = |i: usize| report["targets"][i]["requests"].as_u64().unwrap();
+    let (predict, missing) = (requests(0), requests(1));
+    assert_eq!(report["targets"][1]["status_codes"]["404"], missing);
+    // The rotation is kept: three of one for each of the other.
+    assert_eq!((predict, missing), (3000, 1000));
+    assert_eq!(server.stop().unwrap().requests, predict + missing);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_rate_keeps_its_schedule_through_pipelines() {
+    let _turn = common::one_at_a_time();
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/predict", server.addr);
+    let mut config = pipelined(Config::new(Url::parse(&url).unwrap()));
+    config.connections = 2;
+    config.threads = Some(1);
+    config.rate = Some(2_000.0);
+    config.duration = Some(Duration::from_secs(1));
+    let summary = run_on(config, Driver::Auto);
+    assert_whole(&summary);
+    assert_eq!(summary.failures, 0, "{summary:?}");
+    let rate = summary.rate.as_ref().unwrap();
+    common::assert_on_schedule(rate.sent, 2_000, 2);
+    assert_eq!(summary.requests, server.stop().unwrap().requests);
+}
+
+#[test]
+fn a_depth_that_cannot_be_kept_exits_2() {
+    let url = "http://127.0.0.1:9/";
+    let cases: &[(&[&str], &str)] = &[
+        (&["--pipeline", "0"], "not a depth from 1 to 1024"),
+        (&["--pipeline", "2000"], "not a depth from 1 to 1024"),
+        (&["--pipeline", "deep"], "not a depth"),
+        (&["--pipeline", "4", "--no-keepalive"], "--no-keepalive"),
+        (&["--pipeline", "4", "--think", "1s"], "--think"),
+        (&["--pipeline", "4", "--first-byte"], "--first-byte"),
+    ];
+    for (args, says) in cases {
+        let out = blast(&[args, &["-d", "1", url][..]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
