@@ -32,6 +32,18 @@ fn counted(server: &Server, n: u64) -> Config {
     config
 }
 
+/// Runs `config` (a `counted` run) on `driver`: every request answered once, none failed,
+/// exactly what the server received.
+fn assert_exact(server: &Server, config: Config, driver: Driver) -> Summary {
+    let n = config.requests.unwrap();
+    let before = server.requests();
+    let summary = run_on(config, driver);
+    assert_whole(&summary);
+    assert_eq!((summary.requests, summary.failures), (n, 0), "{summary:?}");
+    assert_eq!(server.requests() - before, n, "{driver:?}");
+    summary
+}
+
 /// What every pipelined run must show: each request counted once, none left out, and
 /// Little's law over the requests in flight (connections × depth in a closed loop).
 fn assert_whole(summary: &Summary) {
@@ -73,15 +85,7 @@ fn answers_split_at_every_byte_are_framed_in_order() {
     let _turn = common::one_at_a_time();
     let server = Server::start(Behavior::Drip(r#"{"prediction":1}"#, Duration::ZERO));
     for driver in DRIVERS {
-        let before = server.requests();
-        let summary = run_on(counted(&server, 500), driver);
-        assert_whole(&summary);
-        assert_eq!(
-            (summary.requests, summary.failures),
-            (500, 0),
-            "{summary:?}"
-        );
-        assert_eq!(server.requests() - before, 500, "{driver:?}");
+        assert_exact(&server, counted(&server, 500), driver);
     }
 }
 
@@ -89,20 +93,11 @@ fn answers_split_at_every_byte_are_framed_in_order() {
 fn a_close_after_k_sends_the_requests_behind_it_again() {
     let _turn = common::one_at_a_time();
     // Every third response says `Connection: close`: the five behind it in the pipeline
-    // were never answered, and go out again on a new connection.
+    // were never answered, and go out again on a new connection, counted once.
     let server = Server::start(Behavior::CloseEvery(3));
     for driver in DRIVERS {
-        let before = server.requests();
-        let summary = run_on(counted(&server, 3_000), driver);
-        assert_whole(&summary);
-        assert_eq!(
-            (summary.requests, summary.failures),
-            (3_000, 0),
-            "{summary:?}"
-        );
+        let summary = assert_exact(&server, counted(&server, 3_000), driver);
         assert!(summary.connections.reconnects >= 900, "{summary:?}");
-        // Counted once each: what the server answered.
-        assert_eq!(server.requests() - before, 3_000, "{driver:?}");
     }
 }
 
@@ -110,17 +105,9 @@ fn a_close_after_k_sends_the_requests_behind_it_again() {
 fn pipelines_run_over_https_too() {
     let server = Server::start_tls(Behavior::CloseEvery(5));
     for driver in DRIVERS {
-        let before = server.requests();
         let mut config = counted(&server, 1_000);
         config.trust = blast::tls::Trust::Cacert(common::test_ca().into());
-        let summary = run_on(config, driver);
-        assert_whole(&summary);
-        assert_eq!(
-            (summary.requests, summary.failures),
-            (1_000, 0),
-            "{summary:?}"
-        );
-        assert_eq!(server.requests() - before, 1_000, "{driver:?}");
+        assert_exact(&server, config, driver);
     }
 }
 
