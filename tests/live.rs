@@ -206,6 +206,39 @@ fn prometheus_scrapes_the_run_and_its_totals_equal_the_report() {
 }
 
 #[test]
+fn a_port_the_system_chose_is_said_and_serves() {
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/predict", server.addr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["--metrics-listen", "127.0.0.1:0", "--metrics-linger", "0s"])
+        .args(["-c", "2", "-t", "1", "-d", "2", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    let at = line
+        .strip_prefix("blast: --metrics-listen serves http://")
+        .and_then(|rest| rest.trim().strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line}"));
+    let addr: std::net::SocketAddr = at.parse().unwrap();
+    assert_ne!(addr.port(), 0);
+    // The address said is the one that answers, while the run goes.
+    let mut scrape = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(
+        &mut scrape,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut scrape, &mut answer).unwrap();
+    assert!(answer.contains("blast_requests_total"), "{answer}");
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
 fn listen_addresses_that_cannot_serve_exit_2_before_the_run() {
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = busy.local_addr().unwrap().to_string();

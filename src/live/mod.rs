@@ -67,13 +67,22 @@ impl Live {
         if !listen.any() {
             return Ok(None);
         }
-        let bind = |flag: &str, addr: Option<SocketAddr>| {
-            addr.map(|a| Server::bind(a).map_err(|e| format!("{flag} {a}: cannot listen: {e}")))
-                .transpose()
+        let bind = |flag: &str, path: &str, addr: Option<SocketAddr>| {
+            let bound = addr
+                .map(|a| Server::bind(a).map_err(|e| format!("{flag} {a}: cannot listen: {e}")))
+                .transpose()?;
+            // Port 0 asked the system for a free port: say which one it gave.
+            if let (Some(asked), Some(server)) = (addr, &bound)
+                && asked.port() == 0
+                && let Ok(at) = server.local_addr()
+            {
+                eprintln!("blast: {flag} serves http://{at}{path}");
+            }
+            Ok::<_, String>(bound)
         };
         Ok(Some(Live {
-            metrics: bind("--metrics-listen", listen.metrics)?,
-            web: bind("--web", listen.web)?,
+            metrics: bind("--metrics-listen", "/metrics", listen.metrics)?,
+            web: bind("--web", "/", listen.web)?,
             info,
             linger: listen.linger,
             report: None,
