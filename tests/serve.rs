@@ -470,3 +470,58 @@ fn pipelined_records_over_tls_are_all_answered() {
     assert_eq!(text.matches("HTTP/1.1 200 OK").count(), REQUESTS, "{text}");
     assert_eq!(server.stop().unwrap().requests, REQUESTS as u64);
 }
+
+#[test]
+fn the_server_takes_more_connections_than_its_soft_open_files_limit() {
+    // Started under a soft limit of 256 open files (the hard one above it), the server raises
+    // its own: a client's 600 connections are all answered. Left at 256, the ~350 it could
+    // not accept would wait in the listen queue and their requests time out.
+    let hard = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Hn"])
+        .output()
+        .unwrap();
+    let hard = String::from_utf8_lossy(&hard.stdout).trim().to_string();
+    if hard != "unlimited" && hard.parse::<u64>().unwrap_or(0) < 1024 {
+        eprintln!("skipped: the hard open-files limit here is {hard}, too low to raise to 600");
+        return;
+    }
+    let mut server = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 256 && exec {} serve --listen 127.0.0.1:0 --threads 1 -d 30",
+            env!("CARGO_BIN_EXE_blast")
+        ))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string()
+        + "predict";
+    let out = common::blast(&[
+        "-c",
+        "600",
+        "-t",
+        "1",
+        "-d",
+        "2",
+        "--timeout",
+        "1s",
+        "--json",
+        "-",
+        &url,
+    ]);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["connections"]["established"], 600, "{report}");
+    assert_eq!(report["failures"], 0, "{}", report["errors"]);
+    assert_eq!(out.status.code(), Some(0));
+}

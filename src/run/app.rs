@@ -311,6 +311,7 @@ pub fn sweep_exit_code(report: &SweepReport) -> i32 {
 
 /// `blast serve`: runs the built-in target until its duration ends or Ctrl-C.
 pub fn serve(config: ServeConfig) -> Result<ServeStats, String> {
+    limits::raise_open_files();
     signal::install();
     let scheme = if config.tls.is_some() {
         "https"

@@ -32,3 +32,22 @@ pub fn ensure_open_files(connections: usize) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `blast serve`: raises the soft open-files limit to the hard one, since the server cannot
+/// know how many connections its clients will open: under a soft limit of 1,024 the 1,025th
+/// waits in the listen queue, unanswered, until another closes. Where it cannot, the limit
+/// stays as it was.
+pub fn raise_open_files() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
