@@ -237,6 +237,9 @@ fn a_rate_keeps_its_schedule_through_pipelines() {
     assert_eq!(summary.requests, server.stop().unwrap().requests);
 }
 
+/// A flow file of the repository's (docs/retrain.jsonl).
+const FLOW: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/retrain.jsonl");
+
 #[test]
 fn a_depth_that_cannot_be_kept_exits_2() {
     let url = "http://127.0.0.1:9/";
@@ -247,6 +250,7 @@ fn a_depth_that_cannot_be_kept_exits_2() {
         (&["--pipeline", "4", "--no-keepalive"], "--no-keepalive"),
         (&["--pipeline", "4", "--think", "1s"], "--think"),
         (&["--pipeline", "4", "--first-byte"], "--first-byte"),
+        (&["--pipeline", "4", "--flow", FLOW], "--flow"),
     ];
     for (args, says) in cases {
         let out = blast(&[args, &["-d", "1", url][..]].concat());

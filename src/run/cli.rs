@@ -824,6 +824,8 @@ fn config(mut cli: RunArgs) -> Result<(Config, Option<String>), String> {
     load(&mut config, &cli)?;
     sending(&mut config, &mut cli)?;
     checks(&mut config, &cli, targets.as_ref())?;
+    // After `checks`, which reads `--flow`: a pipeline is refused with it.
+    config.pipeline = pipeline(&cli.pipeline, &config)?;
     config.outputs = Outputs {
         json: json_out(cli.json),
         csv: cli.csv,
@@ -1048,7 +1050,6 @@ fn sending(config: &mut Config, cli: &mut RunArgs) -> Result<(), String> {
     // A bound on the first byte needs it timed.
     config.first_byte = cli.first_byte || config.slo.as_ref().is_some_and(Slo::bounds_first_byte);
     config.driver = driver(cli.driver);
-    config.pipeline = pipeline(&cli.pipeline, config)?;
     config.health = cli.health.take();
     config.server_pids = cli
         .server_pids
