@@ -295,10 +295,6 @@ pub(crate) struct Ring {
     pub deferred: bool,
 }
 
-/// io_uring setup for a ring used by one thread only. With `deferred`, completions are
-/// processed when the runtime waits for events instead of interrupting it (task work
-/// deferred to the owner): on loopback this removes most of io_uring's cost over epoll.
-/// Kernels before 6.1 reject these flags; the ring is then built without them.
 /// Starts connection `index` of the worker's core, over the plan's transport: one request at
 /// a time (`conn::run`), or with `--pipeline` several (`pipeline::run`).
 fn spawn(worker: &std::rc::Rc<Worker>, index: usize) -> monoio::task::JoinHandle<()> {
@@ -313,6 +309,10 @@ fn spawn(worker: &std::rc::Rc<Worker>, index: usize) -> monoio::task::JoinHandle
     }
 }
 
+/// io_uring setup for a ring used by one thread only. With `deferred`, completions are
+/// processed when the runtime waits for events instead of interrupting it (task work
+/// deferred to the owner): on loopback this removes most of io_uring's cost over epoll.
+/// Kernels before 6.1 reject these flags; the ring is then built without them.
 fn uring_setup(deferred: bool) -> io_uring::Builder {
     let mut builder = io_uring::IoUring::builder();
     if deferred && std::env::var_os("BLAST_URING_PLAIN").is_none() {

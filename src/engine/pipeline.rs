@@ -26,10 +26,11 @@ use std::rc::Rc;
 use monoio::buf::IoBuf;
 
 use crate::engine::clock::Stamp;
-use crate::engine::conn::{BACKOFF_MIN, Conn, TIMER_SLACK, count_read, spare};
+use crate::engine::conn::{Arrived, BACKOFF_MIN, Conn, TIMER_SLACK, count_read, spare};
 use crate::engine::connect::Opened;
 use crate::engine::pacer::Slot;
 use crate::engine::worker::{Failure, Outcome, Worker};
+use crate::http::response::Response;
 use crate::results::failures::Why;
 use crate::results::stats::ErrorKind;
 
@@ -46,7 +47,8 @@ struct Pending {
 }
 
 /// The connection's pipeline: its queue, in the order written, and the bytes of the next
-/// write.
+/// write. The requests written on the current connection come first in the queue, those
+/// not yet written (claimed since, or sent again after a close) after them.
 struct Pipe {
     depth: usize,
     queue: VecDeque<Pending>,
@@ -98,7 +100,7 @@ pub fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = 
             } else if pipe.idle() && conn.stream.as_ref().is_some_and(S::unasked) {
                 // Bytes that came while nothing was asked answer none of these requests.
                 let failure = worker.failure(ErrorKind::Unsolicited, Why::BeforeRequest, b"", b"");
-                pipe.fail_front(&worker, failure);
+                pipe.end_front(&worker, None, Some(failure));
                 conn.close();
                 continue;
             }
@@ -109,9 +111,14 @@ pub fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = 
 }
 
 impl Pipe {
-    /// Whether no request is out on the connection.
+    /// Whether no request is out on the connection (the written ones come first).
     fn idle(&self) -> bool {
-        !self.queue.iter().any(|p| p.written)
+        !self.queue.front().is_some_and(|p| p.written)
+    }
+
+    /// Whether the front request is the last one out on the connection.
+    fn front_is_last(&self) -> bool {
+        !self.queue.get(1).is_some_and(|p| p.written)
     }
 
     /// Claims requests while the pipeline has room and the core starts them: in a closed loop
@@ -235,11 +242,8 @@ impl Pipe {
                 Err(error) => return Err(conn.malformed(worker, error)),
             };
             let keep_alive = response.keep_alive && worker.plan.info.keep_alive;
-            let planned = &worker.plan.requests[front.request as usize];
-            let check = &worker.checks[planned.expect as usize];
-            let arrived = conn.arrived(worker, check, response, keep_alive, false);
-            let last = self.queue.iter().filter(|p| p.written).count() == 1;
-            if last && !conn.buf.is_empty() {
+            let arrived = judge(worker, conn, front, response, keep_alive);
+            if self.front_is_last() && !conn.buf.is_empty() {
                 // Bytes after the last response asked for answer nothing: that response is
                 // not trusted either (as without pipelining).
                 return Err(conn.unsolicited(worker));
@@ -273,9 +277,7 @@ impl Pipe {
             .framer
             .finish_eof()
             .map_err(|error| conn.malformed(worker, error))?;
-        let planned = &worker.plan.requests[front.request as usize];
-        let check = &worker.checks[planned.expect as usize];
-        let arrived = conn.arrived(worker, check, response, false, false);
+        let arrived = judge(worker, conn, front, response, false);
         self.end_front(worker, Some(arrived.status), arrived.check.err());
         self.queue.iter_mut().for_each(|p| p.written = false);
         conn.close();
@@ -307,15 +309,24 @@ impl Pipe {
         worker.end(now, front.slot, sent, front.request, outcome);
     }
 
-    /// Fails the front request (bytes nobody asked for were waiting before it was sent).
-    fn fail_front(&mut self, worker: &Worker, failure: Failure) {
-        self.end_front(worker, None, Some(failure));
-    }
-
     /// Fails every request in the queue, each once, with the connection's failure.
     fn fail_all(&mut self, worker: &Worker, failure: Failure) {
         while !self.queue.is_empty() {
             self.end_front(worker, None, Some(failure));
         }
     }
+}
+
+/// Checks `response` against the expectation of `front`, the request it answers, and takes
+/// it out of the buffer.
+fn judge<S: Opened>(
+    worker: &Worker,
+    conn: &mut Conn<S>,
+    front: Pending,
+    response: Response,
+    keep_alive: bool,
+) -> Arrived {
+    let planned = &worker.plan.requests[front.request as usize];
+    let check = &worker.checks[planned.expect as usize];
+    conn.arrived(worker, check, response, keep_alive, false)
 }

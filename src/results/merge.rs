@@ -53,10 +53,10 @@ pub fn merge(paths: &[String], slo: Option<Slo>, allow_skew: bool) -> Result<Sum
     }
     let merged = if parts.len() > 1 {
         let listed = list(paths, &parts)?;
-        let aligned = align(paths, &mut parts, allow_skew)?;
         Some(Merged {
+            runs: parts.len(),
+            start_skew_ms: align(paths, &mut parts, allow_skew)?,
             parts: listed,
-            ..aligned
         })
     } else {
         None
@@ -208,9 +208,10 @@ fn instance_name(path: &str, part: &Part) -> String {
 }
 
 /// Puts each run's seconds in the wall-clock seconds of the earliest start, after checking
-/// that the runs overlap; returns how far apart they began. A report without its start
-/// (older blast) is refused, unless `allow_skew` merges it by second index.
-fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merged, String> {
+/// that the runs overlap; returns how far apart they began, in milliseconds. A report
+/// without its start (older blast) is refused, unless `allow_skew` merges it by second index
+/// (`None`: no skew to tell).
+fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Option<f64>, String> {
     let starts: Option<Vec<f64>> = parts.iter().map(|p| p.outcome.started_unix_s).collect();
     let Some(starts) = starts else {
         let i = (parts
@@ -225,11 +226,7 @@ fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merge
                 paths[i]
             ));
         }
-        return Ok(Merged {
-            runs: parts.len(),
-            start_skew_ms: None,
-            parts: Vec::new(),
-        });
+        return Ok(None);
     };
     let windows: Vec<(f64, f64)> = (parts.iter().zip(starts))
         .map(|(p, start)| (start, start + p.outcome.elapsed.as_secs_f64()))
@@ -262,11 +259,7 @@ fn align(paths: &[String], parts: &mut [Part], allow_skew: bool) -> Result<Merge
             .iter_mut()
             .for_each(|r| r.second += offset);
     }
-    Ok(Merged {
-        runs: parts.len(),
-        start_skew_ms: Some((last - first) * 1e3),
-        parts: Vec::new(),
-    })
+    Ok(Some((last - first) * 1e3))
 }
 
 fn socket_or_host(destination: &Destination) -> String {
