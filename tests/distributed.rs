@@ -103,11 +103,13 @@ fn serve_in(ns: &str) -> (Child, BufReader<ChildStderr>) {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    if !line.contains("listening on") {
-        stderr.read_to_string(&mut line).unwrap();
-        panic!("blast serve did not start: {line} ({:?})", server.wait());
+    // A note may come first (io_uring unavailable, so epoll): the server starts with the
+    // `listening on` line.
+    let mut said = String::new();
+    while !said.lines().any(|l| l.contains("listening on")) {
+        if stderr.read_line(&mut said).unwrap() == 0 {
+            panic!("blast serve did not start: {said} ({:?})", server.wait());
+        }
     }
     (server, stderr)
 }

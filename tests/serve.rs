@@ -494,9 +494,14 @@ fn the_server_takes_more_connections_than_its_soft_open_files_limit() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    // A note may come first (io_uring unavailable, so epoll): the URL is on the
+    // `listening on` line.
+    // (Kept open until the server stops, which says its totals there.)
+    let mut said = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
+    let line = (said.by_ref())
+        .map(Result::unwrap)
+        .find(|l| l.contains("listening on"))
+        .expect("blast serve starts");
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
