@@ -74,9 +74,19 @@ fn answers_in_one_burst_are_each_counted_once() {
             "{summary:?}"
         );
         assert_eq!(served.requests, 50_000, "{driver:?}");
-        // Little's law with pipelining: connections × depth = throughput × mean latency.
-        let ratio = summary.concurrency / f64::from(4 * DEPTH);
-        assert!((0.9..=1.05).contains(&ratio), "{driver:?}: {ratio}");
+        // Little's law with pipelining: throughput × mean latency lies between the fewest
+        // and the most the pipelines hold, connections × (depth − refill) and × depth.
+        assert_eq!(summary.connections.pipeline_refill, DEPTH / 4);
+        let (fewest, most) = summary.connections.pipelines_hold();
+        assert_eq!(
+            (fewest, most),
+            (f64::from(4 * (DEPTH - DEPTH / 4)), f64::from(4 * DEPTH))
+        );
+        let out = summary.concurrency;
+        assert!(
+            (fewest * 0.9..=most * 1.05).contains(&out),
+            "{driver:?}: {out}"
+        );
     }
 }
 
@@ -205,9 +215,17 @@ fn each_response_is_judged_by_its_own_requests_expectation() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("pipelined 16 deep"), "{text}");
+    assert!(
+        text.contains("pipelined 16 deep, topped up once 4 are free"),
+        "{text}"
+    );
+    // Little's law read back, within what 4 connections' pipelines of 12-16 hold.
+    let line = text.lines().find(|l| l.contains("Pipelines")).expect(&text);
+    assert!(line.contains("(of 48-64: 4 x 12-16 deep)"), "{line}");
+    assert!(!line.contains("fewer"), "{line}");
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["connections"]["pipeline"], 16);
+    assert_eq!(report["connections"]["pipeline_refill"], 4);
     assert_eq!(report["failures"], 0, "{report}");
     assert_eq!(report["requests"], 4000);
     let requests = |i: usize| report["targets"][i]["requests"].as_u64().unwrap();
@@ -232,6 +250,8 @@ fn a_rate_keeps_its_schedule_through_pipelines() {
     let summary = run_on(config, Driver::Auto);
     assert_whole(&summary);
     assert_eq!(summary.failures, 0, "{summary:?}");
+    // Each slot goes when it is due: no top-up in batches.
+    assert_eq!(summary.connections.pipeline_refill, 1);
     let rate = summary.rate.as_ref().unwrap();
     common::assert_on_schedule(rate.sent, 2_000, 2);
     assert_eq!(summary.requests, server.stop().unwrap().requests);
@@ -261,4 +281,78 @@ fn a_depth_that_cannot_be_kept_exits_2() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// A server that answers each request with a write of its own, 200 µs apart, as nginx
+/// answers a pipeline, and reads between its answers whatever has come: it returns how many
+/// requests each read brought, in order.
+fn one_answer_per_write() -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<usize>>) {
+    use std::io::{ErrorKind, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_nodelay(true).unwrap();
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{\"prediction\":1}";
+        let (mut buf, mut chunk, mut counts) = (Vec::new(), [0u8; 65536], Vec::new());
+        let mut owed = 0;
+        loop {
+            // Waits for requests only with none to answer.
+            stream.set_nonblocking(owed > 0).unwrap();
+            match stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    let mut complete = 0;
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        complete += 1;
+                    }
+                    counts.push(complete);
+                    owed += complete;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            if owed > 0 {
+                std::thread::sleep(Duration::from_micros(200));
+                stream.write_all(answer).unwrap();
+                owed -= 1;
+            }
+        }
+        counts
+    });
+    (addr, counts)
+}
+
+#[test]
+fn a_closed_loop_tops_its_pipeline_up_a_quarter_at_a_time() {
+    // Answers come one per segment, 200 µs apart, so the client reads them one by one:
+    // topping up after each would write one request at a time, and the server would read
+    // them so. At depth 16 every write after the first carries at least 4, so every read
+    // of the server's brings 4 or more, the last top-up aside.
+    let (addr, counts) = one_answer_per_write();
+    let url = format!("http://{addr}/predict");
+    let out = blast(&[
+        "--pipeline",
+        "16",
+        "-c",
+        "1",
+        "-t",
+        "1",
+        "-n",
+        "400",
+        "--expect-json",
+        "prediction=1",
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("400 total, 400 ok"), "{text}");
+    let counts = counts.join().unwrap();
+    assert_eq!(counts.iter().sum::<usize>(), 400, "{counts:?}");
+    let (first, rest) = counts.split_first().unwrap();
+    assert_eq!(*first, 16, "the first write fills the pipeline: {counts:?}");
+    let (_, top_ups) = rest.split_last().unwrap();
+    assert!(top_ups.iter().all(|&n| n >= 4), "{counts:?}");
 }

@@ -4,9 +4,10 @@
 //! one is framed for, checked against and recorded as the request at the front of the
 //! connection's queue: its own send time, expectation, target and timeout.
 //!
-//! - A closed loop keeps the pipeline full: each response frees a place, filled before the
-//!   next read. In rate mode a connection takes the slots that are due, up to N, and waits
-//!   for the next slot only when it has nothing out.
+//! - A closed loop tops the pipeline up once a quarter of it is free (`RunInfo::refill`),
+//!   in one write before the next read, so it keeps between 3N/4 and N out. In rate mode a
+//!   connection takes the slots that are due, up to N, and waits for the next slot only
+//!   when it has nothing out.
 //! - A connection that fails (a reset, a malformed response, a close with requests out, a
 //!   timeout) fails every request in its queue, each once, in the failure's category.
 //! - `Connection: close` on a response ends the connection after it: the requests behind it
@@ -51,6 +52,8 @@ struct Pending {
 /// not yet written (claimed since, or sent again after a close) after them.
 struct Pipe {
     depth: usize,
+    /// Free places that start a top-up while requests are out (`RunInfo::refill`).
+    refill: usize,
     queue: VecDeque<Pending>,
     out: Vec<u8>,
     /// Whether the framer is set for the response to the queue's front (a HEAD request's,
@@ -73,6 +76,7 @@ pub fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = 
             .unwrap_or(0);
         let mut pipe = Pipe {
             depth,
+            refill: worker.plan.info.refill() as usize,
             queue: VecDeque::with_capacity(depth),
             out: Vec::with_capacity(depth * longest),
             framing: false,
@@ -122,9 +126,12 @@ impl Pipe {
     }
 
     /// Claims requests while the pipeline has room and the core starts them: in a closed loop
-    /// until it is full; in rate mode the slots already due, or, with nothing queued, the next
-    /// slot, waited for.
+    /// until it is full, once `refill` places are free; in rate mode the slots already due,
+    /// or, with nothing queued, the next slot, waited for.
     async fn claim<S: Opened>(&mut self, worker: &Worker, index: usize, conn: &mut Conn<S>) {
+        if !self.queue.is_empty() && self.depth - self.queue.len() < self.refill {
+            return;
+        }
         while self.taking && self.queue.len() < self.depth {
             if !self.queue.is_empty() && !worker.due_now() {
                 return;

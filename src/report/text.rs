@@ -28,6 +28,7 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     if let Some(t) = &s.think {
         write_think(out, t, s)?;
     }
+    write_pipelines(out, s)?;
     if let Some(f) = s.first_byte.as_ref().filter(|f| f.count > 0) {
         writeln!(
             out,
@@ -130,6 +131,35 @@ fn write_think(out: &mut dyn Write, t: &ThinkSummary, s: &Summary) -> io::Result
     )
 }
 
+/// `--pipeline` in a closed loop: Little's law read back over the pipelines,
+/// `requests out = throughput x mean latency`, against the fewest and the most they hold.
+/// Below the fewest, requests were held back: connections reopening or failing, or a
+/// client too busy to top its pipelines up.
+fn write_pipelines(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    let c = &s.connections;
+    if c.pipeline == 1 || s.rate.is_some() || s.latency.mean <= 0.0 {
+        return Ok(());
+    }
+    let (fewest, most) = c.pipelines_hold();
+    let holds = (fewest * 0.9..=most * 1.05).contains(&s.concurrency);
+    writeln!(
+        out,
+        "  Pipelines   out = throughput x mean latency: {:.1} req/s x {} = {:.1} \
+         (of {fewest:.0}-{most:.0}: {} x {}-{} deep){}",
+        s.concurrency / (s.latency.mean / 1e6),
+        format_micros(s.latency.mean),
+        s.concurrency,
+        c.requested,
+        c.pipeline - c.pipeline_refill,
+        c.pipeline,
+        if holds {
+            ""
+        } else {
+            " - fewer: requests were held back"
+        }
+    )
+}
+
 /// A blast core busy enough to have held the run back: no peer tells its users this.
 pub fn client_limit(core: usize, pct: f64) -> String {
     format!(
@@ -220,6 +250,10 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         let at_start = s.connections.established - s.connections.reconnects - s.connections.added;
         let pipelined = match s.connections.pipeline {
             1 => String::new(),
+            depth if s.connections.pipeline_refill > 1 => format!(
+                ", pipelined {depth} deep, topped up once {} are free",
+                s.connections.pipeline_refill
+            ),
             depth => format!(", pipelined {depth} deep"),
         };
         format!(

@@ -448,8 +448,9 @@ struct RunArgs {
     driver: DriverArg,
 
     /// HTTP/1.1 pipelining: keep up to N requests in flight on each connection, written back
-    /// to back, each response matched to its own request in order (1 to 1024; not with
-    /// --flow, --think, --no-keepalive or --first-byte)
+    /// to back, each response matched to its own request in order; a closed loop tops a
+    /// connection up once N/4 are free (1 to 1024; not with --flow, --think, --no-keepalive
+    /// or --first-byte)
     #[arg(
         allow_hyphen_values = true,
         long,
