@@ -15,6 +15,15 @@
  * per response. A client that measured latency this way would stamp responses up to 1 ms
  * late; the mode exists to show how much of the floor's CPU is wake-ups (docs/benchmarks.md).
  *
+ * With FLOOR_PIPELINE=D (closed loop only), each connection keeps up to D requests out, as
+ * blast --pipeline D does: D in one write at the start, then, once FLOOR_REFILL (default D/4,
+ * at least 1) places are free after a read, as many as are free in one write. FLOOR_REFILL=1
+ * tops up after every read (h2load's way), FLOOR_REFILL=D waits for all D (wrk's
+ * pipeline.lua). bench/pipeline.sh runs it (client "floor") next to blast and its peers.
+ *
+ * FLOOR_HEADER='Name: value' adds one header line to the request (blast's User-Agent, so that
+ * the server parses the same bytes from every client).
+ *
  *   floor HOST PORT PATH CONNECTIONS SECONDS [RATE]   ->   "requests N seconds S"
  */
 #define _GNU_SOURCE
@@ -32,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct conn { int fd; size_t have; char buf[8192]; };
+struct conn { int fd; int out; size_t have; char buf[8192]; };
 
 static double now(void) {
     struct timespec t;
@@ -68,8 +77,19 @@ int main(int argc, char **argv) {
     if (argc != 6 && argc != 7) { fprintf(stderr, "usage: floor HOST PORT PATH CONNECTIONS SECONDS [RATE]\n"); return 2; }
     int n = atoi(argv[4]);
     double seconds = atof(argv[5]), rate = argc == 7 ? atof(argv[6]) : 0;
-    char request[512];
-    int request_len = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s:%s\r\n\r\n", argv[3], argv[1], argv[2]);
+    char one[512];
+    /* FLOOR_HEADER: one more header line, so that the server parses what blast sends. */
+    const char *header = getenv("FLOOR_HEADER") ? getenv("FLOOR_HEADER") : "";
+    int one_len = snprintf(one, sizeof one, "GET %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s\r\n", argv[3], argv[1], argv[2],
+                           header, *header ? "\r\n" : "");
+    /* FLOOR_PIPELINE: the request D times over, so that any number of them is one write. */
+    int depth = getenv("FLOOR_PIPELINE") ? atoi(getenv("FLOOR_PIPELINE")) : 1;
+    int refill = getenv("FLOOR_REFILL") ? atoi(getenv("FLOOR_REFILL")) : depth / 4;
+    if (depth < 1 || rate > 0) depth = 1;
+    if (refill < 1 || refill > depth) refill = refill < 1 ? 1 : depth;
+    char *request = malloc((size_t)one_len * depth);
+    for (int i = 0; i < depth; i++) memcpy(request + (size_t)i * one_len, one, one_len);
+    int request_len = one_len;
     struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
     inet_pton(AF_INET, argv[1], &addr.sin_addr);
     int ep = epoll_create1(0);
@@ -85,7 +105,8 @@ int main(int argc, char **argv) {
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &conns[i] };
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         if (rate > 0) idle[idle_count++] = &conns[i];
-        else if (write(fd, request, request_len) != request_len) { perror("write"); return 1; }
+        else if (write(fd, request, request_len * depth) != request_len * depth) { perror("write"); return 1; }
+        conns[i].out = depth;
     }
     int tick = -1, batch = rate > 0 && getenv("FLOOR_BATCH") != NULL;
     if (rate > 0) {
@@ -113,13 +134,20 @@ int main(int argc, char **argv) {
             ssize_t got = read(c->fd, c->buf + c->have, sizeof c->buf - c->have);
             if (got <= 0) { if (got < 0 && errno == EAGAIN) continue; fprintf(stderr, "read failed\n"); return 1; }
             c->have += (size_t)got;
-            size_t used = complete(c->buf, c->have);
-            if (!used) continue;
-            memmove(c->buf, c->buf + used, c->have - used);
-            c->have -= used;
-            requests++;
-            if (rate > 0) idle[idle_count++] = c;
-            else if (write(c->fd, request, request_len) != request_len) { perror("write"); return 1; }
+            size_t used, done = 0;
+            while (c->have && (used = complete(c->buf, c->have))) {
+                memmove(c->buf, c->buf + used, c->have - used);
+                c->have -= used;
+                done++;
+            }
+            if (!done) continue;
+            requests += done;
+            c->out -= (int)done;
+            if (rate > 0) { idle[idle_count++] = c; continue; }
+            int room = depth - c->out;
+            if (c->out > 0 && room < refill) continue;
+            if (write(c->fd, request, (size_t)request_len * room) != request_len * room) { perror("write"); return 1; }
+            c->out = depth;
         }
     }
     printf("requests %llu seconds %.3f\n", requests, now() - start);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# HTTP/1.1 pipelining, blast against its peers in the same run: blast --pipeline D (with the
-# body check), wrk with bench/pipeline.lua (TechEmpower's way), and h2load --h1 -m D, each on
+# HTTP/1.1 pipelining, blast against its peers and the C floor in the same run: blast
+# --pipeline D (with the body check), wrk with bench/pipeline.lua (TechEmpower's way), h2load
+# --h1 -m D, and bench/floor.c pipelining D deep ("floor": topped up a quarter at a time, as
+# blast; "floor-all": all D at a time, as wrk; no clock, no checks), each on
 # CPU 0 with one thread and 64 connections, against nginx (1 worker) and `blast serve` (1
 # thread), each on CPU 1. Client CPU per request is the client process's user + system time
 # (GNU time) over the responses it counted. Runs are interleaved; the table shows medians.
@@ -21,10 +23,11 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-for tool in wrk h2load; do
+for tool in wrk h2load gcc; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install wrk nghttp2-client)" >&2; exit 2; }
 done
 
+gcc -O2 -o "$dir/floor" "$here/floor.c"
 nginx_pid=$("$here/../scripts/nginx.sh" start 18190 1 1)
 taskset -c 1 "$blast" serve --listen 127.0.0.1:18191 --threads 1 -d 3600 2>"$dir/serve.log" &
 serve_pid=$!
@@ -47,6 +50,15 @@ run() {
             -H "$agent" -s "$here/pipeline.lua" "$url" -- "$depth" >"$out" 2>&1
         n=$(awk '/requests in/ { print $1 }' "$out")
         ;;
+    floor | floor-all)
+        local refill=$((depth / 4))
+        [ "$client" = floor-all ] && refill=$depth
+        local host=${url#http://} port
+        port=${host%%/*} port=${port#*:}
+        FLOOR_PIPELINE=$depth FLOOR_REFILL=$refill FLOOR_HEADER="$agent" /usr/bin/time -f '%U %S' \
+            -o "$t" taskset -c 0 "$dir/floor" 127.0.0.1 "$port" /predict 64 "$secs" >"$out" 2>&1
+        n=$(awk '/^requests/ { print $2 }' "$out")
+        ;;
     h2load)
         /usr/bin/time -f '%U %S' -o "$t" taskset -c 0 h2load --h1 -m "$depth" -c 64 -t 1 \
             -H "$agent" -D "$secs" "$url" >"$out" 2>&1
@@ -56,16 +68,17 @@ run() {
     echo "$n $(awk '{ print $1 + $2 }' "$t")"
 }
 
-printf '%-6s %-7s %5s %12s %14s\n' server client depth "RPS" "CPU us/req"
+clients="floor floor-all blast wrk h2load"
+printf '%-6s %-9s %5s %12s %14s\n' server client depth "RPS" "CPU us/req"
 for server in nginx serve; do
     for depth in $depths; do
-        for client in blast wrk h2load; do : >"$dir/$client.rows"; done
+        for client in $clients; do : >"$dir/$client.rows"; done
         for _ in $(seq "$repeats"); do
-            for client in blast wrk h2load; do
+            for client in $clients; do
                 run "$client" "$depth" "${urls[$server]}" >>"$dir/$client.rows"
             done
         done
-        for client in blast wrk h2load; do
+        for client in $clients; do
             # Medians of RPS and CPU per request over the repeats.
             python3 - "$dir/$client.rows" "$secs" "$server" "$client" "$depth" <<'PY'
 import statistics, sys
@@ -73,7 +86,7 @@ rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 secs = float(sys.argv[2])
 rps = statistics.median(n / secs for n, _ in rows)
 cpu = statistics.median(c / n * 1e6 for n, c in rows if n)
-print(f"{sys.argv[3]:<6} {sys.argv[4]:<7} {sys.argv[5]:>5} {rps:>12,.0f} {cpu:>14.3f}")
+print(f"{sys.argv[3]:<6} {sys.argv[4]:<9} {sys.argv[5]:>5} {rps:>12,.0f} {cpu:>14.3f}")
 PY
         done
     done
