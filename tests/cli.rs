@@ -781,9 +781,11 @@ fn live_line_only_on_a_terminal() {
         String::from_utf8_lossy(&out.stderr)
     );
     // On a pseudo-terminal (util-linux `script`): one line per second, erased before the report;
-    // with --first-byte it shows that second's first-byte p99 too.
+    // with --first-byte it shows that second's first-byte p99 too. A second's line follows its
+    // end by up to a collection period, so on a busy machine the last may not come before the
+    // run ends: seconds 1 and 2 are waited for, the third may or may not show.
     let command = format!(
-        "{} -c 2 -d 2.5 --first-byte {url}",
+        "{} -c 2 -d 3.5 --first-byte {url}",
         env!("CARGO_BIN_EXE_blast")
     );
     let out = Command::new("script")
@@ -791,12 +793,13 @@ fn live_line_only_on_a_terminal() {
         .output()
         .expect("script(1) from util-linux");
     let tty = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(tty.matches("\x1b[K[").count(), 2, "{tty:?}");
+    let lines = tty.matches("\x1b[K[").count();
+    assert!((2..=3).contains(&lines), "{tty:?}");
     assert!(
-        tty.contains("[   1s]") && tty.contains("[   2s]"),
+        tty.contains("[   1s]") && tty.contains("[   2s]") && !tty.contains("[   4s]"),
         "{tty:?}"
     );
-    assert_eq!(tty.matches("  1st p99 ").count(), 2, "{tty:?}");
+    assert_eq!(tty.matches("  1st p99 ").count(), lines, "{tty:?}");
     assert!(tty.contains("Requests    "), "{tty:?}");
 }
 
