@@ -5,7 +5,7 @@
 use super::chart::escape;
 use super::text::{failure_list, format_pct};
 use crate::results::numbers::Results;
-use crate::results::summary::Summary;
+use crate::results::summary::{Connections, Summary};
 use crate::units::format_micros;
 
 /// Every table of a run's page, in the page's order.
@@ -61,6 +61,15 @@ fn summary(s: &Summary) -> String {
     table("summary", "Summary", &[], &rows)
 }
 
+/// `--pipeline`: its depth, and in a closed loop its top-up.
+fn pipeline(c: &Connections) -> String {
+    match (c.pipeline, c.pipeline_refill) {
+        (1, _) => "none (one request at a time)".into(),
+        (depth, 1) => format!("{depth} deep"),
+        (depth, refill) => format!("{depth} deep, topped up once {refill} are free"),
+    }
+}
+
 /// When and how the run was made (`run`), with the settings that decide its numbers.
 fn settings(s: &Summary) -> String {
     let secs = |x: f64| format!("{x}s");
@@ -68,6 +77,7 @@ fn settings(s: &Summary) -> String {
         ("connections", s.connections.requested.to_string()),
         ("threads, driver", format!("{}, {}", s.threads, s.driver)),
         ("keep-alive", s.connections.keep_alive.to_string()),
+        ("pipeline", pipeline(&s.connections)),
         (
             "rate",
             (s.rate.as_ref()).map_or("closed loop".into(), |r| format!("{}/s", r.target)),

@@ -132,10 +132,7 @@ pub fn compare(paths: &[String]) -> Result<Comparison, String> {
         same_load(&sources[0], source)?;
     }
     let rows = match_rows(&sources);
-    if let Some(alone) = sources
-        .iter()
-        .position(|s| !shares_a_row(&rows, s, &sources))
-    {
+    if let Some(alone) = (0..sources.len()).find(|&i| !shares_a_row(&rows, i)) {
         return Err(format!(
             "'{}' has no run in common with the other reports (rows are matched by target \
              name and target rate): compare runs of the same targets at the same rates",
@@ -204,11 +201,8 @@ fn match_rows(sources: &[Source]) -> Vec<Row> {
     rows
 }
 
-fn shares_a_row(rows: &[Row], source: &Source, sources: &[Source]) -> bool {
-    let i = sources
-        .iter()
-        .position(|s| std::ptr::eq(s, source))
-        .unwrap_or(0);
+/// Whether source `i` has a value in a row where another source has one too.
+fn shares_a_row(rows: &[Row], i: usize) -> bool {
     let others = |r: &Row| (r.values.iter().enumerate()).any(|(j, v)| j != i && v.is_some());
     rows.iter().any(|r| r.values[i].is_some() && others(r))
 }
