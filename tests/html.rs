@@ -17,12 +17,17 @@ const BROWSER: &str = "chromium-headless-shell";
 
 /// The DOM the browser builds from the page at `path`, serialized; bounded by `timeout`.
 fn rendered(path: &Path, profile: &Path) -> String {
+    rendered_at(&format!("file://{}", path.display()), profile)
+}
+
+/// The same for an address (a page with a `#fragment`).
+fn rendered_at(address: &str, profile: &Path) -> String {
     let out = Command::new("timeout")
         .arg("60")
         .arg(BROWSER)
         .args(["--no-sandbox", "--disable-gpu", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("file://{}", path.display()))
+        .arg(address)
         .output()
         .unwrap_or_else(|e| panic!("run {BROWSER} (scripts/setup.sh installs it): {e}"));
     assert!(
@@ -151,7 +156,7 @@ fn html_reports_render_in_a_real_browser() {
             let reason = &report["failure_reasons"][0];
             assert_eq!(reason["reason"], "status 500", "{report}");
             let row = format!(
-                "<td>status</td><td>status 500</td><td class=\"n\">{}</td>",
+                "<td>status</td><td>status 500</td><td class=\"n\" data-v=\"{0}\">{0}</td>",
                 reason["count"]
             );
             assert!(dom.contains(&row), "{args:?}: {dom}");
@@ -260,6 +265,78 @@ fn an_hour_long_run_makes_a_page_under_2_mb() {
         vec![3600; 3],
         "sent/s, ok/s, failed/s: {:?}",
         lines[0]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_targets_table_sorts_by_a_column() {
+    // Three targets of weights 1, 3 and 2: 100, 300 and 200 of 600 requests, exactly.
+    let server = common::builtin(Faults::default());
+    let dir = scratch("html-sort");
+    let targets = dir.join("mix.jsonl");
+    std::fs::write(
+        &targets,
+        "{\"name\": \"b-light\", \"path\": \"/predict\", \"weight\": 1}\n\
+         {\"name\": \"c-heavy\", \"path\": \"/predict\", \"weight\": 3}\n\
+         {\"name\": \"a-middle\", \"path\": \"/predict\", \"weight\": 2}\n",
+    )
+    .unwrap();
+    let page = dir.join("report.html");
+    let url = format!("http://{}/", server.addr);
+    let out = blast(&[
+        "--targets",
+        targets.to_str().unwrap(),
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "-n",
+        "600",
+        "--html",
+        page.to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // The target names in the order the browser shows the targets table's rows.
+    let order = |fragment: &str| -> Vec<String> {
+        let dom = rendered_at(
+            &format!("file://{}{fragment}", page.display()),
+            &dir.join("profile"),
+        );
+        let table = Regex::new(r#"(?s)<table id="targets".*?</table>"#).unwrap();
+        let table = table.find(&dom).expect("a targets table").as_str();
+        let name = Regex::new(r"<tr><td>([a-z-]+)</td>").unwrap();
+        name.captures_iter(table)
+            .map(|c| c[1].to_string())
+            .collect()
+    };
+    assert_eq!(
+        order(""),
+        ["b-light", "c-heavy", "a-middle"],
+        "the mix's order"
+    );
+    // Numbers largest first, unless asked otherwise; text A to Z.
+    assert_eq!(
+        order("#sort=targets.requests"),
+        ["c-heavy", "a-middle", "b-light"]
+    );
+    assert_eq!(
+        order("#sort=targets.requests.asc"),
+        ["b-light", "a-middle", "c-heavy"]
+    );
+    assert_eq!(
+        order("#sort=targets.target"),
+        ["a-middle", "b-light", "c-heavy"]
+    );
+    // The sorted column is marked for the reader (and for a screen reader).
+    let dom = rendered_at(
+        &format!("file://{}#sort=targets.req/s", page.display()),
+        &dir.join("profile"),
+    );
+    assert!(
+        dom.contains(r#"<th tabindex="0" aria-sort="descending">req/s</th>"#),
+        "{dom}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

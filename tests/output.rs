@@ -792,20 +792,34 @@ fn the_page_escapes_what_it_did_not_write() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let page = std::fs::read_to_string(&page).unwrap();
-    assert!(!page.to_ascii_lowercase().contains("<script"), "{page}");
+    // One script, the page's own table sorter at its end: none of theirs.
+    assert_eq!(page.to_ascii_lowercase().matches("<script").count(), 1, "{page}");
+    let own = &page[page.find("<script>").unwrap()..];
+    assert!(own.starts_with("<script>(function(){"), "{own}");
+    assert!(!own.contains("alert("), "{own}");
     for n in 1..=3 {
         assert!(
             page.contains(&format!("&lt;script&gt;alert({n})")),
             "{n}: {page}"
         );
     }
-    // The page's tables: the run's numbers and settings, the target, statuses and reasons.
-    for class in ["summary", "settings", "targets", "statuses", "reasons"] {
+    // The page's tables: the run's numbers and settings, the target, statuses and reasons;
+    // those with a header row sort.
+    for (id, class) in [
+        ("summary", "summary"),
+        ("settings", "settings"),
+        ("targets", "targets sortable"),
+        ("statuses", "statuses sortable"),
+        ("reasons", "reasons sortable"),
+    ] {
         assert!(
-            page.contains(&format!("<table class=\"{class}\">")),
+            page.contains(&format!("<table id=\"{id}\" class=\"{class}\">")),
             "{class}: {page}"
         );
     }
-    assert!(page.contains("<tr><td>500</td><td class=\"n\">"), "{page}");
+    assert!(
+        page.contains("<tr><td class=\"n\" data-v=\"500\">500</td><td class=\"n\" data-v="),
+        "{page}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -20,7 +20,31 @@ font-weight:600}.legend{font-size:12px}.axis{font-size:11px;fill:#777}\
 .verdict{font-size:15px;font-weight:700}.empty{fill:#999}footer{font-size:12px;color:#777}\
 h2{font-size:1em}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;\
 padding:.3em .5em;text-align:left;vertical-align:top}td.n{text-align:right}\
-code{white-space:pre-wrap;word-break:break-all}";
+code{white-space:pre-wrap;word-break:break-all}table.sortable th{cursor:pointer}\
+th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}";
+
+/// Sorts a table with a header row by the column whose header is clicked (or given Enter):
+/// numbers (a cell's `data-v`) largest first, text A to Z, then the other way on the next
+/// click. `#sort=TABLE.COLUMN[.asc|.desc]` in the page's address opens it sorted
+/// (`#sort=targets.p99`: the slowest target first).
+const SORT: &str = r#"(function(){
+function key(c){var v=c.getAttribute('data-v');return v===null?c.textContent:parseFloat(v);}
+function numeric(t,i){var r=t.tBodies[0].rows[0];return !!r&&r.cells[i].hasAttribute('data-v');}
+function sort(t,i,desc){var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
+rows.sort(function(x,y){var a=key(x.cells[i]),c=key(y.cells[i]);
+var r=typeof a==='number'?(a<c?-1:a>c?1:0):String(a).localeCompare(String(c));return desc?-r:r;});
+rows.forEach(function(r){b.appendChild(r);});
+var h=t.tHead.rows[0].cells;for(var j=0;j<h.length;j++)h[j].removeAttribute('aria-sort');
+h[i].setAttribute('aria-sort',desc?'descending':'ascending');}
+document.querySelectorAll('table.sortable').forEach(function(t){var h=t.tHead.rows[0].cells;
+for(var i=0;i<h.length;i++)(function(i){h[i].tabIndex=0;
+var go=function(){var s=h[i].getAttribute('aria-sort');sort(t,i,s?s==='ascending':numeric(t,i));};
+h[i].addEventListener('click',go);
+h[i].addEventListener('keydown',function(e){if(e.key==='Enter'){e.preventDefault();go();}});})(i);});
+var m=/^#sort=([\w-]+)\.([^.]+?)(?:\.(asc|desc))?$/.exec(decodeURIComponent(location.hash));
+var t=m&&document.getElementById(m[1]);if(!t||!t.tHead)return;var h=t.tHead.rows[0].cells;
+for(var i=0;i<h.length;i++)if(h[i].textContent===m[2])sort(t,i,m[3]?m[3]==='desc':numeric(t,i));
+})();"#;
 
 pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let mut report = Vec::new();
@@ -72,7 +96,7 @@ pub(super) fn page(
     writeln!(
         out,
         "<footer>blast {}: latency is defined in docs/output.md; per-second rates are over \
-         the part of the second the run covered.</footer></body></html>",
+         the part of the second the run covered.</footer><script>{SORT}</script></body></html>",
         env!("CARGO_PKG_VERSION")
     )
 }

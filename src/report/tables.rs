@@ -14,14 +14,30 @@ pub fn all(s: &Summary) -> String {
 }
 
 /// A table with a heading, its header row (none for a table of pairs) and its body rows
-/// (already escaped).
+/// (already escaped). A table with a header row sorts by a column when its header is
+/// clicked (`html::SORT`): a cell's `data-v` is the number it sorts by.
 fn table(class: &str, title: &str, head: &[&str], rows: &str) -> String {
     let head: String = head.iter().map(|h| format!("<th>{h}</th>")).collect();
-    let head = match head.is_empty() {
-        true => head,
-        false => format!("<thead><tr>{head}</tr></thead>\n"),
+    let (class, head) = match head.is_empty() {
+        true => (class.to_string(), head),
+        false => (
+            format!("{class} sortable"),
+            format!("<thead><tr>{head}</tr></thead>\n"),
+        ),
     };
-    format!("<h2>{title}</h2>\n<table class=\"{class}\">{head}<tbody>\n{rows}</tbody></table>\n")
+    format!(
+        "<h2>{title}</h2>\n<table id=\"{}\" class=\"{class}\">{head}<tbody>\n{rows}</tbody></table>\n",
+        class.split(' ').next().unwrap_or_default()
+    )
+}
+
+/// A cell that sorts by `value` and shows `text` (already escaped).
+fn number(value: f64, text: &str) -> String {
+    let value = match value.is_finite() {
+        true => value.to_string(),
+        false => "Infinity".into(),
+    };
+    format!("<td class=\"n\" data-v=\"{value}\">{text}</td>")
 }
 
 /// A row of two cells: a name, and its (escaped) value.
@@ -142,23 +158,28 @@ fn targets(s: &Summary) -> String {
                     format_micros(v)
                 }
             };
+            let text = |c: String| format!("<td>{}</td>", escape(&c));
+            // A target that finished nothing sorts after every latency.
+            let latency = |v: f64| number(if l.count == 0 { f64::INFINITY } else { v }, &us(v));
             let cells = [
-                escape(&t.target.name),
-                escape(&t.target.method),
-                escape(&t.target.path),
-                t.requests.to_string(),
-                format_pct(t.success_pct, t.successes, t.requests),
-                format!("{:.1}", t.rps),
-                us(l.mean),
-                us(l.p50),
-                us(l.p90),
-                us(l.p95),
-                us(l.p99),
-                us(l.max),
-                escape(&failure_list(&t.errors)),
+                text(t.target.name.clone()),
+                text(t.target.method.clone()),
+                text(t.target.path.clone()),
+                number(t.requests as f64, &t.requests.to_string()),
+                number(
+                    t.success_pct,
+                    &format_pct(t.success_pct, t.successes, t.requests),
+                ),
+                number(t.rps, &format!("{:.1}", t.rps)),
+                latency(l.mean),
+                latency(l.p50),
+                latency(l.p90),
+                latency(l.p95),
+                latency(l.p99),
+                latency(l.max),
+                text(failure_list(&t.errors)),
             ];
-            let cells: String = cells.iter().map(|c| format!("<td>{c}</td>")).collect();
-            format!("<tr>{cells}</tr>\n")
+            format!("<tr>{}</tr>\n", cells.concat())
         })
         .collect();
     let head = [
@@ -171,7 +192,13 @@ fn targets(s: &Summary) -> String {
 /// Responses by status.
 fn statuses(s: &Summary) -> String {
     let rows: String = (s.status_codes.iter())
-        .map(|(code, n)| format!("<tr><td>{code}</td><td class=\"n\">{n}</td></tr>\n"))
+        .map(|(code, n)| {
+            let n = number(*n as f64, &n.to_string());
+            format!(
+                "<tr>{}{n}</tr>\n",
+                number(f64::from(*code), &code.to_string())
+            )
+        })
         .collect();
     match rows.is_empty() {
         true => rows,
@@ -196,10 +223,10 @@ fn reasons(s: &Summary) -> String {
                 false => String::new(),
             };
             rows += &format!(
-                "<tr>{target}<td>{}</td><td>{}</td><td class=\"n\">{}</td><td><code>{}</code></td></tr>\n",
+                "<tr>{target}<td>{}</td><td>{}</td>{}<td><code>{}</code></td></tr>\n",
                 escape(&reason.category),
                 escape(&reason.reason),
-                reason.count,
+                number(reason.count as f64, &reason.count.to_string()),
                 escape(&reason.sample),
             );
         }
