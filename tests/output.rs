@@ -793,7 +793,11 @@ fn the_page_escapes_what_it_did_not_write() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let page = std::fs::read_to_string(&page).unwrap();
     // One script, the page's own table sorter at its end: none of theirs.
-    assert_eq!(page.to_ascii_lowercase().matches("<script").count(), 1, "{page}");
+    assert_eq!(
+        page.to_ascii_lowercase().matches("<script").count(),
+        1,
+        "{page}"
+    );
     let own = &page[page.find("<script>").unwrap()..];
     assert!(own.starts_with("<script>(function(){"), "{own}");
     assert!(!own.contains("alert("), "{own}");

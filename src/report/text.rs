@@ -150,7 +150,7 @@ fn write_pipelines(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         format_micros(s.latency.mean),
         s.concurrency,
         c.requested,
-        c.pipeline - c.pipeline_refill,
+        c.pipeline.saturating_sub(c.pipeline_refill),
         c.pipeline,
         if holds {
             ""

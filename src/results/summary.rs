@@ -325,7 +325,7 @@ impl RunInfo {
     /// it is free, with those requests in one write, so between `pipeline - refill` and
     /// `pipeline` are out. Topping up after every response, as h2load does, writes one
     /// request per segment against a server that answers each with a segment of its own
-    /// (nginx): at depth 16 that cost the client 25% more CPU per request than a quarter
+    /// (nginx): at depth 16 that cost the client 20-25% more CPU per request than a quarter
     /// (bench/pipeline.sh), and the server reads one request per wake-up. In rate mode each
     /// slot goes when it is due.
     pub fn refill(&self) -> u32 {
@@ -341,7 +341,8 @@ impl Connections {
     /// once, `connections × (depth - refill)` and `connections × depth`.
     pub fn pipelines_hold(&self) -> (f64, f64) {
         let most = self.requested as f64 * f64::from(self.pipeline);
-        let fewest = self.requested as f64 * f64::from(self.pipeline - self.pipeline_refill);
+        let fewest =
+            self.requested as f64 * f64::from(self.pipeline.saturating_sub(self.pipeline_refill));
         (fewest, most)
     }
 }
