@@ -356,3 +356,44 @@ fn a_closed_loop_tops_its_pipeline_up_a_quarter_at_a_time() {
     let (_, top_ups) = rest.split_last().unwrap();
     assert!(top_ups.iter().all(|&n| n >= 4), "{counts:?}");
 }
+
+#[test]
+fn a_users_sweep_says_its_connections_are_pipelined() {
+    // Each step's load is its users times the depth: the sweep's first line says so, and
+    // every step's requests are answered.
+    let server = common::builtin(Faults::default());
+    let url = format!("http://{}/predict", server.addr);
+    let json = common::scratch("pipeline-sweep").join("sweep.json");
+    let out = blast(&[
+        "-c",
+        "2,4",
+        "-d",
+        "0.5",
+        "-t",
+        "1",
+        "--pipeline",
+        "8",
+        "--json",
+        json.to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.ends_with(", each connection pipelined 8 deep"),
+        "{text}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{report}");
+    let mut answered = 0;
+    for step in steps {
+        assert_eq!(step["connections"]["pipeline"], 8);
+        assert_eq!(step["connections"]["pipeline_refill"], 2);
+        assert_eq!(step["failures"], 0, "{step}");
+        answered += step["requests"].as_u64().unwrap();
+    }
+    assert!(answered > 0, "{report}");
+    std::fs::remove_dir_all(json.parent().unwrap()).unwrap();
+}

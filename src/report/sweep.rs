@@ -55,9 +55,14 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
     let Some(first) = report.steps.first() else {
         return writeln!(out, "no step ran");
     };
+    // A users sweep's load is its users times the depth each keeps out.
+    let pipelined = match first.connections.pipeline {
+        1 => String::new(),
+        depth => format!(", each connection pipelined {depth} deep"),
+    };
     writeln!(
         out,
-        "blast {} {} — {} steps of {:.0}s",
+        "blast {} {} — {} steps of {:.0}s{pipelined}",
         first.destination.method,
         first.destination.url,
         report.steps.len(),
