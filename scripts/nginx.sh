@@ -7,6 +7,8 @@
 #   scripts/nginx.sh start PORT [WORKERS] [CPU] [TLS_PORT]   prints the PID (pinned to CPU
 #                                                            when CPU is not empty)
 #   scripts/nginx.sh stop PID
+# KEEPALIVE_REQUESTS in the environment: how many requests nginx answers on a connection before
+# it closes it, saying `Connection: close` on the last (default 1,000,000).
 # Everything lives in a temporary directory; nothing system-wide is touched.
 set -euo pipefail
 
@@ -38,7 +40,7 @@ error_log $dir/error.log warn;
 events { worker_connections 16384; }
 http {
     access_log off;
-    keepalive_requests 1000000;
+    keepalive_requests ${KEEPALIVE_REQUESTS:-1000000};
     keepalive_timeout 120s;
     client_body_temp_path $dir;
     proxy_temp_path $dir;

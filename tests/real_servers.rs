@@ -16,12 +16,18 @@ struct Started {
 
 impl Started {
     fn start(script: &'static str, args: &[&str]) -> Started {
+        Started::start_with(script, args, &[])
+    }
+
+    /// The same with these variables in the script's environment.
+    fn start_with(script: &'static str, args: &[&str], env: &[(&str, &str)]) -> Started {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("scripts")
             .join(script);
         let out = Command::new(&path)
             .arg("start")
             .args(args)
+            .envs(env.iter().copied())
             .output()
             .expect("run the start script");
         assert!(
@@ -224,6 +230,79 @@ fn nginx_predict_with_the_full_check() {
         ),
         (Some(100), Some(100))
     );
+}
+
+/// `--pipeline 16` against nginx, which answers each pipelined request with a write of its
+/// own: every response checked and counted once on both drivers, HEAD and GET framed in one
+/// pipeline by their own requests, Little's law within what the pipelines hold, and nginx's
+/// `keepalive_requests` closing connections mid-pipeline: the requests behind the close are
+/// sent again and none is lost or counted twice.
+#[test]
+fn nginx_answers_pipelines() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let _nginx = Started::start("nginx.sh", &[&port, "1"]);
+    let url = format!("http://127.0.0.1:{port}/predict");
+    let check = ["--expect-json", "prediction=0|1", "-t", "1"];
+    for driver in ["uring", "epoll"] {
+        let run = [
+            "--pipeline",
+            "16",
+            "-c",
+            "8",
+            "--driver",
+            driver,
+            "-n",
+            "20000",
+        ];
+        let report = blast_json(&[&run[..], &check, &[&url]].concat());
+        assert_eq!(
+            (report["successes"].as_u64(), report["failures"].as_u64()),
+            (Some(20_000), Some(0)),
+            "{driver}: {}",
+            report["errors"]
+        );
+        assert_eq!(report["connections"]["established"], 8);
+        assert_eq!(report["connections"]["pipeline_refill"], 4);
+        let run = ["--pipeline", "16", "-c", "8", "--driver", driver, "-d", "2"];
+        let report = blast_json(&[&run[..], &check, &[&url]].concat());
+        assert_eq!(report["failures"], 0, "{driver}: {}", report["errors"]);
+        let out = report["concurrency"].as_f64().unwrap();
+        assert!(
+            (8.0 * 12.0 * 0.9..=8.0 * 16.0 * 1.05).contains(&out),
+            "{driver}: {out} requests out"
+        );
+    }
+    // HEAD and GET in one pipeline: a HEAD's response has a Content-Length and no body.
+    let mix = std::env::temp_dir().join(format!("blast-pipeline-mix-{port}.jsonl"));
+    std::fs::write(
+        &mix,
+        "{\"name\": \"head\", \"method\": \"HEAD\", \"expect_json\": []}\n{\"name\": \"get\", \"weight\": 2}\n",
+    )
+    .unwrap();
+    let mixed = ["--pipeline", "16", "-c", "4", "-n", "6000", "--targets"];
+    let report = blast_json(&[&mixed[..], &[mix.to_str().unwrap()], &check, &[&url]].concat());
+    std::fs::remove_file(&mix).ok();
+    let successes: Vec<u64> = (report["targets"].as_array().unwrap().iter())
+        .map(|t| t["successes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(successes, [2000, 4000], "{}", report["errors"]);
+    drop(_nginx);
+    // nginx closes each connection after 100 answers, with requests still in its pipeline.
+    let port = free_port();
+    let _nginx = Started::start_with("nginx.sh", &[&port, "1"], &[("KEEPALIVE_REQUESTS", "100")]);
+    let url = format!("http://127.0.0.1:{port}/predict");
+    let run = ["--pipeline", "16", "-c", "4", "-n", "5000"];
+    let report = blast_json(&[&run[..], &check, &[&url]].concat());
+    assert_eq!(
+        (report["successes"].as_u64(), report["failures"].as_u64()),
+        (Some(5000), Some(0)),
+        "{}",
+        report["errors"]
+    );
+    // About one connection per 100 answers.
+    let opened = report["connections"]["established"].as_u64().unwrap();
+    assert!((46..=60).contains(&opened), "{opened} connections");
 }
 
 /// A body over `--max-body` cannot be checked: it is read to its end and dropped, counted as
