@@ -381,7 +381,7 @@ fn a_users_sweep_says_its_connections_are_pipelined() {
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap();
     assert!(
-        first.ends_with(", each connection pipelined 8 deep"),
+        first.ends_with("2 steps of 0.5s, each connection pipelined 8 deep"),
         "{text}"
     );
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();

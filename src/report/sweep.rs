@@ -60,13 +60,18 @@ pub fn write_text(out: &mut dyn Write, report: &SweepReport) -> io::Result<()> {
         1 => String::new(),
         depth => format!(", each connection pipelined {depth} deep"),
     };
+    // Whole seconds as typed (`-d 2`), a fraction where one was asked (`-d 0.5`, not "0s").
+    let d = first.duration_s;
+    let length = match (d - d.round()).abs() < 0.05 {
+        true => format!("{d:.0}s"),
+        false => format!("{d:.1}s"),
+    };
     writeln!(
         out,
-        "blast {} {} — {} steps of {:.0}s{pipelined}",
+        "blast {} {} — {} steps of {length}{pipelined}",
         first.destination.method,
         first.destination.url,
         report.steps.len(),
-        first.duration_s
     )?;
     // `--first-byte`: its p50 and p99 after the success column.
     let first_bytes = if first.first_byte.is_some() {
