@@ -397,3 +397,59 @@ fn a_users_sweep_says_its_connections_are_pipelined() {
     assert!(answered > 0, "{report}");
     std::fs::remove_dir_all(json.parent().unwrap()).unwrap();
 }
+
+#[test]
+fn uploads_larger_than_a_batch_go_whole_and_in_order() {
+    // Bodies of 100 B, 150 kB, 200 B and 40 kB in turn, 8 deep on one connection: the small
+    // ones are batched, the 150 kB one (over the 64 kB batch) is sent from the plan between
+    // them. The server reads every request whole, in the order rotated.
+    let _turn = common::one_at_a_time();
+    let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let mut config = counted(&server, 400);
+    config.connections = 1;
+    config.threads = Some(1);
+    config.request.method = "POST".into();
+    config.request.bodies = [100, 150_000, 200, 40_000].map(|n| vec![b'x'; n]).to_vec();
+    assert_exact(&server, config, Driver::Auto);
+    let lengths = server.lengths.lock().unwrap().clone();
+    assert_eq!(lengths.len(), 400);
+    let first: Vec<usize> = lengths[..4].to_vec();
+    assert!(lengths.chunks(4).all(|c| c == first), "{lengths:?}");
+    // Each request is its body and a head of the same size but for Content-Length's digits.
+    let heads: Vec<usize> = (first.iter().zip([100, 150_000, 200, 40_000]))
+        .map(|(l, body)| l - body - body.to_string().len())
+        .collect();
+    assert!(heads.iter().all(|&h| h == heads[0]), "{first:?}");
+}
+
+#[test]
+fn pipelined_uploads_keep_blast_small() {
+    // 8 connections, 32 deep, a 1 MB body: copied into one write each, the pipelines would
+    // hold 256 MB. Batches stop at 64 kB and larger requests go from the plan, so blast's
+    // peak resident memory stays near its size without pipelining (under 100 MB).
+    let server = Server::start(Behavior::Body(r#"{"prediction":1}"#));
+    let dir = common::scratch("pipeline-upload");
+    let body = dir.join("body.bin");
+    std::fs::write(&body, vec![b'x'; 1 << 20]).unwrap();
+    let url = server.url("/predict");
+    #[allow(clippy::zombie_processes)] // waited for below, with wait4, for its own usage
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_blast"))
+        .args(["--pipeline", "32", "-c", "8", "-t", "1", "-n", "512"])
+        .args(["--body-file", body.to_str().unwrap(), &url])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait4: this child's own peak, not the largest of every child of the test process.
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waits for our own child, once, with buffers of the right types.
+    let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(waited, child.id() as i32);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status}"
+    );
+    assert_eq!(server.requests(), 512);
+    let peak_mb = usage.ru_maxrss / 1024;
+    assert!(peak_mb < 100, "blast's peak resident memory: {peak_mb} MB");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -565,6 +565,26 @@ struct Unsent {
     from: u32,
 }
 
+/// Sends the plan's request `index` from the plan, without copying it: what the socket takes
+/// at once, then the rest as it drains (`--pipeline`'s requests too large to batch).
+pub(super) async fn send_planned<S: Opened>(
+    stream: &mut S,
+    worker: &Rc<Worker>,
+    index: u32,
+) -> std::io::Result<()> {
+    let bytes = &worker.plan.requests[index as usize].bytes;
+    let sent = stream.send_now(bytes);
+    if sent < bytes.len() {
+        let rest = Unsent {
+            worker: worker.clone(),
+            index,
+            from: sent as u32,
+        };
+        stream.write_all(rest).await.0?;
+    }
+    Ok(())
+}
+
 /// An `Unsent` index with this bit is a user's (`--flow`): the bytes it built.
 const BUILT: u32 = 1 << 31;
 

@@ -27,13 +27,21 @@ use std::rc::Rc;
 use monoio::buf::IoBuf;
 
 use crate::engine::clock::Stamp;
-use crate::engine::conn::{Arrived, BACKOFF_MIN, Conn, TIMER_SLACK, count_read, spare};
+use crate::engine::conn::{
+    Arrived, BACKOFF_MIN, Conn, TIMER_SLACK, count_read, send_planned, spare,
+};
 use crate::engine::connect::Opened;
 use crate::engine::pacer::Slot;
 use crate::engine::worker::{Failure, Outcome, Worker};
 use crate::http::response::Response;
 use crate::results::failures::Why;
 use crate::results::stats::ErrorKind;
+
+/// The most bytes of requests copied into one write. Small requests go out together; one
+/// larger (an upload) goes from the plan, as the one-at-a-time loop sends it, so that a
+/// connection's buffer stays small whatever the bodies (16 uploads of 1 MB would otherwise
+/// make it 16 MB, on every connection).
+const BATCH_MAX: usize = 64 * 1024;
 
 /// A request claimed by the connection and not yet answered.
 #[derive(Clone, Copy)]
@@ -78,7 +86,7 @@ pub fn run<S: Opened>(worker: Rc<Worker>, index: usize) -> impl Future<Output = 
             depth,
             refill: worker.plan.info.refill() as usize,
             queue: VecDeque::with_capacity(depth),
-            out: Vec::with_capacity(depth * longest),
+            out: Vec::with_capacity((depth * longest).min(BATCH_MAX)),
             framing: false,
             taking: true,
         };
@@ -156,20 +164,20 @@ impl Pipe {
         }
     }
 
-    /// Writes the queued requests not yet written on this connection, in one write; the
-    /// timeout runs from the oldest request out.
+    /// Writes the queued requests not yet written on this connection, together in one write
+    /// up to `BATCH_MAX` bytes; the timeout runs from the oldest request out.
     ///
     /// A write that fails is not the requests' failure yet: a server that closed or reset
     /// the connection may have answered some of them first, with the answers waiting to be
     /// read (and one of them may say `Connection: close`, which sends the rest again). The
     /// read after it takes those, and then meets the end of the connection, which fails the
     /// requests still out as a read failure.
-    async fn write<S: Opened>(&mut self, worker: &Worker, index: usize, conn: &mut Conn<S>) {
+    async fn write<S: Opened>(&mut self, worker: &Rc<Worker>, index: usize, conn: &mut Conn<S>) {
         let now = Stamp::now();
-        self.out.clear();
-        for pending in self.queue.iter_mut().filter(|p| !p.written) {
+        // The written ones come first: those from here on go out now.
+        let new = (self.queue.iter().position(|p| !p.written)).unwrap_or(self.queue.len());
+        for pending in self.queue.range_mut(new..) {
             let bytes = &worker.plan.requests[pending.request as usize].bytes;
-            self.out.extend_from_slice(bytes);
             worker.wrote(bytes.len(), worker.measured(pending.slot));
             // A request written again (after a `Connection: close`) was counted, and its
             // latency runs, from its first write.
@@ -183,18 +191,21 @@ impl Pipe {
             let at = oldest + worker.plan.timeout;
             worker.deadlines.arm(index, conn.fd(), at);
         }
-        let len = self.out.len();
-        if len == 0 {
-            // Nothing new: the pipeline was full, or no slot was due.
-            return;
-        }
         let stream = conn.stream.as_mut().expect("connected before writing");
-        let sent = stream.send_now(&self.out);
-        if sent < len {
-            let out = std::mem::take(&mut self.out);
-            let (_, rest) = stream.write_all(out.slice(sent..)).await;
-            self.out = rest.into_inner();
+        self.out.clear();
+        for at in new..self.queue.len() {
+            let request = self.queue[at].request;
+            let bytes = &worker.plan.requests[request as usize].bytes;
+            if self.out.len() + bytes.len() > BATCH_MAX {
+                flush(stream, &mut self.out).await;
+                if bytes.len() > BATCH_MAX {
+                    let _ = send_planned(stream, worker, request).await;
+                    continue;
+                }
+            }
+            self.out.extend_from_slice(bytes);
         }
+        flush(stream, &mut self.out).await;
     }
 
     /// Reads once and ends every request whose response is then complete; a failure ends the
@@ -336,4 +347,19 @@ fn judge<S: Opened>(
     let planned = &worker.plan.requests[front.request as usize];
     let check = &worker.checks[planned.expect as usize];
     conn.arrived(worker, check, response, keep_alive, false)
+}
+
+/// Writes `out` whole (what the socket takes at once, then the rest as it drains) and
+/// empties it; a failure is left to the read after it (`Pipe::write`).
+async fn flush<S: Opened>(stream: &mut S, out: &mut Vec<u8>) {
+    let len = out.len();
+    if len == 0 {
+        return;
+    }
+    let sent = stream.send_now(out);
+    if sent < len {
+        let (_, rest) = stream.write_all(std::mem::take(out).slice(sent..)).await;
+        *out = rest.into_inner();
+    }
+    out.clear();
 }
