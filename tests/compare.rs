@@ -100,7 +100,7 @@ fn two_setups_side_by_side_with_their_ratios() {
     assert_eq!(page.matches("<title>[2] slow.json</title>").count(), 3);
 
     // Refused: a single file, a sweep against a run, a closed loop against an open one,
-    // another number of connections, another rate, nothing in common.
+    // another number of connections or pipeline depth, another rate, nothing in common.
     let fast_url = format!("http://{}/predict", fast.addr);
     let sweep = report(
         &dir,
@@ -121,11 +121,18 @@ fn two_setups_side_by_side_with_their_ratios() {
         &["-d", "0.3", "--rate", "200"],
     );
     let more = report(&dir, "more.json", &fast_url, &["-c", "8", "-d", "0.3"]);
+    let deeper = report(
+        &dir,
+        "deeper.json",
+        &fast_url,
+        &["-c", "2", "-d", "0.3", "--pipeline", "4"],
+    );
     let cases = [
         (vec![a.as_str()], "compare needs two or more JSON reports"),
         (vec![&a, &sweep], "is a sweep, '"),
         (vec![&a, &open], "is an open loop (--rate"),
         (vec![&a, &more], "ran 8 connections, '"),
+        (vec![&a, &deeper], "ran 2 connections pipelined 4 deep, '"),
         (vec![&open, &faster], "ran at 200.0/s, '"),
         (vec![&a, "/no/such.json"], "cannot read '/no/such.json'"),
     ];

@@ -142,7 +142,8 @@ pub fn compare(paths: &[String]) -> Result<Comparison, String> {
     Ok(Comparison { sources, rows })
 }
 
-/// Refuses a report whose load differs from the first's in kind, connections or rate.
+/// Refuses a report whose load differs from the first's in kind, connections (and their
+/// pipeline depth) or rate.
 fn same_load(first: &Source, other: &Source) -> Result<(), String> {
     let refuse = |why: String| {
         Err(format!(
@@ -172,11 +173,29 @@ fn same_load(first: &Source, other: &Source) -> Result<(), String> {
             "ran at {:.1}/s, '{}' at {:.1}/s",
             y.target, first.file, x.target
         )),
-        (None, None) if a.connections.requested != b.connections.requested => refuse(format!(
-            "ran {} connections, '{}' {}",
-            b.connections.requested, first.file, a.connections.requested
+        // A closed loop's load is its connections, times the depth each keeps out.
+        (None, None) if closed_load(a) != closed_load(b) => refuse(format!(
+            "ran {}, '{}' {}",
+            describe_load(b),
+            first.file,
+            describe_load(a)
         )),
         _ => Ok(()),
+    }
+}
+
+/// A closed loop's load: its connections and `--pipeline` depth.
+fn closed_load(s: &Summary) -> (usize, u32) {
+    (s.connections.requested, s.connections.pipeline)
+}
+
+fn describe_load(s: &Summary) -> String {
+    match s.connections.pipeline {
+        1 => format!("{} connections", s.connections.requested),
+        depth => format!(
+            "{} connections pipelined {depth} deep",
+            s.connections.requested
+        ),
     }
 }
 
