@@ -3,9 +3,9 @@
 //! `<table>`s, every text from the server, the command line or a file escaped.
 
 use super::chart::escape;
-use super::text::{failure_list, format_pct};
+use super::text::{failure_list, format_pct, pipelining};
 use crate::results::numbers::Results;
-use crate::results::summary::{Connections, Summary};
+use crate::results::summary::Summary;
 use crate::units::format_micros;
 
 /// Every table of a run's page, in the page's order.
@@ -18,16 +18,12 @@ pub fn all(s: &Summary) -> String {
 /// clicked (`html::SORT`): a cell's `data-v` is the number it sorts by.
 fn table(class: &str, title: &str, head: &[&str], rows: &str) -> String {
     let head: String = head.iter().map(|h| format!("<th>{h}</th>")).collect();
-    let (class, head) = match head.is_empty() {
-        true => (class.to_string(), head),
-        false => (
-            format!("{class} sortable"),
-            format!("<thead><tr>{head}</tr></thead>\n"),
-        ),
+    let (sortable, head) = match head.is_empty() {
+        true => ("", head),
+        false => (" sortable", format!("<thead><tr>{head}</tr></thead>\n")),
     };
     format!(
-        "<h2>{title}</h2>\n<table id=\"{}\" class=\"{class}\">{head}<tbody>\n{rows}</tbody></table>\n",
-        class.split(' ').next().unwrap_or_default()
+        "<h2>{title}</h2>\n<table id=\"{class}\" class=\"{class}{sortable}\">{head}<tbody>\n{rows}</tbody></table>\n"
     )
 }
 
@@ -77,15 +73,6 @@ fn summary(s: &Summary) -> String {
     table("summary", "Summary", &[], &rows)
 }
 
-/// `--pipeline`: its depth, and in a closed loop its top-up.
-fn pipeline(c: &Connections) -> String {
-    match (c.pipeline, c.pipeline_refill) {
-        (1, _) => "none (one request at a time)".into(),
-        (depth, 1) => format!("{depth} deep"),
-        (depth, refill) => format!("{depth} deep, topped up once {refill} are free"),
-    }
-}
-
 /// When and how the run was made (`run`), with the settings that decide its numbers.
 fn settings(s: &Summary) -> String {
     let secs = |x: f64| format!("{x}s");
@@ -93,7 +80,10 @@ fn settings(s: &Summary) -> String {
         ("connections", s.connections.requested.to_string()),
         ("threads, driver", format!("{}, {}", s.threads, s.driver)),
         ("keep-alive", s.connections.keep_alive.to_string()),
-        ("pipeline", pipeline(&s.connections)),
+        (
+            "pipeline",
+            pipelining(&s.connections).unwrap_or_else(|| "none (one request at a time)".into()),
+        ),
         (
             "rate",
             (s.rate.as_ref()).map_or("closed loop".into(), |r| format!("{}/s", r.target)),
@@ -158,13 +148,13 @@ fn targets(s: &Summary) -> String {
                     format_micros(v)
                 }
             };
-            let text = |c: String| format!("<td>{}</td>", escape(&c));
+            let text = |c: &str| format!("<td>{}</td>", escape(c));
             // A target that finished nothing sorts after every latency.
             let latency = |v: f64| number(if l.count == 0 { f64::INFINITY } else { v }, &us(v));
             let cells = [
-                text(t.target.name.clone()),
-                text(t.target.method.clone()),
-                text(t.target.path.clone()),
+                text(&t.target.name),
+                text(&t.target.method),
+                text(&t.target.path),
                 number(t.requests as f64, &t.requests.to_string()),
                 number(
                     t.success_pct,
@@ -177,7 +167,7 @@ fn targets(s: &Summary) -> String {
                 latency(l.p95),
                 latency(l.p99),
                 latency(l.max),
-                text(failure_list(&t.errors)),
+                text(&failure_list(&t.errors)),
             ];
             format!("<tr>{}</tr>\n", cells.concat())
         })

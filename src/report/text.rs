@@ -5,7 +5,9 @@ use std::io::{self, Write};
 use crate::results::numbers::{ErrorCounts, Latency, Results};
 use crate::results::record::RunRecord;
 use crate::results::series::SecondRow;
-use crate::results::summary::{MergedRun, RateSummary, Summary, TargetSummary, ThinkSummary};
+use crate::results::summary::{
+    Connections, MergedRun, RateSummary, Summary, TargetSummary, ThinkSummary,
+};
 use crate::results::usage::{ClientUsage, ServerUsage};
 use crate::units::{format_bytes, format_count, format_micros};
 
@@ -131,6 +133,15 @@ fn write_think(out: &mut dyn Write, t: &ThinkSummary, s: &Summary) -> io::Result
     )
 }
 
+/// `--pipeline`: its depth, and in a closed loop its top-up (`None`: one request at a time).
+pub fn pipelining(c: &Connections) -> Option<String> {
+    match (c.pipeline, c.pipeline_refill) {
+        (1, _) => None,
+        (depth, 1) => Some(format!("{depth} deep")),
+        (depth, refill) => Some(format!("{depth} deep, topped up once {refill} are free")),
+    }
+}
+
 /// `--pipeline` in a closed loop: Little's law read back over the pipelines,
 /// `requests out = throughput x mean latency`, against the fewest and the most they hold.
 /// Below the fewest, requests were held back: connections reopening or failing, or a
@@ -248,13 +259,9 @@ fn write_header(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     // how many connections were opened.
     let connections = if s.connections.keep_alive {
         let at_start = s.connections.established - s.connections.reconnects - s.connections.added;
-        let pipelined = match s.connections.pipeline {
-            1 => String::new(),
-            depth if s.connections.pipeline_refill > 1 => format!(
-                ", pipelined {depth} deep, topped up once {} are free",
-                s.connections.pipeline_refill
-            ),
-            depth => format!(", pipelined {depth} deep"),
+        let pipelined = match pipelining(&s.connections) {
+            Some(words) => format!(", pipelined {words}"),
+            None => String::new(),
         };
         format!(
             "({} established: {at_start} at start, {} added, {} reopened{pipelined})",
