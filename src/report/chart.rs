@@ -1,5 +1,5 @@
-//! Line charts as inline SVG for the HTML report. No script and no external file: the report
-//! opens anywhere, offline, and prints as it shows.
+//! Line charts as inline SVG for the HTML report. No script and no external file: the charts
+//! draw anywhere, offline, and print as they show.
 
 use std::io::{self, Write};
 

@@ -503,8 +503,8 @@ struct RunArgs {
     #[arg(long, value_name = "PATH")]
     csv: Option<String>,
 
-    /// Also write the report as a self-contained HTML page (no script, works offline) with
-    /// charts of throughput and latency per second and of the latency distribution (with
+    /// Also write the report as a self-contained HTML page (nothing fetched: it works offline;
+    /// one inline script only sorts its tables) with charts of throughput and latency per second and of the latency distribution (with
     /// --rates or --find-max: by rate) to PATH
     #[arg(long, value_name = "PATH")]
     html: Option<String>,
