@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use blast::report::ascii;
-use blast::report::sweep::{self as sweep_report, MaxRate, SweepReport};
+use blast::report::sweep::{self as sweep_report, Knee, MaxRate, SweepReport};
 use blast::report::{csv, html, json, text};
 use blast::results::failures::{FailureReason, Registry, Why};
 use blast::results::series::SecondRow;
@@ -343,6 +343,29 @@ fn each_sweep() -> SweepReport {
     }
 }
 
+/// A users sweep (`-c 16,32,64`) with `--server-pid`: throughput doubles from 16 to 32 users,
+/// then levels off (the knee), while the server's CPU climbs to two cores.
+fn users_sweep() -> SweepReport {
+    let step = |(users, scale): (usize, f64)| {
+        let mut step = summary(None, Some("p99<5ms"));
+        step.connections.requested = users;
+        step.results.rps *= scale;
+        step.results.success_rps *= scale;
+        step.server = Some(server_usage(100.0 * scale));
+        step
+    };
+    SweepReport {
+        each: false,
+        users: true,
+        knees: vec![Knee {
+            target: None,
+            users: Some(32),
+        }],
+        steps: [(16, 1.0), (32, 2.0), (64, 2.02)].map(step).into(),
+        max_rates: Vec::new(),
+    }
+}
+
 #[test]
 fn reports_match_their_golden_files() {
     // The closed loop is judged against an objective it misses (1 request in 200 fails
@@ -392,6 +415,14 @@ fn reports_match_their_golden_files() {
     let mut page = Vec::new();
     html::write_sweep(&mut page, &mix_sweep).unwrap();
     golden("sweep-mix.html", &String::from_utf8(page).unwrap());
+    // A users sweep: its table, and its page's charts by users, the server's among them.
+    let users = users_sweep();
+    let mut table = Vec::new();
+    sweep_report::write_text(&mut table, &users).unwrap();
+    golden("sweep-users.txt", &String::from_utf8(table).unwrap());
+    let mut page = Vec::new();
+    html::write_sweep(&mut page, &users).unwrap();
+    golden("sweep-users.html", &String::from_utf8(page).unwrap());
     // Its text charts (`--chart`), and those of an `--each` sweep: a line per target.
     let mut charts = Vec::new();
     ascii::write_sweep(&mut charts, &report).unwrap();

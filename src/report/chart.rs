@@ -45,6 +45,14 @@ pub struct Chart<'a> {
     pub bounds: Vec<Bound>,
     /// A mark under each step of a sweep: whether it met the objective.
     pub verdicts: Vec<Verdict>,
+    /// Vertical lines across the plot: a users sweep's knee.
+    pub marks: Vec<Mark>,
+}
+
+/// A place on the x axis drawn as a line across the plot, named `label` (`knee: 32 users`).
+pub struct Mark {
+    pub x: f64,
+    pub label: String,
 }
 
 /// A bound of the objective (`--slo`) drawn at `y`, named `label` (`p99 < 100ms`).
@@ -93,8 +101,11 @@ fn bounds(chart: &Chart) -> (f64, f64, f64) {
         x1 = x1.max(x);
         y1 = y1.max(y);
     }
-    // An objective's bound shows even above every point.
+    // An objective's bound shows even above every point, a mark even beside them.
     chart.bounds.iter().for_each(|b| y1 = y1.max(b.y));
+    for mark in &chart.marks {
+        (x0, x1) = (x0.min(mark.x), x1.max(mark.x));
+    }
     if !x0.is_finite() {
         (x0, x1) = (0.0, 1.0);
     }
@@ -215,6 +226,18 @@ pub fn write(out: &mut dyn Write, chart: &Chart) -> io::Result<()> {
             WIDTH - RIGHT - 2.0,
             y - 4.0,
             escape(&bound.label)
+        )?;
+    }
+    for (i, mark) in chart.marks.iter().enumerate() {
+        // Labels stack down from the plot's top, beside their lines, clear of each other.
+        let x = plot.x(mark.x);
+        writeln!(
+            out,
+            r##"<line class="mark" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}" stroke="#555" stroke-dasharray="4 3"/><text class="tick" x="{:.1}" y="{}">{}</text>"##,
+            HEIGHT - BOTTOM,
+            x + 3.0,
+            TOP + 12.0 * (i + 1) as f64,
+            escape(&mark.label)
         )?;
     }
     let mut legend_x = LEFT;
@@ -578,7 +601,7 @@ mod tests {
     }
 
     #[test]
-    fn a_long_series_shares_its_hover_bands_and_the_objective_is_drawn() {
+    fn a_long_series_shares_its_hover_bands_and_the_objective_and_marks_are_drawn() {
         let chart = Chart {
             title: "t".into(),
             x: Unit::Rate,
@@ -601,6 +624,10 @@ mod tests {
                     missed: Some("p99 <b>".into()),
                 },
             ],
+            marks: vec![Mark {
+                x: 500.0,
+                label: "knee of <a>: 500 users".into(),
+            }],
         };
         let svg = svg(&chart);
         assert_eq!(
@@ -616,5 +643,13 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains("✗<title>900: missed the objective: p99 &lt;b&gt;</title>"));
+        // The mark: a line at x = 500 from the plot's top to its axis, its label escaped.
+        let x = LEFT + 500.0 / 999.0 * (WIDTH - LEFT - RIGHT);
+        let line = format!(r#"<line class="mark" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="244""#);
+        assert!(svg.contains(&line), "{line} in {svg}");
+        assert!(
+            svg.contains(">knee of &lt;a&gt;: 500 users</text>"),
+            "{svg}"
+        );
     }
 }

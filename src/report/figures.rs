@@ -3,7 +3,7 @@
 //! `ascii.rs` as text for a terminal, so the two cannot show different numbers.
 
 use super::chart::{self, Chart, Series, Unit};
-use super::sweep::{self, SweepReport};
+use super::sweep::{self, Knee, SweepReport};
 use crate::results::compare::{Comparison, DONE, P99, SERVER, SUCCESS};
 use crate::results::numbers::Latency;
 use crate::results::series::SecondRow;
@@ -373,6 +373,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             ],
             bounds: throughput_bound(&slo),
             verdicts: verdicts(&steps, target),
+            ..Default::default()
         },
         Chart {
             title: "Latency by target rate".into(),
@@ -381,6 +382,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             series: latency,
             bounds: latency_bounds(&slo, None),
             verdicts: verdicts(&steps, target),
+            ..Default::default()
         },
         Chart {
             title: "Success % by target rate".into(),
@@ -394,39 +396,7 @@ pub fn sweep_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             ..Default::default()
         },
     ];
-    // `--server-pid`: what the server used at each rate.
-    if steps.first().is_some_and(|s| s.server.is_some()) {
-        let usage = |value: fn(&ServerUsage) -> f64| {
-            let value = move |s: &&Summary| Some((target(s), value(s.server.as_ref()?)));
-            steps.iter().filter_map(value).collect()
-        };
-        charts.push(Chart {
-            title: "Server CPU by target rate (% of one core)".into(),
-            x: Unit::Rate,
-            y: Unit::Percent,
-            series: vec![
-                Series {
-                    name: "average",
-                    points: usage(|u| u.cpu_avg_pct),
-                },
-                Series {
-                    name: "busiest second",
-                    points: usage(|u| u.cpu_max_pct),
-                },
-            ],
-            ..Default::default()
-        });
-        charts.push(Chart {
-            title: "Server memory by target rate (MiB, resident)".into(),
-            x: Unit::Rate,
-            y: Unit::Mib,
-            series: vec![Series {
-                name: "largest",
-                points: usage(|u| u.rss_max_bytes as f64 / MIB),
-            }],
-            ..Default::default()
-        });
-    }
+    charts.extend(server_charts(r, &[""], target, "target rate", Unit::Rate));
     // `--targets`: every step ran the same mix, so the first step names the targets.
     let targets = steps.first().map_or(&[][..], |s| &s.targets);
     charts.extend(by_target(
@@ -483,22 +453,8 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
         bounds: success_bound(&objective(r)),
         ..Default::default()
     });
-    if r.steps.iter().any(|s| s.server.is_some()) {
-        charts.push(Chart {
-            title: "Server CPU by target rate, by target (% of one core)".into(),
-            x: Unit::Rate,
-            y: Unit::Percent,
-            series: per_target(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
-            ..Default::default()
-        });
-        charts.push(Chart {
-            title: "Server memory by target rate, by target (MiB, largest)".into(),
-            x: Unit::Rate,
-            y: Unit::Mib,
-            series: per_target(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
-            ..Default::default()
-        });
-    }
+    let by = "target rate, by target";
+    charts.extend(server_charts(r, &names, target, by, Unit::Rate));
     charts
 }
 
@@ -507,7 +463,7 @@ fn each_charts(r: &SweepReport) -> Vec<Chart<'_>> {
 /// four) of its ok/s, p99, success and server CPU.
 fn users_charts(r: &SweepReport) -> Vec<Chart<'_>> {
     let names = each_names(r);
-    let lines = |value| lines_by(r, &names, users, value);
+    let lines = |value: fn(&Summary) -> Option<f64>| lines_by(r, &names, users, value);
     let slo = objective(r);
     let steps: Vec<&Summary> = r.steps.iter().collect();
     // Without `--each`, each step's verdict on the objective.
@@ -515,8 +471,6 @@ fn users_charts(r: &SweepReport) -> Vec<Chart<'_>> {
         true => Vec::new(),
         false => verdicts(&steps, users),
     };
-    // Without `--each`: the one line is named by the table's column.
-    let named = named_line;
     let latency = match r.each {
         true => lines(|s| Some(s.latency.p99)),
         false => {
@@ -537,9 +491,10 @@ fn users_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             title: "Throughput (done/s) by users".into(),
             x: Unit::Users,
             y: Unit::Rate,
-            series: named("done/s", lines(|s| Some(s.rps))),
+            series: named_line("done/s", lines(|s| Some(s.rps))),
             bounds: throughput_bound(&slo),
             verdicts: judged(),
+            marks: knee_marks(r, &names),
         },
         Chart {
             title: format!(
@@ -551,39 +506,83 @@ fn users_charts(r: &SweepReport) -> Vec<Chart<'_>> {
             series: latency,
             bounds: latency_bounds(&slo, None),
             verdicts: judged(),
+            ..Default::default()
         },
         Chart {
             title: "Success % by users".into(),
             x: Unit::Users,
             y: Unit::Percent,
-            series: named("success", lines(|s| Some(s.success_pct))),
+            series: named_line("success", lines(|s| Some(s.success_pct))),
             bounds: success_bound(&slo),
             ..Default::default()
         },
     ];
-    if r.steps.iter().any(|s| s.server.is_some()) {
-        charts.push(Chart {
-            title: "Server CPU by users (% of one core)".into(),
-            x: Unit::Users,
-            y: Unit::Percent,
-            series: named(
-                "srv CPU%",
-                lines(|s| s.server.as_ref().map(|u| u.cpu_avg_pct)),
-            ),
-            ..Default::default()
-        });
-        charts.push(Chart {
-            title: "Server memory by users (MiB, largest)".into(),
-            x: Unit::Users,
-            y: Unit::Mib,
-            series: named(
-                "srv mem",
-                lines(|s| s.server.as_ref().map(|u| u.rss_max_bytes as f64 / MIB)),
-            ),
-            ..Default::default()
-        });
-    }
+    let by = if r.each { "users, by target" } else { "users" };
+    charts.extend(server_charts(r, &names, users, by, Unit::Users));
     charts
+}
+
+/// `--server-pid`: the server's CPU and largest memory against a sweep's `x` (`by` names it),
+/// a line per name of [`each_names`]: with `--each` its average CPU, otherwise the average
+/// and the busiest second. None without `--server-pid`.
+fn server_charts<'a>(
+    r: &'a SweepReport,
+    names: &[&'a str],
+    x: fn(&Summary) -> f64,
+    by: &str,
+    unit: Unit,
+) -> Vec<Chart<'a>> {
+    if r.steps.iter().all(|s| s.server.is_none()) {
+        return Vec::new();
+    }
+    let usage = |value: fn(&ServerUsage) -> f64| {
+        lines_by(r, names, x, move |s| Some(value(s.server.as_ref()?)))
+    };
+    let cpu = match r.each {
+        true => usage(|u| u.cpu_avg_pct),
+        false => [
+            named_line("average", usage(|u| u.cpu_avg_pct)),
+            named_line("busiest second", usage(|u| u.cpu_max_pct)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    };
+    let memory = named_line("largest", usage(|u| u.rss_max_bytes as f64 / MIB));
+    vec![
+        Chart {
+            title: format!("Server CPU by {by} (% of one core)"),
+            x: unit,
+            y: Unit::Percent,
+            series: cpu,
+            ..Default::default()
+        },
+        Chart {
+            title: format!("Server memory by {by} (MiB, largest)"),
+            x: unit,
+            y: Unit::Mib,
+            series: memory,
+            ..Default::default()
+        },
+    ]
+}
+
+/// A users sweep's knees, where throughput stopped growing with the users, as lines across
+/// its throughput chart: the whole run's, or with `--each` those of the targets drawn.
+fn knee_marks(r: &SweepReport, names: &[&str]) -> Vec<chart::Mark> {
+    let drawn = |knee: &&Knee| knee.target.as_deref().is_none_or(|t| names.contains(&t));
+    let mark = |knee: &Knee| {
+        let users = knee.users?;
+        let of = knee
+            .target
+            .as_ref()
+            .map_or(String::new(), |t| format!(" of {t}"));
+        Some(chart::Mark {
+            x: users as f64,
+            label: format!("knee{of}: {users} users"),
+        })
+    };
+    r.knees.iter().filter(drawn).filter_map(mark).collect()
 }
 
 /// A single unnamed line (a sweep without `--each`) named by the table's column.
@@ -630,7 +629,7 @@ fn lines_by<'a>(
     r: &'a SweepReport,
     names: &[&'a str],
     x: fn(&Summary) -> f64,
-    value: fn(&Summary) -> Option<f64>,
+    value: impl Fn(&Summary) -> Option<f64>,
 ) -> Vec<Series<'a>> {
     let mut lines = Vec::new();
     for &name in names {

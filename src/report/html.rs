@@ -56,12 +56,18 @@ pub fn write(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
 pub fn write_sweep(out: &mut dyn Write, r: &SweepReport) -> io::Result<()> {
     let mut report = Vec::new();
     sweep::write_text(&mut report, r)?;
+    // What was swept: the users, the rate, or (`--each` in a closed loop) the targets alone.
+    let kind = match r.steps.first() {
+        _ if r.users => "users sweep",
+        Some(s) if s.rate.is_none() => "each target alone",
+        _ => "rate sweep",
+    };
     let title = match r.steps.first() {
         Some(s) => format!(
-            "blast {} {}: rate sweep",
+            "blast {} {}: {kind}",
             s.destination.method, s.destination.url
         ),
-        None => "blast: rate sweep".into(),
+        None => format!("blast: {kind}"),
     };
     page(out, &title, &report, "", &sweep_charts(r))
 }
