@@ -1,4 +1,4 @@
-//! The report of a rate sweep (`--rates`, `--find-max`): one row per step.
+//! The report of a sweep (`--rates`, `--find-max`, `-c 10,25,50`, `--each`): one row per step.
 
 use std::io::{self, Write};
 
