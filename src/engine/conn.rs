@@ -27,8 +27,14 @@ use crate::http::response::{FrameError, Framer, MAX_HEAD, Response, explain_malf
 use crate::results::failures::Why;
 use crate::results::stats::ErrorKind;
 
-/// Initial read buffer; it grows only for kept bodies larger than this.
-const READ_BUF: usize = 16 * 1024;
+/// Initial read buffer: one page, as most responses are smaller. At 10,000 connections a
+/// 16 KiB start cost 94 MB of RSS against 61 MB (glibc spreads each buffer over more pages
+/// than the response touches).
+const READ_BUF: usize = 4 * 1024;
+/// What a buffer grows to once a read fills all it was offered, a large body streaming in:
+/// read 4 KiB at a time, a 100 kB body cost 14% more CPU per request than read 16 KiB at a
+/// time. Beyond this it grows only for a head or a kept body larger than it.
+const READ_BUF_LARGE: usize = 16 * 1024;
 /// Each read offers at least this much room.
 const MIN_READ: usize = 4 * 1024;
 /// Reconnect backoff after failures that served nothing: 10 ms doubling to 1 s, so a dead or
@@ -397,7 +403,7 @@ impl<S: Opened> Conn<S> {
                 // the locals to the task's state.
                 let stream = self.stream.as_mut().expect("connected before read");
                 let (result, slice) = stream.read(spare(&mut self.buf)).await;
-                self.buf = slice.into_inner();
+                self.buf = taken_back(slice, &result);
                 match count_read(result, worker, measured) {
                     Ok(0) => {
                         break match self.framer.finish_eof() {
@@ -544,6 +550,16 @@ pub(super) fn spare(buf: &mut Vec<u8>) -> SliceMut<Vec<u8>> {
     owned.slice_mut(len..end)
 }
 
+/// The buffer back from a read; one that the read filled grows to `READ_BUF_LARGE`.
+pub(super) fn taken_back(slice: SliceMut<Vec<u8>>, read: &std::io::Result<usize>) -> Vec<u8> {
+    let filled = matches!(read, Ok(n) if *n == slice.end() - slice.begin());
+    let mut buf = slice.into_inner();
+    if filled && buf.capacity() < READ_BUF_LARGE {
+        buf.reserve(READ_BUF_LARGE - buf.len());
+    }
+    buf
+}
+
 /// The most one read asks for. A kept body of a gigabyte grows the buffer past 2 GiB, and
 /// io_uring's read takes its length as a 32-bit count and returns it in an `i32`: asked for
 /// that much, every read failed for the rest of the run. Bodies that large take several reads.
@@ -650,6 +666,38 @@ mod tests {
         assert!(plain <= 656, "{plain} bytes");
         let tls = std::mem::size_of_val(&run::<TlsStream>(worker, 0));
         assert!(tls <= 2216, "{tls} bytes");
+    }
+
+    #[test]
+    fn a_read_that_fills_the_buffer_grows_it_once() {
+        let read = |n: usize, capacity: usize| {
+            let mut buf = Vec::with_capacity(capacity);
+            let mut slice = spare(&mut buf);
+            // SAFETY: writes `n` bytes within the slice's spare capacity, then marks them
+            // initialized, as the kernel's read does.
+            unsafe {
+                std::ptr::write_bytes(slice.write_ptr(), b'x', n);
+                slice.set_init(n);
+            }
+            let result = Ok(n);
+            taken_back(slice, &result)
+        };
+        // A small response leaves the page it came into.
+        assert_eq!(read(200, READ_BUF).capacity(), READ_BUF);
+        // A full one is a large body coming: its next reads take 16 KiB each, its bytes kept.
+        let grown = read(READ_BUF, READ_BUF);
+        assert_eq!((grown.len(), grown.capacity()), (READ_BUF, READ_BUF_LARGE));
+        assert!(grown.iter().all(|&b| b == b'x'));
+        // Once grown (or grown further for a kept body), it does not grow again.
+        assert_eq!(
+            read(READ_BUF_LARGE, READ_BUF_LARGE).capacity(),
+            READ_BUF_LARGE
+        );
+        // A failed read changes nothing.
+        let mut buf = Vec::with_capacity(READ_BUF);
+        let slice = spare(&mut buf);
+        let failed = Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(taken_back(slice, &failed).capacity(), READ_BUF);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use monoio::buf::IoBuf;
 
 use crate::engine::clock::Stamp;
 use crate::engine::conn::{
-    Arrived, BACKOFF_MIN, Conn, TIMER_SLACK, count_read, send_planned, spare,
+    Arrived, BACKOFF_MIN, Conn, TIMER_SLACK, count_read, send_planned, spare, taken_back,
 };
 use crate::engine::connect::Opened;
 use crate::engine::pacer::Slot;
@@ -213,7 +213,7 @@ impl Pipe {
     async fn read<S: Opened>(&mut self, worker: &Worker, index: usize, conn: &mut Conn<S>) {
         let stream = conn.stream.as_mut().expect("connected before reading");
         let (result, slice) = stream.read(spare(&mut conn.buf)).await;
-        conn.buf = slice.into_inner();
+        conn.buf = taken_back(slice, &result);
         let measured = self.queue.front().is_some_and(|p| worker.measured(p.slot));
         let read = count_read(result, worker, measured);
         let timed_out = worker.deadlines.disarm(index);
