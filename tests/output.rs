@@ -423,6 +423,10 @@ fn reports_match_their_golden_files() {
     let mut page = Vec::new();
     html::write_sweep(&mut page, &users).unwrap();
     golden("sweep-users.html", &String::from_utf8(page).unwrap());
+    // An `--each` sweep's page: a line per target in every chart, the server's included.
+    let mut page = Vec::new();
+    html::write_sweep(&mut page, &each_sweep()).unwrap();
+    golden("sweep-each.html", &String::from_utf8(page).unwrap());
     // Its text charts (`--chart`), and those of an `--each` sweep: a line per target.
     let mut charts = Vec::new();
     ascii::write_sweep(&mut charts, &report).unwrap();
